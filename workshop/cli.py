@@ -13,6 +13,7 @@ import sys
 from workshop.errors import WorkshopError
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "lab": ("workshop.lab", "start JupyterLab on the course (port 8888 or the next free one)"),
     "doctor": ("workshop.services.doctor", "check every service: reachable, version, latency, fix"),
     "up": ("workshop.services.updown", "start the services (Docker Compose, else native binaries)"),
     "down": ("workshop.services.updown", "stop the services that `workshop up` started"),

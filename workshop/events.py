@@ -141,7 +141,6 @@ def _short(value: Any, limit: int = 120) -> str:
 
 # --- a registry of event types: name -> factory with a checked payload ---------------
 
-Factory = Callable[..., Event]
 REGISTRY: dict[str, Callable[[dict[str, Any]], None]] = {}
 
 
