@@ -1,6 +1,6 @@
 """Shared fixtures.
 
-* Tests are marked by folder: ``tests/unit`` → ``unit``, ``tests/integration`` →
+* Tests are marked by folder (nbval's notebook cells are ``notebooks``): ``tests/unit`` → ``unit``, ``tests/integration`` →
   ``integration``, ``tests/notebooks`` → ``notebooks``, ``tests/e2e`` → ``e2e``.
 * ``namespace`` gives each test its own prefix on the real servers and removes
   what the test created afterwards, so tests never see each other's data.
@@ -22,7 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        path = Path(str(item.fspath)).resolve()
+        if path.suffix == ".ipynb":  # nbval cells of notebooks/ and solutions/
+            item.add_marker(pytest.mark.notebooks)
+            continue
+        parts = path.relative_to(ROOT / "tests").parts if path.is_relative_to(ROOT / "tests") else ()
         if parts and parts[0] in ("unit", "integration", "notebooks", "e2e"):
             item.add_marker(getattr(pytest.mark, parts[0]))
 

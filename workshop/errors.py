@@ -49,7 +49,9 @@ def install_notebook_hook() -> bool:
         return False
 
     def _one_line(shell, etype, value, tb, tb_offset=None):  # IPython's handler signature
-        return [f"\x1b[31m{etype.__name__}: {value}\x1b[0m"]
+        stb = [f"\x1b[31m{etype.__name__}: {value}\x1b[0m"]
+        shell._showtraceback(etype, value, stb)  # IPython discards the return value
+        return stb
 
     ip.set_custom_exc((WorkshopError,), _one_line)
     return True

@@ -1,0 +1,204 @@
+"""Exercise checks: a ✅ when an exercise is right, a hint when it is not.
+
+A check takes the learner's work (a function, a class, an object), tries it,
+and either prints ``✅ Exercise 0.1 passed — …`` or raises
+:class:`ExerciseFailed` with a hint. Raising matters: "Run all" and nbval stop
+at a failed check. Each chapter's checks live in ``workshop/checks/chNN.py``::
+
+    from workshop.checks import check, expect_equal
+
+    @check("3.2")
+    def check_evolve(evolve) -> str:
+        state = evolve({}, {"type": "OrderPlaced", "total": 10})
+        expect_equal("3.2", state.get("total"), 10, hint="evolve() copies the total into the state")
+        return "evolve() applies an event to the state"
+
+The notebook then runs ``check_evolve(evolve)`` — or ``await check_x(...)``
+when the check is ``async def``. While the learner's cell still holds the
+stub, the check says "Exercise 3.2 is not done yet" instead of a traceback.
+Tests call the same check with a right and a wrong implementation.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import reprlib
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+from workshop.errors import WorkshopError
+
+__all__ = [
+    "ExerciseFailed",
+    "ExerciseNotDone",
+    "check",
+    "expect",
+    "expect_equal",
+    "expect_isinstance",
+    "expect_raises",
+    "fail",
+    "passed",
+    "run_check",
+    "stub_guard",
+]
+
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = 120
+_repr.maxlist = _repr.maxdict = _repr.maxtuple = _repr.maxset = 8
+
+
+class ExerciseFailed(WorkshopError, AssertionError):
+    """An exercise's answer is not right yet; the message is the hint.
+
+    An ``AssertionError`` (so pytest and nbval see a failed check) and a
+    :class:`~workshop.errors.WorkshopError` (so Jupyter shows one line).
+    """
+
+    def __init__(self, exercise_id: str, hint: str) -> None:
+        self.exercise_id, self.hint = exercise_id, hint
+        super().__init__(f"Exercise {exercise_id}: {hint}")
+
+
+class ExerciseNotDone(ExerciseFailed, NotImplementedError):
+    """The learner's code still raises the stub's ``NotImplementedError``."""
+
+    def __init__(self, exercise_id: str, detail: str = "") -> None:
+        self.exercise_id, self.hint = exercise_id, detail
+        more = f" ({detail})" if detail else ""
+        Exception.__init__(
+            self,
+            f"Exercise {exercise_id} is not done yet: fill in the code under `# YOUR CODE HERE`"
+            f" above, run that cell, then this one again{more}",
+        )
+
+
+def passed(exercise_id: str, message: str = "") -> None:
+    """Print the success line: ``✅ Exercise 0.1 passed — message``."""
+    print(f"✅ Exercise {exercise_id} passed" + (f" — {message}" if message else ""))
+
+
+def fail(exercise_id: str, hint: str) -> NoReturn:
+    """Stop the check with ``hint``."""
+    raise ExerciseFailed(exercise_id, hint)
+
+
+def expect(exercise_id: str, condition: object, hint: str) -> None:
+    """Fail with ``hint`` unless ``condition`` is true."""
+    if not condition:
+        fail(exercise_id, hint)
+
+
+def _show(value: object) -> str:
+    return _repr.repr(value)
+
+
+def _a(name: str) -> str:
+    """``a str``, ``an int``."""
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
+
+
+def expect_equal(exercise_id: str, got: object, expected: object, hint: str = "", what: str = "the result") -> None:
+    """Fail unless ``got == expected``; the message shows both values, then ``hint``."""
+    if got == expected:
+        return
+    shown = _show(got)
+    if type(got) is not type(expected):
+        shown += f" ({_a(type(got).__name__)})"
+    message = f"expected {what} to be {_show(expected)}, got {shown}."
+    fail(exercise_id, f"{message} {hint}".strip())
+
+
+def expect_isinstance(exercise_id: str, got: object, cls: type | tuple[type, ...], hint: str = "", what: str = "the result") -> None:
+    """Fail unless ``got`` is an instance of ``cls``."""
+    if isinstance(got, cls):
+        return
+    names = " or ".join(_a(c.__name__) for c in (cls if isinstance(cls, tuple) else (cls,)))
+    got_type = _a(type(got).__name__)
+    fail(exercise_id, f"expected {what} to be {names}, got {_show(got)} ({got_type}). {hint}".strip())
+
+
+class expect_raises:  # noqa: N801 — used like a function: ``with expect_raises(...):``
+    """Context manager: the block must raise ``exc_type`` (works around ``await`` too).
+
+    ``with expect_raises("3.3", ConcurrencyError, hint="…") as caught: …``;
+    afterwards ``caught.exception`` is the exception. A stub's
+    ``NotImplementedError`` passes through, so the check reports "not done yet".
+    """
+
+    def __init__(self, exercise_id: str, exc_type: type[BaseException], hint: str = "") -> None:
+        self.exercise_id, self.exc_type, self.hint = exercise_id, exc_type, hint
+        self.exception: BaseException | None = None
+
+    def __enter__(self) -> expect_raises:
+        return self
+
+    def __exit__(self, etype: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        name = self.exc_type.__name__
+        if exc is None:
+            fail(self.exercise_id, f"expected {name} to be raised, but nothing was raised. {self.hint}".strip())
+        if isinstance(exc, self.exc_type):
+            self.exception = exc
+            return True  # swallowed: it was expected
+        if isinstance(exc, (NotImplementedError, ExerciseFailed)) or not isinstance(exc, Exception):
+            return False  # stubs, other checks' verdicts, KeyboardInterrupt: let them through
+        raise ExerciseFailed(
+            self.exercise_id, f"expected {name}, but {type(exc).__name__}: {exc} was raised. {self.hint}".strip()
+        ) from exc
+
+
+@contextmanager
+def stub_guard(exercise_id: str) -> Iterator[None]:
+    """Turn a stub's ``NotImplementedError`` raised in the block into :class:`ExerciseNotDone`."""
+    try:
+        yield
+    except ExerciseFailed:
+        raise
+    except NotImplementedError as exc:
+        raise ExerciseNotDone(exercise_id, str(exc)) from None
+
+
+def run_check(exercise_id: str, check_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[None] | None:
+    """Run ``check_fn(*args, **kwargs)``; print ✅ with the message it returns, or raise a hint.
+
+    If ``check_fn`` is ``async def``, returns an awaitable: ``await run_check(...)``.
+    """
+    with stub_guard(exercise_id):
+        result = check_fn(*args, **kwargs)
+    if inspect.isawaitable(result):
+        return _finish(exercise_id, result)
+    passed(exercise_id, result if isinstance(result, str) else "")
+    return None
+
+
+async def _finish(exercise_id: str, pending: Awaitable[Any]) -> None:
+    with stub_guard(exercise_id):
+        result = await pending
+    passed(exercise_id, result if isinstance(result, str) else "")
+
+
+def check(exercise_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: make a function (sync or ``async def``) a check for ``exercise_id``.
+
+    The function raises (via ``expect_*``/``fail``) when the answer is wrong and
+    may return a short message shown after ``✅ Exercise … passed —``.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def wrapper(*args: Any, **kwargs: Any) -> None:
+                await run_check(exercise_id, fn, *args, **kwargs)  # type: ignore[misc]
+
+        else:
+
+            @functools.wraps(fn)
+            def wrapper(*args: Any, **kwargs: Any) -> None:  # type: ignore[misc]
+                run_check(exercise_id, fn, *args, **kwargs)
+
+        wrapper.exercise_id = exercise_id  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
