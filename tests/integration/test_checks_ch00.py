@@ -1,0 +1,74 @@
+"""The warm-up's checks pass on the solution and fail, with a hint, on the stub and on wrong answers."""
+
+import json
+
+import pytest
+
+from workshop.checks import ExerciseFailed, ExerciseNotDone
+from workshop.checks.ch00 import check_publish, check_read_back
+from workshop.events import Event
+
+
+async def publish(r, stream, event):
+    return await r.xadd(stream, {"event": event.to_json()})
+
+
+async def read_back(r, stream):
+    return [Event.from_json(fields["event"]) for _, fields in await r.xrange(stream)]
+
+
+async def stub(*args):
+    raise NotImplementedError("Exercise 0.1: Publish an event")
+
+
+async def test_solutions_pass(capsys):
+    await check_publish(publish)
+    await check_read_back(read_back)
+    out = capsys.readouterr().out
+    assert "✅ Exercise 0.1 passed" in out and "✅ Exercise 0.2 passed" in out
+
+
+async def test_stubs_say_not_done():
+    with pytest.raises(ExerciseNotDone, match="Exercise 0.1 is not done yet"):
+        await check_publish(stub)
+    with pytest.raises(ExerciseNotDone, match="Exercise 0.2 is not done yet"):
+        await check_read_back(stub)
+
+
+async def publish_str(r, stream, event):  # str(event) is a dataclass repr, not JSON
+    return await r.xadd(stream, {"event": str(event)})
+
+
+async def publish_data_only(r, stream, event):  # loses the envelope
+    return await r.xadd(stream, {"event": json.dumps(event.data)})
+
+
+async def publish_other_field(r, stream, event):
+    return await r.xadd(stream, {"payload": event.to_json()})
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (publish_str, "is not the event's JSON"),
+    (publish_data_only, "is not the event's JSON"),
+    (publish_other_field, "field named 'event'"),
+])
+async def test_wrong_publish_gets_a_hint(wrong, hint):
+    with pytest.raises(ExerciseFailed, match=hint):
+        await check_publish(wrong)
+
+
+async def read_dicts(r, stream):  # forgot to parse
+    return [json.loads(fields["event"]) for _, fields in await r.xrange(stream)]
+
+
+async def read_newest_first(r, stream):
+    return [Event.from_json(fields["event"]) for _, fields in await r.xrevrange(stream)]
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (read_dicts, "Event.from_json"),
+    (read_newest_first, "oldest entry first"),
+])
+async def test_wrong_read_back_gets_a_hint(wrong, hint):
+    with pytest.raises(ExerciseFailed, match=hint):
+        await check_read_back(wrong)

@@ -1,0 +1,76 @@
+"""Checks for the warm-up (solutions/00_warmup.ipynb): an event to a Redis Stream and back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from workshop import connect
+from workshop.checks import check, expect, expect_equal, expect_isinstance, fail
+from workshop.config import settings
+from workshop.events import Event, EventFormatError
+
+Publish = Callable[..., Awaitable[str]]
+ReadBack = Callable[..., Awaitable[list[Event]]]
+
+
+def sample_events() -> list[Event]:
+    """The course's user: created, e-mail changed, activated."""
+    return [
+        Event("UserCreated", "user-1", {"name": "Alice", "email": "alice@example.com"}, version=1),
+        Event("EmailUpdated", "user-1", {"email": "newemail@example.com"}, version=2),
+        Event("UserActivated", "user-1", {}, version=3),
+    ]
+
+
+async def _scratch_stream():
+    """A Redis client and an empty stream key of the checker's own."""
+    r = await connect.redis()
+    return r, settings().namespace.key("check", uuid.uuid4().hex[:8])
+
+
+@check("0.1")
+async def check_publish(publish: Publish) -> str:
+    r, stream = await _scratch_stream()
+    try:
+        events = sample_events()[:2]
+        ids = [await publish(r, stream, e) for e in events]
+        expect("0.1", all(isinstance(i, str) and "-" in i for i in ids),
+               f"publish() should return the entry id that XADD gives back (like '1700000000000-0'), got {ids!r}")
+        entries = await r.xrange(stream)
+        expect_equal("0.1", len(entries), 2, what="the number of entries in the stream after two publishes",
+                     hint="Call XADD once per event: await r.xadd(stream, {...}).")
+        for (_, fields), sent in zip(entries, events):
+            expect("0.1", "event" in fields, f"each stream entry should have a field named 'event'; found {sorted(fields)}")
+            try:
+                stored = Event.from_json(fields["event"])
+            except EventFormatError as exc:
+                fail("0.1", f"the 'event' field is not the event's JSON ({exc}). Store event.to_json().")
+            expect_equal("0.1", stored, sent, what="the stored event",
+                         hint="Store event.to_json() unchanged, so every field survives the trip.")
+        return "both events are in the stream as JSON"
+    finally:
+        await r.delete(stream)
+        await r.aclose()
+
+
+@check("0.2")
+async def check_read_back(read_back: ReadBack) -> str:
+    r, stream = await _scratch_stream()
+    try:
+        events = sample_events()
+        for e in events:
+            await r.xadd(stream, {"event": e.to_json()})
+        got = await read_back(r, stream)
+        expect_isinstance("0.2", got, list, hint="read_back() should return a list.")
+        expect_equal("0.2", len(got), len(events), what="the number of events read back")
+        for item in got:
+            expect_isinstance("0.2", item, Event, what="each item",
+                              hint="Turn each entry's 'event' field into an Event with Event.from_json().")
+        expect_equal("0.2", [e.version for e in got], [1, 2, 3], what="the versions, in order",
+                     hint="XRANGE returns the oldest entry first; keep that order.")
+        expect_equal("0.2", got, events, what="the events read back")
+        return "three events came back as Event objects, in order"
+    finally:
+        await r.delete(stream)
+        await r.aclose()
