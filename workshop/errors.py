@@ -24,10 +24,10 @@ class ServiceUnavailable(WorkshopError, ConnectionError):
 
         self.service, self.url, self.reason = service, url, reason
         self.fix = fix or fix_for(service)
-        super().__init__(f"{service} is not reachable at {_redact(url)} ({reason}). Start it: {self.fix}")
+        super().__init__(f"{service} is not reachable at {redact(url)} ({reason}). Start it: {self.fix}")
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     """Hide a password in a URL before printing it."""
     from urllib.parse import urlsplit, urlunsplit
 
@@ -36,6 +36,9 @@ def _redact(url: str) -> str:
         netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+_redact = redact  # older name
 
 
 def install_notebook_hook() -> bool:
