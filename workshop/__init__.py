@@ -8,7 +8,7 @@ offers :func:`doctor` for the setup notebook.
 from workshop.errors import ServiceUnavailable, WorkshopError, install_notebook_hook
 
 __version__ = "0.1.0"
-__all__ = ["ServiceUnavailable", "WorkshopError", "doctor", "__version__"]
+__all__ = ["ServiceUnavailable", "WorkshopError", "adoctor", "doctor", "__version__"]
 
 
 def doctor(**kw):
@@ -16,6 +16,13 @@ def doctor(**kw):
     from workshop.services.doctor import doctor as _doctor
 
     return _doctor(**kw)
+
+
+async def adoctor(**kw):
+    """``await workshop.adoctor()``: the same checks on the notebook's own event loop."""
+    from workshop.services.doctor import adoctor as _adoctor
+
+    return await _adoctor(**kw)
 
 
 install_notebook_hook()

@@ -6,7 +6,7 @@ and by the README's troubleshooting section, so the advice never disagrees.
 
 from __future__ import annotations
 
-COMPOSE = "docker compose -f docker/compose.yml up -d"
+COMPOSE = "docker compose --env-file .env -f docker/compose.yml up -d"
 
 # service -> (docker fix, native fix)
 FIXES: dict[str, tuple[str, str]] = {

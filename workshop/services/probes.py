@@ -1,0 +1,239 @@
+"""One probe per service: is it there, which version, how fast does it answer?
+
+Each probe makes a real round trip with the same client library the chapters
+use (psycopg, redis, aio-pika, aiohttp, our STUN/TURN client) and returns a
+:class:`ProbeResult`. :func:`run_probes` runs them all concurrently, each
+under a short timeout, so a dead service costs a couple of seconds, never a hang.
+
+    >>> results = await run_probes(settings())
+    >>> [(r.service, r.ok) for r in results]
+    [('PostgreSQL', True), ('Redis', True), ('RabbitMQ', True), ...]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Awaitable, Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+from workshop.config import Settings
+from workshop.errors import WorkshopError, _redact
+from workshop.services.fixes import fix_for
+
+TIMEOUT = 2.5  # seconds per probe
+REQUIRED = ("PostgreSQL", "Redis", "RabbitMQ", "coturn")  # the chapters cannot run without these
+
+
+@dataclass
+class ProbeResult:
+    """The verdict on one service. ``url`` never contains a password."""
+
+    service: str
+    url: str
+    ok: bool
+    required: bool
+    version: str = ""
+    latency_ms: float | None = None
+    detail: str = ""  # what went wrong (or a note when all is well)
+    fix: str = ""  # the command that fixes it, when not ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Timer:
+    """Measures one round trip: ``with timer: await ...``; then ``timer.ms``."""
+
+    def __enter__(self) -> "_Timer":
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ms = round((time.perf_counter() - self.start) * 1000, 2)
+
+
+# --- the probes: each returns (version, latency_ms, detail) or raises -----------------------
+
+async def probe_postgres(s: Settings, timeout: float) -> tuple[str, float, str]:
+    import psycopg
+
+    conn = await psycopg.AsyncConnection.connect(s.database_url, connect_timeout=max(1, round(timeout)))
+    try:
+        with _Timer() as t:
+            cur = await conn.execute("SHOW server_version")
+            (version,) = await cur.fetchone()
+        return version.split()[0], t.ms, ""
+    finally:
+        await conn.close()
+
+
+async def probe_redis(s: Settings, timeout: float) -> tuple[str, float, str]:
+    import redis.asyncio as aioredis
+
+    r = aioredis.from_url(s.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        info = await r.info("server")
+        with _Timer() as t:
+            await r.ping()
+        return str(info.get("redis_version", "?")), t.ms, ""
+    finally:
+        await r.aclose()
+
+
+async def probe_rabbitmq(s: Settings, timeout: float) -> tuple[str, float, str]:
+    import aio_pika
+
+    with _quiet("aiormq.connection"):  # it logs every refused connection itself; we report it once
+        conn = await aio_pika.connect(s.amqp_url, timeout=timeout)
+    try:
+        props = conn.transport.connection.server_properties
+        with _Timer() as t:  # opening a channel is one round trip to the broker
+            channel = await conn.channel(publisher_confirms=False)
+        await channel.close()
+        version = props.get("version", "?")
+        return version.decode() if isinstance(version, bytes) else str(version), t.ms, ""
+    finally:
+        await conn.close()
+
+
+async def probe_management(s: Settings, timeout: float) -> tuple[str, float, str]:
+    import aiohttp
+
+    url, headers = _split_auth(s.rabbitmq_management_url)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), headers=headers) as http:
+        with _Timer() as t:
+            async with http.get(url.rstrip("/") + "/api/overview") as resp:
+                if resp.status == 401:
+                    raise WorkshopError("401 Unauthorized: check the user and password in RABBITMQ_MANAGEMENT_URL")
+                resp.raise_for_status()
+                overview = await resp.json()
+    return overview.get("rabbitmq_version", "?"), t.ms, f"UI: {_redact(s.rabbitmq_management_url)}"
+
+
+async def probe_coturn(s: Settings, timeout: float) -> tuple[str, float, str]:
+    from workshop.services.stun import StunClient, TurnClient
+    from workshop.turn import turn_credentials
+
+    host, port = s.turn_host_port
+    async with StunClient(host, port, timeout) as stun:
+        with _Timer() as t:
+            mapped = await stun.binding()
+        software = stun.software
+    # STUN answers without credentials; TURN (the relay) needs the shared secret
+    creds = turn_credentials(s.turn_secret, user="doctor", ttl=60)  # ConfigError if TURN_SECRET unset
+    async with TurnClient(host, port, creds["username"], creds["credential"], timeout) as turn:
+        relayed = await turn.allocate(lifetime=60)
+        await turn.release()
+    version = software.split()[0].removeprefix("Coturn-") if software else "?"
+    return version, t.ms, f"STUN sees {mapped[0]}:{mapped[1]}; TURN relayed {relayed[0]}:{relayed[1]}"
+
+
+async def probe_signaling(s: Settings, timeout: float) -> tuple[str, float, str]:
+    import aiohttp
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
+        with _Timer() as t:
+            async with http.get(s.signaling_url.rstrip("/") + "/healthz") as resp:
+                if resp.status != 200:
+                    raise WorkshopError(f"/healthz answered HTTP {resp.status}, expected 200")
+                body = await resp.text()
+    version = ""
+    with contextlib.suppress(ValueError, AttributeError):
+        version = str(json.loads(body).get("version", ""))
+    return version, t.ms, ""
+
+
+# --- running them ---------------------------------------------------------------------------
+
+Probe = Callable[[Settings, float], Awaitable[tuple[str, float, str]]]
+
+
+def probes_for(s: Settings) -> list[tuple[str, str, Probe]]:
+    """``(service, url, probe)`` for every service this configuration uses."""
+    found: list[tuple[str, str, Probe]] = [
+        ("PostgreSQL", s.database_url, probe_postgres),
+        ("Redis", s.redis_url, probe_redis),
+        ("RabbitMQ", s.amqp_url, probe_rabbitmq),
+        ("RabbitMQ management", s.rabbitmq_management_url, probe_management),
+        ("coturn", s.turn_url, probe_coturn),
+    ]
+    if s.signaling_url:  # only checked when configured
+        found.append(("signaling", s.signaling_url, probe_signaling))
+    return found
+
+
+async def check(service: str, url: str, probe: Probe, s: Settings, required: bool,
+                timeout: float = TIMEOUT) -> ProbeResult:
+    """Run one probe under a hard timeout and turn any failure into a result."""
+    result = ProbeResult(service, _redact(url), ok=False, required=required)
+    try:
+        result.version, result.latency_ms, result.detail = await asyncio.wait_for(probe(s, timeout), timeout + 0.5)
+        result.ok = True
+    except (asyncio.TimeoutError, TimeoutError):
+        result.detail = f"no answer within {timeout:g} s"
+    except Exception as exc:  # any failure is a verdict, not a crash
+        result.detail = _reason(exc)
+    if not result.ok:
+        result.fix = _fix(service, result.detail)
+        if not required:
+            result.detail = f"optional: {result.detail}"
+    return result
+
+
+async def run_probes(s: Settings, required: tuple[str, ...] = REQUIRED,
+                     timeout: float = TIMEOUT) -> list[ProbeResult]:
+    """Probe every service concurrently; the whole run takes at most ~``timeout`` seconds."""
+    return list(await asyncio.gather(*(
+        check(service, url, probe, s, service in required, timeout) for service, url, probe in probes_for(s)
+    )))
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+def _reason(exc: BaseException) -> str:
+    """One short line saying why a probe failed."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    low = text.lower()
+    if "refused" in low or "connect call failed" in low or "errno 111" in low:
+        return "connection refused (nothing listening)"
+    if "no stun server there" in low:
+        return "nothing answers STUN on that port"
+    return text[:200]
+
+
+def _fix(service: str, detail: str) -> str:
+    if service == "coturn" and "TURN_SECRET" in detail:
+        return "workshop env  (then restart coturn: workshop down && workshop up)"
+    if service == "coturn" and "401" in detail:
+        return "workshop down && workshop up  (restart coturn with the TURN_SECRET from .env)"
+    return fix_for(service)
+
+
+def _split_auth(url: str) -> tuple[str, dict[str, str]]:
+    """Move ``user:password@`` out of an http URL into an HTTP Basic ``Authorization`` header."""
+    import base64
+    from urllib.parse import unquote
+
+    parts = urlsplit(url)
+    if not parts.username:
+        return url, {}
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    netloc = f"{host}:{parts.port}" if parts.port else str(host)
+    token = base64.b64encode(f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=netloc)), {"Authorization": f"Basic {token}"}
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
