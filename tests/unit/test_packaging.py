@@ -18,7 +18,7 @@ def _name(spec: str) -> str:
 
 def _pyproject() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = project["dependencies"] + project["optional-dependencies"]["test"]
+    specs = project["dependencies"] + [s for extra in project["optional-dependencies"].values() for s in extra]
     return {_name(s) for s in specs}
 
 

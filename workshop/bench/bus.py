@@ -1,0 +1,188 @@
+"""``workshop bench bus``: the course's publish pattern against the package's, on the real RabbitMQ.
+
+Measures, in one run and one throw-away namespace:
+
+1. the course's ``publish_event`` — a new connection per event;
+2. the package's publisher awaiting each confirm (one long-lived channel);
+3. the package's publisher with many confirms in flight (``publish_many``);
+4. consuming with a prefetch (manual acks, a no-op handler);
+5. end to end: orders per second through all five services.
+
+Targets (ratios, because machines differ): 3 ≥ 40 x 1, and 4 ≥ 5,000 messages/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from dataclasses import replace
+from typing import Any
+
+import aio_pika
+
+from workshop.config import settings
+from workshop.events import Event
+
+
+def _event(n: int) -> Event:
+    return Event("OrderCreated", f"ORD-{n}", {"n": n})
+
+
+async def _timed(coro: Any) -> float:
+    start = time.perf_counter()
+    await coro
+    return time.perf_counter() - start
+
+
+async def run(counts: dict[str, int]) -> list[dict[str, Any]]:
+    from workshop.bus.rabbitmq import RabbitBus
+    from workshop.orders import course
+    from workshop.orders.system import OrderSystem
+    from workshop.services.reset import reset_namespace
+
+    base = settings()
+    s = replace(base, namespace=base.namespace.child("bench_bus"))
+    await reset_namespace(s, quiet=True)
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, n: int, seconds: float, unit: str = "messages") -> None:
+        rows.append({"name": name, "count": n, "seconds": round(seconds, 3), "rate": round(n / seconds, 1),
+                     "unit": unit})
+
+    bus = await RabbitBus.connect(s)
+    try:
+        n = counts["course"]
+
+        async def course_pattern() -> None:
+            for i in range(n):
+                await course.publish_event(_event(i), s)
+        row("course: connection per publish", n, await _timed(course_pattern()))
+
+        n = counts["sequential"]
+
+        async def sequential() -> None:
+            for i in range(n):
+                await bus.publish("order.ordercreated", _event(i), source="bench")
+        row("package: one channel, await each confirm", n, await _timed(sequential()))
+
+        n = counts["concurrent"]
+        row("package: concurrent confirms (publish_many)", n,
+            await _timed(bus.publish_many([("order.ordercreated", _event(i)) for i in range(n)], source="bench")))
+
+        # consume: fill a queue first, then drain it with a prefetch
+        n = counts["consume"]
+        done = asyncio.Event()
+        seen = 0
+
+        async def noop(event: Event, delivery: Any) -> None:
+            nonlocal seen
+            seen += 1
+            if seen == n:
+                done.set()
+
+        ready = await bus.subscribe("bench_consume", ["bench.#"], noop, prefetch=1)
+        await ready.cancel()  # declared and bound, nobody consuming yet
+        await bus.publish_many([("bench.fill", _event(i)) for i in range(n)], source="bench")
+        start = time.perf_counter()
+        await bus.subscribe("bench_consume", ["bench.#"], noop, prefetch=500)
+        await asyncio.wait_for(done.wait(), 120)
+        row("package: consume, prefetch 500, manual ack", n, time.perf_counter() - start)
+
+        # the ceiling: aio-pika alone, without the envelope, validation or retry routing
+        n = counts["concurrent"]
+        body = _event(0).to_json().encode()
+        row("aio-pika alone: concurrent confirmed publish", n, await _timed(asyncio.gather(*(
+            bus.exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                                 "order.raw", mandatory=False) for _ in range(n)))))
+        n = counts["consume"]
+        row("aio-pika alone: consume + ack, prefetch 500", n, await _raw_consume(bus, s, n))
+    finally:
+        await bus.close()
+
+    n = counts["orders"]
+    system = OrderSystem(s)
+    await system.start(stock={"BOOK": 10 * n})
+    try:
+        start = time.perf_counter()
+        ids = await asyncio.gather(*(system.place_order("bench", [{"sku": "BOOK", "qty": 1, "price": 10}])
+                                     for _ in range(n)))
+        await system.wait_final(ids, timeout=300)
+        row("end to end: orders through 5 services", n, time.perf_counter() - start, unit="orders")
+    finally:
+        await system.stop()
+        await reset_namespace(s, quiet=True)
+    return rows
+
+
+async def _raw_consume(bus: Any, s: Any, n: int) -> float:
+    import aio_pika
+
+    channel = await bus.connection.channel()
+    await channel.set_qos(prefetch_count=500)
+    queue = await channel.declare_queue(s.namespace.amqp("bench_raw"), durable=True)
+    await queue.bind(bus.exchange, "raw.#")
+    body = _event(0).to_json().encode()
+    await asyncio.gather(*(bus.exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                                                "raw.fill", mandatory=False) for _ in range(n)))
+    done, seen = asyncio.Event(), 0
+
+    async def ack(message: Any) -> None:
+        nonlocal seen
+        await message.ack()
+        seen += 1
+        if seen == n:
+            done.set()
+
+    start = time.perf_counter()
+    tag = await queue.consume(ack)
+    await asyncio.wait_for(done.wait(), 120)
+    seconds = time.perf_counter() - start
+    await queue.cancel(tag)
+    await channel.close()
+    return seconds
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    course = rows[0]["rate"]
+    width = max(len(r["name"]) for r in rows)
+    lines = [f"{'benchmark':<{width}}  {'count':>7}  {'seconds':>8}  {'rate':>18}  {'vs course':>9}"]
+    for r in rows:
+        ratio = f"{r['rate'] / course:,.1f}x" if "publish" in r["name"] or "confirm" in r["name"] else ""
+        lines.append(f"{r['name']:<{width}}  {r['count']:>7,}  {r['seconds']:>8.2f}  "
+                     f"{r['rate']:>7,.0f} {r['unit'] + '/s':<10}  {ratio:>9}")
+    return "\n".join(lines)
+
+
+def verdicts(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    rate = {r["name"].split(":")[0] + ":" + r["name"].split(":")[1].split(",")[0].strip(): r["rate"] for r in rows}
+    course = rate["course:connection per publish"]
+    concurrent = rate["package:concurrent confirms (publish_many)"]
+    consume = rate["package:consume"]
+    raw_pub, raw_con = rate["aio-pika alone:concurrent confirmed publish"], rate["aio-pika alone:consume + ack"]
+    return [(f"concurrent confirmed publish >= 40x the course's pattern ({concurrent / course:,.0f}x; "
+             f"aio-pika's own ceiling here: {raw_pub / course:,.0f}x)", concurrent >= 40 * course),
+            (f"consume >= 5,000 messages/s with prefetch ({consume:,.0f}/s; aio-pika's own ceiling here: "
+             f"{raw_con:,.0f}/s)", consume >= 5000)]
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="workshop bench bus", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", metavar="FILE", help="also save the results as JSON")
+    p.add_argument("--quick", action="store_true", help="smaller counts (a few seconds)")
+    args = p.parse_args(argv)
+    counts = ({"course": 50, "sequential": 500, "concurrent": 3000, "consume": 5000, "orders": 100} if args.quick
+              else {"course": 200, "sequential": 2000, "concurrent": 20000, "consume": 20000, "orders": 500})
+    rows = asyncio.run(run(counts))
+    print(table(rows))
+    checks = verdicts(rows)
+    for text, ok in checks:
+        print(f"{'PASS' if ok else 'MISS'}  {text}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"benchmark": "bus", "results": rows,
+                       "targets": [{"target": t, "met": ok} for t, ok in checks]}, f, indent=2)
+        print(f"saved {args.json}")
+    return 0

@@ -1,0 +1,297 @@
+"""``workshop bench store`` — our PostgreSQL event store against the ``eventsourcing`` library's.
+
+Same PostgreSQL, same run, same machine: the figures that matter are the ratios.
+
+    workshop bench store                 # table on stdout
+    workshop bench store --json out.json # and the numbers as JSON
+    workshop bench store --no-peer       # without the eventsourcing library
+
+Operations: single-event appends/s (one writer, each append its own
+transaction, expected version checked), batched appends/s (100 events per
+transaction), rebuilding a 10,000-event aggregate (events/s) with and without a
+snapshot, and the raw fold for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from dataclasses import replace
+from typing import Any, Callable
+
+from workshop.config import Settings, settings
+from workshop.events import Event
+from workshop.store.aggregate import fold, load
+
+TARGETS = {
+    "single_ratio": 1.5,  # our single-event appends / the peer's
+    "batch_events_per_s": 40_000,
+    "rebuild_ratio": 3.0,  # our rebuild events/s / the peer's
+    "snapshot_speedup": 20.0,  # full replay time / snapshot load time, at 10,000 events
+}
+
+
+def evolve(state: dict, event: Event) -> dict:
+    """The benchmark's aggregate: a counter that remembers the last value."""
+    return {"count": state.get("count", 0) + 1, "last": event.data["i"]}
+
+
+def _tick(stream: str, i: int) -> Event:
+    return Event("Ticked", stream, {"i": i, "note": "benchmark event"})
+
+
+# --- ours ----------------------------------------------------------------------------------
+
+class Ours:
+    """Our PostgresEventStore; each method times one round and returns events/s."""
+
+    def __init__(self, store) -> None:
+        self.store, self.versions = store, {}
+
+    async def _append(self, stream: str, batch: list[Event]) -> None:
+        self.versions[stream] = await self.store.append(stream, batch, self.versions.get(stream, 0))
+
+    async def single(self, n: int) -> float:
+        ticks = [[_tick("single-1", i)] for i in range(n)]  # events are made outside the clock
+        t = time.perf_counter()
+        for batch in ticks:
+            await self._append("single-1", batch)  # expected version checked every time
+        return n / (time.perf_counter() - t)
+
+    async def batched(self, batches: int) -> float:
+        ticks = [[_tick("batch-1", b * 100 + i) for i in range(100)] for b in range(batches)]
+        t = time.perf_counter()
+        for batch in ticks:
+            await self._append("batch-1", batch)
+        return batches * 100 / (time.perf_counter() - t)
+
+    async def build_long(self, events: int) -> None:
+        while self.versions.get("long-1", 0) < events:
+            done = self.versions.get("long-1", 0)
+            await self._append("long-1", [_tick("long-1", done + i) for i in range(min(1000, events - done))])
+
+    async def rebuild(self, events: int) -> float:
+        t = time.perf_counter()
+        loaded = await load(self.store, "long-1", evolve)
+        spent = time.perf_counter() - t
+        assert loaded.state["count"] == events
+        return events / spent
+
+    async def snapshot(self, repeat: int) -> tuple[float, float]:
+        """(best full replay in s, best snapshot load in s) at the long stream's length."""
+        from workshop.store.snapshots import take_snapshot
+
+        await take_snapshot(self.store, "long-1", evolve, tag="bench")
+        full, snap = [], []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            slow = await load(self.store, "long-1", evolve)
+            full.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            fast = await load(self.store, "long-1", evolve, snapshot_tag="bench")
+            snap.append(time.perf_counter() - t)
+        assert fast.state == slow.state and fast.replayed == 0
+        return min(full), min(snap)
+
+    async def fold_rate(self, repeat: int) -> float:
+        evs = await self.store.read("long-1")
+        best = float("inf")
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fold(evolve, evs)
+            best = min(best, time.perf_counter() - t)
+        return len(evs) / best
+
+
+# --- the peer: the eventsourcing library ---------------------------------------------------
+
+def _peer_app(s: Settings):
+    from urllib.parse import urlsplit
+
+    from eventsourcing.application import Application
+
+    url = urlsplit(s.database_url)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": url.username or "postgres",
+        "POSTGRES_PASSWORD": url.password or "",
+        "POSTGRES_SCHEMA": s.namespace.schema,
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+    }
+    return Application(env=env)
+
+
+class Peer:
+    """The same operations with the eventsourcing library (synchronous psycopg)."""
+
+    def __init__(self, app) -> None:
+        from workshop.bench._peer import Counter
+
+        self.app, self.Counter = app, Counter
+        self.single_agg, self.batch_agg, self.long_agg = Counter(), Counter(), Counter()
+        for agg in (self.single_agg, self.batch_agg, self.long_agg):
+            app.save(agg)
+
+    def single(self, n: int) -> float:
+        spent = 0.0
+        for i in range(n):
+            self.single_agg.tick(i)  # the event is made outside the clock, as for ours
+            t = time.perf_counter()
+            self.app.save(self.single_agg)
+            spent += time.perf_counter() - t
+        return n / spent
+
+    def batched(self, batches: int) -> float:
+        spent = 0.0
+        for b in range(batches):
+            for i in range(100):
+                self.batch_agg.tick(b * 100 + i)
+            t = time.perf_counter()
+            self.app.save(self.batch_agg)
+            spent += time.perf_counter() - t
+        return batches * 100 / spent
+
+    def build_long(self, events: int) -> None:
+        while self.long_agg.version < events:
+            for i in range(min(1000, events - self.long_agg.version)):
+                self.long_agg.tick(i)
+            self.app.save(self.long_agg)
+
+    def rebuild(self, events: int) -> float:
+        t = time.perf_counter()
+        got = self.app.repository.get(self.long_agg.id)
+        spent = time.perf_counter() - t
+        assert got.version == self.long_agg.version
+        return got.version / spent
+
+
+# --- running and reporting -----------------------------------------------------------------
+
+def ratios(ours: dict[str, float], peer: dict[str, float] | None) -> dict[str, Any]:
+    r: dict[str, Any] = {
+        "batch_events_per_s": ours["batch_per_s"],
+        "snapshot_speedup": ours["snapshot_speedup"],
+    }
+    if peer:
+        r["single_ratio"] = ours["single_per_s"] / peer["single_per_s"]
+        r["batch_ratio"] = ours["batch_per_s"] / peer["batch_per_s"]
+        r["rebuild_ratio"] = ours["rebuild_per_s"] / peer["rebuild_per_s"]
+    r["met"] = {k: r[k] >= v for k, v in TARGETS.items() if k in r}
+    return r
+
+
+def table(ours: dict[str, float], peer: dict[str, float] | None, r: dict[str, Any]) -> str:
+    def num(v: float | None, unit: str = "") -> str:
+        return "—" if v is None else f"{v:,.0f}{unit}" if v >= 100 else f"{v:,.2f}{unit}"
+
+    p = peer or {}
+    rows = [
+        ("single-event appends", num(ours["single_per_s"], " events/s"), num(p.get("single_per_s"), " events/s"),
+         r.get("single_ratio"), "≥ 1.5x"),
+        ("batched appends (100/tx)", num(ours["batch_per_s"], " events/s"), num(p.get("batch_per_s"), " events/s"),
+         r.get("batch_ratio"), "≥ 40,000 events/s"),
+        ("rebuild 10k-event aggregate", num(ours["rebuild_per_s"], " events/s"), num(p.get("rebuild_per_s"), " events/s"),
+         r.get("rebuild_ratio"), "≥ 3x"),
+        ("  with a snapshot", f"{ours['snapshot_load_ms']:.2f} ms", "—", None,
+         f"≥ 20x faster: {ours['snapshot_speedup']:,.0f}x"),
+        ("  raw fold (no I/O)", num(ours["fold_per_s"], " events/s"), "—", None, "reference"),
+    ]
+    head = ("operation", "workshop", "eventsourcing", "ratio", "target")
+    body = [(a, b, c, "—" if d is None else f"{d:.2f}x", e) for a, b, c, d, e in rows]
+    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(5)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    met = ", ".join(f"{k} {'✓' if v else '✗'}" for k, v in r["met"].items())
+    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body), "", f"targets: {met}"])
+
+
+def run(s: Settings, *, single: int = 500, batches: int = 50, events: int = 10_000, repeat: int = 3,
+        rounds: int = 3, peer: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Both stores in their own namespace (deleted afterwards); returns every figure.
+
+    The machine is shared and noisy, so the two contenders take turns: ``rounds``
+    rounds of each operation, ours then the peer's, and the best round of each counts.
+    """
+    from workshop import connect
+    from workshop.services.reset import reset_namespace
+    from workshop.store import PostgresEventStore
+
+    s = replace(s, namespace=s.namespace.child("bench"))
+    loop = asyncio.new_event_loop()
+    go = loop.run_until_complete
+    go(reset_namespace(s, quiet=True))
+    store = app = None
+    try:
+        store = go(PostgresEventStore.open(s, max_size=2))
+        ours = Ours(store)
+        go(ours.build_long(events))
+        theirs = None
+        if peer:
+            conn = go(connect.postgres(s, autocommit=True))
+            go(conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{s.namespace.schema}"'))
+            go(conn.close())
+            app = _peer_app(s)
+            theirs = Peer(app)
+            theirs.build_long(events)
+        o: dict[str, list[float]] = {"single_per_s": [], "batch_per_s": [], "rebuild_per_s": []}
+        p: dict[str, list[float]] = {k: [] for k in o}
+        for r in range(rounds):
+            log(f"round {r + 1}/{rounds} …")
+            o["single_per_s"].append(go(ours.single(max(1, single // rounds))))
+            o["batch_per_s"].append(go(ours.batched(max(1, batches // rounds))))
+            o["rebuild_per_s"].extend(go(ours.rebuild(events)) for _ in range(repeat))
+            if theirs:
+                p["single_per_s"].append(theirs.single(max(1, single // rounds)))
+                p["batch_per_s"].append(theirs.batched(max(1, batches // rounds)))
+                p["rebuild_per_s"].extend(theirs.rebuild(events) for _ in range(repeat))
+        full, snap = go(ours.snapshot(repeat * 3))
+        result_ours = {k: max(v) for k, v in o.items()}
+        result_ours.update(rebuild_ms=events / result_ours["rebuild_per_s"] * 1000, snapshot_load_ms=snap * 1000,
+                           snapshot_speedup=full / snap, fold_per_s=go(ours.fold_rate(repeat)))
+        result_peer = {k: max(v) for k, v in p.items()} if theirs else None
+        if result_peer:
+            result_peer["rebuild_ms"] = events / result_peer["rebuild_per_s"] * 1000
+        return {"ours": result_ours, "peer": result_peer, "ratios": ratios(result_ours, result_peer),
+                "params": {"single": single, "batches": batches, "events": events, "repeat": repeat,
+                           "rounds": rounds}}
+    finally:
+        if app is not None:
+            app.close()
+        if store is not None:
+            go(store.close())
+        go(reset_namespace(s, quiet=True))
+        loop.close()
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="workshop bench store", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--single", type=int, default=500, help="single-event appends (default 500)")
+    p.add_argument("--batches", type=int, default=50, help="batches of 100 events (default 50)")
+    p.add_argument("--events", type=int, default=10_000, help="events in the long aggregate (default 10,000)")
+    p.add_argument("--repeat", type=int, default=3, help="rebuilds per round (default 3)")
+    p.add_argument("--rounds", type=int, default=3, help="turns each contender takes; best counts (default 3)")
+    p.add_argument("--no-peer", action="store_true", help="skip the eventsourcing library")
+    args = p.parse_args(argv)
+    peer = not args.no_peer
+    if peer:
+        try:
+            import eventsourcing  # noqa: F401
+        except ImportError:
+            print("workshop bench store: the peer needs the eventsourcing library: "
+                  "pip install 'eventsourcing[postgres]' (or use --no-peer)", file=sys.stderr)
+            return 2
+    result = run(settings(), single=args.single, batches=args.batches, events=args.events,
+                 repeat=args.repeat, rounds=args.rounds, peer=peer, log=lambda m: print(m, file=sys.stderr))
+    print(table(result["ours"], result["peer"], result["ratios"]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+        print(f"saved {args.json}")
+    return 0

@@ -1,0 +1,179 @@
+"""An event timeline: a tap queue records every event, swimlanes show the saga at a glance.
+
+    tap = await Tap.start(system.bus)          # queue "tap" bound to "#"
+    ... place orders ...
+    swimlanes(tap.records)                      # one lane per service, arrows along causation
+    await live(tap, seconds=3)                  # the same picture, redrawn while orders flow
+
+A record's *service* is the publisher (AMQP ``app_id``, CloudEvents ``source``);
+its arrows go from the event that caused it (``causation_id``) to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Sequence
+
+from workshop.bus.base import Delivery
+from workshop.events import Event
+
+LANES = ("order", "payment", "inventory", "shipping", "notification")
+
+
+@dataclass(frozen=True)
+class Record:
+    service: str
+    event_type: str
+    aggregate_id: str
+    event_id: str
+    causation_id: str | None
+    correlation_id: str | None
+    emitted_at: float  # the event's own timestamp (epoch seconds)
+    received_at: float  # when the tap got it
+    routing_key: str
+
+
+class Tap:
+    """A subscription bound to ``#``: a copy of every event, for watching (never for business logic)."""
+
+    def __init__(self, bus: Any, name: str = "tap") -> None:
+        self.bus, self.name = bus, name
+        self.records: list[Record] = []
+        self.subscription: Any = None
+
+    @classmethod
+    async def start(cls, bus: Any, name: str = "tap") -> "Tap":
+        tap = cls(bus, name)
+        # not durable: a tap nobody reads must not pile up messages on the broker
+        tap.subscription = await bus.subscribe(name, ["#"], tap._record, prefetch=100, durable=False)
+        return tap
+
+    async def _record(self, event: Event, delivery: Delivery) -> None:
+        self.records.append(Record(delivery.source or "?", event.event_type, event.aggregate_id, event.event_id,
+                                   event.causation_id, event.correlation_id, event.when.timestamp(),
+                                   delivery.received_at, delivery.routing_key))
+
+    def frame(self):
+        """The records as a pandas DataFrame, oldest first."""
+        import pandas as pd
+
+        df = pd.DataFrame([asdict(r) for r in self.records], columns=list(Record.__dataclass_fields__))
+        return df.sort_values("emitted_at", kind="stable").reset_index(drop=True)
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.records) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"tap saw {len(self.records)} of {count} events after {timeout:g} s")
+            await asyncio.sleep(0.02)
+
+    async def wait_idle(self, quiet: float = 0.5, timeout: float = 15.0) -> int:
+        """Wait until no new event arrived for ``quiet`` s; returns how many were recorded."""
+        deadline = time.monotonic() + timeout
+        seen, since = len(self.records), time.monotonic()
+        while time.monotonic() - since < quiet:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"events still arriving after {timeout:g} s")
+            await asyncio.sleep(0.05)
+            if len(self.records) != seen:
+                seen, since = len(self.records), time.monotonic()
+        return seen
+
+    def clear(self) -> None:
+        self.records.clear()
+
+    async def stop(self) -> None:
+        if self.subscription is not None:
+            await self.subscription.cancel()
+            self.subscription = None
+
+
+def _pick(records: Iterable[Record], aggregate_ids: Sequence[str] | None, last: int | None) -> list[Record]:
+    recs = sorted(records, key=lambda r: r.emitted_at)
+    if aggregate_ids is not None:
+        wanted = set(aggregate_ids)
+        recs = [r for r in recs if r.aggregate_id in wanted]
+    elif last is not None:
+        keep: list[str] = []
+        for r in reversed(recs):
+            if r.aggregate_id not in keep:
+                keep.append(r.aggregate_id)
+        recs = [r for r in recs if r.aggregate_id in set(keep[:last])]
+    return recs
+
+
+def swimlanes(records: Iterable[Record], *, aggregate_ids: Sequence[str] | None = None, last: int | None = 6,
+              ax: Any = None, title: str = "Events by service", labels: bool = True) -> Any:
+    """Draw one lane per service, a dot per event, an arrow from each cause to its effect.
+
+    Shows the ``last`` orders (or exactly ``aggregate_ids``); colours are per order.
+    Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    recs = _pick(records, aggregate_ids, last)
+    lanes = list(LANES) + sorted({r.service for r in recs} - set(LANES))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(11, 0.7 * len(lanes) + 1.2))
+    else:
+        fig = ax.figure
+    ax.clear()
+    t0 = recs[0].emitted_at if recs else 0.0
+    orders = list(dict.fromkeys(r.aggregate_id for r in recs))
+    colours = {oid: plt.cm.tab10(i % 10) for i, oid in enumerate(orders)}
+    pos: dict[str, tuple[float, int]] = {}
+    for r in recs:
+        x, y = (r.emitted_at - t0) * 1000, lanes.index(r.service)
+        pos[r.event_id] = (x, y)
+        ax.scatter([x], [y], color=colours[r.aggregate_id], s=40, zorder=3)
+        if labels:
+            ax.annotate(r.event_type, (x, y), xytext=(3, 6), textcoords="offset points", fontsize=7, rotation=20)
+    for r in recs:
+        if r.causation_id in pos:
+            ax.annotate("", xy=pos[r.event_id], xytext=pos[r.causation_id], zorder=2,
+                        arrowprops={"arrowstyle": "->", "color": colours[r.aggregate_id], "alpha": 0.6})
+    ax.set_yticks(range(len(lanes)), lanes)
+    ax.set_ylim(-0.6, len(lanes) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlabel("ms since the first event shown")
+    ax.set_title(f"{title} — {len(orders)} order(s), {len(recs)} event(s)")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+async def live(tap: Tap, seconds: float = 3.0, every: float = 0.5, **kw: Any) -> Any:
+    """Redraw :func:`swimlanes` in place every ``every`` s for ``seconds`` s (awaits until done)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    fig = swimlanes(tap.records, **kw)
+    handle = display(fig, display_id=True)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        await asyncio.sleep(every)
+        swimlanes(tap.records, ax=fig.axes[0], **kw)
+        if handle is not None:
+            handle.update(fig)
+    plt.close(fig)  # shown already: keep Jupyter from drawing it a second time
+    return None
+
+
+def saga_tree(records: Iterable[Record], aggregate_id: str) -> str:
+    """One order's events as a causation tree (stable text: no ids, no times)."""
+    recs = [r for r in records if r.aggregate_id == aggregate_id]
+    ids = {r.event_id for r in recs}
+    children: dict[str | None, list[Record]] = {}
+    for r in recs:
+        children.setdefault(r.causation_id if r.causation_id in ids else None, []).append(r)
+    lines: list[str] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for r in sorted(children.get(parent, []), key=lambda r: (r.service == "notification", r.event_type)):
+            lines.append(f"{'    ' * depth}{r.service}: {r.event_type}")
+            walk(r.event_id, depth + 1)
+
+    walk(None, 0)
+    return "\n".join(lines)
