@@ -1,0 +1,38 @@
+"""Publish/subscribe buses with one contract: :mod:`~workshop.bus.memory` and :mod:`~workshop.bus.rabbitmq`.
+
+    from workshop.bus import MemoryBus, RabbitBus, RetryPolicy
+    bus = await RabbitBus.connect(settings)            # or MemoryBus()
+    await bus.subscribe("payment", ["order.ordercreated"], handler, prefetch=20)
+    await bus.publish("order.ordercreated", event, source="order")
+
+The contract (retries, dead letters with reasons, validation) is described in
+:mod:`workshop.bus.base`; ``tests/unit/test_bus_contract.py`` runs the same
+tests against both adapters. What differs is taught, not hidden: the memory
+bus forgets everything when its process dies; RabbitMQ keeps persistent
+messages in durable queues and redelivers whatever was not acknowledged.
+"""
+
+from workshop.bus.base import (
+    Bus, DeadLetter, Delivery, Handler, Reject, RetryPolicy, SchemaError, SubscriptionStats, topic_matches,
+)
+from workshop.bus.memory import MemoryBus
+
+__all__ = ["Bus", "DeadLetter", "Delivery", "Handler", "MemoryBus", "RabbitBus", "Reject", "RetryPolicy",
+           "SchemaError", "SubscriptionStats", "open_bus", "topic_matches"]
+
+
+def __getattr__(name: str):  # RabbitBus imports aio-pika only when asked for
+    if name == "RabbitBus":
+        from workshop.bus.rabbitmq import RabbitBus
+        return RabbitBus
+    raise AttributeError(name)
+
+
+async def open_bus(kind: str = "rabbitmq", settings=None, *, validate=None) -> Bus:
+    """``"memory"`` or ``"rabbitmq"`` (connected, in ``settings``' namespace)."""
+    if kind == "memory":
+        return MemoryBus(validate=validate)
+    if kind == "rabbitmq":
+        from workshop.bus.rabbitmq import RabbitBus
+        return await RabbitBus.connect(settings, validate=validate)
+    raise ValueError(f"unknown bus {kind!r}: choose 'memory' or 'rabbitmq'")

@@ -1,0 +1,264 @@
+"""The bus on RabbitMQ (aio-pika), with the course's best practices done for real.
+
+Topology for a namespace ``ns`` and a subscription ``payment``::
+
+    ns.events               topic exchange, durable: every publisher sends here
+    ns.payment              durable queue bound with the subscription's patterns
+    ns.payment.retry.1..N   delay queues: x-message-ttl = backoff delay, and
+                            x-dead-letter-exchange "" → back to ns.payment only
+    ns.dlx                  direct exchange for dead letters
+    ns.payment.dlq          durable queue bound to ns.dlx with key "payment"
+
+* **One long-lived connection and channel** (the course opens one per publish).
+* **Persistent messages + publisher confirms**: ``await publish(...)`` returns
+  when RabbitMQ has the message on disk; ``publish_many`` keeps many confirms in
+  flight at once.
+* **Manual acks and a prefetch**: a message is acknowledged only after its
+  handler returned, and at most ``prefetch`` are in flight per consumer.
+* **Retries with backoff** via TTL delay queues, one per attempt. Why not a
+  single queue with per-message TTL? RabbitMQ expires messages only at the head
+  of a queue, so a 10 s message would hold back a 0.1 s one. Why not a quorum
+  queue's ``x-delivery-limit``? It redelivers immediately, with no backoff.
+* **Dead letters with a reason**: the adapter republishes the message to the
+  DLX with ``x-dead-reason``/``x-error`` headers, then acks the original. The
+  main queue also names the DLX, so anything the broker itself rejects lands
+  in the same DLQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+from workshop import connect
+from workshop.bus.base import (
+    DeadLetter, Delivery, Handler, RetryPolicy, SchemaError, SubscriptionStats, Validator,
+    dead_letter_headers,
+)
+from workshop.config import Settings, settings as load_settings
+from workshop.events import Event, EventFormatError
+
+PUBLISH_TIMEOUT = 10.0  # seconds to wait for one publisher confirm
+
+
+# CloudEvents attributes map onto AMQP 0-9-1's own message properties (cheaper than
+# custom headers, which every consumer would have to decode): id → message_id,
+# type → type, source → app_id, time → timestamp, datacontenttype → content_type.
+# The envelope in the body carries them too, plus subject (aggregate_id) and schema_version.
+CLOUDEVENTS_PROPERTIES = {"id": "message_id", "type": "type", "source": "app_id", "time": "timestamp",
+                          "datacontenttype": "content_type"}
+
+
+def _body(event: Event) -> bytes:
+    """``event.to_json()`` without its deep copy of ``data`` (same bytes, faster on the hot path)."""
+    return json.dumps(vars(event), separators=(",", ":"), sort_keys=True).encode()
+
+
+async def _ack(message: AbstractIncomingMessage) -> None:
+    """Ack; if the channel died meanwhile (broker restart), RabbitMQ redelivers the message anyway."""
+    try:
+        await message.ack()
+    except (aio_pika.exceptions.ChannelInvalidStateError, aio_pika.exceptions.AMQPError, ConnectionError):
+        pass  # at-least-once: the redelivery meets the consumer's inbox
+
+
+@dataclass
+class RabbitSubscription:
+    name: str
+    queue: Any
+    stats: SubscriptionStats = field(default_factory=SubscriptionStats)
+    consumer_tag: str | None = None
+    channel: Any = None
+    durable: bool = True
+    in_flight: int = 0
+
+    async def cancel(self, grace: float = 5.0) -> None:
+        """Stop new deliveries, let handlers in flight finish (and ack), then close the channel."""
+        if self.consumer_tag and self.channel and not self.channel.is_closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.queue.cancel(self.consumer_tag), 5)
+        deadline = asyncio.get_running_loop().time() + grace
+        while self.in_flight and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        if self.channel and not self.channel.is_closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.channel.close(), 5)
+        self.consumer_tag = None
+
+
+class RabbitBus:
+    """A bus on one RabbitMQ connection. Create with ``await RabbitBus.connect(settings)``."""
+
+    def __init__(self, connection: Any, channel: Any, exchange: Any, dlx: Any, s: Settings,
+                 validate: Validator | None = None) -> None:
+        self.connection, self.channel, self.exchange, self.dlx = connection, channel, exchange, dlx
+        self.settings, self.ns, self.validate = s, s.namespace, validate
+        self.subscriptions: dict[str, RabbitSubscription] = {}
+
+    @classmethod
+    async def connect(cls, s: Settings | None = None, *, validate: Validator | None = None,
+                      reconnect_interval: float = 1.0) -> "RabbitBus":
+        s = s or load_settings()
+        # robust: after a broker restart it reconnects, re-declares queues and resumes consuming
+        connection = await connect.amqp(s, reconnect_interval=reconnect_interval)
+        channel = await connection.channel()  # publisher confirms are on by default
+        exchange = await channel.declare_exchange(s.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True)
+        dlx = await channel.declare_exchange(s.namespace.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
+        return cls(connection, channel, exchange, dlx, s, validate)
+
+    # --- publishing -------------------------------------------------------------------
+    def _message(self, body: bytes, *, source: str, event: Event | None = None,
+                 headers: dict[str, Any] | None = None) -> aio_pika.Message:
+        return aio_pika.Message(
+            body,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            content_type="application/json",
+            app_id=source or None,
+            message_id=event.event_id if event else None,
+            correlation_id=event.correlation_id if event else None,
+            type=event.event_type if event else None,
+            timestamp=event.when if event else datetime.now(timezone.utc),  # CloudEvents "time"
+            headers=headers or None,
+        )
+
+    async def publish(self, routing_key: str, event: Event, *, source: str = "") -> None:
+        if self.validate:
+            self.validate(event)
+        msg = self._message(_body(event), source=source, event=event)
+        await self.exchange.publish(msg, routing_key, mandatory=False, timeout=PUBLISH_TIMEOUT)
+
+    async def publish_many(self, items: Iterable[tuple[str, Event]], *, source: str = "", window: int = 256) -> int:
+        """Publish concurrently (up to ``window`` confirms in flight); raises if any was not confirmed."""
+        items = list(items)
+        gate = asyncio.Semaphore(window)
+
+        async def one(key: str, event: Event) -> None:
+            async with gate:
+                await self.publish(key, event, source=source)
+
+        await asyncio.gather(*(one(k, e) for k, e in items))
+        return len(items)
+
+    async def publish_raw(self, routing_key: str, body: bytes, *, source: str = "") -> None:
+        await self.exchange.publish(self._message(body, source=source), routing_key, mandatory=False,
+                                    timeout=PUBLISH_TIMEOUT)
+
+    # --- consuming --------------------------------------------------------------------
+    async def subscribe(self, name: str, patterns: Sequence[str], handler: Handler, *, prefetch: int = 10,
+                        retry: RetryPolicy | None = None, durable: bool = True) -> RabbitSubscription:
+        retry = retry or RetryPolicy()
+        qname = self.ns.amqp(name)
+        channel = await self.connection.channel()  # one channel per consumer: its own prefetch
+        await channel.set_qos(prefetch_count=prefetch)
+        exchange = await channel.declare_exchange(self.ns.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True)
+        dlx = await channel.declare_exchange(self.ns.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
+        dlq = await channel.declare_queue(self.ns.amqp(name, "dlq"), durable=durable, auto_delete=not durable)
+        await dlq.bind(dlx, routing_key=name)
+        queue = await channel.declare_queue(qname, durable=durable, auto_delete=not durable, arguments={
+            "x-dead-letter-exchange": dlx.name, "x-dead-letter-routing-key": name})
+        for pattern in patterns:
+            await queue.bind(exchange, routing_key=pattern)
+        for attempt, delay in enumerate(retry.delays(), 1):
+            await channel.declare_queue(self.ns.amqp(name, "retry", str(attempt)), durable=durable,
+                                        auto_delete=False, arguments={
+                                            "x-message-ttl": max(1, int(delay * 1000)),
+                                            "x-dead-letter-exchange": "",
+                                            "x-dead-letter-routing-key": qname})
+        sub = RabbitSubscription(name, queue, channel=channel, durable=durable)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            sub.in_flight += 1
+            try:
+                await self._on_message(sub, message, handler, retry, channel)
+            finally:
+                sub.in_flight -= 1
+
+        sub.consumer_tag = await queue.consume(on_message, no_ack=False)
+        self.subscriptions[name] = sub
+        return sub
+
+    async def _on_message(self, sub: RabbitSubscription, message: AbstractIncomingMessage, handler: Handler,
+                          retry: RetryPolicy, channel: Any) -> None:
+        sub.stats.received += 1
+        headers = message.headers or {}
+        attempt = int(headers.get("x-attempt", 1))  # type: ignore[arg-type]
+        key = str(headers.get("x-original-routing-key") or message.routing_key or "")
+        try:
+            event = Event.from_json(message.body)
+            if self.validate:
+                try:
+                    self.validate(event)
+                except EventFormatError as exc:
+                    raise SchemaError(str(exc)) from None
+            await handler(event, Delivery(key, message.app_id or "", attempt, bool(message.redelivered)))
+        except asyncio.CancelledError:
+            raise  # the consumer is stopping: no ack, RabbitMQ will redeliver
+        except Exception as exc:  # noqa: BLE001 - every failure goes to a retry queue or the DLQ
+            step, arg = retry.next_step(attempt, exc)
+            extra = {"x-attempt": attempt + 1, "x-original-routing-key": key}
+            out = aio_pika.Message(message.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                   content_type=message.content_type, app_id=message.app_id,
+                                   message_id=message.message_id, type=message.type,
+                                   headers={**headers, **extra})
+            default = channel.default_exchange
+            if step == "retry":
+                await default.publish(out, self.ns.amqp(sub.name, "retry", str(attempt)), timeout=PUBLISH_TIMEOUT)
+                sub.stats.retried += 1
+            else:
+                out.headers.update(dead_letter_headers(str(arg), exc, attempt, key, sub.name))
+                dlx = await channel.get_exchange(self.ns.amqp("dlx"), ensure=False)
+                await dlx.publish(out, sub.name, timeout=PUBLISH_TIMEOUT)
+                sub.stats.dead_lettered += 1
+            await _ack(message)
+        else:
+            await _ack(message)
+            sub.stats.handled += 1
+
+    async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
+        """Peek at a DLQ: fetch without acking on a throw-away channel, whose close puts them back."""
+        channel = await self.connection.channel()
+        out: list[DeadLetter] = []
+        try:
+            queue = await channel.get_queue(self.ns.amqp(name, "dlq"), ensure=True)
+            for _ in range(limit):
+                msg = await queue.get(no_ack=False, fail=False, timeout=5)
+                if msg is None:
+                    break
+                h = dict(msg.headers or {})
+                out.append(DeadLetter(msg.body, str(h.get("x-dead-reason", "rejected by broker")),
+                                      str(h.get("x-error", "")), int(h.get("x-attempts", 0) or 0),  # type: ignore[arg-type]
+                                      str(h.get("x-original-routing-key", msg.routing_key or "")), h))
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+        return out
+
+    async def queue_depth(self, name: str) -> int:
+        """Messages ready in queue ``name`` (a passive declare: nothing is created)."""
+        channel = await self.connection.channel()
+        try:
+            q = await channel.declare_queue(self.ns.amqp(name), passive=True)
+            return int(q.declaration_result.message_count or 0)
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+
+    async def close(self) -> None:
+        for sub in list(self.subscriptions.values()):
+            await sub.cancel()
+        self.subscriptions.clear()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.connection.close(), 5)
+
+    async def __aenter__(self) -> "RabbitBus":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()

@@ -1,0 +1,124 @@
+"""Checks for chapter 1 (solutions/01_event_driven.ipynb): the order saga's best practices.
+
+* 1.1 ``reserve(stock, payment)`` — inventory reserves all items or none, and a
+  shortage carries what payment needs to refund (the compensation);
+* 1.2 ``idempotent(handler, seen)`` — a redelivered event has no second effect,
+  and a failed attempt is not remembered as done;
+* 1.3 ``next_step(attempt, error, policy)`` — the retry policy: backoff, then the DLQ.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from workshop.bus.base import Delivery, Reject, RetryPolicy, SchemaError
+from workshop.checks import check, expect, expect_equal, expect_isinstance
+from workshop.events import Event, EventFormatError
+from workshop.orders import domain
+
+
+def _payment(items: list[dict], order_id: str = "ORD-check") -> Event:
+    total = round(sum(i["qty"] * i["price"] for i in items), 2)
+    return domain.charge(domain.place_order(order_id, "alice", items, total))
+
+
+@check("1.1")
+def check_reserve(reserve: Callable[[dict, Event], tuple[dict, Event]]) -> str:
+    items = [{"sku": "BOOK", "qty": 2, "price": 10.0}, {"sku": "MUG", "qty": 1, "price": 5.0}]
+    payment = _payment(items)
+    stock = {"BOOK": 5, "MUG": 1, "LAMP": 7}
+    before = dict(stock)
+    result = reserve(stock, payment)
+    expect("1.1", isinstance(result, tuple) and len(result) == 2,
+           f"reserve() should return a pair (new_levels, event), got {result!r}")
+    levels, event = result
+    expect_isinstance("1.1", event, Event, what="the event", hint="Build it with schemas.make(...).")
+    expect_equal("1.1", event.event_type, "InventoryReserved", what="the event type with enough stock")
+    expect_equal("1.1", levels, {"BOOK": 3, "MUG": 0}, what="the new stock levels",
+                 hint="Return the new level of every sku the order touched (and only those).")
+    expect_equal("1.1", stock, before, what="the stock dict after the call",
+                 hint="Do not change `stock` in place: return the new levels; the service writes them.")
+    expect_equal("1.1", event.causation_id, payment.event_id, what="the event's causation_id",
+                 hint="Pass cause=payment so the event joins the order's conversation.")
+
+    levels, event = reserve({"BOOK": 5, "MUG": 0}, payment)
+    expect_equal("1.1", event.event_type, "InventoryShortage", what="the event type when MUG is out of stock")
+    expect_equal("1.1", levels, {}, what="the stock changes on a shortage",
+                 hint="All or nothing: when one item is short, reserve none (BOOK stays at 5).")
+    expect_equal("1.1", event.data.get("missing"), {"MUG": 1}, what="data['missing']",
+                 hint="missing maps each short sku to how many are missing.")
+    expect_equal("1.1", (event.data.get("payment_id"), event.data.get("amount")),
+                 (payment.data["payment_id"], payment.data["amount"]), what="(payment_id, amount) in the shortage",
+                 hint="The shortage must carry what the payment service needs to refund — the compensation.")
+
+    twice = _payment([{"sku": "BOOK", "qty": 2, "price": 1.0}, {"sku": "BOOK", "qty": 2, "price": 1.0}], "ORD-2")
+    levels, event = reserve({"BOOK": 3}, twice)
+    expect_equal("1.1", event.event_type, "InventoryShortage", what="the event for 2 + 2 books with 3 in stock",
+                 hint="The same sku can appear twice: add the quantities up before comparing.")
+    return "all or nothing, and a shortage carries the refund"
+
+
+@check("1.2")
+async def check_idempotent(idempotent: Callable[..., Any]) -> str:
+    effects: list[str] = []
+    fail_next = {"on": False}
+
+    async def charge(event: Event, delivery: Delivery) -> None:
+        if fail_next["on"]:
+            fail_next["on"] = False
+            raise ConnectionError("payment gateway timeout")
+        effects.append(event.aggregate_id)
+
+    seen: set[str] = set()
+    handler = idempotent(charge, seen)
+    expect("1.2", callable(handler) and inspect.iscoroutinefunction(handler),
+           "idempotent() should return an `async def` handler(event, delivery)")
+    first, second = Event("OrderCreated", "ORD-1", {}), Event("OrderCreated", "ORD-2", {})
+    d = Delivery("order.ordercreated")
+    await handler(first, d)
+    await handler(first, Delivery("order.ordercreated", redelivered=True))
+    expect_equal("1.2", effects, ["ORD-1"], what="the charges after delivering the same event twice",
+                 hint="Remember event.event_id in `seen` and skip events you have already handled.")
+    await handler(second, d)
+    later_event_same_order = Event("InventoryShortage", "ORD-1", {})  # a new event about the same order
+    await handler(later_event_same_order, d)
+    expect_equal("1.2", effects, ["ORD-1", "ORD-2", "ORD-1"], what="the effects of three different events",
+                 hint="Recognise duplicates by event.event_id, not by the order: one order has many events.")
+
+    retry = Event("OrderCreated", "ORD-4", {})
+    fail_next["on"] = True
+    try:
+        await handler(retry, d)
+    except ConnectionError:
+        pass
+    else:
+        expect("1.2", False, "when the handler raises, the error must reach the bus (so it retries): re-raise it")
+    await handler(retry, Delivery("order.ordercreated", attempt=2))
+    expect_equal("1.2", effects[-1:], ["ORD-4"], what="the last charge after a failed first attempt and a retry",
+                 hint="Add the event_id to `seen` only AFTER the handler succeeded — otherwise the retry is "
+                      "skipped and the order is never charged.")
+    return "duplicates are skipped, failures are retried"
+
+
+@check("1.3")
+def check_next_step(next_step: Callable[[int, BaseException, RetryPolicy], tuple[str, Any]]) -> str:
+    policy = RetryPolicy(max_attempts=4, initial_delay=0.1, factor=2.0, max_delay=0.3)
+    boom = RuntimeError("database timeout")
+    got = [next_step(a, boom, policy) for a in (1, 2, 3)]
+    expect("1.3", all(isinstance(g, tuple) and len(g) == 2 for g in got),
+           f"next_step() should return a pair like ('retry', 0.1) or ('dead-letter', 'failed'), got {got[0]!r}")
+    expect_equal("1.3", [g[0] for g in got], ["retry"] * 3, what="the steps after failed attempts 1, 2, 3 of 4")
+    expect_equal("1.3", [round(g[1], 6) for g in got], [0.1, 0.2, 0.3], what="the delays",
+                 hint="initial_delay * factor ** (attempt - 1), capped at max_delay.")
+    expect_equal("1.3", next_step(4, boom, policy), ("dead-letter", "failed"), what="the step after the last attempt",
+                 hint="After max_attempts tries, stop retrying: dead-letter with reason 'failed'.")
+    expect_equal("1.3", next_step(1, EventFormatError("not valid JSON"), policy), ("dead-letter", "malformed"),
+                 what="the step for a message that is not an event",
+                 hint="Retrying cannot fix a broken message: dead-letter it at once as 'malformed'.")
+    expect_equal("1.3", next_step(1, SchemaError("total: not a number"), policy), ("dead-letter", "invalid"),
+                 what="the step for an event that fails its schema", hint="SchemaError → 'invalid', at once.")
+    expect_equal("1.3", next_step(2, Reject("unknown customer"), policy), ("dead-letter", "rejected"),
+                 what="the step for Reject", hint="Reject means: permanent, dead-letter now as 'rejected'.")
+    return "bounded retries with backoff, then the dead-letter queue"

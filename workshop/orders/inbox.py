@@ -1,0 +1,38 @@
+"""The inbox: a consumer remembers which events it has handled, so a redelivery has no second effect.
+
+RabbitMQ delivers *at least once*: a consumer that dies after doing the work but
+before acking gets the message again. The fix is to record the event id in
+the **same transaction** as the work::
+
+    async with conn.transaction():
+        if not await inbox.first_time(conn, "payment", event.event_id):
+            return                      # seen before: the effect is already committed
+        ... charge the card, insert the payment row ...
+
+Either both commit or neither does; two concurrent deliveries of the same event
+serialise on the primary key, and the second finds the row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+async def first_time(conn: Any, consumer: str, event_id: str) -> bool:
+    """Record ``event_id`` for ``consumer``; False if it was already there."""
+    cur = await conn.execute(
+        "INSERT INTO inbox (consumer, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING", (consumer, event_id))
+    return cur.rowcount == 1
+
+
+class MemoryInbox:
+    """The same idea with a set, for a single process (lost when it dies — fine for tests and exercises)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def first_time(self, event_id: str) -> bool:
+        if event_id in self.seen:
+            return False
+        self.seen.add(event_id)
+        return True

@@ -1,0 +1,112 @@
+"""The transactional outbox: save the state change and its event in ONE transaction.
+
+The course's order service saves (nothing, in fact) and then publishes: two
+writes to two systems. If the process dies between them, the order exists and
+nobody ever hears about it — or, the other way round, the event announces an
+order that was never saved. With an outbox the event is a row next to the
+order; a :class:`Relay` publishes unpublished rows with publisher confirms
+and marks them. A crash can now only cause a *second* publish (the relay died
+after the confirm, before marking) — which the consumers' inbox absorbs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Iterable
+
+from workshop.events import Event
+from workshop.orders.schemas import routing_key
+
+
+async def add(conn: Any, source: str, events: Iterable[Event]) -> int:
+    """Queue events for publishing, inside the caller's transaction."""
+    rows = [(source, routing_key(e), e.event_id, e.to_json()) for e in events]
+    if rows:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO outbox (source, routing_key, event_id, body) VALUES (%s, %s, %s, %s)", rows)
+    return len(rows)
+
+
+class Relay:
+    """Publishes ``source``'s outbox rows; ``poke()`` after a commit, or it polls every ``interval`` s.
+
+    Several relays (one per process of a scaled service) share the work with
+    ``FOR UPDATE SKIP LOCKED``: a row is locked by the relay publishing it.
+    """
+
+    def __init__(self, pool: Any, bus: Any, source: str, *, batch: int = 200, interval: float = 0.5) -> None:
+        self.pool, self.bus, self.source, self.batch, self.interval = pool, bus, source, batch, interval
+        self.published = 0
+        self.errors = 0
+        self.last_error = ""
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def flush(self) -> int:
+        """Publish one batch; returns how many rows were published."""
+        async with self.pool.connection() as conn:
+            async with conn.transaction():
+                cur = await conn.execute(
+                    "SELECT id, routing_key, body FROM outbox WHERE source = %s AND published_at IS NULL "
+                    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (self.source, self.batch))
+                rows = await cur.fetchall()
+                if not rows:
+                    return 0
+                await self.bus.publish_many([(key, Event.from_json(body)) for _, key, body in rows],
+                                            source=self.source)
+                await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)",
+                                   ([r[0] for r in rows],))
+        self.published += len(rows)
+        return len(rows)
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                n = await self.flush()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: the rows stay, try again
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if n < self.batch:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.interval)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name=f"relay:{self.source}")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Finish the batch being published (up to ``grace`` s), then stop."""
+        if self._task:
+            self._stopping = True
+            self.poke()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+            self._stopping = False
+
+
+async def pending(pool: Any, source: str | None = None) -> int:
+    """How many events wait in the outbox."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL AND (%s::text IS NULL OR source = %s)",
+            (source, source))
+        return (await cur.fetchone())[0]
