@@ -325,3 +325,19 @@ def test_coturn_config_holds_no_secret():
 def test_docker_build_context_excludes_secrets_and_environments():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {".env", ".venv", ".git", "node_modules"} <= ignored
+
+
+# --- chapter 1: the order system as compose services ------------------------------------
+
+
+@pytest.mark.parametrize("name", ["order", "payment", "inventory", "shipping", "notification"])
+def test_order_services_run_the_package_module_and_consumers_can_scale(resolved, name):
+    import importlib.util
+
+    svc = services(resolved)[name]
+    module = svc["command"][svc["command"].index("-m") + 1]
+    assert module == f"workshop.orders.{name}" and importlib.util.find_spec(module), module
+    assert {"rabbitmq", "postgres"} <= set(svc["depends_on"])
+    assert "container_name" not in svc, "a fixed container name prevents --scale"
+    if name != "order":
+        assert not svc.get("ports"), f"{name} publishes a port, so `--scale {name}=3` would clash"
