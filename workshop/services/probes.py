@@ -104,7 +104,7 @@ async def probe_rabbitmq(s: Settings, timeout: float) -> tuple[str, float, str]:
 async def probe_management(s: Settings, timeout: float) -> tuple[str, float, str]:
     import aiohttp
 
-    url, headers = _split_auth(s.rabbitmq_management_url)
+    url, headers = split_auth(s.rabbitmq_management_url)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), headers=headers) as http:
         with _Timer() as t:
             async with http.get(url.rstrip("/") + "/api/overview") as resp:
@@ -214,7 +214,7 @@ def _fix(service: str, detail: str) -> str:
     return fix_for(service)
 
 
-def _split_auth(url: str) -> tuple[str, dict[str, str]]:
+def split_auth(url: str) -> tuple[str, dict[str, str]]:
     """Move ``user:password@`` out of an http URL into an HTTP Basic ``Authorization`` header."""
     import base64
     from urllib.parse import unquote

@@ -87,11 +87,12 @@ async def _list_amqp_objects(s: Settings) -> tuple[list[str], list[str]]:
 async def _list_via_management(s: Settings) -> tuple[list[str], list[str]]:
     import aiohttp
 
-    base = urlsplit(s.rabbitmq_management_url)
+    from workshop.services.probes import split_auth
+
+    base, headers = split_auth(s.rabbitmq_management_url)
     vhost = quote(urlsplit(s.amqp_url).path.lstrip("/") or "/", safe="")
-    auth = aiohttp.BasicAuth(base.username or "guest", base.password or "guest")
-    root = f"{base.scheme}://{base.hostname}:{base.port or 15672}/api"
-    async with aiohttp.ClientSession(auth=auth, timeout=aiohttp.ClientTimeout(total=3)) as http:
+    root = base.rstrip("/") + "/api"
+    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=3)) as http:
         out = []
         for kind in ("queues", "exchanges"):
             async with http.get(f"{root}/{kind}/{vhost}?columns=name") as resp:
