@@ -96,6 +96,22 @@ class SchemaError(EventFormatError):
     """A well-formed event whose ``data`` does not match its schema (or an unknown version)."""
 
 
+def decode(body: bytes | str, validate: "Validator | None") -> Event:
+    """What every consumer does first: parse the message, then check its schema.
+
+    Raises :class:`~workshop.events.EventFormatError` for a malformed message and
+    :class:`SchemaError` for a well-formed one whose data does not fit its schema —
+    the retry policy dead-letters both at once, with different reasons.
+    """
+    event = Event.from_json(body)
+    if validate:
+        try:
+            validate(event)
+        except EventFormatError as exc:
+            raise SchemaError(str(exc)) from None
+    return event
+
+
 # --- what you can see about a subscription ---------------------------------------------------
 
 

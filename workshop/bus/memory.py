@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from workshop.bus.base import (
-    DeadLetter, Delivery, Handler, RetryPolicy, SchemaError, SubscriptionStats, Validator,
+    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, Validator, decode,
     dead_letter_headers, topic_matches,
 )
-from workshop.events import Event, EventFormatError
+from workshop.events import Event
 
 
 @dataclass
@@ -57,12 +57,7 @@ class MemorySubscription:
     async def _deliver(self, msg: _Message) -> None:
         self.stats.received += 1
         try:
-            event = Event.from_json(msg.body)
-            if self.validate:
-                try:
-                    self.validate(event)
-                except EventFormatError as exc:
-                    raise SchemaError(str(exc)) from None
+            event = decode(msg.body, self.validate)
             await self.handler(event, Delivery(msg.routing_key, msg.source, msg.attempt))
         except asyncio.CancelledError:
             raise

@@ -39,11 +39,11 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from workshop import connect
 from workshop.bus.base import (
-    DeadLetter, Delivery, Handler, RetryPolicy, SchemaError, SubscriptionStats, Validator,
+    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, Validator, decode,
     dead_letter_headers,
 )
 from workshop.config import Settings, settings as load_settings
-from workshop.events import Event, EventFormatError
+from workshop.events import Event
 
 PUBLISH_TIMEOUT = 10.0  # seconds to wait for one publisher confirm
 
@@ -191,12 +191,7 @@ class RabbitBus:
         attempt = int(headers.get("x-attempt", 1))  # type: ignore[arg-type]
         key = str(headers.get("x-original-routing-key") or message.routing_key or "")
         try:
-            event = Event.from_json(message.body)
-            if self.validate:
-                try:
-                    self.validate(event)
-                except EventFormatError as exc:
-                    raise SchemaError(str(exc)) from None
+            event = decode(message.body, self.validate)
             await handler(event, Delivery(key, message.app_id or "", attempt, bool(message.redelivered)))
         except asyncio.CancelledError:
             raise  # the consumer is stopping: no ack, RabbitMQ will redeliver
