@@ -19,7 +19,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -121,7 +121,6 @@ class Settings:
     turn_secret: str
     signaling_url: str
     namespace: Namespace
-    sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def turn_host_port(self) -> tuple[str, int]:
@@ -178,7 +177,6 @@ def settings(env: dict[str, str] | None = None, dotenv: Path | str | None = None
         turn_secret=get("TURN_SECRET"),
         signaling_url=get("SIGNALING_URL"),
         namespace=Namespace(get("WORKSHOP_NAMESPACE") or default_namespace()),
-        sources={"dotenv": str(path) if path else ""},
     )
 
 

@@ -38,8 +38,6 @@ def redact(url: str) -> str:
     return url
 
 
-_redact = redact  # older name
-
 
 def install_notebook_hook() -> bool:
     """In IPython, print :class:`WorkshopError` as one red line instead of a traceback."""

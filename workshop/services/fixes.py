@@ -28,11 +28,7 @@ FIXES: dict[str, tuple[str, str]] = {
 }
 
 
-def fix_for(service: str, docker: bool | None = None) -> str:
-    """The fix for ``service``; both paths unless ``docker`` picks one."""
+def fix_for(service: str) -> str:
+    """The fix for ``service``, one line: `workshop up`, the native command, the Docker one."""
     docker_fix, native_fix = FIXES.get(service, (COMPOSE, "workshop up"))
-    if docker is True:
-        return docker_fix
-    if docker is False:
-        return native_fix
     return f"`workshop up` (or natively: {native_fix}; or with Docker: {docker_fix})"

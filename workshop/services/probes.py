@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from workshop.config import Settings
-from workshop.errors import WorkshopError, _redact
+from workshop.errors import WorkshopError, redact
 from workshop.services.fixes import fix_for
 
 TIMEOUT = 2.5  # seconds per probe
@@ -112,7 +112,7 @@ async def probe_management(s: Settings, timeout: float) -> tuple[str, float, str
                     raise WorkshopError("401 Unauthorized: check the user and password in RABBITMQ_MANAGEMENT_URL")
                 resp.raise_for_status()
                 overview = await resp.json()
-    return overview.get("rabbitmq_version", "?"), t.ms, f"UI: {_redact(s.rabbitmq_management_url)}"
+    return overview.get("rabbitmq_version", "?"), t.ms, f"UI: {redact(s.rabbitmq_management_url)}"
 
 
 async def probe_coturn(s: Settings, timeout: float) -> tuple[str, float, str]:
@@ -170,7 +170,7 @@ def probes_for(s: Settings) -> list[tuple[str, str, Probe]]:
 async def check(service: str, url: str, probe: Probe, s: Settings, required: bool,
                 timeout: float = TIMEOUT) -> ProbeResult:
     """Run one probe under a hard timeout and turn any failure into a result."""
-    result = ProbeResult(service, _redact(url), ok=False, required=required)
+    result = ProbeResult(service, redact(url), ok=False, required=required)
     try:
         result.version, result.latency_ms, result.detail = await asyncio.wait_for(probe(s, timeout), timeout + 0.5)
         result.ok = True
