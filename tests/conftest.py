@@ -46,6 +46,6 @@ async def ws_settings(namespace: Namespace) -> Settings:
     """
     s = replace(load_settings(), namespace=namespace)
     yield s
-    from workshop.services.reset import reset_namespace
+    from workshop.infra.reset import reset_namespace
 
     await reset_namespace(s, quiet=True)

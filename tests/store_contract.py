@@ -11,7 +11,7 @@ import pytest
 
 from workshop.events import Event, EventFormatError, register
 from workshop.store import ConcurrencyError, Snapshot
-from workshop.upcasting import Upcasters
+from workshop.store.upcasting import Upcasters
 
 Deposited = register("ContractDeposited", {"amount": int})
 

@@ -13,14 +13,14 @@ __all__ = ["ServiceUnavailable", "WorkshopError", "adoctor", "doctor", "__versio
 
 def doctor(**kw):
     """Check every service and show the result as a table (see ``workshop doctor``)."""
-    from workshop.services.doctor import doctor as _doctor
+    from workshop.infra.doctor import doctor as _doctor
 
     return _doctor(**kw)
 
 
 async def adoctor(**kw):
     """``await workshop.adoctor()``: the same checks on the notebook's own event loop."""
-    from workshop.services.doctor import adoctor as _adoctor
+    from workshop.infra.doctor import adoctor as _adoctor
 
     return await _adoctor(**kw)
 

@@ -14,11 +14,11 @@ from workshop.errors import WorkshopError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "lab": ("workshop.lab", "start JupyterLab on the course (port 8888 or the next free one)"),
-    "doctor": ("workshop.services.doctor", "check every service: reachable, version, latency, fix"),
-    "up": ("workshop.services.updown", "start the services (Docker Compose, else native binaries)"),
-    "down": ("workshop.services.updown", "stop the services that `workshop up` started"),
-    "env": ("workshop.services.dotenv", "create .env from .env.example with fresh secrets"),
-    "reset": ("workshop.services.reset", "delete everything in a namespace (schema, keys, queues)"),
+    "doctor": ("workshop.infra.doctor", "check every service: reachable, version, latency, fix"),
+    "up": ("workshop.infra.updown", "start the services (Docker Compose, else native binaries)"),
+    "down": ("workshop.infra.updown", "stop the services that `workshop up` started"),
+    "env": ("workshop.infra.dotenv", "create .env from .env.example with fresh secrets"),
+    "reset": ("workshop.infra.reset", "delete everything in a namespace (schema, keys, queues)"),
     "exercises": ("workshop.exercises", "build exercises/ from solutions/, or check it is current"),
     "bench": ("workshop.bench", "benchmarks: print a table and save JSON"),
 }

@@ -20,7 +20,7 @@ class ServiceUnavailable(WorkshopError, ConnectionError):
     """A backing service does not answer. The message names it and the fix."""
 
     def __init__(self, service: str, url: str, reason: str, fix: str | None = None) -> None:
-        from workshop.services.fixes import fix_for  # late import: avoids a cycle
+        from workshop.infra.fixes import fix_for  # late import: avoids a cycle
 
         self.service, self.url, self.reason = service, url, reason
         self.fix = fix or fix_for(service)

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from workshop.config import settings
-from workshop.services.doctor import adoctor, doctor
-from workshop.services.fixes import FIXES
+from workshop.infra.doctor import adoctor, doctor
+from workshop.infra.fixes import FIXES
 
 from ._net import cli_env, free_port, workshop
 

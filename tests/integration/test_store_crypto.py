@@ -3,7 +3,7 @@
 import json
 
 from workshop import users
-from workshop.crypto import REDACTED
+from workshop.store.crypto import REDACTED
 from workshop.events import Event
 from workshop.store import PostgresEventStore
 

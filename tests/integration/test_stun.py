@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from workshop.services import stun
-from workshop.services.updown import turnserver_config
-from workshop.turn import turn_credentials
+from workshop.infra import stun
+from workshop.infra.updown import turnserver_config
+from workshop.webrtc.turn import turn_credentials
 
 from ._net import free_port
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from workshop.config import settings
-from workshop.services.updown import SERVICES, _alive
+from workshop.infra.updown import SERVICES, _alive
 
 from ._net import cli_env, free_port, workshop
 

@@ -1,11 +1,11 @@
-"""`workshop env` (workshop.services.dotenv): fresh secrets, idempotent, never printed."""
+"""`workshop env` (workshop.infra.dotenv): fresh secrets, idempotent, never printed."""
 
 from __future__ import annotations
 
 import stat
 
 from workshop.config import read_dotenv
-from workshop.services.dotenv import fill_env, main
+from workshop.infra.dotenv import fill_env, main
 
 EXAMPLE = """\
 # comment kept

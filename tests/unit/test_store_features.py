@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from workshop import users
-from workshop.crypto import REDACTED, Cipher, MemoryKeyStore
+from workshop.store.crypto import REDACTED, Cipher, MemoryKeyStore
 from workshop.events import Event
 from workshop.store import ConcurrencyError, MemoryEventStore
 from workshop.store.aggregate import load

@@ -1,4 +1,4 @@
-"""The STUN/TURN codec (workshop.services.stun) against RFC 5769's published test vectors."""
+"""The STUN/TURN codec (workshop.infra.stun) against RFC 5769's published test vectors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from workshop.services import stun
+from workshop.infra import stun
 
 # RFC 5769 ("Test Vectors for STUN"), sections 2.1-2.4, byte for byte as printed there.
 SAMPLE_REQUEST = bytes.fromhex(

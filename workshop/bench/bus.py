@@ -40,7 +40,7 @@ async def run(counts: dict[str, int]) -> list[dict[str, Any]]:
     from workshop.bus.rabbitmq import RabbitBus
     from workshop.orders import course
     from workshop.orders.system import OrderSystem
-    from workshop.services.reset import reset_namespace
+    from workshop.infra.reset import reset_namespace
 
     base = settings()
     s = replace(base, namespace=base.namespace.child("bench_bus"))

@@ -247,7 +247,7 @@ def run(s: Settings, *, single: int = 500, batches: int = 300, events: int = 10_
     rounds of each operation, ours then the peer's, and the best round of each counts.
     """
     from workshop import connect
-    from workshop.services.reset import reset_namespace
+    from workshop.infra.reset import reset_namespace
     from workshop.store import PostgresEventStore
 
     s = replace(s, namespace=s.namespace.child("bench"))

@@ -14,7 +14,7 @@ from workshop import users
 from workshop.checks import check, expect, expect_equal, expect_isinstance, fail
 from workshop.events import Event
 from workshop.store import ConcurrencyError, MemoryEventStore
-from workshop.upcasting import Upcasters
+from workshop.store.upcasting import Upcasters
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
 

@@ -28,8 +28,8 @@ from workshop.errors import WorkshopError
 from workshop.events import Event, EventFormatError, validate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workshop.crypto import Cipher
-    from workshop.upcasting import Upcasters
+    from workshop.store.crypto import Cipher
+    from workshop.store.upcasting import Upcasters
 
 
 class ConcurrencyError(WorkshopError):

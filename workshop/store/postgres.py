@@ -136,7 +136,7 @@ class PostgresEventStore(BaseStore):
         with per-stream keys in ``<schema>.stream_keys``.
         """
         from workshop import connect
-        from workshop.crypto import Cipher, PostgresKeyStore
+        from workshop.store.crypto import Cipher, PostgresKeyStore
 
         s = s or settings()
         owns = pool is None

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from workshop.crypto import REDACTED
+from workshop.store.crypto import REDACTED
 from workshop.events import REGISTRY, Event, EventFormatError, register
-from workshop.upcasting import Upcasters
+from workshop.store.upcasting import Upcasters
 
 # fields that identify a person: encrypted with the user's own key (crypto-shredding)
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {

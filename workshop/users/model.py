@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from workshop.crypto import REDACTED
+from workshop.store.crypto import REDACTED
 from workshop.errors import WorkshopError
 from workshop.events import Event
 from workshop.users.events import UPCASTERS, EmailUpdated, UserActivated, UserCreated, UserDeleted

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from workshop.config import Settings
 from workshop.errors import WorkshopError, redact
-from workshop.services.fixes import fix_for
+from workshop.infra.fixes import fix_for
 
 TIMEOUT = 2.5  # seconds per probe
 REQUIRED = ("PostgreSQL", "Redis", "RabbitMQ", "coturn")  # the chapters cannot run without these
@@ -116,8 +116,8 @@ async def probe_management(s: Settings, timeout: float) -> tuple[str, float, str
 
 
 async def probe_coturn(s: Settings, timeout: float) -> tuple[str, float, str]:
-    from workshop.services.stun import StunClient, TurnClient
-    from workshop.turn import turn_credentials
+    from workshop.infra.stun import StunClient, TurnClient
+    from workshop.webrtc.turn import turn_credentials
 
     host, port = s.turn_host_port
     async with StunClient(host, port, timeout) as stun:

@@ -101,7 +101,7 @@ def check_rabbitmq(host: str, port: int) -> str:
 
 
 def check_coturn(host: str, port: int) -> str:
-    from workshop.services.stun import StunError, stun_binding
+    from workshop.infra.stun import StunError, stun_binding
 
     try:
         asyncio.run(stun_binding(host, port, timeout=1.0))
@@ -214,7 +214,7 @@ def turnserver_config(secret: str, host: str, port: int, d: Path) -> str:
         f"listening-port={port}",
         f"relay-ip={host}",
         "realm=workshop",
-        "use-auth-secret",                # time-limited credentials (workshop.turn)...
+        "use-auth-secret",                # time-limited credentials (workshop.webrtc.turn)...
         f"static-auth-secret={secret}",   # ...signed with this shared secret
         "fingerprint",
         "allow-loopback-peers",           # the course's peers all live on this machine
@@ -228,7 +228,7 @@ def turnserver_config(secret: str, host: str, port: int, d: Path) -> str:
 
 
 def start_coturn(s: Settings, d: Path) -> dict:
-    from workshop.turn import check_secret
+    from workshop.webrtc.turn import check_secret
 
     secret = check_secret(s.turn_secret)
     host, port = s.turn_host_port
@@ -422,7 +422,7 @@ def down_main(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m workshop.services.updown up|down …``"""
+    """``python -m workshop.infra.updown up|down …``"""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["down"]:
         return down_main(argv[1:])

@@ -2,7 +2,7 @@
 
 In a notebook (the last line of a cell shows the table)::
 
-    from workshop.services.doctor import doctor
+    from workshop.infra.doctor import doctor
     doctor()                  # works at top level: the probes run in a worker thread
     report = await adoctor()  # the same, awaited on the notebook's own event loop
 
@@ -27,8 +27,8 @@ import sys
 from dataclasses import dataclass
 
 from workshop.config import Settings, settings as load_settings
-from workshop.services.fixes import FIXES
-from workshop.services.probes import REQUIRED, TIMEOUT, ProbeResult, run_probes
+from workshop.infra.fixes import FIXES
+from workshop.infra.probes import REQUIRED, TIMEOUT, ProbeResult, run_probes
 
 COLUMNS = ("service", "url", "status", "version", "latency", "fix")
 

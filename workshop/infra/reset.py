@@ -87,7 +87,7 @@ async def _list_amqp_objects(s: Settings) -> tuple[list[str], list[str]]:
 async def _list_via_management(s: Settings) -> tuple[list[str], list[str]]:
     import aiohttp
 
-    from workshop.services.probes import split_auth
+    from workshop.infra.probes import split_auth
 
     base, headers = split_auth(s.rabbitmq_management_url)
     vhost = quote(urlsplit(s.amqp_url).path.lstrip("/") or "/", safe="")

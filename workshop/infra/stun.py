@@ -313,7 +313,7 @@ class Allocation:
 
 
 class TurnClient(StunClient):
-    """A TURN client with long-term credentials (e.g. from :func:`workshop.turn.turn_credentials`)."""
+    """A TURN client with long-term credentials (e.g. from :func:`workshop.webrtc.turn.turn_credentials`)."""
 
     def __init__(self, host: str, port: int, username: str, password: str, timeout: float = 3.0) -> None:
         super().__init__(host, port, timeout)

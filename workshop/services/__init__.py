@@ -1,1 +1,0 @@
-"""Bringing the backing services up, checking them, and saying how to fix them."""
