@@ -4,7 +4,7 @@
     workshop up redis coturn    # just these
     workshop down               # stop what `workshop up` started — nothing else
 
-With a Docker engine, ``up`` runs ``docker compose -f docker/compose.yml up -d --wait``.
+With a Docker engine, ``up`` runs ``docker compose --env-file .env -f docker/compose.yml up -d --wait``.
 Without one, it starts the native programs it finds (``redis-server``,
 ``rabbitmq-server``, the PostgreSQL cluster, ``turnserver``), but only those
 not already running: before starting anything it knocks on the service's port
@@ -398,13 +398,13 @@ def up_main(argv: list[str] | None = None) -> int:
     s, d = load_settings(), state_dir()
     compose = repo_root() / COMPOSE_FILE
     if not args.native and compose.is_file() and docker_engine():
-        print(f"Docker engine found: docker compose --env-file .env -f {COMPOSE_FILE} up -d --wait {' '.join(args.services)}")
+        print(f"Docker engine found: docker compose --env-file .env -f docker/compose.yml up -d --wait {' '.join(args.services)}")
         try:  # --wait returns once every healthcheck passes; .env is at the repo root, not in docker/
             rc = subprocess.run(["docker", "compose", "--env-file", str(repo_root() / ".env"), "-f", str(compose),
                                  "up", "-d", "--wait", *args.services],
                                 timeout=600).returncode
         except subprocess.TimeoutExpired:
-            print("docker compose did not finish within 10 minutes: see `docker compose -f docker/compose.yml ps`")
+            print("docker compose did not finish within 10 minutes: see `docker compose --env-file .env -f docker/compose.yml ps`")
             return 1
         if rc == 0:
             state = load_state(d)

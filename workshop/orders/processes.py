@@ -5,7 +5,7 @@
     await stop(proc)
 
 Each process reads its namespace and URLs from the environment, exactly as a
-compose service would (``docker compose up --scale payment=3``).
+compose service would (``docker compose --env-file .env -f docker/compose.yml --profile orders up --scale payment=3``).
 """
 
 from __future__ import annotations
