@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from workshop.checks import (
+    ExerciseCrashed,
     ExerciseFailed,
     ExerciseNotDone,
     check,
@@ -130,12 +131,17 @@ def test_passed_without_message(capsys: pytest.CaptureFixture) -> None:
     assert capsys.readouterr().out == "✅ Exercise 5.1 passed\n"
 
 
-def test_other_learner_errors_keep_their_own_traceback() -> None:
+def test_a_crash_the_check_did_not_expect_is_still_one_line() -> None:
     def broken(x):
         return x.nope
 
-    with pytest.raises(AttributeError):
+    with pytest.raises(ExerciseCrashed) as info:
         check_double(broken)
+    message = str(info.value)
+    assert message.startswith("Exercise 0.1: your code raised AttributeError: 'int' object has no attribute 'nope'")
+    assert "(in broken, line " in message and "\n" not in message
+    assert isinstance(info.value.error, AttributeError)  # kept for debugging…
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # …but not shown
 
 
 def test_stub_guard_leaves_verdicts_alone() -> None:

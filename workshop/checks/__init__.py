@@ -17,6 +17,18 @@ The notebook then runs ``check_evolve(evolve)`` — or ``await check_x(...)``
 when the check is ``async def``. While the learner's cell still holds the
 stub, the check says "Exercise 3.2 is not done yet" instead of a traceback.
 Tests call the same check with a right and a wrong implementation.
+
+When the learner's code *crashes* the learner sees one line, never a
+traceback. A check calls learner code through :func:`call` (or ``await``
+:func:`acall`, or a ``with trying(...)`` block), which names the input tried::
+
+    got = call("3.3", upcast_v1, {"name": "Cher"}, hint="a name can be a single word")
+    # Exercise 3.3: upcast_v1({'name': 'Cher'}) raised IndexError: list index out of range
+    #   (in upcast_v1, line 2) — a name can be a single word
+
+and :func:`run_check` turns anything else that escapes into one line too.
+A forgotten ``await`` and an ``Event`` handed to Redis without ``.to_json()``
+are recognised by name (:mod:`workshop.checks.crashes`).
 """
 
 from __future__ import annotations
@@ -28,11 +40,15 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from workshop.errors import WorkshopError
+from workshop.checks.crashes import FORGOT_AWAIT, close_coroutines, explain, learner_frame, quiet_unawaited
+from workshop.errors import ServiceUnavailable, WorkshopError
 
 __all__ = [
+    "ExerciseCrashed",
     "ExerciseFailed",
     "ExerciseNotDone",
+    "acall",
+    "call",
     "check",
     "expect",
     "expect_equal",
@@ -42,11 +58,34 @@ __all__ = [
     "passed",
     "run_check",
     "stub_guard",
+    "trying",
 ]
 
-_repr = reprlib.Repr()
-_repr.maxstring = _repr.maxother = 120
-_repr.maxlist = _repr.maxdict = _repr.maxtuple = _repr.maxset = 8
+
+class _Repr(reprlib.Repr):
+    """``reprlib`` that keeps a dict's own order and shows an event by its type and stream."""
+
+    def repr_dict(self, x: dict, level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in list(x.items())[: self.maxdict]]
+        return "{" + ", ".join(items + (["..."] if len(x) > self.maxdict else [])) + "}"
+
+    def repr_Event(self, x: Any, level: int) -> str:  # noqa: N802 — reprlib looks methods up by type name
+        return f"Event({x.event_type!r}, {x.aggregate_id!r}, …)"
+
+
+def _limits(maxstring: int, maxitems: int) -> _Repr:
+    r = _Repr()
+    r.maxstring = r.maxother = maxstring
+    r.maxlist = r.maxdict = r.maxtuple = r.maxset = maxitems
+    return r
+
+
+_repr = _limits(120, 8)  # values compared in a hint
+_arg_repr = _limits(50, 4)  # arguments named in "f(…) raised …"
 
 
 class ExerciseFailed(WorkshopError, AssertionError):
@@ -59,6 +98,21 @@ class ExerciseFailed(WorkshopError, AssertionError):
     def __init__(self, exercise_id: str, hint: str) -> None:
         self.exercise_id, self.hint = exercise_id, hint
         super().__init__(f"Exercise {exercise_id}: {hint}")
+
+
+class ExerciseCrashed(ExerciseFailed):
+    """The learner's code raised while the check tried it: one line with the input, the error and a hint.
+
+    ``error`` keeps what was raised (for debugging); it is not chained, so no traceback is shown.
+    """
+
+    def __init__(self, exercise_id: str, error: BaseException, attempt: str = "", hint: str = "") -> None:
+        self.attempt, self.error = attempt, error
+        if attempt:
+            head = f"{attempt} raised"
+        else:
+            head = "your code raised" if learner_frame(error.__traceback__) else "the check stopped on"
+        super().__init__(exercise_id, f"{head} {explain(error, hint)}")
 
 
 class ExerciseNotDone(ExerciseFailed, NotImplementedError):
@@ -145,7 +199,7 @@ class expect_raises:  # noqa: N801 — used like a function: ``with expect_raise
             return False  # stubs, other checks' verdicts, KeyboardInterrupt: let them through
         raise ExerciseFailed(
             self.exercise_id, f"expected {name}, but {type(exc).__name__}: {exc} was raised. {self.hint}".strip()
-        ) from exc
+        ) from None
 
 
 @contextmanager
@@ -159,12 +213,80 @@ def stub_guard(exercise_id: str) -> Iterator[None]:
         raise ExerciseNotDone(exercise_id, str(exc)) from None
 
 
+def _crashed(exc: BaseException) -> bool:
+    """An error of the learner's code — not a verdict, a stub, a service that is down, or Ctrl-C."""
+    return isinstance(exc, Exception) and not isinstance(exc, (ExerciseFailed, NotImplementedError, ServiceUnavailable))
+
+
+@contextmanager
+def trying(exercise_id: str, attempt: str, hint: str = "") -> Iterator[None]:
+    """Run learner code in the block; if it crashes, fail with one line naming ``attempt`` (``"f(1, 2)"``).
+
+    Without an ``attempt`` the line says "your code raised …" and where.
+
+    Works around ``await`` too. A stub's ``NotImplementedError`` and the checks' own
+    verdicts pass through; the hint is replaced by a better one when the error is
+    recognised (a forgotten ``await``, an ``Event`` that needed ``.to_json()``).
+    """
+    with quiet_unawaited():
+        try:
+            yield
+        except Exception as exc:
+            if not _crashed(exc):
+                raise
+            close_coroutines(exc)
+            raise ExerciseCrashed(exercise_id, exc, attempt, hint) from None
+
+
+def _call_text(fn: Callable[..., Any], args: tuple, kwargs: dict) -> str:
+    shown = [_arg_repr.repr(a) for a in args] + [f"{k}={_arg_repr.repr(v)}" for k, v in kwargs.items()]
+    return f"{getattr(fn, '__name__', 'your function')}({', '.join(shown)})"
+
+
+def call(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str = "", shown: str = "",
+         **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` for a plain (not async) exercise; a crash becomes one line naming the call.
+
+    ``shown`` replaces the generated ``fn(args…)`` text when the arguments are unwieldy.
+    """
+    attempt = shown or _call_text(fn, args, kwargs)
+    with trying(exercise_id, attempt, hint):
+        result = fn(*args, **kwargs)
+    if inspect.isawaitable(result):
+        close_coroutines(value=result)
+        fail(exercise_id, f"{attempt} returned a coroutine, not a value: write it as a plain `def`, "
+                          "without `async` — nothing in this exercise needs awaiting.")
+    return result
+
+
+async def acall(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str = "", shown: str = "",
+                **kwargs: Any) -> Any:
+    """``await fn(*args, **kwargs)`` (a plain result is taken as it is); a crash becomes one line."""
+    attempt = shown or _call_text(fn, args, kwargs)
+    with trying(exercise_id, attempt, hint):
+        result = fn(*args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+    if inspect.isawaitable(result):
+        close_coroutines(value=result)
+        fail(exercise_id, f"{attempt} returned a coroutine, not a value — {FORGOT_AWAIT}")
+    return result
+
+
+@contextmanager
+def _verdict(exercise_id: str) -> Iterator[None]:
+    """Around a whole check: stub → "not done yet"; any other crash → one line (see :func:`trying`)."""
+    with stub_guard(exercise_id), trying(exercise_id, attempt=""):
+        yield
+
+
 def run_check(exercise_id: str, check_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[None] | None:
-    """Run ``check_fn(*args, **kwargs)``; print ✅ with the message it returns, or raise a hint.
+    """Run ``check_fn(*args, **kwargs)``; print ✅ with the message it returns, or raise a one-line hint.
 
     If ``check_fn`` is ``async def``, returns an awaitable: ``await run_check(...)``.
+    Whatever the check lets escape (a learner's ``KeyError``…) becomes one line too.
     """
-    with stub_guard(exercise_id):
+    with _verdict(exercise_id):
         result = check_fn(*args, **kwargs)
     if inspect.isawaitable(result):
         return _finish(exercise_id, result)
@@ -173,7 +295,7 @@ def run_check(exercise_id: str, check_fn: Callable[..., Any], *args: Any, **kwar
 
 
 async def _finish(exercise_id: str, pending: Awaitable[Any]) -> None:
-    with stub_guard(exercise_id):
+    with _verdict(exercise_id):
         result = await pending
     passed(exercise_id, result if isinstance(result, str) else "")
 
