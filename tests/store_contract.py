@@ -9,11 +9,12 @@ import asyncio
 
 import pytest
 
-from workshop.events import Event, EventFormatError, register
+from workshop.events import Event, EventFormatError, EventTypes, SchemaError
 from workshop.store import ConcurrencyError, Snapshot
 from workshop.store.upcasting import Upcasters
 
-Deposited = register("ContractDeposited", {"amount": int})
+TYPES = EventTypes()
+Deposited = TYPES.register("ContractDeposited", {"amount": int})
 
 
 def ev(stream: str, n: int = 0, **data) -> Event:
@@ -50,12 +51,25 @@ class StoreContract:
         assert await store.append("acc-1", [ev("acc-1")], expected_version=None) == 2
 
     async def test_a_bad_event_rejects_the_whole_batch(self, store):
+        store.validate = TYPES.validate
         bad = Event("ContractDeposited", "acc-1", {"amount": "ten"})
-        with pytest.raises(EventFormatError, match="amount"):
+        with pytest.raises(SchemaError, match="ContractDeposited: 'amount' should be int, got str"):
             await store.append("acc-1", [ev("acc-1", 1), bad], expected_version=0)
         with pytest.raises(EventFormatError, match="acc-2"):
             await store.append("acc-1", [ev("acc-2", 1)], expected_version=0)
         assert await store.version("acc-1") == 0 and await store.read_all() == []
+
+    async def test_the_validate_hook_is_the_only_data_check(self, store):
+        await store.append("acc-1", [Event("ContractDeposited", "acc-1", {"amount": "ten"})], expected_version=0)
+
+        def no_big_amounts(event):  # any function works; its EventFormatError becomes a SchemaError
+            if event.data["amount"] > 100:
+                raise EventFormatError(f"{event.event_type}: amount {event.data['amount']} is over 100")
+
+        store.validate = no_big_amounts
+        with pytest.raises(SchemaError, match="^ContractDeposited: amount 101 is over 100$"):
+            await store.append("acc-1", [ev("acc-1", 101)], expected_version=1)
+        assert await store.append("acc-1", [ev("acc-1", 100)], expected_version=1) == 2
 
     async def test_read_a_range_of_versions(self, store):
         await store.append("acc-1", [ev("acc-1", i) for i in range(1, 6)], expected_version=0)

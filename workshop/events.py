@@ -13,6 +13,10 @@ Timestamps are timezone-aware UTC (the course's ``datetime.utcnow()`` is
 deprecated and naive). JSON from the course's ``to_json()`` (five fields) still
 loads: the new fields get sensible defaults.
 
+Two errors: :class:`EventFormatError` (not an event at all) and its subclass
+:class:`SchemaError` (an event whose ``data`` breaks its schema). Stores and
+buses check ``data`` through the same hook, ``validate=`` (see :data:`Validator`).
+
     >>> e = Event("UserCreated", "user-1", {"name": "Alice"})
     >>> Event.from_json(e.to_json()) == e
     True
@@ -31,6 +35,10 @@ from workshop.errors import WorkshopError
 
 class EventFormatError(WorkshopError, ValueError):
     """A message is not a valid event: bad JSON, a missing field, a wrong type."""
+
+
+class SchemaError(EventFormatError):
+    """A well-formed event whose ``data`` does not match its schema (or an unknown version)."""
 
 
 def utc_now() -> str:
@@ -104,7 +112,7 @@ class Event:
             **kw,
         )
 
-    def evolve(self, **changes: Any) -> "Event":
+    def replace(self, **changes: Any) -> "Event":
         """A copy with some fields changed (events themselves are never edited)."""
         return replace(self, **changes)
 
@@ -139,48 +147,87 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# --- a registry of event types: name -> factory with a checked payload ---------------
+# --- checking data: one hook for stores and buses ------------------------------------------
 
-REGISTRY: dict[str, Callable[[dict[str, Any]], None]] = {}
+Validator = Callable[[Event], object]
+"""``validate(event)`` raises :class:`EventFormatError` when ``event.data`` is wrong; its return
+value is ignored. Stores (``append``) and buses (``publish`` and every delivery) take one as
+``validate=``: a domain's :class:`EventTypes`, ``orders.schemas.validate``, or any function."""
 
 
-def register(event_type: str, required: dict[str, type | tuple[type, ...]]) -> Callable[..., Event]:
-    """Declare an event type with the fields its ``data`` must have.
+def validated(event: Event, validate: Validator | None) -> Event:
+    """Run ``validate`` on ``event``; what it rejects comes out as :class:`SchemaError`.
 
-    Returns a factory ``make(aggregate_id, **data) -> Event`` that rejects bad
-    data before anything is stored or published::
+    The one place stores and buses call their ``validate=`` hook, so a bad event reads
+    the same everywhere: one line, the validator's own message.
+    """
+    if validate is not None:
+        try:
+            validate(event)
+        except SchemaError:
+            raise
+        except EventFormatError as exc:
+            raise SchemaError(str(exc)) from None
+    return event
 
-        OrderCreated = register("OrderCreated", {"user_id": str, "total": (int, float)})
-        OrderCreated("ORD-1", user_id="u1", total=9.5)
+
+class EventTypes:
+    """A domain's event types and what their ``data`` must hold; ``validate`` is its hook.
+
+    Each domain keeps its own (``users.TYPES``) and hands ``validate`` to its stores
+    and buses, so what is accepted never depends on which modules were imported::
+
+        TYPES = EventTypes()
+        OrderCreated = TYPES.register("OrderCreated", {"user_id": str, "total": (int, float)})
+        OrderCreated("ORD-1", user_id="u1", total=9.5)        # an Event; bad data raises
+        store = MemoryEventStore(validate=TYPES.validate)
+
+    Types nobody registered pass unchecked.
     """
 
-    def check(data: dict[str, Any]) -> None:
-        problems = []
-        for name, typ in required.items():
-            if name not in data:
-                problems.append(f"missing {name!r}")
-            elif not isinstance(data[name], typ) or isinstance(data[name], bool) and bool not in _as_tuple(typ):
-                problems.append(f"{name!r} should be {_type_names(typ)}, got {type(data[name]).__name__}")
-        if problems:
-            raise EventFormatError(f"{event_type}: " + "; ".join(problems))
+    def __init__(self) -> None:
+        self._checks: dict[str, Callable[[dict[str, Any]], None]] = {}
 
-    REGISTRY[event_type] = check
+    def register(self, event_type: str, required: dict[str, type | tuple[type, ...]]) -> Callable[..., Event]:
+        """Declare ``event_type`` with the fields its ``data`` must have.
 
-    def make(aggregate_id: str, **data: Any) -> Event:
-        check(data)
-        return Event(event_type, aggregate_id, data)
+        Returns a factory ``make(aggregate_id, **data) -> Event`` that rejects bad
+        data before an event even exists.
+        """
 
-    make.__name__ = make.__qualname__ = event_type
-    make.__doc__ = f"Create a {event_type} event; data needs {', '.join(required) or 'nothing'}."
-    return make
+        def check_data(data: dict[str, Any]) -> None:
+            problems = []
+            for name, typ in required.items():
+                if name not in data:
+                    problems.append(f"missing {name!r}")
+                elif not isinstance(data[name], typ) or isinstance(data[name], bool) and bool not in _as_tuple(typ):
+                    problems.append(f"{name!r} should be {_type_names(typ)}, got {type(data[name]).__name__}")
+            if problems:
+                raise SchemaError(f"{event_type}: " + "; ".join(problems))
 
+        self.add(event_type, check_data)
 
-def validate(event: Event) -> Event:
-    """Check ``event.data`` against its registered type (unregistered types pass)."""
-    check = REGISTRY.get(event.event_type)
-    if check:
-        check(event.data)
-    return event
+        def make(aggregate_id: str, **data: Any) -> Event:
+            check_data(data)
+            return Event(event_type, aggregate_id, data)
+
+        make.__name__ = make.__qualname__ = event_type
+        make.__doc__ = f"Create a {event_type} event; data needs {', '.join(required) or 'nothing'}."
+        return make
+
+    def add(self, event_type: str, check_data: Callable[[dict[str, Any]], None]) -> None:
+        """Use a hand-written ``check_data(data)`` (raising :class:`SchemaError`) for ``event_type``."""
+        self._checks[event_type] = check_data
+
+    def validate(self, event: Event) -> Event:
+        """The hook: check ``event.data`` against its registered type (unregistered types pass)."""
+        check_data = self._checks.get(event.event_type)
+        if check_data:
+            check_data(event.data)
+        return event
+
+    def __repr__(self) -> str:
+        return f"EventTypes({', '.join(self._checks)})"
 
 
 def _as_tuple(typ: type | tuple[type, ...]) -> tuple[type, ...]:

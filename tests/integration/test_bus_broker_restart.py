@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from tests.unit.test_bus_contract import wait_until
+from tests.bus_contract import wait_until
 from workshop.bus.rabbitmq import RabbitBus
 from workshop.events import Event
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.unit.test_bus_contract import BusContract, ev, wait_until
+from tests.bus_contract import BusContract, ev, wait_until
 from workshop.bus.rabbitmq import RabbitBus
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.test_bus_contract import wait_dead, wait_until
+from tests.bus_contract import wait_dead, wait_until
 from workshop.orders import db, domain
 from workshop.orders.system import OrderSystem
 
@@ -34,8 +34,8 @@ async def test_the_same_message_delivered_twice_charges_once(system):
 async def test_poison_and_unknown_version_go_to_the_dlq_and_the_service_keeps_working(system):
     good = domain.place_order("ORD-x", "alice", [{"sku": "BOOK", "qty": 1, "price": 1}], 1)
     await system.bus.publish_raw("order.ordercreated", b"\x00\xffgarbage", source="prankster")
-    await system.bus.publish_raw("order.ordercreated", good.evolve(schema_version=9).to_json().encode())
-    await system.bus.publish_raw("order.ordercreated", good.evolve(data={"total": "lots"}).to_json().encode())
+    await system.bus.publish_raw("order.ordercreated", good.replace(schema_version=9).to_json().encode())
+    await system.bus.publish_raw("order.ordercreated", good.replace(data={"total": "lots"}).to_json().encode())
     dead = await wait_dead(system.bus, "payment", 3)
     assert sorted(d.reason for d in dead) == ["invalid", "invalid", "malformed"]
     assert any("no schema version 9" in d.error for d in dead)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from workshop.bus.base import Reject, RetryPolicy, SchemaError
+from workshop.bus.base import Reject, RetryPolicy
 from workshop.checks import ExerciseFailed, ExerciseNotDone, ch01
-from workshop.events import EventFormatError
+from workshop.events import EventFormatError, SchemaError
 from workshop.orders import domain, schemas
 
 # --- 1.1 -----------------------------------------------------------------------------------

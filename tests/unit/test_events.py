@@ -3,7 +3,7 @@ from datetime import timezone
 
 import pytest
 
-from workshop.events import Event, EventFormatError, register, validate
+from workshop.events import Event, EventFormatError, EventTypes, SchemaError, validated
 
 
 def test_round_trip_keeps_every_field():
@@ -62,13 +62,44 @@ def test_bytes_that_are_not_utf8_are_a_format_error():
         Event.from_json(b"\xff\xfe")
 
 
+def test_replace_returns_a_changed_copy():
+    e = Event("UserCreated", "user-1", {"name": "Alice"})
+    later = e.replace(version=2)
+    assert (later.version, e.version) == (2, 1)
+    assert later.event_id == e.event_id and later is not e
+
+
 def test_registered_type_rejects_bad_data_before_an_event_exists():
-    make = register("TestThingHappened", {"user_id": str, "total": (int, float)})
+    types = EventTypes()
+    make = types.register("TestThingHappened", {"user_id": str, "total": (int, float)})
     ok = make("a-1", user_id="u", total=2.5)
-    assert validate(ok) is ok
-    with pytest.raises(EventFormatError, match=r"missing 'user_id'.*'total' should be int or float, got str"):
+    assert types.validate(ok) is ok
+    with pytest.raises(SchemaError, match=r"missing 'user_id'.*'total' should be int or float, got str"):
         make("a-1", total="lots")
-    with pytest.raises(EventFormatError, match="should be int or float, got bool"):
+    with pytest.raises(SchemaError, match="should be int or float, got bool"):
         make("a-1", user_id="u", total=True)
-    with pytest.raises(EventFormatError):
-        validate(Event("TestThingHappened", "a-1", {"user_id": 3, "total": 1}))
+    with pytest.raises(SchemaError, match="'user_id' should be str, got int"):
+        types.validate(Event("TestThingHappened", "a-1", {"user_id": 3, "total": 1}))
+    unknown = Event("SomethingElse", "a-1", {"anything": object()})
+    assert types.validate(unknown) is unknown  # unregistered types pass
+
+
+def test_event_types_are_per_domain_not_global():
+    mine, theirs = EventTypes(), EventTypes()
+    mine.register("TestShared", {"n": int})
+    assert theirs.validate(Event("TestShared", "a-1", {"n": "x"}))  # another domain's rule does not leak
+
+
+def test_validated_turns_any_rejection_into_one_schema_error():
+    e = Event("OrderCreated", "ORD-1", {"total": -1})
+
+    def positive(event):
+        if event.data["total"] < 0:
+            raise EventFormatError("OrderCreated: total must be >= 0")
+
+    assert validated(e, None) is e and validated(Event("X", "a", {"total": 1}), positive).data == {"total": 1}
+    with pytest.raises(SchemaError, match="^OrderCreated: total must be >= 0$") as info:
+        validated(e, positive)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    with pytest.raises(ZeroDivisionError):  # a bug in the validator is not a verdict on the event
+        validated(e, lambda event: 1 / 0)

@@ -57,7 +57,7 @@ def test_schema_rejects_bad_events_before_they_are_published():
     with pytest.raises(schemas.SchemaError, match="unknown event type"):
         schemas.routing_key("Nonsense")
     with pytest.raises(schemas.SchemaError, match="no schema version 2"):
-        schemas.validate(domain.place_order("ORD-1", "a", ITEMS, 25).evolve(schema_version=2))
+        schemas.validate(domain.place_order("ORD-1", "a", ITEMS, 25).replace(schema_version=2))
 
 
 def test_the_course_ids_collide_and_ours_do_not():

@@ -11,7 +11,7 @@ from workshop.events import Event
 from workshop.store import ConcurrencyError, MemoryEventStore
 from workshop.store.aggregate import load
 from workshop.store.replay import replay
-from workshop.store.retry import RetryPolicy, execute
+from workshop.store.retry import ConflictRetry, execute
 from workshop.store.snapshots import EveryN, take_snapshot
 from workshop.store.timetravel import events_as_of, state_at
 
@@ -86,7 +86,7 @@ async def test_execute_retries_conflicts_and_loses_nothing(store):
     async def change(i):
         cmd = users.ChangeEmail("user-1", f"e{i}@example.com")
         return await execute(store, "user-1", lambda s: users.decide(cmd, s), users.evolve,
-                             RetryPolicy(attempts=30), snapshot_every=EveryN(5))
+                             ConflictRetry(attempts=30), snapshot_every=EveryN(5))
     outcomes = await asyncio.gather(*(change(i) for i in range(8)))
     assert await store.version("user-1") == 11
     assert sorted(o.version for o in outcomes) == list(range(4, 12))
@@ -102,4 +102,4 @@ async def test_execute_gives_up_after_the_policy_attempts(store):
             raise ConcurrencyError(stream_id, expected_version, expected_version + 1)
 
     with pytest.raises(ConcurrencyError):
-        await execute(Racy(), "user-1", lambda s: [], users.evolve, RetryPolicy(attempts=3, base_delay=0))
+        await execute(Racy(), "user-1", lambda s: [], users.evolve, ConflictRetry(attempts=3, base_delay=0))

@@ -6,12 +6,12 @@ matplotlib.use("Agg")
 
 from workshop import users  # noqa: E402
 from workshop.store import plots  # noqa: E402
-from workshop.store.naive import FixedResult, NaiveResult  # noqa: E402
+from workshop.store.course import FixedResult, NaiveResult  # noqa: E402
 from workshop.viz import replay as rv  # noqa: E402
 
 
 def alice():
-    return [e.evolve(version=i) for i, e in enumerate([
+    return [e.replace(version=i) for i, e in enumerate([
         users.UserCreated("user-1", "Alice", "Liddell", "alice@example.com"),
         users.EmailUpdated("user-1", email="new@example.com"),
         users.UserActivated("user-1"),

@@ -1,7 +1,8 @@
 import pytest
 
 from workshop import users
-from workshop.events import Event, EventFormatError, validate
+from workshop.store import MemoryEventStore
+from workshop.events import Event, EventFormatError, SchemaError
 from workshop.users.model import UnknownEventWarning
 
 COURSE = [
@@ -47,8 +48,20 @@ def test_v1_user_created_is_upcast_to_first_and_last_name():
 def test_bad_user_data_is_rejected():
     with pytest.raises(EventFormatError, match="email"):
         users.UserCreated("u", "Ada", "Lovelace", "not-an-address")
-    with pytest.raises(EventFormatError, match="first_name"):
-        validate(Event("UserCreated", "u", {"email": "a@b.c"}))
+    with pytest.raises(SchemaError, match="first_name"):
+        users.validate(Event("UserCreated", "u", {"email": "a@b.c"}))
+    with pytest.raises(SchemaError, match="'reason' should be str"):
+        users.validate(Event("UserDeleted", "u", {"reason": 3}))
+
+
+async def test_a_store_given_users_validate_rejects_bad_user_data_in_one_line():
+    store = MemoryEventStore(validate=users.validate, upcasters=users.UPCASTERS)
+    with pytest.raises(SchemaError) as info:
+        await store.append("u", [Event("UserCreated", "u", {"name": "Ada", "email": "nope"})], expected_version=0)
+    assert str(info.value) == "UserCreated: 'email' should be an address, got 'nope'"
+    assert await store.version("u") == 0
+    v1 = Event("UserCreated", "u", {"name": "Ada Lovelace", "email": "ada@example.com"})  # the course's shape
+    assert await store.append("u", [v1], expected_version=0) == 1
 
 
 def test_decide_enforces_the_rules():

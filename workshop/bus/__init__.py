@@ -6,19 +6,21 @@
     await bus.publish("order.ordercreated", event, source="order")
 
 The contract (retries, dead letters with reasons, validation) is described in
-:mod:`workshop.bus.base`; ``tests/unit/test_bus_contract.py`` runs the same
-tests against both adapters. What differs is taught, not hidden: the memory
+:mod:`workshop.bus.base`; ``tests/bus_contract.py`` holds the tests that run
+against both adapters. What differs is taught, not hidden: the memory
 bus forgets everything when its process dies; RabbitMQ keeps persistent
 messages in durable queues and redelivers whatever was not acknowledged.
 """
 
 from workshop.bus.base import (
-    Bus, DeadLetter, Delivery, Handler, Reject, RetryPolicy, SchemaError, SubscriptionStats, topic_matches,
+    Bus, DeadLetter, Delivery, Handler, Reject, RetryPolicy, Subscription, SubscriptionStats, topic_matches,
 )
 from workshop.bus.memory import MemoryBus
+from workshop.config import Settings
+from workshop.events import Validator
 
 __all__ = ["Bus", "DeadLetter", "Delivery", "Handler", "MemoryBus", "RabbitBus", "Reject", "RetryPolicy",
-           "SchemaError", "SubscriptionStats", "open_bus", "topic_matches"]
+           "Subscription", "SubscriptionStats", "open_bus", "topic_matches"]
 
 
 def __getattr__(name: str):  # RabbitBus imports aio-pika only when asked for
@@ -28,7 +30,8 @@ def __getattr__(name: str):  # RabbitBus imports aio-pika only when asked for
     raise AttributeError(name)
 
 
-async def open_bus(kind: str = "rabbitmq", settings=None, *, validate=None) -> Bus:
+async def open_bus(kind: str = "rabbitmq", settings: Settings | None = None, *,
+                   validate: Validator | None = None) -> Bus:
     """``"memory"`` or ``"rabbitmq"`` (connected, in ``settings``' namespace)."""
     if kind == "memory":
         return MemoryBus(validate=validate)

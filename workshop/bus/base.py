@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Protocol, Sequence, runtime_checkable
 
-from workshop.events import Event, EventFormatError
+from workshop.events import Event, EventFormatError, SchemaError, Validator, validated
 
 # --- delivery details handed to a handler ------------------------------------------------
 
@@ -39,7 +39,6 @@ class Delivery:
 
 
 Handler = Callable[[Event, Delivery], Awaitable[None]]
-Validator = Callable[[Event], Any]
 
 
 class Reject(Exception):
@@ -92,24 +91,14 @@ class RetryPolicy:
         return ("retry", self.delay(attempt))
 
 
-class SchemaError(EventFormatError):
-    """A well-formed event whose ``data`` does not match its schema (or an unknown version)."""
-
-
-def decode(body: bytes | str, validate: "Validator | None") -> Event:
+def decode(body: bytes | str, validate: Validator | None) -> Event:
     """What every consumer does first: parse the message, then check its schema.
 
     Raises :class:`~workshop.events.EventFormatError` for a malformed message and
-    :class:`SchemaError` for a well-formed one whose data does not fit its schema —
-    the retry policy dead-letters both at once, with different reasons.
+    :class:`~workshop.events.SchemaError` for a well-formed one whose data does not
+    fit its schema — the retry policy dead-letters both at once, with different reasons.
     """
-    event = Event.from_json(body)
-    if validate:
-        try:
-            validate(event)
-        except EventFormatError as exc:
-            raise SchemaError(str(exc)) from None
-    return event
+    return validated(Event.from_json(body), validate)
 
 
 # --- what you can see about a subscription ---------------------------------------------------
@@ -160,15 +149,27 @@ def dead_letter_headers(reason: str, error: BaseException | str, attempts: int, 
     }
 
 
+@runtime_checkable
 class Subscription(Protocol):
+    """What ``subscribe`` returns: its counters, and a way to stop consuming."""
+
     name: str
     stats: SubscriptionStats
 
-    async def cancel(self) -> None: ...
+    async def cancel(self, grace: float = 5.0) -> None:
+        """Stop new deliveries, let handlers in flight finish (up to ``grace`` s)."""
 
 
+@runtime_checkable
 class Bus(Protocol):
-    """The interface both adapters implement (see the module docstring)."""
+    """The interface both adapters implement (see the module docstring).
+
+    ``MemoryBus`` and ``RabbitBus`` satisfy it without inheriting from it; code that
+    only needs *a* bus (a service, the outbox relay, a check) is typed with ``Bus``.
+    Both take ``validate=`` (:data:`~workshop.events.Validator`), as the stores do.
+    """
+
+    validate: Validator | None
 
     async def publish(self, routing_key: str, event: Event, *, source: str = "") -> None:
         """Publish one event; returns once the bus has it (RabbitMQ: confirmed)."""

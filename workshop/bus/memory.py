@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from workshop.bus.base import (
-    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, Validator, decode,
-    dead_letter_headers, topic_matches,
+    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, decode, dead_letter_headers, topic_matches,
 )
-from workshop.events import Event
+from workshop.events import Event, Validator, validated
 
 
 @dataclass
@@ -98,8 +97,7 @@ class MemoryBus:
         self._timers: set[asyncio.Task] = set()
 
     async def publish(self, routing_key: str, event: Event, *, source: str = "") -> None:
-        if self.validate:
-            self.validate(event)
+        validated(event, self.validate)
         await self.publish_raw(routing_key, event.to_json().encode(), source=source)
 
     async def publish_many(self, items: Iterable[tuple[str, Event]], *, source: str = "") -> int:
@@ -126,13 +124,6 @@ class MemoryBus:
     async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
         sub = self._subs.get(name)
         return list(sub.dead[:limit]) if sub else []
-
-    async def drain(self, timeout: float = 5.0) -> None:
-        """Wait until every queue is empty and no retry is pending (tests use this)."""
-        async def idle() -> None:
-            while self._timers or any(s.queue._unfinished_tasks for s in self._subs.values()):  # type: ignore[attr-defined]
-                await asyncio.sleep(0.005)
-        await asyncio.wait_for(idle(), timeout)
 
     def _later(self, delay: float, sub: MemorySubscription, msg: _Message) -> None:
         async def requeue() -> None:

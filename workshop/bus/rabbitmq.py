@@ -35,15 +35,16 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import (
+    AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection,
+)
 
 from workshop import connect
 from workshop.bus.base import (
-    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, Validator, decode,
-    dead_letter_headers,
+    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, decode, dead_letter_headers,
 )
 from workshop.config import Settings, settings as load_settings
-from workshop.events import Event
+from workshop.events import Event, Validator, validated
 
 PUBLISH_TIMEOUT = 10.0  # seconds to wait for one publisher confirm
 
@@ -72,10 +73,10 @@ async def _ack(message: AbstractIncomingMessage) -> None:
 @dataclass
 class RabbitSubscription:
     name: str
-    queue: Any
+    queue: AbstractQueue
     stats: SubscriptionStats = field(default_factory=SubscriptionStats)
     consumer_tag: str | None = None
-    channel: Any = None
+    channel: AbstractChannel | None = None
     durable: bool = True
     in_flight: int = 0
 
@@ -96,8 +97,8 @@ class RabbitSubscription:
 class RabbitBus:
     """A bus on one RabbitMQ connection. Create with ``await RabbitBus.connect(settings)``."""
 
-    def __init__(self, connection: Any, channel: Any, exchange: Any, dlx: Any, s: Settings,
-                 validate: Validator | None = None) -> None:
+    def __init__(self, connection: AbstractRobustConnection, channel: AbstractChannel, exchange: AbstractExchange,
+                 dlx: AbstractExchange, s: Settings, validate: Validator | None = None) -> None:
         self.connection, self.channel, self.exchange, self.dlx = connection, channel, exchange, dlx
         self.settings, self.ns, self.validate = s, s.namespace, validate
         self.subscriptions: dict[str, RabbitSubscription] = {}
@@ -129,8 +130,7 @@ class RabbitBus:
         )
 
     async def publish(self, routing_key: str, event: Event, *, source: str = "") -> None:
-        if self.validate:
-            self.validate(event)
+        validated(event, self.validate)
         msg = self._message(_body(event), source=source, event=event)
         await self.exchange.publish(msg, routing_key, mandatory=False, timeout=PUBLISH_TIMEOUT)
 
@@ -185,7 +185,7 @@ class RabbitBus:
         return sub
 
     async def _on_message(self, sub: RabbitSubscription, message: AbstractIncomingMessage, handler: Handler,
-                          retry: RetryPolicy, channel: Any) -> None:
+                          retry: RetryPolicy, channel: AbstractChannel) -> None:
         sub.stats.received += 1
         headers = message.headers or {}
         attempt = int(headers.get("x-attempt", 1))  # type: ignore[arg-type]
@@ -234,16 +234,6 @@ class RabbitBus:
             with contextlib.suppress(Exception):
                 await channel.close()
         return out
-
-    async def queue_depth(self, name: str) -> int:
-        """Messages ready in queue ``name`` (a passive declare: nothing is created)."""
-        channel = await self.connection.channel()
-        try:
-            q = await channel.declare_queue(self.ns.amqp(name), passive=True)
-            return int(q.declaration_result.message_count or 0)
-        finally:
-            with contextlib.suppress(Exception):
-                await channel.close()
 
     async def close(self) -> None:
         for sub in list(self.subscriptions.values()):

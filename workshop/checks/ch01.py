@@ -13,9 +13,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from workshop.bus.base import Delivery, Reject, RetryPolicy, SchemaError
+from workshop.bus.base import Delivery, Reject, RetryPolicy
 from workshop.checks import check, expect, expect_equal, expect_isinstance
-from workshop.events import Event, EventFormatError
+from workshop.events import Event, EventFormatError, SchemaError
 from workshop.orders import domain
 
 

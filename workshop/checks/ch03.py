@@ -29,7 +29,7 @@ def alice(renamed: bool = True) -> list[Event]:
     ]
     if not renamed:
         events.pop(2)
-    return [e.evolve(version=i, timestamp=(T0 + timedelta(days=i - 1)).isoformat()) for i, e in enumerate(events, 1)]
+    return [e.replace(version=i, timestamp=(T0 + timedelta(days=i - 1)).isoformat()) for i, e in enumerate(events, 1)]
 
 
 # --- 3.1 -----------------------------------------------------------------------------------

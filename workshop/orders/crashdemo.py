@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from workshop.config import Settings, settings as load_settings
 from workshop.orders import db, domain, outbox, schemas
+from workshop.orders.processes import child_env
 
 MODES = ("dual-write", "outbox")
 
@@ -85,10 +86,8 @@ async def run(s: Settings, mode: str, *, orders: int = 5, crash_at: int = 3, tim
         async with pool.connection() as conn:
             await conn.execute("TRUNCATE orders, outbox")
         sub = await bus.subscribe("crashdemo_tap", ["order.ordercreated"], tap, durable=False)
-        env = {**os.environ, "WORKSHOP_NAMESPACE": s.namespace.name, "AMQP_URL": s.amqp_url,
-               "DATABASE_URL": s.database_url}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "workshop.orders.crashdemo", mode, str(orders), str(crash_at), env=env)
+            sys.executable, "-m", "workshop.orders.crashdemo", mode, str(orders), str(crash_at), env=child_env(s))
         code = await asyncio.wait_for(proc.wait(), timeout)
         if mode == "outbox":  # the order service restarts: its relay publishes what is waiting
             while await outbox.Relay(pool, bus, "order").flush():

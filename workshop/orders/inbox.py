@@ -24,15 +24,3 @@ async def first_time(conn: Any, consumer: str, event_id: str) -> bool:
         "INSERT INTO inbox (consumer, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING", (consumer, event_id))
     return cur.rowcount == 1
 
-
-class MemoryInbox:
-    """The same idea with a set, for a single process (lost when it dies — fine for tests and exercises)."""
-
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-
-    def first_time(self, event_id: str) -> bool:
-        if event_id in self.seen:
-            return False
-        self.seen.add(event_id)
-        return True

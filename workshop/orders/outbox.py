@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 from typing import Any, Iterable
 
+from workshop.bus.base import Bus
 from workshop.events import Event
 from workshop.orders.schemas import routing_key
 
@@ -36,7 +37,7 @@ class Relay:
     ``FOR UPDATE SKIP LOCKED``: a row is locked by the relay publishing it.
     """
 
-    def __init__(self, pool: Any, bus: Any, source: str, *, batch: int = 200, interval: float = 0.5) -> None:
+    def __init__(self, pool: Any, bus: Bus, source: str, *, batch: int = 200, interval: float = 0.5) -> None:
         self.pool, self.bus, self.source, self.batch, self.interval = pool, bus, source, batch, interval
         self.published = 0
         self.errors = 0

@@ -19,12 +19,16 @@ import sys
 from workshop.config import Settings
 
 
+def child_env(s: Settings) -> dict[str, str]:
+    """This process's environment, plus ``s``'s namespace and URLs: a child sees what we see."""
+    return {**os.environ, "WORKSHOP_NAMESPACE": s.namespace.name, "AMQP_URL": s.amqp_url,
+            "DATABASE_URL": s.database_url}
+
+
 async def start(service: str, s: Settings, *args: str, timeout: float = 30.0) -> asyncio.subprocess.Process:
     """Start ``python -m workshop.orders.<service>`` in ``s``'s namespace; returns once it consumes."""
-    env = {**os.environ, "WORKSHOP_NAMESPACE": s.namespace.name, "AMQP_URL": s.amqp_url,
-           "DATABASE_URL": s.database_url}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", f"workshop.orders.{service}", *args, env=env,
+        sys.executable, "-m", f"workshop.orders.{service}", *args, env=child_env(s),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     assert proc.stdout is not None
     try:

@@ -15,8 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workshop.bus.base import SchemaError
-from workshop.events import Event
+from workshop.events import Event, SchemaError
 
 
 class _Data(BaseModel):

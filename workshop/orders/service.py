@@ -25,7 +25,7 @@ import logging
 import signal
 from typing import Any, ClassVar, Sequence
 
-from workshop.bus.base import Delivery, RetryPolicy
+from workshop.bus.base import Bus, Delivery, RetryPolicy, Subscription
 from workshop.events import Event
 from workshop.orders import inbox, outbox
 
@@ -36,14 +36,14 @@ class Service:
     name: ClassVar[str]
     bindings: ClassVar[tuple[str, ...]]
 
-    def __init__(self, pool: Any, bus: Any, *, prefetch: int = 20, retry: RetryPolicy | None = None,
+    def __init__(self, pool: Any, bus: Bus, *, prefetch: int = 20, retry: RetryPolicy | None = None,
                  work_delay: float = 0.0) -> None:
         self.pool, self.bus, self.prefetch = pool, bus, prefetch
         self.retry = retry or RetryPolicy(max_attempts=4, initial_delay=0.2)
         self.work_delay = work_delay  # simulated slowness (the course sleeps 2 s in payment)
         self.relay = outbox.Relay(pool, bus, self.name)
         self.duplicates = 0
-        self.subscription: Any = None
+        self.subscription: Subscription | None = None
 
     async def handle(self, conn: Any, event: Event) -> list[Event]:
         """Apply ``event`` to this service's tables; return the events to publish."""

@@ -14,9 +14,10 @@ and ``tests/*/test_store_contract.py`` runs one suite against both):
   promises that a position, once seen, never gets an earlier neighbour later.
 * snapshots — ``save_snapshot`` / ``load_snapshot``: a cache of a folded state.
 
-On the way in events are validated (registered types) and personal fields
-encrypted (if a cipher is set); on the way out they are decrypted and upcast to
-the current schema. Stored events are never changed.
+On the way in events are checked by the store's ``validate=`` hook (the same
+hook the buses take, e.g. ``users.validate``) and personal fields encrypted (if
+a cipher is set); on the way out they are decrypted and upcast to the current
+schema. Stored events are never changed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Sequence
 
 from workshop.errors import WorkshopError
-from workshop.events import Event, EventFormatError, validate
+from workshop.events import Event, EventFormatError, Validator, validated
 
 if TYPE_CHECKING:  # pragma: no cover
     from workshop.store.crypto import Cipher
@@ -75,7 +76,9 @@ class EventStore(Protocol):
 class BaseStore:
     """What both stores share: checking events on the way in, decoding on the way out."""
 
-    def __init__(self, *, upcasters: "Upcasters | None" = None, cipher: "Cipher | None" = None) -> None:
+    def __init__(self, *, validate: Validator | None = None, upcasters: "Upcasters | None" = None,
+                 cipher: "Cipher | None" = None) -> None:
+        self.validate = validate  # e.g. users.validate; None: any well-formed event is accepted
         self.upcasters = upcasters  # e.g. users.UPCASTERS; None: events come back as stored
         self.cipher = cipher
 
@@ -91,7 +94,7 @@ class BaseStore:
                 raise EventFormatError(f"append() takes Event objects, got {type(e).__name__}")
             if e.aggregate_id != stream_id:
                 raise EventFormatError(f"event {e.event_type} is for {e.aggregate_id!r}, not stream {stream_id!r}")
-            validate(e)
+            validated(e, self.validate)
         return events
 
     async def _encode(self, stream_id: str, events: list[Event]) -> list[Event]:

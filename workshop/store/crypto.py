@@ -17,7 +17,7 @@ key table, exports) — they need their own forgetting.
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -27,7 +27,10 @@ REDACTED = "[redacted]"
 MARK = "$enc"  # an encrypted value is stored as {"$enc": "<Fernet token>"}
 
 
+@runtime_checkable
 class KeyStore(Protocol):
+    """One key per stream; ``tests/keystore_contract.py`` is what every key store must do."""
+
     async def get(self, stream_id: str) -> bytes | None: ...
     async def get_or_create(self, stream_id: str) -> bytes: ...
     async def delete(self, stream_id: str) -> None: ...
@@ -92,7 +95,7 @@ class Cipher:
             fields = self.personal_fields.get(e.event_type, ())
             data = {k: ({MARK: fernet.encrypt(json.dumps(v).encode()).decode()} if k in fields else v)
                     for k, v in e.data.items()}
-            out.append(e.evolve(data=data) if fields else e)
+            out.append(e.replace(data=data) if fields else e)
         return out
 
     async def decrypt_events(self, events: list[Event]) -> list[Event]:
@@ -106,7 +109,7 @@ class Cipher:
                 key = await self.keys.get(e.aggregate_id)
                 fernets[e.aggregate_id] = Fernet(key) if key else None
             fernet = fernets[e.aggregate_id]
-            out.append(e.evolve(data={k: _decrypt(fernet, v) if _encrypted(v) else v for k, v in e.data.items()}))
+            out.append(e.replace(data={k: _decrypt(fernet, v) if _encrypted(v) else v for k, v in e.data.items()}))
         return out
 
 

@@ -40,7 +40,7 @@ class MemoryEventStore(BaseStore):
             raise ConcurrencyError(stream_id, expected_version, current)
         start = len(self._log)
         for i, e in enumerate(events, 1):
-            self._log.append(e.evolve(version=current + i))
+            self._log.append(e.replace(version=current + i))
         self._streams.setdefault(stream_id, []).extend(range(start, start + len(events)))
         return current + len(events)
 

@@ -1,4 +1,4 @@
-"""Deciding and appending under optimistic concurrency, with a retry policy.
+"""Deciding and appending under optimistic concurrency, retrying when another writer won.
 
 The loop every command handler runs::
 
@@ -24,8 +24,11 @@ from workshop.store.base import ConcurrencyError, EventStore, Snapshot
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently to retry: exponential backoff with full jitter."""
+class ConflictRetry:
+    """How often and how patiently to retry a :class:`ConcurrencyError`: backoff with full jitter.
+
+    (Not the bus's ``RetryPolicy``, which redelivers a message whose handler failed.)
+    """
 
     attempts: int = 10
     base_delay: float = 0.002  # seconds
@@ -44,7 +47,7 @@ class Outcome:
 
 
 async def execute(store: EventStore, stream_id: str, decide: Callable[[Any], Sequence[Event]], evolve: Evolve,
-                  policy: RetryPolicy = RetryPolicy(), *, snapshot_every: Callable[[int, int], bool] | None = None,
+                  policy: ConflictRetry = ConflictRetry(), *, snapshot_every: Callable[[int, int], bool] | None = None,
                   snapshot_tag: str = "") -> Outcome:
     """Load, decide, append with the expected version; on conflict retry per ``policy``.
 

@@ -55,12 +55,7 @@ class Upcasters:
         while (event.event_type, version) in self._steps:
             data = self._steps[(event.event_type, version)](dict(data))
             version += 1
-        return event.evolve(data=data, schema_version=version)
-
-    def latest(self, event_type: str) -> int:
-        """The current schema version of ``event_type`` (1 if it never changed)."""
-        versions = [v for (t, v) in self._steps if t == event_type]
-        return max(versions) + 1 if versions else 1
+        return event.replace(data=data, schema_version=version)
 
     def __bool__(self) -> bool:
         return bool(self._steps)

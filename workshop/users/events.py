@@ -5,14 +5,17 @@
 
 Old v1 events stay in the store as they are; :func:`split_name` turns them into
 v2 whenever they are read.
+
+Stores for users take ``validate=users.validate`` (bad data never reaches the
+log) and ``upcasters=users.UPCASTERS``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from workshop.events import Event, EventTypes, SchemaError
 from workshop.store.crypto import REDACTED
-from workshop.events import REGISTRY, Event, EventFormatError, register
 from workshop.store.upcasting import Upcasters
 
 # fields that identify a person: encrypted with the user's own key (crypto-shredding)
@@ -30,10 +33,13 @@ def _check_user_created(data: dict[str, Any]) -> None:
     if not isinstance(data.get("email"), str) or "@" not in data.get("email", ""):
         problems.append(f"'email' should be an address, got {data.get('email')!r}")
     if problems:
-        raise EventFormatError("UserCreated: " + "; ".join(problems))
+        raise SchemaError("UserCreated: " + "; ".join(problems))
 
 
-REGISTRY["UserCreated"] = _check_user_created
+TYPES = EventTypes()
+"""The user event types; ``TYPES.validate`` is the hook a store takes (``users.validate``)."""
+TYPES.add("UserCreated", _check_user_created)
+validate = TYPES.validate
 
 
 def UserCreated(user_id: str, first_name: str, last_name: str, email: str, **kw: Any) -> Event:
@@ -43,9 +49,9 @@ def UserCreated(user_id: str, first_name: str, last_name: str, email: str, **kw:
     return Event("UserCreated", user_id, data, schema_version=2, **kw)
 
 
-EmailUpdated = register("EmailUpdated", {"email": str})
-UserActivated = register("UserActivated", {})
-UserDeleted = register("UserDeleted", {"reason": str})  # a soft delete: the history stays
+EmailUpdated = TYPES.register("EmailUpdated", {"email": str})
+UserActivated = TYPES.register("UserActivated", {})
+UserDeleted = TYPES.register("UserDeleted", {"reason": str})  # a soft delete: the history stays
 
 
 UPCASTERS = Upcasters()

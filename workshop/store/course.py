@@ -1,5 +1,8 @@
 """The course's ``PostgreSQLEventStore``, kept *with* its bugs so we can measure them.
 
+(Each chapter's room keeps the course's code as written in a ``course.py``:
+``orders/course.py`` for chapter 1, this one for chapter 3.)
+
 Its ``append`` reads ``MAX(version) + 1`` and then inserts, in two statements.
 Between the two, another writer can read the same maximum:
 
@@ -168,13 +171,13 @@ async def measure_with_expected_version(store, *, writers: int = 4, appends: int
                                         timeout: float = 60.0) -> FixedResult:
     """The same race through ``retry.execute``: load, decide, append(expected_version), retry."""
     from workshop import users
-    from workshop.store.retry import RetryPolicy, execute
+    from workshop.store.retry import ConflictRetry, execute
 
     if await store.version(stream_id) == 0:
         await store.append(stream_id, [users.UserCreated(stream_id, "Alice", "Liddell", "alice@example.com")], 0)
     before = await store.version(stream_id)
     attempts: list[int] = []
-    policy = RetryPolicy(attempts=50)
+    policy = ConflictRetry(attempts=50)
 
     async def writer(w: int) -> None:
         for i in range(appends):
