@@ -1,9 +1,11 @@
 """The warm-up's checks pass on the solution and fail, with a hint, on the stub and on wrong answers."""
 
 import json
+import warnings
 
 import pytest
 
+from tests.one_line import assert_one_line
 from workshop.checks import ExerciseFailed, ExerciseNotDone
 from workshop.checks.ch00 import check_publish, check_read_back
 from workshop.events import Event
@@ -72,3 +74,53 @@ async def read_newest_first(r, stream):
 async def test_wrong_read_back_gets_a_hint(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         await check_read_back(wrong)
+
+
+# --- crashing answers: one line naming the exercise, the input, what was raised, a hint ---------
+
+
+async def publish_the_object(r, stream, event):  # Redis stores strings, not Events
+    return await r.xadd(stream, {"event": event})
+
+
+async def publish_forgets_await(r, stream, event):
+    return r.xadd(stream, {"event": event.to_json()})  # a coroutine, not the entry id
+
+
+async def publish_wrong_field(r, stream, event):
+    return await r.xadd(stream, {"event": event.to_json(), "name": event.data["name"]})  # KeyError on the 2nd
+
+
+async def read_forgets_await(r, stream):
+    return [Event.from_json(fields["event"]) for _, fields in r.xrange(stream)]
+
+
+async def read_wrong_key(r, stream):
+    return [Event.from_json(fields["payload"]) for _, fields in await r.xrange(stream)]
+
+
+async def read_whole_fields(r, stream):
+    return [Event.from_json(fields) for _, fields in await r.xrange(stream)]  # TypeError: a dict, not a str
+
+
+@pytest.mark.parametrize("check_fn, wrong, parts", [
+    (check_publish, publish_the_object, ["publish(r, stream, UserCreated event) raised DataError: Invalid input of "
+                                         "type: 'Event'", "hand over event.to_json() instead of the Event itself"]),
+    (check_publish, publish_forgets_await, ["publish(r, stream, UserCreated event) returned a coroutine",
+                                            "did you forget `await`"]),
+    (check_publish, publish_wrong_field, ["publish(r, stream, EmailUpdated event) raised KeyError: 'name' "
+                                          "(in publish_wrong_field, line "]),
+    (check_read_back, read_forgets_await, ["read_back(r, stream) on a stream of 3 events raised TypeError: "
+                                           "'coroutine' object is not iterable", "did you forget `await`",
+                                           "await r.xrange(stream)"]),
+    (check_read_back, read_wrong_key, ["read_back(r, stream) on a stream of 3 events raised KeyError: 'payload'"]),
+    (check_read_back, read_whole_fields, ["read_back(r, stream) on a stream of 3 events raised TypeError:"]),
+], ids=lambda v: getattr(v, "__name__", ""))
+async def test_a_crashing_answer_is_one_line(check_fn, wrong, parts, capsys):
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with pytest.raises(ExerciseFailed) as info:
+            await check_fn(wrong)
+    assert_one_line(info.value, check_fn.exercise_id, *parts)
+    assert capsys.readouterr() == ("", "")
+    assert not [w for w in shown if "never awaited" in str(w.message)]

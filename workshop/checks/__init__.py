@@ -40,7 +40,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from workshop.checks.crashes import FORGOT_AWAIT, close_coroutines, explain, learner_frame, quiet_unawaited
+from workshop.checks.crashes import (FORGOT_AWAIT, close_coroutines, explain, learner_frame, unawaited_note,
+                                     unawaited_recorded)
 from workshop.errors import ServiceUnavailable, WorkshopError
 
 __all__ = [
@@ -219,23 +220,31 @@ def _crashed(exc: BaseException) -> bool:
 
 
 @contextmanager
-def trying(exercise_id: str, attempt: str, hint: str = "") -> Iterator[None]:
+def trying(exercise_id: str, attempt: str, hint: str = "",
+           allow: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Run learner code in the block; if it crashes, fail with one line naming ``attempt`` (``"f(1, 2)"``).
 
-    Without an ``attempt`` the line says "your code raised …" and where.
+    Without an ``attempt`` the line says "your code raised …" and where. Exceptions
+    in ``allow`` are the check's business (it catches them itself): they pass through.
 
     Works around ``await`` too. A stub's ``NotImplementedError`` and the checks' own
     verdicts pass through; the hint is replaced by a better one when the error is
     recognised (a forgotten ``await``, an ``Event`` that needed ``.to_json()``).
     """
-    with quiet_unawaited():
-        try:
-            yield
-        except Exception as exc:
-            if not _crashed(exc):
-                raise
-            close_coroutines(exc)
-            raise ExerciseCrashed(exercise_id, exc, attempt, hint) from None
+    with unawaited_recorded(), _one_line(exercise_id, attempt, hint, allow):
+        yield
+
+
+@contextmanager
+def _one_line(exercise_id: str, attempt: str, hint: str = "",
+              allow: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        if not _crashed(exc) or isinstance(exc, allow):
+            raise
+        close_coroutines(exc)
+        raise ExerciseCrashed(exercise_id, exc, attempt, hint) from None
 
 
 def _call_text(fn: Callable[..., Any], args: tuple, kwargs: dict) -> str:
@@ -244,13 +253,14 @@ def _call_text(fn: Callable[..., Any], args: tuple, kwargs: dict) -> str:
 
 
 def call(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str = "", shown: str = "",
-         **kwargs: Any) -> Any:
+         allow: tuple[type[BaseException], ...] = (), **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` for a plain (not async) exercise; a crash becomes one line naming the call.
 
-    ``shown`` replaces the generated ``fn(args…)`` text when the arguments are unwieldy.
+    ``shown`` replaces the generated ``fn(args…)`` text when the arguments are unwieldy;
+    ``allow`` lists exceptions the check expects and catches itself.
     """
     attempt = shown or _call_text(fn, args, kwargs)
-    with trying(exercise_id, attempt, hint):
+    with trying(exercise_id, attempt, hint, allow):
         result = fn(*args, **kwargs)
     if inspect.isawaitable(result):
         close_coroutines(value=result)
@@ -260,24 +270,36 @@ def call(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str = "", s
 
 
 async def acall(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str = "", shown: str = "",
-                **kwargs: Any) -> Any:
+                allow: tuple[type[BaseException], ...] = (), **kwargs: Any) -> Any:
     """``await fn(*args, **kwargs)`` (a plain result is taken as it is); a crash becomes one line."""
     attempt = shown or _call_text(fn, args, kwargs)
-    with trying(exercise_id, attempt, hint):
+    with trying(exercise_id, attempt, hint, allow):
         result = fn(*args, **kwargs)
         if inspect.isawaitable(result):
             result = await result
     if inspect.isawaitable(result):
         close_coroutines(value=result)
-        fail(exercise_id, f"{attempt} returned a coroutine, not a value — {FORGOT_AWAIT}")
+        fail(exercise_id, f"{attempt} returned a coroutine, not its result: did you forget `await` "
+                          "on the line that returns it?" + (f" ({hint})" if hint else ""))
     return result
 
 
 @contextmanager
 def _verdict(exercise_id: str) -> Iterator[None]:
-    """Around a whole check: stub → "not done yet"; any other crash → one line (see :func:`trying`)."""
-    with stub_guard(exercise_id), trying(exercise_id, attempt=""):
-        yield
+    """Around a whole check: stub → "not done yet"; any other crash → one line (see :func:`trying`).
+
+    A wrong result with a coroutine that was never awaited gets a note: a forgotten ``await``.
+    """
+    with stub_guard(exercise_id), unawaited_recorded() as caught:
+        try:
+            with _one_line(exercise_id, attempt=""):
+                yield
+        except ExerciseFailed as exc:
+            note = unawaited_note(caught)
+            if note and not isinstance(exc, ExerciseNotDone) and FORGOT_AWAIT not in exc.hint:
+                exc.hint = f"{note} The check saw: {exc.hint}"
+                exc.args = (f"Exercise {exercise_id}: {exc.hint}",)
+            raise
 
 
 def run_check(exercise_id: str, check_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[None] | None:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from workshop import connect
-from workshop.checks import check, expect, expect_equal, expect_isinstance, fail
+from workshop.checks import acall, check, expect, expect_equal, expect_isinstance, fail
 from workshop.config import settings
 from workshop.events import Event, EventFormatError
 
@@ -34,7 +34,8 @@ async def check_publish(publish: Publish) -> str:
     r, stream = await _scratch_stream()
     try:
         events = sample_events()[:2]
-        ids = [await publish(r, stream, e) for e in events]
+        ids = [await acall("0.1", publish, r, stream, e, shown=f"publish(r, stream, {e.event_type} event)",
+                           hint="XADD takes a dict of strings: {'event': event.to_json()}") for e in events]
         expect("0.1", all(isinstance(i, str) and "-" in i for i in ids),
                f"publish() should return the entry id that XADD gives back (like '1700000000000-0'), got {ids!r}")
         entries = await r.xrange(stream)
@@ -61,7 +62,8 @@ async def check_read_back(read_back: ReadBack) -> str:
         events = sample_events()
         for e in events:
             await r.xadd(stream, {"event": e.to_json()})
-        got = await read_back(r, stream)
+        got = await acall("0.2", read_back, r, stream, shown="read_back(r, stream) on a stream of 3 events",
+                          hint="await r.xrange(stream) gives [(entry_id, {'event': json}), …]")
         expect_isinstance("0.2", got, list, hint="read_back() should return a list.")
         expect_equal("0.2", len(got), len(events), what="the number of events read back")
         for item in got:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workshop.bus.base import Delivery, Reject, RetryPolicy
-from workshop.checks import check, expect, expect_equal, expect_isinstance
+from workshop.checks import acall, call, check, expect, expect_equal, expect_isinstance
 from workshop.events import Event, EventFormatError, SchemaError
 from workshop.orders import domain
 
@@ -24,16 +24,29 @@ def _payment(items: list[dict], order_id: str = "ORD-check") -> Event:
     return domain.charge(domain.place_order(order_id, "alice", items, total))
 
 
+_ITEMS_HINT = "payment.data['items'] is a list of {'sku', 'qty', 'price'} dicts; stock maps sku → units"
+
+
+def _reserve(reserve: Callable[[dict, Event], tuple[dict, Event]], stock: dict, payment: Event,
+             hint: str = _ITEMS_HINT) -> tuple[dict, Event]:
+    result = call("1.1", reserve, stock, payment, hint=hint,
+                  shown=f"reserve({stock}, the payment for {_basket(payment)})")
+    expect("1.1", isinstance(result, tuple) and len(result) == 2,
+           f"reserve() should return a pair (new_levels, event), got {result!r}")
+    return result
+
+
+def _basket(payment: Event) -> str:
+    return " + ".join(f"{i['qty']} {i['sku']}" for i in payment.data["items"])
+
+
 @check("1.1")
 def check_reserve(reserve: Callable[[dict, Event], tuple[dict, Event]]) -> str:
     items = [{"sku": "BOOK", "qty": 2, "price": 10.0}, {"sku": "MUG", "qty": 1, "price": 5.0}]
     payment = _payment(items)
     stock = {"BOOK": 5, "MUG": 1, "LAMP": 7}
     before = dict(stock)
-    result = reserve(stock, payment)
-    expect("1.1", isinstance(result, tuple) and len(result) == 2,
-           f"reserve() should return a pair (new_levels, event), got {result!r}")
-    levels, event = result
+    levels, event = _reserve(reserve, stock, payment)
     expect_isinstance("1.1", event, Event, what="the event", hint="Build it with schemas.make(...).")
     expect_equal("1.1", event.event_type, "InventoryReserved", what="the event type with enough stock")
     expect_equal("1.1", levels, {"BOOK": 3, "MUG": 0}, what="the new stock levels",
@@ -43,7 +56,8 @@ def check_reserve(reserve: Callable[[dict, Event], tuple[dict, Event]]) -> str:
     expect_equal("1.1", event.causation_id, payment.event_id, what="the event's causation_id",
                  hint="Pass cause=payment so the event joins the order's conversation.")
 
-    levels, event = reserve({"BOOK": 5, "MUG": 0}, payment)
+    levels, event = _reserve(reserve, {"BOOK": 5, "MUG": 0}, payment,
+                             hint="a shortage returns ({}, an InventoryShortage event) — build it with schemas.make")
     expect_equal("1.1", event.event_type, "InventoryShortage", what="the event type when MUG is out of stock")
     expect_equal("1.1", levels, {}, what="the stock changes on a shortage",
                  hint="All or nothing: when one item is short, reserve none (BOOK stays at 5).")
@@ -54,7 +68,7 @@ def check_reserve(reserve: Callable[[dict, Event], tuple[dict, Event]]) -> str:
                  hint="The shortage must carry what the payment service needs to refund — the compensation.")
 
     twice = _payment([{"sku": "BOOK", "qty": 2, "price": 1.0}, {"sku": "BOOK", "qty": 2, "price": 1.0}], "ORD-2")
-    levels, event = reserve({"BOOK": 3}, twice)
+    levels, event = _reserve(reserve, {"BOOK": 3}, twice, hint="the same sku can appear twice in one order")
     expect_equal("1.1", event.event_type, "InventoryShortage", what="the event for 2 + 2 books with 3 in stock",
                  hint="The same sku can appear twice: add the quantities up before comparing.")
     return "all or nothing, and a shortage carries the refund"
@@ -72,30 +86,38 @@ async def check_idempotent(idempotent: Callable[..., Any]) -> str:
         effects.append(event.aggregate_id)
 
     seen: set[str] = set()
-    handler = idempotent(charge, seen)
+    handler = call("1.2", idempotent, charge, seen, shown="idempotent(charge, seen=set())")
     expect("1.2", callable(handler) and inspect.iscoroutinefunction(handler),
            "idempotent() should return an `async def` handler(event, delivery)")
     first, second = Event("OrderCreated", "ORD-1", {}), Event("OrderCreated", "ORD-2", {})
     d = Delivery("order.ordercreated")
-    await handler(first, d)
-    await handler(first, Delivery("order.ordercreated", redelivered=True))
+
+    async def deliver(event: Event, delivery: Delivery, allow: tuple[type[BaseException], ...] = ()) -> None:
+        again = " again" if delivery.redelivered else ""
+        await acall("1.2", handler, event, delivery, allow=allow,
+                    shown=f"your handler({event.event_type} for {event.aggregate_id}{again}, delivery)",
+                    hint="the handler gets (event, delivery); event.event_id names the event, "
+                         "and `await handler(event, delivery)` runs the real work")
+
+    await deliver(first, d)
+    await deliver(first, Delivery("order.ordercreated", redelivered=True))
     expect_equal("1.2", effects, ["ORD-1"], what="the charges after delivering the same event twice",
                  hint="Remember event.event_id in `seen` and skip events you have already handled.")
-    await handler(second, d)
+    await deliver(second, d)
     later_event_same_order = Event("InventoryShortage", "ORD-1", {})  # a new event about the same order
-    await handler(later_event_same_order, d)
+    await deliver(later_event_same_order, d)
     expect_equal("1.2", effects, ["ORD-1", "ORD-2", "ORD-1"], what="the effects of three different events",
                  hint="Recognise duplicates by event.event_id, not by the order: one order has many events.")
 
     retry = Event("OrderCreated", "ORD-4", {})
     fail_next["on"] = True
     try:
-        await handler(retry, d)
+        await deliver(retry, d, allow=(ConnectionError,))
     except ConnectionError:
         pass
     else:
         expect("1.2", False, "when the handler raises, the error must reach the bus (so it retries): re-raise it")
-    await handler(retry, Delivery("order.ordercreated", attempt=2))
+    await deliver(retry, Delivery("order.ordercreated", attempt=2))
     expect_equal("1.2", effects[-1:], ["ORD-4"], what="the last charge after a failed first attempt and a retry",
                  hint="Add the event_id to `seen` only AFTER the handler succeeded — otherwise the retry is "
                       "skipped and the order is never charged.")
@@ -106,19 +128,24 @@ async def check_idempotent(idempotent: Callable[..., Any]) -> str:
 def check_next_step(next_step: Callable[[int, BaseException, RetryPolicy], tuple[str, Any]]) -> str:
     policy = RetryPolicy(max_attempts=4, initial_delay=0.1, factor=2.0, max_delay=0.3)
     boom = RuntimeError("database timeout")
-    got = [next_step(a, boom, policy) for a in (1, 2, 3)]
+
+    def step(attempt: int, error: BaseException) -> Any:
+        return call("1.3", next_step, attempt, error, policy, shown=f"next_step({attempt}, {error!r}, policy)",
+                    hint="policy has max_attempts, initial_delay, factor and max_delay")
+
+    got = [step(a, boom) for a in (1, 2, 3)]
     expect("1.3", all(isinstance(g, tuple) and len(g) == 2 for g in got),
            f"next_step() should return a pair like ('retry', 0.1) or ('dead-letter', 'failed'), got {got[0]!r}")
     expect_equal("1.3", [g[0] for g in got], ["retry"] * 3, what="the steps after failed attempts 1, 2, 3 of 4")
     expect_equal("1.3", [round(g[1], 6) for g in got], [0.1, 0.2, 0.3], what="the delays",
                  hint="initial_delay * factor ** (attempt - 1), capped at max_delay.")
-    expect_equal("1.3", next_step(4, boom, policy), ("dead-letter", "failed"), what="the step after the last attempt",
+    expect_equal("1.3", step(4, boom), ("dead-letter", "failed"), what="the step after the last attempt",
                  hint="After max_attempts tries, stop retrying: dead-letter with reason 'failed'.")
-    expect_equal("1.3", next_step(1, EventFormatError("not valid JSON"), policy), ("dead-letter", "malformed"),
+    expect_equal("1.3", step(1, EventFormatError("not valid JSON")), ("dead-letter", "malformed"),
                  what="the step for a message that is not an event",
                  hint="Retrying cannot fix a broken message: dead-letter it at once as 'malformed'.")
-    expect_equal("1.3", next_step(1, SchemaError("total: not a number"), policy), ("dead-letter", "invalid"),
+    expect_equal("1.3", step(1, SchemaError("total: not a number")), ("dead-letter", "invalid"),
                  what="the step for an event that fails its schema", hint="SchemaError → 'invalid', at once.")
-    expect_equal("1.3", next_step(2, Reject("unknown customer"), policy), ("dead-letter", "rejected"),
+    expect_equal("1.3", step(2, Reject("unknown customer")), ("dead-letter", "rejected"),
                  what="the step for Reject", hint="Reject means: permanent, dead-letter now as 'rejected'.")
     return "bounded retries with backoff, then the dead-letter queue"

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from workshop import users
-from workshop.checks import check, expect, expect_equal, expect_isinstance, fail
+from workshop.checks import acall, call, check, expect, expect_equal, expect_isinstance, fail, trying
 from workshop.events import Event
 from workshop.store import ConcurrencyError, MemoryEventStore
 from workshop.store.upcasting import Upcasters
@@ -41,7 +41,8 @@ def check_evolve_renamed(evolve: Callable[[dict, Event], dict]) -> str:
     states = []
     for e in events:
         before = copy.deepcopy(state)
-        new = evolve(state, e)
+        new = call("3.1", evolve, state, e,
+                   hint=f"evolve() is called with every event type; {e.event_type}'s fields are in event.data")
         expect_isinstance("3.1", new, dict, what=f"evolve()'s result for {e.event_type}",
                           hint="evolve() returns the new state as a dict.")
         expect("3.1", state == before,
@@ -72,7 +73,9 @@ def check_state_as_of(state_as_of: Callable[[list[Event], datetime, Callable], d
         (T0 + timedelta(days=30), {"status": "active", "email": "alice@wonderland.example"}, "after everything"),
     ]
     for when, expected, hint in cases:
-        got = state_as_of(list(events), when, users.evolve)
+        got = call("3.2", state_as_of, list(events), when, users.evolve,
+                   shown=f"state_as_of(events, {when:%Y-%m-%d %H:%M} UTC, users.evolve)",
+                   hint="compare each event's time (event.when, a datetime) with `when`")
         expect_isinstance("3.2", got, dict, what="state_as_of()'s result")
         picked = {k: got.get(k) for k in expected}
         expect_equal("3.2", picked if expected else got, expected, what=f"the state as of {when.isoformat()}",
@@ -85,14 +88,14 @@ def check_state_as_of(state_as_of: Callable[[list[Event], datetime, Callable], d
 @check("3.3")
 def check_upcaster(upcast_v1: Callable[[dict], dict]) -> str:
     cases = [
-        ("Ada Lovelace", "Ada", "Lovelace"),
-        ("Cher", "Cher", ""),
-        ("Ada King Lovelace", "Ada", "King Lovelace"),
+        ("Ada Lovelace", "Ada", "Lovelace", "v1 data is {'name': …, 'email': …}"),
+        ("Cher", "Cher", "", "a name can be a single word"),
+        ("Ada King Lovelace", "Ada", "King Lovelace", "a name can have more than two words"),
     ]
-    for name, first, last in cases:
+    for name, first, last, crash_hint in cases:
         data = {"name": name, "email": "x@example.com"}
         original = dict(data)
-        got = upcast_v1(data)
+        got = call("3.3", upcast_v1, data, hint=crash_hint)
         expect_isinstance("3.3", got, dict, what="the upcaster's result", hint="Return the new data dict.")
         expect("3.3", data == original, "the upcaster changed the dict it was given; build a new one.")
         expect_equal("3.3", (got.get("first_name"), got.get("last_name")), (first, last),
@@ -104,7 +107,9 @@ def check_upcaster(upcast_v1: Callable[[dict], dict]) -> str:
     chain = Upcasters()
     chain.register("UserCreated", from_version=1)(upcast_v1)
     old = Event("UserCreated", "user-9", {"name": "Grace Hopper", "email": "grace@example.com"})
-    new = chain.upcast(old)
+    with trying("3.3", "Upcasters.upcast(a v1 UserCreated) with your upcast_v1 registered",
+                hint="the upcaster gets the event's data dict and returns the new one"):
+        new = chain.upcast(old)
     expect_equal("3.3", users.evolve({}, new)["name"], "Grace Hopper", what="the name after upcasting and evolve")
     return "v1 events read as v2; the stored data is untouched"
 
@@ -118,7 +123,7 @@ def check_snapshot_policy(should_snapshot: Callable[[int, int], bool]) -> str:
         ((199, 200), True), ((98, 102), True), ((150, 260), True), ((200, 299), False),
     ]
     for (old, new), expected in cases:
-        got = should_snapshot(old, new)
+        got = call("3.4", should_snapshot, old, new, hint="both arguments are stream versions (ints)")
         expect_isinstance("3.4", got, bool, what=f"should_snapshot({old}, {new})")
         if got != expected:
             hint = ("an append of several events can jump over a multiple of 100 (98 → 102): "
@@ -161,7 +166,10 @@ async def check_append_with_retry(append_with_retry: Callable[..., Any]) -> str:
         return {**users.evolve(state, event), "_v": event.version}
 
     try:
-        version = await append_with_retry(store, "user-1", decide, evolve)
+        version = await acall("3.5", append_with_retry, store, "user-1", decide, evolve,
+                              shown="append_with_retry(store, 'user-1', decide, evolve)",
+                              hint="await store.read(stream_id) gives the events; fold(evolve, events) the state",
+                              allow=(ConcurrencyError,))
     except ConcurrencyError as exc:
         fail("3.5", f"ConcurrencyError escaped after {store.attempts} attempt(s) ({exc}). On a conflict, load the "
                     "stream again (new state, new version), decide again, and append with the *new* version.")

@@ -24,10 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["close_coroutines", "explain", "known_hint", "learner_frame", "quiet_unawaited", "summary"]
+__all__ = ["close_coroutines", "explain", "known_hint", "learner_frame", "summary", "unawaited_note", "unawaited_recorded"]
 
-FORGOT_AWAIT = ("that is a coroutine, not its result: did you forget `await` "
-                "in front of an async call (e.g. `await r.xrange(stream)`)?")
+FORGOT_AWAIT = "that is a coroutine, not its result: did you forget `await` in front of an async call?"
 
 _PACKAGE = str(Path(__file__).resolve().parent.parent)
 _LIBRARIES = tuple({str(Path(sysconfig.get_paths()[k]).resolve()) for k in ("stdlib", "platstdlib", "purelib", "platlib")})
@@ -82,10 +81,11 @@ def learner_frame(tb: TracebackType | None) -> tuple[str, int] | None:
 
 
 def explain(exc: BaseException, hint: str = "") -> str:
-    """``IndexError: list index out of range (in upcast_v1, line 2) — hint``; a recognised mistake's advice wins."""
+    """``IndexError: list index out of range (in upcast_v1, line 2) — hint``; a recognised mistake's advice first."""
     where = learner_frame(exc.__traceback__)
     at = f" (in {where[0]}, line {where[1]})" if where and where[0] != "<module>" else ""
-    advice = known_hint(exc) or hint
+    known = known_hint(exc)
+    advice = f"{known} ({hint})" if known and hint else known or hint
     return f"{summary(exc)}{at}" + (f" — {advice}" if advice else "")
 
 
@@ -100,9 +100,36 @@ def close_coroutines(exc: BaseException | None = None, value: object = None) -> 
             coro.close()
 
 
+def _unawaited(w: warnings.WarningMessage) -> bool:
+    return issubclass(w.category, RuntimeWarning) and "was never awaited" in str(w.message)
+
+
 @contextmanager
-def quiet_unawaited() -> Iterator[None]:
-    """Hide Python's 'coroutine … was never awaited' warning: the check's one line says it better."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"coroutine .* was never awaited", category=RuntimeWarning)
-        yield
+def unawaited_recorded() -> Iterator[list[warnings.WarningMessage]]:
+    """Record Python's 'coroutine … was never awaited' warnings raised in the block.
+
+    Yields the live list of recorded warnings (see :func:`unawaited_note`). When the
+    block raises, those warnings are dropped: the check's one line says it better.
+    Otherwise they, and every other warning, are shown as usual when the block ends.
+    """
+    recorded: list[warnings.WarningMessage] = []
+    raised = True
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.filterwarnings("always", message=r"coroutine .* was never awaited", category=RuntimeWarning)
+            recorded = caught
+            yield caught
+            raised = False
+    finally:  # outside catch_warnings: what is shown again is not recorded again
+        for w in recorded:
+            if not (raised and _unawaited(w)):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def unawaited_note(caught: list[warnings.WarningMessage]) -> str:
+    """``a coroutine (charge) was never awaited: did you forget an `await`?`` if one was recorded, else ''."""
+    names = sorted({str(w.message).split("'")[1].rsplit(".", 1)[-1]
+                    for w in caught if _unawaited(w) and str(w.message).count("'") >= 2})
+    if not names:
+        return ""
+    return f"a coroutine ({', '.join(names)}) was never awaited: did you forget an `await`?"
