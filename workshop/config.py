@@ -46,24 +46,26 @@ _SCHEMES: dict[str, tuple[tuple[str, ...], str]] = {
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
+PLACEHOLDER = "change-me"  # what .env.example ships with for each secret: never a real value
+
+
 def read_dotenv(path: Path) -> dict[str, str]:
-    """Parse a `.env` file: ``KEY=value`` lines, ``#`` comments, optional quotes."""
+    """Parse a `.env` file with python-dotenv; a line it cannot read is a :class:`ConfigError`.
+
+    ``KEY=value`` lines, ``#`` comments, ``export``, quotes; no ``${VAR}`` expansion.
+    """
+    from dotenv.parser import parse_stream
+
     values: dict[str, str] = {}
     if not path.is_file():
         return values
-    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export "):]
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise ConfigError(f"{path}:{lineno}: expected KEY=value, got {raw!r}")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
+    with path.open() as stream:
+        for binding in parse_stream(stream):
+            line = binding.original
+            if binding.error or (binding.key is not None and binding.value is None):
+                raise ConfigError(f"{path}:{line.line}: expected KEY=value, got {line.string.strip()!r}")
+            if binding.key is not None:
+                values[binding.key] = binding.value or ""
     return values
 
 

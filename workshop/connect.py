@@ -2,8 +2,8 @@
 
 Every chapter connects through these helpers, so a learner whose Redis is down
 sees ``ServiceUnavailable: Redis is not reachable at redis://127.0.0.1:6379/0
-(connection refused). Start it: …`` on the first cell, not a 60-line trace
-and never a hang.
+(connection refused: nothing listens there). Start it: …`` on the first cell,
+not a 60-line trace and never a hang.
 
     r = await connect.redis()           # redis.asyncio.Redis (decode_responses=True)
     conn = await connect.amqp()         # aio_pika RobustConnection
@@ -16,18 +16,26 @@ import asyncio
 from typing import Any
 
 from workshop.config import Settings, settings
-from workshop.errors import ServiceUnavailable
+from workshop.errors import ServiceUnavailable, WorkshopError
 
 TIMEOUT = 5.0  # seconds: long enough for a loaded classroom server, short enough to never feel like a hang
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
+    """One short line saying why a connection failed (``connect`` and the doctor both use it).
+
+    Our own errors already say it in words and are kept as they are; a library's
+    error counts as "connection refused" only when it says exactly that.
+    """
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return "timed out"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "refused" in text.lower():
-        return "connection refused"
-    return text[:160]
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, WorkshopError):
+        return text
+    low = text.lower()
+    if isinstance(exc, ConnectionRefusedError) or "connection refused" in low or "connect call failed" in low:
+        return "connection refused: nothing listens there"
+    return text[:200]
 
 
 async def redis(s: Settings | None = None, *, decode_responses: bool = True, timeout: float = TIMEOUT):
@@ -42,7 +50,7 @@ async def redis(s: Settings | None = None, *, decode_responses: bool = True, tim
         await asyncio.wait_for(client.ping(), timeout)
     except Exception as exc:
         await client.aclose()
-        raise ServiceUnavailable("Redis", s.redis_url, _reason(exc)) from None
+        raise ServiceUnavailable("Redis", s.redis_url, failure_reason(exc)) from None
     return client
 
 
@@ -55,7 +63,7 @@ async def amqp(s: Settings | None = None, *, robust: bool = True, timeout: float
     try:
         return await asyncio.wait_for(connect(s.amqp_url, timeout=timeout, **kw), timeout + 1)
     except Exception as exc:
-        raise ServiceUnavailable("RabbitMQ", s.amqp_url, _reason(exc)) from None
+        raise ServiceUnavailable("RabbitMQ", s.amqp_url, failure_reason(exc)) from None
 
 
 async def postgres(s: Settings | None = None, *, timeout: float = TIMEOUT, **kw: Any):
@@ -66,7 +74,7 @@ async def postgres(s: Settings | None = None, *, timeout: float = TIMEOUT, **kw:
     try:
         return await psycopg.AsyncConnection.connect(s.database_url, connect_timeout=max(1, int(timeout)), **kw)
     except Exception as exc:
-        raise ServiceUnavailable("PostgreSQL", s.database_url, _reason(exc)) from None
+        raise ServiceUnavailable("PostgreSQL", s.database_url, failure_reason(exc)) from None
 
 
 async def postgres_pool(s: Settings | None = None, *, min_size: int = 1, max_size: int = 8,
@@ -86,5 +94,5 @@ async def postgres_pool(s: Settings | None = None, *, min_size: int = 1, max_siz
         await pool.open(wait=True, timeout=timeout)
     except Exception as exc:
         await pool.close()
-        raise ServiceUnavailable("PostgreSQL", s.database_url, _reason(exc)) from None
+        raise ServiceUnavailable("PostgreSQL", s.database_url, failure_reason(exc)) from None
     return pool

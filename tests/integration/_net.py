@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Iterator
 
 
 def free_port() -> int:
@@ -37,3 +41,37 @@ def workshop(*args: str, env: dict[str, str], timeout: float = 120) -> subproces
     """Run ``workshop <args>`` in a subprocess, as a learner would."""
     return subprocess.run([sys.executable, "-m", "workshop.cli", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def turnserver(state: Path, secret: str) -> Iterator[int]:
+    """A throw-away coturn configured as `workshop up` does, from ``state/turnserver.conf``; yields its port."""
+    import pytest
+
+    from workshop.infra.coturn import turnserver_config
+    from workshop.infra.stun import StunError, stun_binding
+
+    state.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = state / "turnserver.conf"
+    conf.write_text(turnserver_config(secret, "127.0.0.1", port, state))
+    with open(state / "out.log", "wb") as out:
+        proc = subprocess.Popen(["turnserver", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                asyncio.run(stun_binding("127.0.0.1", port, timeout=0.5))
+                break
+            except StunError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"turnserver did not start: {(state / 'turnserver.log').read_text()[-500:]}")
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
 import time
 
 import pytest
@@ -13,7 +14,7 @@ from workshop.config import settings
 from workshop.infra.doctor import adoctor, doctor
 from workshop.infra.fixes import FIXES
 
-from ._net import cli_env, free_port, workshop
+from ._net import cli_env, free_port, turnserver, workshop
 
 
 
@@ -21,7 +22,7 @@ from ._net import cli_env, free_port, workshop
 def env(tmp_path_factory):
     """Environment for the CLI with our own coturn (started by `workshop up coturn`) on a free port."""
     if not shutil.which("turnserver"):
-        pytest.fail("coturn is not installed: apt-get install coturn (.ci/run does it)")
+        pytest.fail("coturn is not installed: `make setup` installs it")
     tmp = tmp_path_factory.mktemp("doctor")
     env = cli_env(tmp, TURN_URL=f"turn:127.0.0.1:{free_port()}", TURN_SECRET="doctor-test-secret")
     up = workshop("up", "--native", "coturn", env=env, timeout=60)
@@ -131,3 +132,74 @@ def test_text_table_is_aligned(env):
     column = header.index("status")
     assert all(row[column] in "✅❌➖" for row in rows), rows
     assert "fix: native: " + FIXES["Redis"][1] in str(report)
+
+
+# --- two checkouts, one coturn (workshop.infra.coturn) --------------------------------------
+
+OTHER_SECRET = "the-other-checkouts-secret"
+
+
+@pytest.fixture(scope="module")
+def other_checkout(tmp_path_factory):
+    """A coturn started by "another checkout" (its config in <checkout>/.workshop/) with its own secret."""
+    checkout = tmp_path_factory.mktemp("other-checkout")
+    with turnserver(checkout / ".workshop", OTHER_SECRET) as port:
+        yield checkout, port
+
+
+def test_a_coturn_with_another_secret_is_a_401_with_the_right_fix(env, other_checkout):
+    checkout, port = other_checkout
+    result = workshop("doctor", env={**env, "TURN_URL": f"turn:127.0.0.1:{port}"}, timeout=30)
+    assert result.returncode == 1
+    row = next(line for line in result.stdout.splitlines() if line.startswith("coturn "))
+    assert "❌ down" in row and "Coturn" not in row
+    assert f"coturn: up on 127.0.0.1:{port}, but it rejects this checkout's TURN_SECRET (401 Unauthorized)" \
+        in result.stdout
+    assert "nothing listen" not in result.stdout  # the old, wrong verdict
+    assert f"fix: workshop env  (copies the secret of the coturn started from {checkout})" in result.stdout
+    assert f"`workshop down` in {checkout}" in result.stdout
+
+
+def test_workshop_env_takes_the_running_coturns_secret_then_the_doctor_is_happy(env, other_checkout, tmp_path):
+    checkout, port = other_checkout
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"TURN_URL=turn:127.0.0.1:{port}\nTURN_SECRET=this-checkouts-own-secret\n")
+    example = tmp_path / ".env.example"
+    example.write_text("TURN_URL=turn:127.0.0.1:3478\nTURN_SECRET=change-me\n")
+    own = {**{k: v for k, v in env.items() if not k.startswith("TURN_")}, "WORKSHOP_ENV_FILE": str(dotenv)}
+    assert workshop("doctor", env=own, timeout=30).returncode == 1  # 401 before
+
+    result = workshop("env", "--example", str(example), "--env", str(dotenv), env=own, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert f"TURN_SECRET: now the secret of the coturn already running on turn:127.0.0.1:{port} " \
+           f"(started from {checkout})" in result.stdout
+    assert OTHER_SECRET not in result.stdout  # never printed
+    assert settings(env={}, dotenv=dotenv).turn_secret == OTHER_SECRET
+    doctor_after = workshop("doctor", env=own, timeout=30)
+    assert doctor_after.returncode == 0, doctor_after.stdout
+
+    again = workshop("env", "--example", str(example), "--env", str(dotenv), env=own, timeout=30)
+    assert "TURN_SECRET: now" not in again.stdout  # already shared: nothing to say
+
+
+def test_a_coturn_we_cannot_read_says_whose_secret_to_ask_for(env, tmp_path):
+    """A coturn not started by `workshop up` (no config file of ours): the fix names the secret to get."""
+    port = free_port()
+    log = tmp_path / "turnserver.log"
+    proc = subprocess.Popen(["turnserver", "--listening-ip", "127.0.0.1", "--listening-port", str(port),
+                             "--realm", "workshop", "--use-auth-secret", "--static-auth-secret", "theirs",
+                             "--no-tls", "--no-dtls", "--no-cli", "--log-file", str(log), "--simple-log",
+                             "--pidfile", str(tmp_path / "pid"), "--db", str(tmp_path / "db")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline, result = time.monotonic() + 10, None
+        while time.monotonic() < deadline:
+            result = workshop("doctor", env={**env, "TURN_URL": f"turn:127.0.0.1:{port}"}, timeout=30)
+            if "401" in result.stdout:
+                break
+            time.sleep(0.3)
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    assert "rejects this checkout's TURN_SECRET (401 Unauthorized)" in result.stdout, result.stdout
+    assert "fix: set TURN_SECRET in .env to the static-auth-secret of whoever started that coturn" in result.stdout

@@ -1,25 +1,23 @@
-"""Our STUN/TURN client against a real coturn, started by this module on a free loopback port."""
+"""The doctor's STUN/TURN probe (aioice underneath) against a real coturn on a free loopback port."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
-import subprocess
 import time
 
 import pytest
 
 from workshop.infra import stun
-from workshop.infra.updown import turnserver_config
 from workshop.webrtc.turn import turn_credentials
 
 from ._net import free_port
+from ._net import turnserver as start_turnserver
 
 @pytest.fixture(autouse=True)
 def _needs_coturn():
     if not shutil.which("turnserver"):
-        pytest.fail("coturn is not installed: apt-get install coturn (.ci/run does it)")
+        pytest.fail("coturn is not installed: `make setup` installs it")
 
 SECRET = "integration-test-secret"
 
@@ -27,69 +25,46 @@ SECRET = "integration-test-secret"
 @pytest.fixture(scope="module")
 def turnserver(tmp_path_factory):
     """``(host, port)`` of a coturn with ``use-auth-secret`` = SECRET; stopped afterwards."""
-    d = tmp_path_factory.mktemp("coturn")
-    port = free_port()
-    conf = d / "turnserver.conf"
-    conf.write_text(turnserver_config(SECRET, "127.0.0.1", port, d))
-    with open(d / "out.log", "wb") as out:
-        proc = subprocess.Popen(["turnserver", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                asyncio.run(stun.stun_binding("127.0.0.1", port, timeout=0.5))
-                break
-            except stun.StunError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"turnserver did not start: {(d / 'turnserver.log').read_text()[-500:]}")
+    with start_turnserver(tmp_path_factory.mktemp("coturn"), SECRET) as port:
         yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 async def test_binding_returns_our_own_address(turnserver):
     host, port = turnserver
-    async with stun.StunClient(host, port) as client:
-        mapped = await client.binding()
-        local = client._transport.get_extra_info("sockname")
+    async with stun.TurnProbe(host, port) as probe:
+        mapped = await probe.binding()
+        local = probe._transport.get_extra_info("sockname")
     assert mapped == (local[0], local[1])
-    assert client.software.startswith("Coturn-")
+    assert probe.software.startswith("Coturn-")
 
 
-async def test_allocate_and_release(turnserver):
+async def test_allocate_then_release(turnserver):
     host, port = turnserver
     creds = turn_credentials(SECRET, user="pytest", ttl=120)
-    async with stun.TurnClient(host, port, creds["username"], creds["credential"]) as turn:
-        relayed = await turn.allocate(lifetime=120)
+    async with stun.TurnProbe(host, port) as probe:
+        relayed = await probe.allocate(creds["username"], creds["credential"])
         assert relayed[0] == "127.0.0.1" and relayed[1] != port
-        assert turn.allocation.realm == "workshop"
-        assert turn.allocation.lifetime > 0  # coturn rounds short lifetimes up to its default (600 s)
-        assert await turn.release() == 0  # the server confirms: lifetime 0, the relay is freed
-        assert turn.allocation is None
+        assert probe.realm == "workshop"
+        assert probe._transport.is_closing()  # released (Refresh, lifetime 0) and the socket closed
 
 
 @pytest.mark.parametrize(("secret", "now"), [("wrong-secret", None), (SECRET, time.time() - 7200)])
 async def test_wrong_or_expired_credentials_are_refused(turnserver, secret, now):
     host, port = turnserver
     creds = turn_credentials(secret, user="pytest", ttl=60, now=now)
-    async with stun.TurnClient(host, port, creds["username"], creds["credential"]) as turn:
+    async with stun.TurnProbe(host, port) as probe:
         with pytest.raises(stun.StunError, match="401") as err:
-            await turn.allocate()
+            await probe.allocate(creds["username"], creds["credential"])
     assert err.value.code == 401
     assert "TURN_SECRET" in str(err.value)
 
 
 async def test_nothing_listening_fails_fast():
+    """The kernel's "port unreachable" ends the wait at once: no need to sit out the timeout."""
     started = time.monotonic()
-    with pytest.raises(stun.StunError):
+    with pytest.raises(stun.StunError, match="nothing answers STUN"):
         await stun.stun_binding("127.0.0.1", free_port(), timeout=2)
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 1
 
 
 async def test_silent_server_times_out():

@@ -17,7 +17,7 @@ from ._net import cli_env, free_port, workshop
 @pytest.fixture(autouse=True)
 def _needs_coturn():
     if not shutil.which("turnserver"):
-        pytest.fail("coturn is not installed: apt-get install coturn (.ci/run does it)")
+        pytest.fail("coturn is not installed: `make setup` installs it")
 
 
 def started(env: dict[str, str]) -> dict:

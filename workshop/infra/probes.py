@@ -1,7 +1,7 @@
 """One probe per service: is it there, which version, how fast does it answer?
 
 Each probe makes a real round trip with the same client library the chapters
-use (psycopg, redis, aio-pika, aiohttp, our STUN/TURN client) and returns a
+use (psycopg, redis, aio-pika, aiohttp, aioice for STUN/TURN) and returns a
 :class:`ProbeResult`. :func:`run_probes` runs them all concurrently, each
 under a short timeout, so a dead service costs a couple of seconds, never a hang.
 
@@ -21,8 +21,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
-from workshop.config import Settings
+from workshop.config import Settings, repo_root
+from workshop.connect import failure_reason
 from workshop.errors import WorkshopError, redact
+from workshop.infra.coturn import find_running
 from workshop.infra.fixes import fix_for
 
 TIMEOUT = 2.5  # seconds per probe
@@ -116,20 +118,22 @@ async def probe_management(s: Settings, timeout: float) -> tuple[str, float, str
 
 
 async def probe_coturn(s: Settings, timeout: float) -> tuple[str, float, str]:
-    from workshop.infra.stun import StunClient, TurnClient
+    from workshop.infra.stun import StunError, TurnProbe
     from workshop.webrtc.turn import turn_credentials
 
     host, port = s.turn_host_port
-    async with StunClient(host, port, timeout) as stun:
+    async with TurnProbe(host, port, timeout) as probe:
         with _Timer() as t:
-            mapped = await stun.binding()
-        software = stun.software
-    # STUN answers without credentials; TURN (the relay) needs the shared secret
-    creds = turn_credentials(s.turn_secret, user="doctor", ttl=60)  # ConfigError if TURN_SECRET unset
-    async with TurnClient(host, port, creds["username"], creds["credential"], timeout) as turn:
-        relayed = await turn.allocate(lifetime=60)
-        await turn.release()
-    version = software.split()[0].removeprefix("Coturn-") if software else "?"
+            mapped = await probe.binding()  # STUN answers anyone...
+        creds = turn_credentials(s.turn_secret, user="doctor", ttl=60)  # ConfigError if TURN_SECRET unset
+        try:  # ...TURN (the relay) only those who know the shared secret
+            relayed = await probe.allocate(creds["username"], creds["credential"])
+        except StunError as exc:
+            if exc.code == 401:
+                raise WorkshopError(f"up on {host}:{port}, but it rejects this checkout's TURN_SECRET "
+                                    "(401 Unauthorized)") from None
+            raise
+    version = probe.software.split()[0].removeprefix("Coturn-") if probe.software else "?"
     return version, t.ms, f"STUN sees {mapped[0]}:{mapped[1]}; TURN relayed {relayed[0]}:{relayed[1]}"
 
 
@@ -177,9 +181,9 @@ async def check(service: str, url: str, probe: Probe, s: Settings, required: boo
     except (asyncio.TimeoutError, TimeoutError):
         result.detail = f"no answer within {timeout:g} s"
     except Exception as exc:  # any failure is a verdict, not a crash
-        result.detail = _reason(exc)
+        result.detail = failure_reason(exc)
     if not result.ok:
-        result.fix = _fix(service, result.detail)
+        result.fix = _fix(service, result.detail, s)
         if not required:
             result.detail = f"optional: {result.detail}"
     return result
@@ -195,22 +199,18 @@ async def run_probes(s: Settings, required: tuple[str, ...] = REQUIRED,
 
 # --- small helpers --------------------------------------------------------------------------
 
-def _reason(exc: BaseException) -> str:
-    """One short line saying why a probe failed."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    low = text.lower()
-    if "refused" in low or "connect call failed" in low or "errno 111" in low:
-        return "connection refused (nothing listening)"
-    if "no stun server there" in low:
-        return "nothing answers STUN on that port"
-    return text[:200]
-
-
-def _fix(service: str, detail: str) -> str:
-    if service == "coturn" and "TURN_SECRET" in detail:
+def _fix(service: str, detail: str, s: Settings) -> str:
+    if service == "coturn" and "TURN_SECRET is not set" in detail:
         return "workshop env  (then restart coturn: workshop down && workshop up)"
     if service == "coturn" and "401" in detail:
-        return "workshop down && workshop up  (restart coturn with the TURN_SECRET from .env)"
+        running = find_running(*s.turn_host_port)
+        if running is None:  # not started by `workshop up` here: its secret is someone else's
+            return ("set TURN_SECRET in .env to the static-auth-secret of whoever started that coturn, "
+                    "or stop it there and run `workshop up coturn` here")
+        if running.checkout == repo_root():
+            return "workshop down && workshop up  (restart coturn with the TURN_SECRET now in .env)"
+        return (f"workshop env  (copies the secret of the coturn started from {running.checkout}), "
+                f"or `workshop down` in {running.checkout}, then `workshop up` here")
     return fix_for(service)
 
 

@@ -34,10 +34,10 @@ from urllib.parse import urlsplit
 
 from workshop.config import Settings, repo_root, settings as load_settings
 from workshop.errors import WorkshopError
+from workshop.infra.coturn import LOCAL_HOSTS, find_running, turnserver_config
 
 COMPOSE_FILE = "docker/compose.yml"
 ALIASES = {"postgresql": "postgres", "pg": "postgres", "turn": "coturn", "turnserver": "coturn", "rabbit": "rabbitmq"}
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
 # --- where things are -----------------------------------------------------------------------
@@ -207,26 +207,6 @@ def enable_management(s: Settings) -> str:
     return f"management UI: plugin enabled, open http://{host}:{port}/"
 
 
-def turnserver_config(secret: str, host: str, port: int, d: Path) -> str:
-    """coturn's configuration for the workshop: REST-API credentials, loopback only, no TLS."""
-    return "\n".join([
-        f"listening-ip={host}",
-        f"listening-port={port}",
-        f"relay-ip={host}",
-        "realm=workshop",
-        "use-auth-secret",                # time-limited credentials (workshop.webrtc.turn)...
-        f"static-auth-secret={secret}",   # ...signed with this shared secret
-        "fingerprint",
-        "allow-loopback-peers",           # the course's peers all live on this machine
-        "no-tls", "no-dtls", "no-cli",
-        f"log-file={d / 'turnserver.log'}",
-        "simple-log",
-        f"pidfile={d / 'turnserver.pid'}",
-        f"db={d / 'turnserver.db'}",
-        "",
-    ])
-
-
 def start_coturn(s: Settings, d: Path) -> dict:
     from workshop.webrtc.turn import check_secret
 
@@ -322,6 +302,9 @@ def up_native(names: list[str], s: Settings, d: Path, say: Callable[[str], None]
         status = svc.check(host, port)
         if status == "yes":
             whose = "started by `workshop up`" if ours else "not started by us: left alone"
+            shared = find_running(host, port) if name == "coturn" and not ours else None
+            if shared:  # another checkout's: shared, with its secret (see workshop.infra.coturn)
+                whose = f"started by `workshop up` in {shared.checkout}: shared"
             say(f"{label} already running on {host}:{port} ({whose})")
         elif status == "other":
             say(f"{label} port {host}:{port} is taken by another program that is not {svc.label}: "

@@ -24,10 +24,8 @@ import hmac
 import time
 from typing import Any
 
-from workshop.config import Settings
+from workshop.config import PLACEHOLDER, Settings
 from workshop.errors import ConfigError
-
-PLACEHOLDER = "change-me"  # what .env.example ships with: never a real secret
 
 
 def check_secret(secret: str | None) -> str:
