@@ -1,0 +1,135 @@
+"""Publish events to Redis channels — the course's ``publisher.py`` on redis-py's asyncio client.
+
+    pub = await Publisher.connect(s)
+    receivers = await pub.publish("user_events", user_action(1))   # how many subscribers got it
+    await pub.publish_many([("user_events", e) for e in events])    # one pipeline, one round trip
+    await pub.close()
+
+What changed from the course: messages are the workshop's :class:`~workshop.events.Event`
+(with an ``event_id``), channels carry the namespace, one long-lived asyncio client, and
+``PUBLISH``'s answer — the number of subscribers that received the message — is returned
+instead of thrown away: ``0`` means nobody heard it, and nobody ever will.
+
+As a process (what the compose service ``publisher`` runs)::
+
+    python -m workshop.pubsub.publisher --interval 5          # the course's loop, forever
+    python -m workshop.pubsub.publisher --count 10 --interval 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from workshop import connect
+from workshop.config import Namespace, Settings, settings
+from workshop.events import Event
+
+CHANNELS = ("user_events", "system_events")  # the course's two channels
+
+
+def user_action(seq: int, user_id: int = 123, action: str = "click") -> Event:
+    """The course's event as a workshop Event; ``seq`` numbers it so losses can be counted."""
+    return Event("user_action", f"user-{user_id}", {"user_id": user_id, "action": action, "seq": seq})
+
+
+class Publisher:
+    """One asyncio Redis client that publishes events to namespaced channels."""
+
+    def __init__(self, redis: Any, namespace: Namespace) -> None:
+        self.redis, self.namespace = redis, namespace
+        self.sent = 0
+        self.unheard = 0  # messages that reached no subscriber at all
+        # (publish time, channel, event, receivers) of the latest events, for the timeline
+        self.history: deque[tuple[float, str, Event, int]] = deque(maxlen=100_000)
+
+    @classmethod
+    async def connect(cls, s: Settings | None = None) -> Publisher:
+        s = s or settings()
+        return cls(await connect.redis(s), s.namespace)
+
+    def channel(self, name: str) -> str:
+        """``user_events`` → ``ws_alice_ch02:user_events``."""
+        return self.namespace.key(name)
+
+    async def publish(self, channel: str, event: Event) -> int:
+        """Publish one event; returns how many subscribers received it."""
+        receivers = await self.publish_raw(channel, event.to_json())
+        self.history.append((time.monotonic(), channel, event, receivers))
+        return receivers
+
+    async def publish_raw(self, channel: str, payload: str | bytes) -> int:
+        """Publish any payload (the notebook uses it to send a bad message)."""
+        receivers = await self.redis.publish(self.channel(channel), payload)
+        self._count([receivers])
+        return receivers
+
+    async def publish_many(self, items: Iterable[tuple[str, Event]]) -> list[int]:
+        """Publish many events in one pipeline (one round trip); returns each one's receivers."""
+        items = list(items)
+        pipe = self.redis.pipeline(transaction=False)
+        for channel, event in items:
+            pipe.publish(self.channel(channel), event.to_json())
+        receivers = await pipe.execute()
+        self._count(receivers)
+        now = time.monotonic()
+        self.history.extend((now, channel, event, n) for (channel, event), n in zip(items, receivers))
+        return receivers
+
+    def _count(self, receivers: list[int]) -> None:
+        self.sent += len(receivers)
+        self.unheard += sum(1 for n in receivers if n == 0)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+async def run(s: Settings, channel: str, interval: float, count: int) -> int:
+    """The course's ``while True`` loop, stoppable with SIGTERM/SIGINT; returns how many were sent."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    pub = await Publisher.connect(s)
+    print(f"publisher: publishing to {pub.channel(channel)} every {interval:g} s", flush=True)
+    try:
+        seq = 0
+        while not stop.is_set() and (count == 0 or seq < count):
+            seq += 1
+            receivers = await pub.publish(channel, user_action(seq))
+            print(f"publisher: #{seq} reached {receivers} subscriber(s)", flush=True)
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except asyncio.TimeoutError:
+                pass
+        return pub.sent
+    finally:
+        await pub.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m workshop.pubsub.publisher", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--channel", default="user_events", help="channel name without the namespace")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between events (the course: 5)")
+    p.add_argument("--count", type=int, default=0, help="stop after this many (0: run until stopped)")
+    args = p.parse_args(argv)
+    if args.interval < 0 or args.count < 0:
+        p.error("--interval and --count must not be negative")
+    from workshop.errors import WorkshopError
+
+    try:
+        asyncio.run(run(settings(), args.channel, args.interval, args.count))
+    except WorkshopError as exc:
+        print(f"publisher: {exc}", flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

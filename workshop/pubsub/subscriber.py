@@ -1,0 +1,241 @@
+"""Subscribe to Redis channels and patterns — the course's ``subscriber.py``, made robust.
+
+    sub = await Subscriber.start(s, channels=["user_events", "system_events"], handler=on_event)
+    ...                                  # returns only once Redis has CONFIRMED every subscription
+    await sub.pause(); await sub.resume()  # offline for a while: pub/sub keeps nothing for you
+    await sub.stop()
+
+``handler(channel, event)`` may be a plain function or ``async def``; ``channel`` is the name
+without the namespace. Patterns use Redis glob syntax: ``patterns=["*_events"]``.
+
+What changed from the course:
+
+* **confirmed subscriptions** — ``SUBSCRIBE`` returns before Redis has registered it; a
+  message published in between reaches nobody. :meth:`start` waits for Redis's
+  confirmation of every channel and pattern, so "started" means "will receive";
+* **bad messages do not kill it** — a message that is not JSON or not an event is
+  counted in ``stats.bad``, logged as one line, and skipped; so is a handler that raises
+  (``stats.failed``);
+* every delivery is kept in ``received`` (arrival time, channel, event) so the notebook
+  can draw who got what, and the offline windows in ``offline``.
+
+As a process (what the compose services ``subscriber-1`` and ``subscriber-2`` run)::
+
+    python -m workshop.pubsub.subscriber --name subscriber-1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import logging
+import signal
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from workshop import connect
+from workshop.config import Namespace, Settings, settings
+from workshop.events import Event, EventFormatError
+from workshop.pubsub.publisher import CHANNELS
+from workshop.waiting import until
+
+log = logging.getLogger("workshop.pubsub")
+
+Handler = Callable[[str, Event], Awaitable[None] | None]
+
+
+@dataclass
+class SubscriberStats:
+    received: int = 0  # messages that arrived (good or bad)
+    handled: int = 0   # events the handler processed without raising
+    bad: int = 0       # not JSON / not an event: counted, logged, skipped
+    failed: int = 0    # the handler raised: counted, logged, skipped (pub/sub cannot redeliver)
+    disconnects: int = 0  # the connection dropped (e.g. Redis closed a slow subscriber)
+    by_channel: Counter = field(default_factory=Counter)
+
+
+class Subscriber:
+    """A pub/sub subscriber with confirmed subscriptions and a delivery log."""
+
+    def __init__(self, redis: Any, namespace: Namespace, channels: Iterable[str] = (),
+                 patterns: Iterable[str] = (), handler: Handler | None = None, name: str = "subscriber",
+                 log_line: Callable[[str], Any] | None = None) -> None:
+        self.redis, self.namespace, self.name = redis, namespace, name
+        self.channels, self.patterns = list(channels), list(patterns)
+        if not (self.channels or self.patterns):
+            raise ValueError("a subscriber needs at least one channel or pattern")
+        self.handler = handler
+        self.log_line = log_line or log.warning
+        self.stats = SubscriberStats()
+        self.received: list[tuple[float, str, Event]] = []
+        self.offline: list[tuple[float, float | None]] = []
+        self.problems: list[str] = []
+        self._pubsub = redis.pubsub()
+        self._active: set[str] = set()
+        self._task: asyncio.Task | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    async def start(cls, s: Settings | None = None, *, channels: Iterable[str] = (), patterns: Iterable[str] = (),
+                    handler: Handler | None = None, name: str = "subscriber",
+                    log_line: Callable[[str], Any] | None = None, timeout: float = 5.0) -> Subscriber:
+        """Connect, subscribe, and return once Redis has confirmed every subscription."""
+        s = s or settings()
+        sub = cls(await connect.redis(s), s.namespace, channels, patterns, handler, name, log_line)
+        sub._task = asyncio.create_task(sub._read(), name=f"{name} reader")
+        try:
+            await sub._subscribe(timeout)
+        except BaseException:
+            await sub.stop()
+            raise
+        return sub
+
+    async def _subscribe(self, timeout: float) -> None:
+        if self.channels:
+            await self._pubsub.subscribe(*map(self.namespace.key, self.channels))
+        if self.patterns:
+            await self._pubsub.psubscribe(*map(self.namespace.key, self.patterns))
+        wanted = {self.namespace.key(c) for c in self.channels + self.patterns}
+        await until(lambda: self._active == wanted, timeout=timeout,
+                    what=f"Redis to confirm {self.name}'s subscriptions")
+
+    async def pause(self, timeout: float = 5.0) -> None:
+        """Go offline (unsubscribe everything). Messages published meanwhile are gone for good."""
+        if self.channels:
+            await self._pubsub.unsubscribe()
+        if self.patterns:
+            await self._pubsub.punsubscribe()
+        await until(lambda: not self._active, timeout=timeout, what=f"{self.name} to unsubscribe")
+        self.offline.append((time.monotonic(), None))
+
+    async def resume(self, timeout: float = 5.0) -> None:
+        """Come back online: subscribe again and wait for the confirmations."""
+        await self._subscribe(timeout)
+        if self.offline and self.offline[-1][1] is None:
+            self.offline[-1] = (self.offline[-1][0], time.monotonic())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self._pubsub.aclose()
+        await self.redis.aclose()
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for _, _, event in self.received]
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        while True:
+            if not self._pubsub.subscribed:
+                await asyncio.sleep(0.01)  # between pause() and resume(): nothing to read
+                continue
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except RedisConnectionError as exc:
+                # redis-py reconnects and subscribes again by itself; what was published
+                # in between is gone, and nothing says which messages those were
+                self.stats.disconnects += 1
+                self._active.clear()
+                self._problem(f"{self.name}: connection lost ({exc}); subscribing again — "
+                              "messages published meanwhile are lost")
+                await asyncio.sleep(0.05)
+                continue
+            if message is not None:
+                await self.dispatch(message)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Handle one message from redis-py's pubsub (confirmations included)."""
+        kind = message["type"]
+        if kind in ("subscribe", "psubscribe"):
+            self._active.add(message["channel"])
+            return
+        if kind in ("unsubscribe", "punsubscribe"):
+            self._active.discard(message["channel"])
+            return
+        if kind not in ("message", "pmessage"):
+            return
+        channel = message["channel"].removeprefix(self.namespace.name + ":")
+        self.stats.received += 1
+        self.stats.by_channel[channel] += 1
+        try:
+            event = Event.from_json(message["data"])
+        except EventFormatError as exc:
+            self.stats.bad += 1
+            self._problem(f"{self.name}: skipped a bad message on {channel}: {exc}")
+            return
+        self.received.append((time.monotonic(), channel, event))
+        if self.handler is None:
+            self.stats.handled += 1
+            return
+        try:
+            result = self.handler(channel, event)
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.stats.failed += 1
+            self._problem(f"{self.name}: handler failed on {event.event_type} from {channel}: "
+                          f"{type(exc).__name__}: {exc}")
+        else:
+            self.stats.handled += 1
+
+    def _problem(self, line: str) -> None:
+        self.problems.append(line)
+        self.log_line(line)
+
+
+def _print_event(name: str) -> Handler:
+    def show(channel: str, event: Event) -> None:
+        print(f"{name}: {channel} {event.event_type} {event.data}", flush=True)
+        if event.event_type == "user_action":  # the course's "process event"
+            print(f"{name}: user {event.data.get('user_id')} performed {event.data.get('action')}", flush=True)
+    return show
+
+
+async def run(s: Settings, name: str, channels: list[str], patterns: list[str]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    sub = await Subscriber.start(s, channels=channels, patterns=patterns, handler=_print_event(name), name=name,
+                                 log_line=lambda line: print(line, flush=True))
+    print(f"{name}: subscribed to {', '.join(map(s.namespace.key, channels + patterns))}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await sub.stop()
+        print(f"{name}: stopped after {sub.stats.received} message(s), {sub.stats.bad} bad", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m workshop.pubsub.subscriber", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--name", default="subscriber")
+    p.add_argument("--channel", action="append", dest="channels", help="repeatable; default: the course's two")
+    p.add_argument("--pattern", action="append", dest="patterns", default=[], help="glob pattern, repeatable")
+    args = p.parse_args(argv)
+    channels = args.channels if args.channels is not None else ([] if args.patterns else list(CHANNELS))
+    from workshop.errors import WorkshopError
+
+    try:
+        asyncio.run(run(settings(), args.name, channels, args.patterns))
+    except WorkshopError as exc:
+        print(f"{args.name}: {exc}", flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
