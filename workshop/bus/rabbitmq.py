@@ -197,11 +197,10 @@ class RabbitBus:
             raise  # the consumer is stopping: no ack, RabbitMQ will redeliver
         except Exception as exc:  # noqa: BLE001 - every failure goes to a retry queue or the DLQ
             step, arg = retry.next_step(attempt, exc)
-            extra = {"x-attempt": attempt + 1, "x-original-routing-key": key}
             out = aio_pika.Message(message.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                                    content_type=message.content_type, app_id=message.app_id,
                                    message_id=message.message_id, type=message.type,
-                                   headers={**headers, **extra})
+                                   headers={**headers, "x-attempt": attempt + 1, "x-original-routing-key": key})
             default = channel.default_exchange
             if step == "retry":
                 await default.publish(out, self.ns.amqp(sub.name, "retry", str(attempt)), timeout=PUBLISH_TIMEOUT)

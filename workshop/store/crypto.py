@@ -73,7 +73,10 @@ class PostgresKeyStore:
         async with self.pool.connection() as conn:
             await conn.execute(f"INSERT INTO {self.table} (stream_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                                (stream_id, Fernet.generate_key()))
-        return await self.get(stream_id)  # the winner's key if two writers raced
+        key = await self.get(stream_id)  # the winner's key if two writers raced
+        if key is None:  # forgotten between the two statements: the stream starts a new key
+            return await self.get_or_create(stream_id)
+        return key
 
     async def delete(self, stream_id: str) -> None:
         async with self.pool.connection() as conn:
