@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from workshop.events import Event
@@ -17,7 +19,7 @@ def paid(items=ITEMS) -> Event:
 def test_charge_accepts_within_the_limit_and_keeps_the_conversation():
     order = domain.place_order("ORD-1", "alice", ITEMS, 25.0)
     p = domain.charge(order)
-    assert p.event_type == "PaymentProcessed" and p.data["amount"] == 25.0
+    assert p.event_type == "PaymentProcessed" and p.data["amount"] == "25.00"
     assert (p.causation_id, p.correlation_id) == (order.event_id, order.correlation_id)
     assert domain.charge(domain.place_order("ORD-2", "bob", ITEMS, 5000)).event_type == "PaymentFailed"
 
@@ -27,8 +29,8 @@ def test_reserve_takes_all_items_or_none_and_a_shortage_carries_the_refund():
     assert (e.event_type, levels) == ("InventoryReserved", {"BOOK": 3, "MUG": 0})
     levels, e = domain.reserve({"BOOK": 5, "MUG": 0}, paid())
     assert (e.event_type, levels) == ("InventoryShortage", {})
-    assert e.data == {"missing": {"MUG": 1}, "payment_id": "PAY-ORD-1", "amount": 25.0}
-    assert domain.refund(e).data == {"payment_id": "PAY-ORD-1", "amount": 25.0}
+    assert e.data == {"missing": {"MUG": 1}, "payment_id": "PAY-ORD-1", "amount": "25.00"}
+    assert domain.refund(e).data == {"payment_id": "PAY-ORD-1", "amount": "25.00"}
 
 
 def test_reserve_adds_up_repeated_skus():
@@ -68,3 +70,30 @@ def test_the_course_ids_collide_and_ours_do_not():
 
 async def test_the_course_handler_forgets_to_import_time():
     assert await course.run_create_order() == "NameError: name 'time' is not defined"
+
+
+def test_amounts_are_exact_strings_with_two_places_in_every_event():
+    order = domain.place_order("ORD-1", "alice", [{"sku": "PEN", "qty": 3, "price": 0.1}])  # total: the items' sum
+    assert order.data["total"] == "0.30" and order.data["items"][0]["price"] == "0.10"  # 3 * 0.1 is not 0.3 in floats
+    assert schemas.money(order.data["total"]) == Decimal("0.3")
+    assert domain.charge(order).data["amount"] == "0.30"
+    assert schemas.order_total([{"sku": "A", "qty": 2, "price": "12.5"}]) == Decimal("25.00")
+    legacy = Event("OrderCreated", "ORD-1", {"user_id": "a", "items": [{"sku": "A", "qty": 1, "price": 12.5}],
+                                             "total": 12.5})
+    assert schemas.validate(legacy) is legacy  # a number from an older producer is still read
+
+
+@pytest.mark.parametrize("amount", [1.004, "lots", float("nan"), float("inf"), 1e10, "1e308", True, ""])
+def test_an_amount_the_currency_or_the_database_cannot_hold_is_refused(amount):
+    with pytest.raises(schemas.SchemaError, match="amount"):
+        schemas.money(amount)
+    with pytest.raises(schemas.SchemaError, match="total"):
+        domain.place_order("ORD-1", "alice", ITEMS, amount)
+
+
+def test_the_credit_limit_compares_exact_amounts_and_notifications_show_two_places():
+    assert domain.charge(domain.place_order("ORD-1", "a", [{"sku": "A", "qty": 1, "price": "1000.00"}])).event_type \
+        == "PaymentProcessed"
+    failed = domain.charge(domain.place_order("ORD-1", "a", [{"sku": "A", "qty": 1, "price": "1000.01"}]))
+    assert failed.event_type == "PaymentFailed" and failed.data["reason"] == "over the 1000 limit"
+    assert domain.notification(paid(), "alice").data["text"] == "Payment of 25.00 accepted for ORD-1."

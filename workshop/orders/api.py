@@ -1,10 +1,21 @@
-"""The course's HTTP API for the order service, with FastAPI: ``POST /orders``, ``GET /orders/{id}``.
+"""The course's HTTP API for the order service, with FastAPI: ``POST /orders``, ``GET /orders/{id}``, ``GET /healthz``.
 
 Differences from the course's ``order-service/app.py``, each on purpose:
 
-* the request is validated field by field (a positive quantity, a non-empty
-  item list, a total that matches the items): a bad payload gets **422** with
-  the fields at fault, and nothing is saved or published;
+* the request is validated field by field, strictly (``qty: "3"`` or ``true``
+  is not a number): a bad payload gets **422** naming the fields at fault, and
+  nothing is saved or published. No input gets a 500 (see :mod:`workshop.webapi`:
+  a body over 64 kB is **413**, a body that is not JSON **400**);
+* **money is exact**: prices and the total are JSON numbers read as ``Decimal``
+  (never a binary float), with at most 2 decimal places (``1.004`` is 422) and
+  small enough for the database's ``numeric(12,2)``. Decimal rather than
+  integer cents, because the course's clients send ``"price": 12.5``. Amounts
+  come back — in ``GET`` and in the events — as strings with two places
+  (``"12.50"``), which no JSON parser turns into a float;
+* ``Idempotency-Key`` (the usual HTTP header): a client that retries sends the
+  same key — the same order again gets the first order back (**200**, same
+  id), another order with that key gets **409**. The key is stored with the
+  order, in the same transaction;
 * ids are ``ORD-<uuid4>`` (the course's ``ORD-<unix time>`` collides within a
   second — and its module never imports ``time``);
 * the order row and ``OrderCreated`` are committed together (outbox), then a
@@ -13,28 +24,62 @@ Differences from the course's ``order-service/app.py``, each on purpose:
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import psycopg
+import psycopg_pool
+from fastapi import FastAPI, Header, HTTPException, Path, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema, \
+    model_validator
 
-from workshop.orders.schemas import Item
+from workshop.orders.order import IdempotencyConflict
+from workshop.orders.schemas import MAX_AMOUNT, Money
+from workshop.webapi import Problem, ValidationProblem, harden, inline_schema, read_json, validate_body
+
+MAX_PRICE = Decimal("99999.99")  # x 1000 (qty) x 100 (items) still fits numeric(12,2)
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$"  # ids are names, not prose: no spaces, no control characters
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise ValueError("must be a JSON number, like 12.5")
+    return value
+
+
+def _amount(maximum: Decimal) -> Any:
+    """A money field of the request: a JSON number > 0, at most ``maximum``, at most 2 decimal places."""
+    schema = {"type": "number", "exclusiveMinimum": 0, "maximum": float(maximum), "multipleOf": 0.01}
+    return Annotated[Money, Strict(False), BeforeValidator(_json_number), Field(gt=0, le=maximum),
+                     WithJsonSchema(schema)]
+
+
+Price = _amount(MAX_PRICE)
+Total = _amount(MAX_AMOUNT)
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    sku: Id
+    qty: int = Field(gt=0, le=1000)
+    price: Price
 
 
 class CreateOrderRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    user_id: str = Field(min_length=1, max_length=64)
-    items: list[Item] = Field(min_length=1, max_length=100)
-    total: float | None = Field(default=None, gt=0, description="optional; must equal the items' sum")
+    user_id: Id
+    items: list[OrderLine] = Field(min_length=1, max_length=100)
+    total: Total | None = Field(default=None, description="optional; must equal the sum of qty * price")
 
     @model_validator(mode="after")
     def total_matches_items(self) -> "CreateOrderRequest":
-        computed = round(sum(i.qty * i.price for i in self.items), 2)
-        if self.total is not None and abs(self.total - computed) > 0.005:
+        computed = sum((line.qty * line.price for line in self.items), Decimal("0.00"))
+        if self.total is not None and self.total != computed:
             raise ValueError(f"total {self.total} does not match the items' sum {computed}")
-        if computed <= 0:
-            raise ValueError("the order's total must be positive")
         return self
 
 
@@ -44,21 +89,86 @@ class OrderAccepted(BaseModel):
     message: str = "Order created and being processed"
 
 
+class OrderLineView(BaseModel):
+    sku: str
+    qty: int
+    price: Money  # "12.50"
+
+
+class OrderView(BaseModel):
+    order_id: str
+    user_id: str
+    items: list[OrderLineView]
+    total: Money
+    status: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+INVALID = {"model": ValidationProblem, "description": "a field is invalid: each problem names it (`loc`)"}
+UNAVAILABLE = _problem("the database cannot be reached; try again shortly")
+LOCATION = {"Location": {"description": "the order's URL", "schema": {"type": "string"}}}
+
+
 def create_app(orders: Any) -> FastAPI:
     """The API over an :class:`~workshop.orders.order.OrderService` (started or not)."""
-    app = FastAPI(title="Order service", version="1.0")
+    app = harden(FastAPI(title="Order service", version="1.1"))
 
-    @app.post("/orders", status_code=201, response_model=OrderAccepted)
-    async def create_order(request: CreateOrderRequest) -> OrderAccepted:
-        items = [i.model_dump() for i in request.items]
-        order_id = await orders.place(request.user_id, items, request.total)
-        return OrderAccepted(order_id=order_id)
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(psycopg_pool.PoolTimeout)
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "the database cannot be reached; try again shortly"}, 503)
 
-    @app.get("/orders/{order_id}")
-    async def get_order(order_id: str) -> dict:
+    @app.exception_handler(IdempotencyConflict)
+    async def idempotency_conflict(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 409)
+
+    @app.post("/orders", status_code=201, response_model=OrderAccepted, responses={
+        201: {"description": "the order is accepted; its saga has started", "headers": LOCATION},
+        200: {"model": OrderAccepted, "headers": LOCATION,
+              "description": "this Idempotency-Key already placed this order: the same order, nothing new"},
+        400: _problem("the body is not JSON"),
+        409: _problem("this Idempotency-Key was already used for a different order"),
+        413: _problem("the body is larger than 64 kB"),
+        415: _problem("the body is not sent as application/json"),
+        422: INVALID, 503: UNAVAILABLE,
+    }, openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": inline_schema(CreateOrderRequest)}}}})
+    async def create_order(request: Request, response: Response, idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[!-~]+$",
+                               description="any unique text (e.g. a UUID); a retry sends the same key")] = None,
+    ) -> OrderAccepted:
+        order = validate_body(CreateOrderRequest, await read_json(request))
+        items = [line.model_dump() for line in order.items]
+        order_id, created = await orders.submit(order.user_id, items, order.total, idempotency_key=idempotency_key)
+        response.headers["Location"] = f"/orders/{order_id}"
+        if created:
+            return OrderAccepted(order_id=order_id)
+        response.status_code = 200
+        return OrderAccepted(order_id=order_id, message="Order already received with this Idempotency-Key")
+
+    @app.get("/orders/{order_id}", response_model=OrderView, responses={
+        404: _problem("no order with this id"), 422: INVALID, 503: UNAVAILABLE})
+    async def get_order(order_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]) -> Any:
         order = await orders.get(order_id)
         if order is None:
             raise HTTPException(404, f"no order {order_id}")
         return order
+
+    @app.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "not ready"}})
+    async def healthz() -> Any:
+        """200 when the order service's database answers, else 503."""
+        try:
+            await orders.ping()
+        except Exception as exc:  # whatever the reason, the service cannot take orders
+            return JSONResponse({"status": "unavailable", "detail": f"database: {type(exc).__name__}"}, 503)
+        return Health(status="ok")
 
     return app

@@ -2,7 +2,8 @@
 
 Each service owns its tables (a real system would give each its own database;
 one schema keeps the workshop's set-up to one command). ``inbox`` and
-``outbox`` are shared plumbing, keyed by the service's name.
+``outbox`` are shared plumbing, keyed by the service's name. Amounts are
+``numeric(12,2)``: exact, at most 9 999 999 999.99 (``schemas.MAX_AMOUNT``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ DDL = """
 CREATE TABLE IF NOT EXISTS orders (          -- order service
     id text PRIMARY KEY, user_id text NOT NULL, items jsonb NOT NULL, total numeric(12,2) NOT NULL,
     status text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS idempotency_keys (  -- order service: the order each client's Idempotency-Key made
+    key text PRIMARY KEY, fingerprint text NOT NULL,  -- sha256 of the order, to tell a retry from a new order
+    order_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS payments (        -- payment service: one row per money movement
     id bigserial PRIMARY KEY, order_id text NOT NULL, payment_id text NOT NULL,
     kind text NOT NULL CHECK (kind IN ('charge', 'refund')), amount numeric(12,2) NOT NULL,

@@ -10,18 +10,23 @@ Choreography — nobody orchestrates; each service reacts to the previous step::
 
 and notification reacts to every step. The service modules call these
 functions inside a database transaction (see :mod:`workshop.orders.service`).
+
+Amounts are exact: events carry them as strings with two places (``"12.50"``,
+see :mod:`workshop.orders.schemas`); a decision that compares one turns it into
+a ``Decimal`` first with :func:`~workshop.orders.schemas.money`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from decimal import Decimal
 from typing import Mapping
 
 from workshop.events import Event
-from workshop.orders.schemas import make
+from workshop.orders.schemas import make, money, order_total
 
-CREDIT_LIMIT = 1000.0  # the payment "gateway" declines anything above this
+CREDIT_LIMIT = Decimal("1000")  # the payment "gateway" declines anything above this
 FINAL_STATES = ("shipped", "cancelled")
 
 
@@ -30,15 +35,17 @@ def new_order_id() -> str:
     return f"ORD-{uuid.uuid4()}"
 
 
-def place_order(order_id: str, user_id: str, items: list[dict], total: float) -> Event:
-    """The first event of every saga."""
+def place_order(order_id: str, user_id: str, items: list[dict], total: Decimal | float | str | None = None) -> Event:
+    """The first event of every saga; ``total`` defaults to the items' sum."""
+    if total is None:
+        total = order_total(items)
     return make("OrderCreated", order_id, {"user_id": user_id, "items": items, "total": total})
 
 
-def charge(order: Event, limit: float = CREDIT_LIMIT) -> Event:
+def charge(order: Event, limit: Decimal | float = CREDIT_LIMIT) -> Event:
     """Payment: take the money, or say why not."""
     total = order.data["total"]
-    if total > limit:
+    if money(total) > Decimal(str(limit)):
         return make("PaymentFailed", order.aggregate_id, {"amount": total, "reason": f"over the {limit:g} limit"},
                     cause=order)
     return make("PaymentProcessed", order.aggregate_id,
@@ -112,9 +119,9 @@ def order_reaction(event: Event) -> Event | None:
 
 NOTIFY = {
     "OrderCreated": "We received your order {id}.",
-    "PaymentProcessed": "Payment of {amount:.2f} accepted for {id}.",
+    "PaymentProcessed": "Payment of {amount} accepted for {id}.",  # amounts arrive as "12.50"
     "PaymentFailed": "Payment for {id} was declined.",
-    "PaymentRefunded": "{amount:.2f} refunded for {id}: an item is out of stock.",
+    "PaymentRefunded": "{amount} refunded for {id}: an item is out of stock.",
     "OrderShipped": "Order {id} shipped, tracking {tracking_number}.",
     "OrderCancelled": "Order {id} was cancelled ({reason}).",
 }

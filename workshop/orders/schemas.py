@@ -7,15 +7,35 @@ message) instead of crashing on ``event.data["amount"]``.
 
 Routing keys follow the course: ``order.ordercreated`` (its
 ``f"order.{event_type.lower()}"``), ``payment.processed``, and so on.
+
+Money is exact: a :data:`Money` amount is a ``Decimal`` with two places that
+fits the database's ``numeric(12,2)`` columns, and travels in events as a
+JSON *string* with exactly two places (``"12.50"``). A string, because a JSON
+number is read back as a binary float by most parsers (Python's included), and
+``0.1 + 0.2`` is not ``0.3``; every consumer turns it back into a ``Decimal``
+with :func:`money`. A number from an older producer (``12.5``) is still read.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, ValidationError
 
 from workshop.events import Event, SchemaError
+
+
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("9999999999.99")  # the largest numeric(12,2): every amount column of db.py
+
+Money = Annotated[
+    Decimal,
+    Field(max_digits=12, decimal_places=2),  # no NaN or Infinity either: Decimal fields refuse them
+    AfterValidator(lambda d: (d + 0).quantize(CENT)),  # 12.5 -> 12.50, -0 -> 0.00
+    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
+]
+_MONEY: TypeAdapter[Decimal] = TypeAdapter(Money)
 
 
 class _Data(BaseModel):
@@ -25,25 +45,25 @@ class _Data(BaseModel):
 class Item(_Data):
     sku: str = Field(min_length=1, max_length=64)
     qty: int = Field(gt=0, le=1000)
-    price: float = Field(ge=0)
+    price: Annotated[Money, Field(ge=0)]
 
 
 class OrderCreated(_Data):
     user_id: str = Field(min_length=1)
     items: list[Item] = Field(min_length=1)
-    total: float = Field(gt=0)
+    total: Annotated[Money, Field(gt=0)]
     status: Literal["pending"] = "pending"
 
 
 class PaymentProcessed(_Data):
     payment_id: str
-    amount: float
+    amount: Money
     status: Literal["success"] = "success"
     items: list[Item]  # carried forward so inventory needs no call back to the order service
 
 
 class PaymentFailed(_Data):
-    amount: float
+    amount: Money
     reason: str
 
 
@@ -54,12 +74,12 @@ class InventoryReserved(_Data):
 class InventoryShortage(_Data):
     missing: dict[str, int]  # sku -> how many short
     payment_id: str
-    amount: float
+    amount: Money
 
 
 class PaymentRefunded(_Data):
     payment_id: str
-    amount: float
+    amount: Money
 
 
 class OrderShipped(_Data):
@@ -112,9 +132,27 @@ def validate(event: Event) -> Event:
     return event
 
 
+def money(value: Any) -> Decimal:
+    """An amount as an exact ``Decimal`` with two places: ``money("12.5") == Decimal("12.50")``.
+
+    Takes what an event carries (``"12.50"``, or a number from an older producer);
+    raises :class:`SchemaError` for anything else (``"lots"``, ``1.004``, NaN, 1e10).
+    """
+    try:
+        return _MONEY.validate_python(value)
+    except ValidationError as exc:
+        raise SchemaError(f"amount {str(value)[:40]!r}: {exc.errors()[0]['msg']}") from None
+
+
+def order_total(items: Iterable[dict]) -> Decimal:
+    """The sum of ``qty * price`` over the items, exactly (each item checked against :class:`Item`)."""
+    checked = [_check(Item, item, f"items.{n}") for n, item in enumerate(items)]
+    return sum((money(i["price"]) * i["qty"] for i in checked), Decimal("0.00"))
+
+
 def _check(model: type[BaseModel], data: dict, what: str) -> dict:
     try:
-        return model.model_validate(data).model_dump()
+        return model.model_validate(data).model_dump(mode="json")  # JSON-ready: amounts as "12.50"
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors())
         raise SchemaError(f"{what}: {problems}") from None
