@@ -6,6 +6,11 @@ give up with a one-line error that says what never happened.
 
     await until(lambda: sub.stats.handled == 2, what="both deliveries")
     dead = await until(three_dead_letters, what="3 dead letters")  # returns the truthy value
+    code = await within(proc.wait(), 10, what="the child process to exit")
+
+Every wait in the package goes through these two, so every wait that gives up
+raises :class:`WaitTimeout`: a ``TimeoutError`` (code can catch it as one) and a
+:class:`~workshop.errors.WorkshopError` (a notebook shows it as one line).
 """
 
 from __future__ import annotations
@@ -13,20 +18,28 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from typing import Any, Callable
+from collections.abc import Awaitable
+from typing import Any, Callable, TypeVar
 
 from workshop.errors import WorkshopError
+
+T = TypeVar("T")
 
 
 class WaitTimeout(WorkshopError, TimeoutError):
     """What we waited for did not happen in time."""
 
 
+def _gave_up(timeout: float, what: str, detail: str = "") -> WaitTimeout:
+    return WaitTimeout(f"waited {timeout:g} s for {what}, but it did not happen" + (f": {detail}" if detail else ""))
+
+
 async def until(probe: Callable[[], Any], *, timeout: float = 5.0, every: float = 0.02,
-                what: str = "the condition") -> Any:
+                what: str = "the condition", detail: Callable[[], str] | None = None) -> Any:
     """Call ``probe()`` (plain or ``async``) until it returns something truthy; return it.
 
-    Raises :class:`WaitTimeout` naming ``what`` after ``timeout`` seconds.
+    Raises :class:`WaitTimeout` naming ``what`` after ``timeout`` seconds; ``detail()``,
+    if given, adds how far things got (``"2 of 3 orders final"``).
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -36,5 +49,20 @@ async def until(probe: Callable[[], Any], *, timeout: float = 5.0, every: float 
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"waited {timeout:g} s for {what}, but it did not happen")
+            raise _gave_up(timeout, what, detail() if detail else "")
         await asyncio.sleep(every)
+
+
+async def within(awaitable: Awaitable[T], timeout: float, *, what: str) -> T:
+    """Await ``awaitable`` for at most ``timeout`` seconds; raises :class:`WaitTimeout` naming ``what``.
+
+    Only the deadline is turned into :class:`WaitTimeout`: a ``TimeoutError`` raised
+    by the awaited code itself passes through unchanged.
+    """
+    try:
+        async with asyncio.timeout(timeout) as deadline:
+            return await awaitable
+    except TimeoutError:
+        if deadline.expired():
+            raise _gave_up(timeout, what) from None
+        raise

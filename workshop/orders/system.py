@@ -13,7 +13,6 @@ pass ``services=("order",)`` to run only some of them here.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -25,11 +24,13 @@ from workshop.orders.order import OrderService
 from workshop.orders.payment import PaymentService
 from workshop.orders.service import Service
 from workshop.orders.shipping import ShippingService
+from workshop.waiting import until
 
 SERVICES: dict[str, type[Service]] = {cls.name: cls for cls in
                                       (OrderService, PaymentService, InventoryService, ShippingService,
                                        NotificationService)}
 DEFAULT_STOCK = {"BOOK": 1000, "MUG": 1000, "LAMP": 3}
+FINAL = ("shipped", "cancelled")
 
 
 @dataclass
@@ -75,27 +76,31 @@ class OrderSystem:
         return dict(rows)
 
     async def wait_final(self, order_ids: Iterable[str], timeout: float = 30.0) -> dict[str, str]:
-        """Wait until every order is shipped or cancelled; raises TimeoutError with the stragglers."""
+        """Wait until every order is shipped or cancelled; a one-line WaitTimeout names the stragglers."""
         ids = list(order_ids)
-        deadline = time.monotonic() + timeout
-        while True:
-            states = await self.statuses(ids)
-            if len(states) == len(ids) and all(s in ("shipped", "cancelled") for s in states.values()):
-                return {i: states[i] for i in ids}
-            if time.monotonic() > deadline:
-                open_ = {i: states.get(i, "missing") for i in ids if states.get(i) not in ("shipped", "cancelled")}
-                raise TimeoutError(f"{len(open_)} of {len(ids)} orders not final after {timeout:g} s: "
-                                   f"{dict(list(open_.items())[:5])}")
-            await asyncio.sleep(0.05)
+        states: dict[str, str] = {}
+
+        async def all_final() -> bool:
+            states.update(await self.statuses(ids))
+            return all(states.get(i) in FINAL for i in ids)
+
+        def stragglers() -> str:
+            open_ = {i: states.get(i, "missing") for i in ids if states.get(i) not in FINAL}
+            return f"{len(open_)} still open, e.g. {dict(list(open_.items())[:5])}"
+
+        await until(all_final, timeout=timeout, every=0.05, what=f"{len(ids)} order(s) to be shipped or cancelled",
+                    detail=stragglers)
+        return {i: states[i] for i in ids}
 
     async def wait_quiet(self, timeout: float = 10.0) -> None:
         """Wait until the last order's notifications are out: nothing left in any outbox."""
         from workshop.orders import outbox
 
-        deadline = time.monotonic() + timeout
-        while await outbox.pending(self.pool) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)
+        async def empty() -> bool:
+            return not await outbox.pending(self.pool)
+
+        await until(empty, timeout=timeout, every=0.05, what="every outbox to be empty")
+        await asyncio.sleep(0.2)  # the last relayed events are still on their way to their consumers
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {name: svc.stats for name, svc in self.running.items()}

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 
 from workshop.bus.base import Delivery
 from workshop.events import Event
+from workshop.waiting import until
 
 LANES = ("order", "payment", "inventory", "shipping", "notification")
 
@@ -63,23 +64,22 @@ class Tap:
         return df.sort_values("emitted_at", kind="stable").reset_index(drop=True)
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.records) < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"tap saw {len(self.records)} of {count} events after {timeout:g} s")
-            await asyncio.sleep(0.02)
+        """Wait until the tap has recorded at least ``count`` events (a one-line WaitTimeout if not)."""
+        await until(lambda: len(self.records) >= count, timeout=timeout, what=f"the tap to see {count} events",
+                    detail=lambda: f"it saw {len(self.records)}")
 
     async def wait_idle(self, quiet: float = 0.5, timeout: float = 15.0) -> int:
         """Wait until no new event arrived for ``quiet`` s; returns how many were recorded."""
-        deadline = time.monotonic() + timeout
-        seen, since = len(self.records), time.monotonic()
-        while time.monotonic() - since < quiet:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"events still arriving after {timeout:g} s")
-            await asyncio.sleep(0.05)
-            if len(self.records) != seen:
-                seen, since = len(self.records), time.monotonic()
-        return seen
+        last = {"count": len(self.records), "since": time.monotonic()}
+
+        def quiet_enough() -> bool:
+            if len(self.records) != last["count"]:
+                last.update(count=len(self.records), since=time.monotonic())
+            return time.monotonic() - last["since"] >= quiet
+
+        await until(quiet_enough, timeout=timeout, every=0.05, what=f"{quiet:g} s without a new event",
+                    detail=lambda: f"events were still arriving ({len(self.records)} so far)")
+        return int(last["count"])
 
     def clear(self) -> None:
         self.records.clear()
