@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from typing import Any, AsyncIterator
 
@@ -17,12 +18,16 @@ import socketio
 from aiohttp import web
 
 from workshop.webrtc.signaling import Rooms, SignalingError, create_app, origins_from_env
+from workshop.webrtc.tokens import room_token
+from workshop.webrtc.turn import turn_credentials
 
 pytestmark = pytest.mark.timeout(60)
 
 WAIT = 3.0  # seconds to wait for an expected message
 QUIET = 0.3  # seconds of silence that count as "nothing arrived"
-EVENTS = ("room_users", "user_joined", "user_left", "offer", "answer", "ice_candidate", "error")
+SECRET = "test-secret-signaling"  # a throw-away secret for these in-process servers
+TURN_URL = "turn:127.0.0.1:3478"
+EVENTS = ("room_users", "ice_servers", "user_joined", "user_left", "offer", "answer", "ice_candidate", "error")
 OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
 ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n"}
 CANDIDATE = {"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
@@ -63,8 +68,8 @@ class Peer:
         await asyncio.sleep(wait)
         assert self.inbox[event].empty(), f"{self.name} unexpectedly got {event!r}: {self.inbox[event].get_nowait()!r}"
 
-    async def join(self, room: str) -> list[str]:
-        await self.sio.emit("join_room", room)
+    async def join(self, room: str, token: str | None = None) -> list[str]:
+        await self.sio.emit("join_room", {"room": room, "token": token or room_token(SECRET, room)})
         return await self.next("room_users")
 
     async def close(self) -> None:
@@ -75,7 +80,7 @@ class Peer:
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
     """A signaling server on a free 127.0.0.1 port; yields its URL and stops it afterwards."""
-    runner = web.AppRunner(create_app(max_room_size=2))
+    runner = web.AppRunner(create_app(SECRET, turn_url=TURN_URL, max_room_size=2))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)  # port 0: the OS picks a free one
     await site.start()
@@ -134,7 +139,7 @@ async def test_offer_answer_and_candidates_reach_the_target_only(peers):
     assert await bob.next("ice_candidate") == {"candidate": None, "sender": alice.sid}
 
     await asyncio.sleep(QUIET)
-    assert all(carol.inbox[e].empty() for e in EVENTS), "carol (another room) overheard the call"
+    assert all(carol.inbox[e].empty() for e in EVENTS if e != "ice_servers"), "carol (another room) overheard the call"
     assert alice.inbox["offer"].empty() and bob.inbox["answer"].empty(), "a message came back to its sender"
 
 
@@ -174,7 +179,7 @@ async def test_full_room_refuses_a_third_peer(peers):
     await bob.join("call-1")
     await alice.next("user_joined")
 
-    await carol.sio.emit("join_room", "call-1")
+    await carol.sio.emit("join_room", {"room": "call-1", "token": room_token(SECRET, "call-1")})
     error = await carol.next("error")
     assert error["event"] == "join_room" and "full" in error["message"]
     await carol.nothing("room_users", 0)
@@ -223,7 +228,7 @@ async def test_leave_room_frees_the_seat(peers):
 @pytest.mark.parametrize("room", ["", "x" * 65, 42, None, {"room": "a"}, "../etc", "room with spaces"])
 async def test_bad_room_ids_are_refused(peers, room):
     alice = await peers("alice")
-    await alice.sio.emit("join_room", room)
+    await alice.sio.emit("join_room", {"room": room, "token": "1.x"})
     assert (await alice.next("error"))["event"] == "join_room"
     await alice.nothing("room_users", 0)
 
@@ -246,6 +251,54 @@ async def test_malformed_messages_are_refused(peers, event, data):
     await alice.sio.emit(event, data)
     assert (await alice.next("error"))["event"] == event
     await bob.nothing(event)
+
+
+async def test_joining_needs_a_valid_token_for_that_room(peers):
+    alice = await peers("alice")
+    for data, why in [("call-1", "bare room name"),
+                      ({"room": "call-1"}, "{room, token}"),
+                      ({"room": "call-1", "token": room_token(SECRET, "call-2")}, "not valid for this room"),
+                      ({"room": "call-1", "token": room_token("another-secret", "call-1")}, "not valid"),
+                      ({"room": "call-1", "token": room_token(SECRET, "call-1", ttl=5, now=0)}, "expired"),
+                      ({"room": "call-1", "token": "garbage"}, "malformed")]:
+        await alice.sio.emit("join_room", data)
+        error = await alice.next("error")
+        assert error["event"] == "join_room" and why in error["message"], (data, error)
+    await alice.nothing("room_users", 0)
+    assert await alice.join("call-1") == [alice.sid]
+
+
+async def test_joined_clients_get_time_limited_turn_credentials(peers):
+    alice = await peers("alice")
+    await alice.join("call-1")
+    servers = await alice.next("ice_servers")
+    turn = next(s for s in servers if s["urls"][0].startswith("turn:"))
+    expiry, _, user = turn["username"].partition(":")
+    assert turn["urls"] == [TURN_URL] and user and int(expiry) > time.time() + 60
+    # the password is the HMAC coturn recomputes from the same secret (use-auth-secret)
+    assert turn_credentials(SECRET, user=user, ttl=1, now=int(expiry) - 1)["credential"] == turn["credential"]
+
+
+async def test_only_type_and_sdp_are_relayed(peers):
+    alice, bob = await peers("alice"), await peers("bob")
+    await alice.join("call-1")
+    await bob.join("call-1")
+    await alice.sio.emit("offer", {"target": bob.sid, "offer": {**OFFER, "evil": {"x": 1}, "onload": "js"}})
+    assert (await bob.next("offer"))["offer"] == OFFER
+    await alice.sio.emit("ice_candidate", {"target": bob.sid, "candidate": {**CANDIDATE, "extra": [1] * 100}})
+    assert (await bob.next("ice_candidate"))["candidate"] == CANDIDATE
+
+
+async def test_binary_attachments_are_refused_with_an_error(peers):
+    alice, bob = await peers("alice"), await peers("bob")
+    await alice.join("call-1")
+    await bob.join("call-1")
+    await alice.sio.emit("offer", {"target": bob.sid, "offer": {"type": "offer", "sdp": b"\x00" * 10}})
+    assert (await alice.next("error"))["event"] == "offer"
+    await alice.sio.emit("ice_candidate", {"target": bob.sid, "candidate": {**CANDIDATE, "candidate": b"x"}})
+    assert (await alice.next("error"))["event"] == "ice_candidate"
+    await bob.nothing("offer", 0)
+    await bob.nothing("ice_candidate")
 
 
 async def test_healthz_answers_json(server):

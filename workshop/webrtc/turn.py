@@ -24,7 +24,7 @@ import hmac
 import time
 from typing import Any
 
-from workshop.config import PLACEHOLDER, Settings
+from workshop.config import PLACEHOLDER, Settings, _parse_turn
 from workshop.errors import ConfigError
 
 
@@ -72,9 +72,14 @@ def ice_servers(s: Settings, user: str = "learner", ttl: int = 3600) -> list[dic
     In a browser: ``new RTCPeerConnection({iceServers})``. With aiortc:
     ``RTCConfiguration(iceServers=[RTCIceServer(**server) for server in ice_servers(s)])``.
     """
-    host, port = s.turn_host_port
+    return ice_servers_for(s.turn_secret, s.turn_url, user=user, ttl=ttl)
+
+
+def ice_servers_for(secret: str, turn_url: str, user: str = "learner", ttl: int = 3600) -> list[dict[str, Any]]:
+    """:func:`ice_servers` from a secret and a ``turn:host:port`` URL (what the signaling server hands out)."""
+    host, port = _parse_turn(turn_url)
     hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    creds = turn_credentials(s.turn_secret, user=user, ttl=ttl, urls=[s.turn_url])
+    creds = turn_credentials(secret, user=user, ttl=ttl, urls=[turn_url])
     return [
         {"urls": [f"stun:{hostport}"]},
         {"urls": creds["urls"], "username": creds["username"], "credential": creds["credential"]},

@@ -1,0 +1,68 @@
+"""Signed, expiring room tokens: who may join which signaling room, and until when.
+
+The course's server let anyone join any room by name — and since a room holds two
+peers, two strangers who guessed the name first locked its owners out. Here the
+backend that knows the secret (the notebook, or whoever hands out call links)
+signs ``(room, expiry)``; the signaling server checks the signature and the clock
+and stores nothing::
+
+    token = "<unix expiry>.<base64url HMAC-SHA256(key, room + '\\n' + expiry)>"
+
+    >>> t = room_token("s3cret", "call-1", ttl=600, now=1700000000)
+    >>> t.split(".")[0]
+    '1700000600'
+    >>> check_room_token("s3cret", "call-1", t, now=1700000100)
+    1700000600
+
+The key is derived from ``TURN_SECRET`` with a label, so one secret in `.env`
+serves both jobs while a room token can never pass for a TURN password.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+
+from workshop.errors import WorkshopError
+
+LABEL = b"workshop signaling room token v1"
+
+
+class TokenError(WorkshopError, ValueError):
+    """A room token is missing, malformed, signed for another room, or expired."""
+
+
+def _key(secret: str) -> bytes:
+    if not secret:
+        raise TokenError("no secret to sign room tokens with: set TURN_SECRET (`workshop env`)")
+    return hmac.new(secret.encode(), LABEL, hashlib.sha256).digest()
+
+
+def _signature(secret: str, room: str, expiry: int) -> str:
+    mac = hmac.new(_key(secret), f"{room}\n{expiry}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
+
+
+def room_token(secret: str, room: str, ttl: int = 3600, now: float | None = None) -> str:
+    """A token that lets its holder join ``room`` for ``ttl`` seconds from ``now``."""
+    if ttl <= 0:
+        raise TokenError(f"ttl must be a positive number of seconds, got {ttl}")
+    expiry = int(time.time() if now is None else now) + int(ttl)
+    return f"{expiry}.{_signature(secret, room, expiry)}"
+
+
+def check_room_token(secret: str, room: str, token: object, now: float | None = None) -> int:
+    """Return the token's expiry time, or raise :class:`TokenError` saying what is wrong with it."""
+    if not isinstance(token, str) or not token:
+        raise TokenError("join_room needs {room, token}: ask the call's organiser for a link with a token")
+    expiry_text, dot, signature = token.partition(".")
+    if not dot or not expiry_text.isdigit() or len(token) > 100:
+        raise TokenError("the room token is malformed")
+    expiry = int(expiry_text)
+    if not hmac.compare_digest(signature, _signature(secret, room, expiry)):
+        raise TokenError("the room token is not valid for this room")
+    if expiry <= (time.time() if now is None else now):
+        raise TokenError("the room token has expired: ask for a new link")
+    return expiry
