@@ -23,6 +23,7 @@ from typing import Any
 import aio_pika
 
 from workshop.config import settings
+from workshop.waiting import within
 from workshop.events import Event
 
 
@@ -87,7 +88,7 @@ async def run(counts: dict[str, int]) -> list[dict[str, Any]]:
         await bus.publish_many([("bench.fill", _event(i)) for i in range(n)], source="bench")
         start = time.perf_counter()
         await bus.subscribe("bench_consume", ["bench.#"], noop, prefetch=500)
-        await asyncio.wait_for(done.wait(), 120)
+        await within(done.wait(), 120, what=f"{n} messages to be consumed")
         row("package: consume, prefetch 500, manual ack", n, time.perf_counter() - start)
 
         # the ceiling: aio-pika alone, without the envelope, validation or retry routing
@@ -137,7 +138,7 @@ async def _raw_consume(bus: Any, s: Any, n: int) -> float:
 
     start = time.perf_counter()
     tag = await queue.consume(ack)
-    await asyncio.wait_for(done.wait(), 120)
+    await within(done.wait(), 120, what=f"{n} messages to be consumed")
     seconds = time.perf_counter() - start
     await queue.cancel(tag)
     await channel.close()

@@ -16,16 +16,17 @@ A tap queue counts the ``OrderCreated`` events that reached RabbitMQ.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
-import time
 from dataclasses import dataclass
 
 from workshop.config import Settings, settings as load_settings
 from workshop.orders import db, domain, outbox, schemas
 from workshop.orders.processes import child_env
+from workshop.waiting import WaitTimeout, until, within
 
 MODES = ("dual-write", "outbox")
 
@@ -88,14 +89,13 @@ async def run(s: Settings, mode: str, *, orders: int = 5, crash_at: int = 3, tim
         sub = await bus.subscribe("crashdemo_tap", ["order.ordercreated"], tap, durable=False)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "workshop.orders.crashdemo", mode, str(orders), str(crash_at), env=child_env(s))
-        code = await asyncio.wait_for(proc.wait(), timeout)
+        code = await within(proc.wait(), timeout, what=f"the {mode} demo's child process to crash")
         if mode == "outbox":  # the order service restarts: its relay publishes what is waiting
             while await outbox.Relay(pool, bus, "order").flush():
                 pass
         saved = (await db.fetch(pool, "SELECT count(*) FROM orders"))[0][0]
-        deadline = time.monotonic() + 3
-        while len(seen) < saved and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(WaitTimeout):  # fewer than saved is the naive mode's lesson, not an error
+            await until(lambda: len(seen) >= saved, timeout=3, every=0.05, what="every saved order's event")
         await asyncio.sleep(0.2)  # anything else in flight
         await sub.cancel()
         return CrashResult(mode, saved, len(seen), -code if code < 0 else code)

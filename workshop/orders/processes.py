@@ -17,6 +17,7 @@ import signal
 import sys
 
 from workshop.config import Settings
+from workshop.waiting import WaitTimeout, within
 
 
 def child_env(s: Settings) -> dict[str, str]:
@@ -32,10 +33,10 @@ async def start(service: str, s: Settings, *args: str, timeout: float = 30.0) ->
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     assert proc.stdout is not None
     try:
-        line = await asyncio.wait_for(proc.stdout.readline(), timeout)
-    except asyncio.TimeoutError:
+        line = await within(proc.stdout.readline(), timeout, what=f"the {service} process to start consuming")
+    except WaitTimeout:
         proc.kill()
-        raise TimeoutError(f"{service} process did not start within {timeout:g} s") from None
+        raise
     if f"{service}: consuming".encode() not in line:
         rest = await asyncio.wait_for(proc.stdout.read(), 5)
         raise RuntimeError(f"{service} process failed to start: {(line + rest).decode(errors='replace')[-500:]}")
@@ -67,7 +68,7 @@ async def stop(proc: asyncio.subprocess.Process, timeout: float = 10.0) -> int:
 async def kill(proc: asyncio.subprocess.Process, timeout: float = 10.0) -> int:
     """SIGKILL: no clean-up, no acks — what a crash or the OOM killer does."""
     proc.send_signal(signal.SIGKILL)
-    code = await asyncio.wait_for(proc.wait(), timeout)
+    code = await within(proc.wait(), timeout, what="the killed process to exit")
     await _reader_done(proc)
     return code
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from workshop.config import Settings
+from workshop.waiting import within
 
 
 class CourseEventStore:
@@ -113,7 +114,7 @@ async def measure_naive(s: Settings, *, writers: int = 4, appends: int = 50, uni
                 except UniqueViolation:
                     failed += 1
 
-        await asyncio.wait_for(asyncio.gather(*(writer(w) for w in range(writers))), timeout)
+        await within(asyncio.gather(*(writer(w) for w in range(writers))), timeout, what=f"{writers} writers")
         versions = [e["version"] for e in await store.get_events("user-1")]
         dup_rows = sum(c for c in (versions.count(v) for v in set(versions)) if c > 1)
         return NaiveResult(writers, writers * appends, len(versions), failed, dup_rows, len(set(versions)))
@@ -185,7 +186,7 @@ async def measure_with_expected_version(store, *, writers: int = 4, appends: int
             out = await execute(store, stream_id, lambda state: users.decide(cmd, state), users.evolve, policy)
             attempts.append(out.attempts)
 
-    await asyncio.wait_for(asyncio.gather(*(writer(w) for w in range(writers))), timeout)
+    await within(asyncio.gather(*(writer(w) for w in range(writers))), timeout, what=f"{writers} writers")
     events = await store.read(stream_id, from_version=before + 1)
     versions = [e.version for e in events]
     return FixedResult(writers, writers * appends, len(events), writers * appends - len(events),
@@ -209,7 +210,7 @@ async def feed_gap_fixed(store) -> dict:
         b_waiting = not b_task.done()
         first = [r.position for r in await store.read_all()]  # nothing committed yet
         await a.execute("COMMIT")
-        await asyncio.wait_for(b_task, 5)
+        await within(b_task, 5, what="B's append after A's commit")
         second = [r.position for r in await store.read_all(after=first[-1] if first else 0)]
         return {"b_waited": b_waiting, "first_read": first, "second_read": second,
                 "streams": [r.event.aggregate_id for r in await store.read_all()]}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from workshop.events import Event
 from workshop.store.base import ConcurrencyError, EventStore
 from workshop.store.feed import catch_up
+from workshop.waiting import within
 
 
 @dataclass
@@ -85,10 +86,10 @@ async def race(store: EventStore, writers: int = 8, appends: int = 40, shared_st
 
     reading = asyncio.create_task(reader())
     try:
-        await asyncio.wait_for(asyncio.gather(*(writer(w) for w in range(writers))), timeout)
+        await within(asyncio.gather(*(writer(w) for w in range(writers))), timeout, what=f"{writers} writers")
     finally:
         done.set()
-        await asyncio.wait_for(reading, timeout)
+        await within(reading, timeout, what="the follower to catch up")
     committed = await catch_up(store, after=after0)
     committed_ids = {r.event.event_id for r in committed}
     committed_pos = {r.position for r in committed}
