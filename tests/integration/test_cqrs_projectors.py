@@ -1,0 +1,147 @@
+"""Projectors on the real PostgreSQL, Redis and RabbitMQ: checkpoints, kills, unknown events, the relay."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from workshop import connect, users
+from workshop.bus import RabbitBus
+from workshop.cqrs import checkpoints
+from workshop.cqrs.projectors import PostgresProjector, RedisProjector
+from workshop.cqrs.readmodels import Activity, SignupsByDay, UsersTable
+from workshop.cqrs.relay import Relay
+from workshop.cqrs.system import open_store
+from workshop.events import Event
+from workshop.orders.processes import child_env, kill
+from workshop.waiting import until
+
+N_USERS = 300  # 300 created, 150 activated, 50 deleted, 30 unknown events: 530 in the feed
+
+
+async def fill(store) -> None:
+    for i in range(N_USERS):
+        await store.append(f"u{i}", [users.UserCreated(f"u{i}", "A", f"N{i}", f"u{i}@example.org")], 0)
+        if i % 2 == 0:
+            await store.append(f"u{i}", [users.UserActivated(f"u{i}")], 1)
+        if i % 6 == 0:
+            await store.append(f"u{i}", [users.UserDeleted(f"u{i}", reason="test")], 2)
+        if i % 10 == 0:  # a type no read model knows (yet)
+            await store.append(f"x{i}", [Event("NewsletterSubscribed", f"x{i}", {"topic": "cqrs"})], 0)
+
+
+async def assert_exact(store, redis, ns) -> None:
+    """Every user once with its last version; counts that would double if anything were applied twice."""
+    async with store.pool.connection() as conn:
+        rows = await (await conn.execute(f'SELECT user_id, version, status FROM "{store.schema}".users_v1')).fetchall()
+        signups = (await (await conn.execute(f'SELECT sum(signups) FROM "{store.schema}".signups_by_day')).fetchone())[0]
+    assert len(rows) == N_USERS
+    expected = {f"u{i}": (3, "deleted") if i % 6 == 0 else (2, "active") if i % 2 == 0 else (1, "inactive")
+                for i in range(N_USERS)}
+    assert {u: (v, s) for u, v, s in rows} == expected
+    assert signups == N_USERS  # an increment per UserCreated: a replayed batch would show here
+    counts = await redis.hgetall(ns.key("cqrs", "activity", "counts"))
+    assert {k: int(v) for k, v in counts.items()} == {"inactive": 150, "active": 100, "deleted": 50}
+
+
+@pytest.fixture
+async def store(ws_settings):
+    s = await open_store(ws_settings)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def redis(ws_settings):
+    r = await connect.redis(ws_settings)
+    yield r
+    await r.aclose()
+
+
+async def test_unknown_event_types_are_skipped_and_counted(store, redis, ws_settings):
+    await fill(store)
+    pg = await PostgresProjector(store, UsersTable(), batch=100).setup()
+    rd = await RedisProjector(store, redis, ws_settings.namespace, Activity(), batch=100).setup()
+    assert await pg.catch_up() == await store.head() == await rd.catch_up()
+    assert pg.stats.skipped == rd.stats.skipped == N_USERS // 10
+    saved = await checkpoints.read(store.pool, store.schema)
+    assert saved["users_v1"] == {"position": await store.head(), "skipped": N_USERS // 10}
+    assert int(await redis.get(ws_settings.namespace.key("cqrs", "activity", "skipped"))) == N_USERS // 10
+    assert await pg.catch_up() == 0 and await rd.catch_up() == 0  # nothing new: nothing applied again
+
+
+@pytest.mark.timeout(120)
+async def test_a_projector_killed_mid_run_resumes_with_no_lost_or_doubled_rows(store, redis, ws_settings):
+    await fill(store)
+    head = await store.head()
+    ns = ws_settings.namespace
+
+    async def start():
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "workshop.cqrs.projectors", "--models", "users,signups,activity", "--batch", "7",
+            "--no-bus", env=child_env(ws_settings), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert b"projectors:" in line, line
+        return proc
+
+    async def positions():
+        saved = await checkpoints.read(store.pool, store.schema)
+        rd = int(await redis.get(ns.key("cqrs", "activity", "checkpoint")) or 0)
+        return [saved.get("users_v1", {}).get("position", 0), saved.get("signups_by_day", {}).get("position", 0), rd]
+
+    proc = await start()
+    try:  # kill it while all three models are part-way through
+        await until(lambda: _all_between(positions(), 35, head - 35), timeout=30, every=0.002,
+                    what="every model part-way through the feed")
+    finally:
+        await kill(proc)
+    stopped = await positions()
+    assert all(0 < p < head for p in stopped), stopped
+    proc = await start()
+    try:
+        await until(lambda: _all_at(positions(), head), timeout=60, what="every model at the head again")
+    finally:
+        await kill(proc)
+    await assert_exact(store, redis, ns)
+
+
+async def _all_between(positions, low, high) -> bool:
+    return all(low <= p <= high for p in await positions)
+
+
+async def _all_at(positions, head) -> bool:
+    return all(p == head for p in await positions)
+
+
+async def test_two_copies_of_a_projector_never_apply_a_batch_twice(store, redis, ws_settings):
+    await fill(store)
+    ns = ws_settings.namespace
+    copies = [p for _ in range(2) for p in (PostgresProjector(store, UsersTable(), batch=13),
+                                            PostgresProjector(store, SignupsByDay(), batch=13),
+                                            RedisProjector(store, redis, ns, Activity(), batch=13))]
+    for p in copies:
+        await p.setup()
+    await asyncio.gather(*(p.catch_up() for p in copies))
+    await assert_exact(store, redis, ns)
+
+
+async def test_the_relay_publishes_the_feed_in_order_and_resumes_after_its_checkpoint(store, ws_settings):
+    bus = await RabbitBus.connect(ws_settings, validate=users.validate)
+    got: list[str] = []
+
+    async def collect(event, delivery):
+        got.append(event.event_id)
+
+    try:
+        await bus.subscribe("tap", ["user.#"], collect, prefetch=1, durable=False)
+        for i in range(30):
+            await store.append(f"r{i}", [users.UserCreated(f"r{i}", "A", "B", f"r{i}@example.org")], 0)
+        relay = Relay(store, bus, ws_settings, batch=8)
+        assert await relay.catch_up() == 30
+        assert await Relay(store, bus, ws_settings).catch_up() == 0  # a restarted relay starts after its checkpoint
+        await until(lambda: len(got) == 30, what="30 events through the bus")
+        assert got == [r.event.event_id for r in await store.read_all(limit=100)]
+    finally:
+        await bus.close()

@@ -1,0 +1,141 @@
+"""The write side: a command in, events appended, the new version and feed position out.
+
+Every command goes through the same four steps::
+
+    history = await store.read(user_id)              # 1. load the aggregate
+    events  = users.decide(command, fold(history))   # 2. decide (pure; may refuse)
+    await store.append(user_id, events, expected_version=len(history))   # 3. append
+    return Accepted(version, position)               # 4. answer
+
+What it does *not* do is publish: the event store's global feed is the
+publication. A relay follows the feed to the bus (``relay.py``), so there is
+no moment where an event is stored but not published (the course's dual write).
+
+* **Concurrency**: if another writer appended first, ``ConcurrencyError``; the
+  handler reloads and decides again (with :class:`~workshop.store.retry.ConflictRetry`'s
+  backoff, as chapter 3's ``store.retry.execute``), because the decision may change.
+* **Idempotency**: the events carry the command's id as ``causation_id``. A
+  repeated command finds its own events in the stream and gets the first
+  answer back (``duplicate=True``) — whether it arrives a minute later or races itself.
+* **Cross-stream rules** (one account per email) go through ``emails``, a
+  :class:`~workshop.cqrs.uniqueness.EmailReservations` (or, to see the race, a ``ReadModelCheck``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from workshop import users
+from workshop.cqrs.commands import ChangeEmail, Command, CreateUser, DeleteUser
+from workshop.cqrs.uniqueness import EmailTaken
+from workshop.errors import WorkshopError
+from workshop.events import Event
+from workshop.store import ConcurrencyError
+from workshop.store.feed import catch_up
+from workshop.store.retry import ConflictRetry
+
+
+class CommandRejected(WorkshopError):
+    """The command is not allowed in the aggregate's current state; ``status`` is the HTTP code to answer with."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status, self.reason = status, reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a client gets back: where its events landed."""
+
+    user_id: str
+    version: int  # the stream's version after the command
+    position: int  # the global feed position of the command's last event: wait for it on the read side
+    events: int = 0  # how many events this command appended (0: nothing changed, or a duplicate)
+    duplicate: bool = False  # the same command_id was handled before: this is the first answer again
+    command_id: str = ""
+
+
+async def position_of(store: Any, stream_id: str, version: int) -> int:
+    """The global feed position of ``stream_id``'s event number ``version`` (0 for version 0)."""
+    if version == 0:
+        return 0
+    if hasattr(store, "pool"):  # PostgreSQL: one indexed lookup
+        async with store.pool.connection() as conn:
+            cur = await conn.execute(f'SELECT position FROM "{store.schema}".events WHERE stream_id = %s '
+                                     "AND version = %s", (stream_id, version))
+            row = await cur.fetchone()
+        return row[0] if row else 0
+    for rec in await catch_up(store):  # the memory store: scan (tests and notebooks only)
+        if rec.event.aggregate_id == stream_id and rec.event.version == version:
+            return rec.position
+    return 0
+
+
+class CommandHandler:
+    """Load, decide, append — with retries on conflicts, idempotency and email claims."""
+
+    def __init__(self, store: Any, *, emails: Any = None, retry: ConflictRetry = ConflictRetry()) -> None:
+        self.store, self.emails, self.retry = store, emails, retry
+        self.stats = {"accepted": 0, "duplicates": 0, "rejected": 0, "conflicts_retried": 0}
+
+    async def handle(self, command: Command) -> Accepted:
+        delays = self.retry.delays()
+        while True:
+            history = await self.store.read(command.user_id)
+            version = history[-1].version if history else 0
+            earlier = [e for e in history if e.causation_id == command.command_id]
+            if earlier:  # the same command again: answer as the first time, change nothing
+                self.stats["duplicates"] += 1
+                return await self._accepted(command, earlier[-1].version, 0, duplicate=True)
+            state = users.fold(history)
+            events = self._decide(command, state)
+            if not events:  # nothing to change (e.g. activating an active user)
+                return await self._accepted(command, version, 0)
+            try:
+                new_version = await self._append(command, state, events, version)
+            except ConcurrencyError:
+                delay = next(delays, None)
+                if delay is None:
+                    self.stats["rejected"] += 1
+                    raise CommandRejected(409, f"user {command.user_id!r} kept changing under us; try again") from None
+                self.stats["conflicts_retried"] += 1
+                await asyncio.sleep(delay)
+                continue  # someone appended meanwhile: reload and decide again
+            self.stats["accepted"] += 1
+            return await self._accepted(command, new_version, len(events))
+
+    def _decide(self, command: Command, state: dict) -> list[Event]:
+        try:
+            events = users.decide(command.to_domain(), state)
+        except users.UserError as exc:
+            self.stats["rejected"] += 1
+            raise CommandRejected(404 if not state and not isinstance(command, CreateUser) else 409, str(exc)) from None
+        # the command's id travels with its events: causation (this command) and correlation (its conversation)
+        return [e.replace(causation_id=command.command_id, correlation_id=command.command_id) for e in events]
+
+    async def _append(self, command: Command, state: dict, events: list[Event], version: int) -> int:
+        """Append with the expected version; claim a new email first and give it back if the append fails."""
+        new_email = command.email if isinstance(command, (CreateUser, ChangeEmail)) else None
+        claimed = False
+        if new_email and self.emails is not None:
+            try:
+                claimed = await self.emails.claim(new_email, command.user_id)
+            except EmailTaken as exc:
+                self.stats["rejected"] += 1
+                raise CommandRejected(409, str(exc)) from None
+        try:
+            new_version = await self.store.append(command.user_id, events, expected_version=version)
+        except BaseException:
+            if claimed:
+                await self.emails.release(new_email, command.user_id)
+            raise
+        old_email = state.get("email")
+        if self.emails is not None and old_email and (new_email or isinstance(command, DeleteUser)):
+            await self.emails.release(old_email, command.user_id)  # the old address is free again
+        return new_version
+
+    async def _accepted(self, command: Command, version: int, appended: int, duplicate: bool = False) -> Accepted:
+        position = await position_of(self.store, command.user_id, version)
+        return Accepted(command.user_id, version, position, appended, duplicate, command.command_id)

@@ -1,0 +1,74 @@
+"""Eventual consistency, measured: how long from "command accepted" to "visible in a read model".
+
+A :class:`LagMeter` is told when each command was accepted (its feed position and
+the time) and listens to projectors (each commit reports the positions it made
+visible). Both clocks are ``time.perf_counter()`` in one process, so the
+difference is the lag. A read model that commits before the client even has its
+answer counts as lag 0.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+
+class LagMeter:
+    def __init__(self) -> None:
+        self.accepted: dict[int, float] = {}  # position -> when the write side answered
+        self.visible: dict[str, dict[int, float]] = {}  # model -> position -> when its commit happened
+
+    def accept(self, position: int, at: float) -> None:
+        self.accepted[position] = at
+
+    def listen(self, projector: Any) -> None:
+        seen = self.visible.setdefault(projector.name, {})
+
+        def on_commit(positions: list[int], at: float) -> None:
+            for p in positions:
+                seen.setdefault(p, at)
+
+        projector.listeners.append(on_commit)
+
+    def lags_ms(self, model: str) -> list[float]:
+        """Lag of every accepted command that became visible in ``model``, in milliseconds."""
+        seen = self.visible.get(model, {})
+        return [max(0.0, seen[p] - t) * 1000 for p, t in self.accepted.items() if p in seen]
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Per model: n, p50, p99, max (ms)."""
+        out = {}
+        for model in self.visible:
+            lags = sorted(self.lags_ms(model))
+            if lags:
+                out[model] = {"n": len(lags), "p50": percentile(lags, 50), "p99": percentile(lags, 99),
+                              "max": lags[-1]}
+        return out
+
+    def plot(self, ax: Any = None) -> Any:
+        """One histogram per read model (log-scaled milliseconds), with p50 and p99 marked."""
+        import matplotlib.pyplot as plt
+        import numpy as np
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 3.5))
+        models = [m for m in self.visible if self.lags_ms(m)]
+        everything = [x for m in models for x in self.lags_ms(m)]
+        low, high = max(min(everything, default=0.1), 0.1), max(max(everything, default=1.0), 1.0)
+        bins = np.logspace(np.log10(low), np.log10(high * 1.1), 40)
+        for model in models:
+            lags = [max(x, low) for x in self.lags_ms(model)]
+            stats = self.summary()[model]
+            ax.hist(lags, bins=bins, alpha=0.6, label=f"{model}: p50 {stats['p50']:.1f}, p99 {stats['p99']:.1f} ms")
+        ax.set_xscale("log")
+        ax.set_xlabel("command accepted → visible in the read model (ms)")
+        ax.set_ylabel("commands")
+        ax.legend()
+        return ax
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """The ``q``-th percentile of already sorted values (inclusive method)."""
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    return statistics.quantiles(sorted_values, n=100, method="inclusive")[max(0, min(98, round(q) - 1))]

@@ -1,0 +1,237 @@
+"""Projectors: the global feed in, read models out, each with its own checkpoint.
+
+One step of a projector, for a PostgreSQL read model::
+
+    BEGIN
+      position := checkpoint of this model  (FOR UPDATE)
+      records  := the feed after position      (up to `batch` events)
+      apply the ones this model knows; skip and count the others
+      checkpoint := last position
+    COMMIT
+
+The update and the checkpoint commit together, so a projector killed anywhere
+resumes from its last commit: nothing lost, nothing applied twice. For Redis the
+same step runs under ``WATCH`` / ``MULTI`` / ``EXEC``: the checkpoint key is
+watched, and the batch and the new checkpoint are written in one ``EXEC``.
+
+The bus only *wakes* projectors up (any event on ``user.#``); what they apply
+always comes from the feed, in feed order. A lost or repeated wake-up costs
+nothing, and a projector started today back-fills from position 0.
+
+    python -m workshop.cqrs.projectors     # all read models (compose: cqrs-projectors)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from workshop.cqrs import checkpoints
+from workshop.store import Recorded
+
+Listener = Callable[[list[int], float], None]  # (positions made visible, time.perf_counter() at commit)
+
+
+@dataclass
+class ProjectorStats:
+    applied: int = 0  # events this model understood and applied
+    skipped: int = 0  # events of unknown types (skipped, counted)
+    batches: int = 0
+    wakeups: int = 0
+
+
+class Projector:
+    """What both kinds share: the loop, the wake-ups, the statistics, the lag listeners."""
+
+    kind = "?"
+
+    def __init__(self, store: Any, projection: Any, *, batch: int = 1000) -> None:
+        self.store, self.projection, self.batch = store, projection, batch
+        self.stats = ProjectorStats()
+        self.listeners: list[Listener] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._subscription: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    async def step(self) -> int:  # pragma: no cover - each kind implements it
+        raise NotImplementedError
+
+    async def catch_up(self) -> int:
+        """Apply everything committed so far; returns how many feed events were consumed."""
+        total = 0
+        while n := await self.step():
+            total += n
+        return total
+
+    def _done(self, records: list[Recorded], known: int) -> None:
+        now = time.perf_counter()
+        self.stats.applied += known
+        self.stats.skipped += len(records) - known
+        self.stats.batches += 1
+        for listener in self.listeners:
+            listener([r.position for r in records], now)
+
+    # --- running in the background ------------------------------------------------------
+    async def start(self, bus: Any = None, *, poll: float = 0.5) -> "Projector":
+        """Keep the model up to date: catch up on every wake-up from ``bus``, or every ``poll`` s."""
+        if bus is not None:
+            async def wake(event: Any, delivery: Any) -> None:
+                self.stats.wakeups += 1
+                self._wake.set()
+
+            self._subscription = await bus.subscribe(f"cqrs-{self.kind}-{self.name}", ["user.#"], wake,
+                                                     prefetch=100, durable=False)
+        self._task = asyncio.create_task(self._run(poll), name=f"projector-{self.name}")
+        return self
+
+    async def _run(self, poll: float) -> None:
+        while True:
+            self._wake.clear()
+            await self.catch_up()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), poll)
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.cancel()
+            self._subscription = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+class PostgresProjector(Projector):
+    """A read model in the event store's database; checkpoint in ``<schema>.checkpoints``."""
+
+    kind = "pg"
+
+    async def setup(self) -> "PostgresProjector":
+        async with self.store.pool.connection() as conn, conn.transaction():
+            await self.projection.setup(conn, self.store.schema)
+            await checkpoints.lock(conn, self.store.schema, self.name)
+        return self
+
+    async def step(self, also: Callable[[Any], Any] | None = None) -> int:
+        """One batch in one transaction; ``also(conn)`` runs in the same transaction (e.g. a blue/green swap)."""
+        schema = self.store.schema
+        async with self.store.pool.connection() as conn, conn.transaction():
+            position = await checkpoints.lock(conn, schema, self.name)
+            records = await self.store.read_all(after=position, limit=self.batch)
+            if also is not None:
+                await also(conn)
+            if not records:
+                return 0
+            known = [r for r in records if r.event.event_type in self.projection.types]
+            if known:
+                await self.projection.apply(conn, schema, known)
+            await checkpoints.advance(conn, schema, self.name, records[-1].position, len(records) - len(known))
+        self._done(records, len(known))
+        return len(records)
+
+    async def position(self) -> int:
+        async with self.store.pool.connection() as conn:
+            cur = await conn.execute(f'SELECT position FROM "{self.store.schema}".checkpoints WHERE name = %s',
+                                     (self.name,))
+            row = await cur.fetchone()
+        return row[0] if row else 0
+
+
+class RedisProjector(Projector):
+    """A read model in Redis; checkpoint and skip count in ``<ns>:cqrs:<name>:checkpoint`` / ``:skipped``."""
+
+    kind = "redis"
+
+    def __init__(self, store: Any, redis: Any, namespace: Any, projection: Any, **kw: Any) -> None:
+        super().__init__(store, projection, **kw)
+        self.redis, self.ns = redis, namespace
+        self.checkpoint_key = namespace.key("cqrs", projection.name, "checkpoint")
+        self.skipped_key = namespace.key("cqrs", projection.name, "skipped")
+
+    async def setup(self) -> "RedisProjector":
+        return self
+
+    async def step(self) -> int:
+        from redis.exceptions import WatchError
+
+        while True:
+            try:
+                return await self._step()
+            except WatchError:  # another copy of this projector moved first: read again
+                continue
+
+    async def _step(self) -> int:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(self.checkpoint_key, *self.projection.keys(self.ns).values())
+            position = int(await pipe.get(self.checkpoint_key) or 0)
+            records = await self.store.read_all(after=position, limit=self.batch)
+            if not records:
+                return 0
+            known = [r for r in records if r.event.event_type in self.projection.types]
+            current = await self.projection.read(pipe, self.ns, known) if known else {}
+            pipe.multi()  # from here on commands are queued, and EXEC applies them all or none
+            if known:
+                self.projection.write(pipe, self.ns, known, current)
+            pipe.set(self.checkpoint_key, records[-1].position)
+            if len(records) > len(known):
+                pipe.incrby(self.skipped_key, len(records) - len(known))
+            await pipe.execute()
+        self._done(records, len(known))
+        return len(records)
+
+    async def position(self) -> int:
+        return int(await self.redis.get(self.checkpoint_key) or 0)
+
+
+async def main(argv: list[str] | None = None) -> None:  # the compose service, and the kill-and-resume test
+    import argparse
+
+    from workshop import connect
+    from workshop.bus import open_bus
+    from workshop.config import settings
+    from workshop.cqrs import rebuild
+    from workshop.cqrs.readmodels import Activity, SignupsByDay, UsersTable
+    from workshop.cqrs.system import open_store
+
+    parser = argparse.ArgumentParser(prog="python -m workshop.cqrs.projectors")
+    parser.add_argument("--models", default="users,activity", help="comma-separated: users, activity, signups")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--no-bus", action="store_true", help="poll the feed only")
+    args = parser.parse_args(argv)
+    s = settings()
+    store = await open_store(s)
+    redis = await connect.redis(s)
+    bus = None if args.no_bus else await open_bus("rabbitmq", s)
+    table = await rebuild.active(store.pool, store.schema) or "users_v1"
+    made = {"users": lambda: PostgresProjector(store, UsersTable(table), batch=args.batch),
+            "signups": lambda: PostgresProjector(store, SignupsByDay(), batch=args.batch),
+            "activity": lambda: RedisProjector(store, redis, s.namespace, Activity(), batch=args.batch)}
+    running = []
+    for model in args.models.split(","):
+        projector = await made[model]().setup()
+        if model == "users":
+            await rebuild.ensure_active(store.pool, store.schema, "users", table)
+        running.append(await projector.start(bus, poll=0.2))
+    print(f"projectors: {', '.join(p.name for p in running)} in {store.schema}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        for p in running:
+            await p.stop()
+        if bus is not None:
+            await bus.close()
+        await redis.aclose()
+        await store.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -1,0 +1,134 @@
+"""The read models: tables and keys shaped for the questions the read API answers.
+
+Each one says which event types it understands (``types``) and how a batch of
+them changes it (``apply``). The projector (``projectors.py``) does the rest:
+reading the feed, skipping and counting unknown types, the checkpoint.
+
+* :class:`UsersTable` (PostgreSQL) — one row per user: ``GET /users/{id}``, ``GET /users``.
+* :class:`SignupsByDay` (PostgreSQL) — a second model over the same events,
+  added later and back-filled from the feed, without touching the write side.
+* :class:`Activity` (Redis) — users per status and the latest events, for a dashboard.
+
+The course's MongoDB read model is replaced by these two stores: the workshop's
+services are PostgreSQL, Redis and RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from workshop import users
+from workshop.store import Recorded
+
+USER_TYPES = frozenset({"UserCreated", "EmailUpdated", "UserActivated", "UserDeleted"})
+
+
+class UsersTable:
+    """``<schema>.<name>``: id, name, email, status, and the stream version and feed position it reflects."""
+
+    types = USER_TYPES
+
+    def __init__(self, name: str = "users_v1") -> None:
+        self.name = name
+
+    async def setup(self, conn: Any, schema: str) -> None:
+        t = f'"{schema}"."{self.name}"'
+        await conn.execute(f"""CREATE TABLE IF NOT EXISTS {t} (
+            user_id text PRIMARY KEY, name text NOT NULL, email text NOT NULL, status text NOT NULL,
+            version integer NOT NULL, position bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())""")
+        await conn.execute(f'CREATE INDEX IF NOT EXISTS "{self.name}_email" ON {t} (email)')
+
+    async def apply(self, conn: Any, schema: str, records: list[Recorded]) -> None:
+        """Fold the batch per user in Python, then write every touched row with one statement."""
+        t = f'"{schema}"."{self.name}"'
+        ids = list({r.event.aggregate_id for r in records})
+        cur = await conn.execute(f"SELECT user_id, name, email, status, version FROM {t} WHERE user_id = ANY(%s)", (ids,))
+        rows = {uid: {"id": uid, "name": n, "email": e, "status": s, "version": v, "position": 0}
+                for uid, n, e, s, v in await cur.fetchall()}
+        for r in records:
+            row = rows.get(r.event.aggregate_id, {})
+            if r.event.version <= row.get("version", 0):
+                continue  # already applied (defence in depth: the checkpoint already prevents this)
+            state = users.evolve({k: row[k] for k in ("id", "name", "email", "status")} if row else {}, r.event)
+            if state:
+                rows[r.event.aggregate_id] = {**state, "version": r.event.version, "position": r.position}
+        touched = [row for row in rows.values() if row["position"]]
+        if touched:
+            cols = [[row[k] for row in touched] for k in ("id", "name", "email", "status", "version", "position")]
+            await conn.execute(
+                f"INSERT INTO {t} (user_id, name, email, status, version, position) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::bigint[]) "
+                "ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, "
+                "status = EXCLUDED.status, version = EXCLUDED.version, position = EXCLUDED.position, updated_at = now()",
+                cols)
+
+
+class SignupsByDay:
+    """``<schema>.<name>``: how many users were created each day (UTC)."""
+
+    types = frozenset({"UserCreated"})
+
+    def __init__(self, name: str = "signups_by_day") -> None:
+        self.name = name
+
+    async def setup(self, conn: Any, schema: str) -> None:
+        await conn.execute(f'CREATE TABLE IF NOT EXISTS "{schema}"."{self.name}" (day date PRIMARY KEY, '
+                           "signups integer NOT NULL)")
+
+    async def apply(self, conn: Any, schema: str, records: list[Recorded]) -> None:
+        counts: dict[str, int] = {}
+        for r in records:
+            day = r.event.timestamp[:10]
+            counts[day] = counts.get(day, 0) + 1
+        await conn.execute(
+            f'INSERT INTO "{schema}"."{self.name}" (day, signups) SELECT * FROM unnest(%s::date[], %s::int[]) '
+            f'ON CONFLICT (day) DO UPDATE SET signups = "{self.name}".signups + EXCLUDED.signups',
+            (list(counts), list(counts.values())))
+
+
+class Activity:
+    """Redis: ``counts`` (users per status), ``status`` (each user's), ``recent`` (the latest events, newest first)."""
+
+    types = USER_TYPES
+    STATUS = {"UserCreated": "inactive", "UserActivated": "active", "UserDeleted": "deleted"}
+
+    def __init__(self, name: str = "activity", keep: int = 50) -> None:
+        self.name, self.keep = name, keep
+
+    def keys(self, ns: Any) -> dict[str, str]:
+        return {k: ns.key("cqrs", self.name, k) for k in ("counts", "status", "recent")}
+
+    async def read(self, pipe: Any, ns: Any, records: list[Recorded]) -> dict[str, str]:
+        """Before the transaction (keys are WATCHed): the current status of every user in the batch."""
+        ids = list({r.event.aggregate_id for r in records if r.event.event_type in self.STATUS})
+        if not ids:
+            return {}
+        values = await pipe.hmget(self.keys(ns)["status"], ids)
+        return {i: v for i, v in zip(ids, values) if v is not None}
+
+    def write(self, pipe: Any, ns: Any, records: list[Recorded], statuses: dict[str, str]) -> None:
+        """Queue the changes (applied atomically with the checkpoint by ``EXEC``)."""
+        keys, before = self.keys(ns), dict(statuses)
+        for r in records:
+            new = self.STATUS.get(r.event.event_type)
+            if new is not None and statuses.get(r.event.aggregate_id) != new:
+                statuses[r.event.aggregate_id] = new
+        delta: dict[str, int] = {}
+        for uid, new in statuses.items():
+            old = before.get(uid)
+            if old != new:
+                delta[new] = delta.get(new, 0) + 1
+                if old is not None:
+                    delta[old] = delta.get(old, 0) - 1
+        for status, n in delta.items():
+            if n:
+                pipe.hincrby(keys["counts"], status, n)
+        changed = {u: s for u, s in statuses.items() if before.get(u) != s}
+        if changed:
+            pipe.hset(keys["status"], mapping=changed)
+        latest = [json.dumps({"position": r.position, "type": r.event.event_type, "user_id": r.event.aggregate_id,
+                              "at": r.event.timestamp}) for r in records[-self.keep:]]
+        if latest:
+            pipe.lpush(keys["recent"], *latest)
+            pipe.ltrim(keys["recent"], 0, self.keep - 1)

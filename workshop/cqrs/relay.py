@@ -1,0 +1,108 @@
+"""The relay: the event store's global feed, forwarded to the bus.
+
+The write side only appends; this loop is what publishes. It remembers the
+last position it forwarded (a checkpoint row), reads what comes after, publishes
+it with confirms, and then moves the checkpoint. If it dies between publishing
+and moving the checkpoint, it publishes those events again when it restarts:
+**at least once**, never *lost* — which is why every consumer is idempotent.
+
+It wakes up on PostgreSQL's ``NOTIFY`` (sent when an append commits, see
+``schema.py``) and otherwise checks every ``poll`` seconds, so a missed
+notification costs at most one poll interval.
+
+    python -m workshop.cqrs.relay        # one process per namespace (compose: cqrs-relay)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from workshop.config import Settings, settings as load_settings
+from workshop.cqrs import checkpoints
+from workshop.cqrs.schema import channel
+
+NAME = "relay"
+
+
+def routing_key(event_type: str) -> str:
+    """``UserCreated`` → ``user.usercreated`` (the bus's topic naming, as in chapter 1)."""
+    return f"user.{event_type.lower()}"
+
+
+class Relay:
+    """Forwards the feed of ``store`` to ``bus``; ``await relay.catch_up()`` or ``relay.start()``."""
+
+    def __init__(self, store: Any, bus: Any, settings: Settings | None = None, *, batch: int = 500,
+                 poll: float = 0.5) -> None:
+        self.store, self.bus, self.batch, self.poll = store, bus, batch, poll
+        self.settings = settings or load_settings()  # where to LISTEN (the store's database)
+        self.schema = store.schema
+        self.published = 0
+        self._task: asyncio.Task | None = None
+
+    async def catch_up(self) -> int:
+        """Publish everything committed after the checkpoint; returns how many were published."""
+        total = 0
+        while True:
+            async with self.store.pool.connection() as conn, conn.transaction():
+                position = await checkpoints.lock(conn, self.schema, NAME)  # one relay at a time
+                chunk = await self.store.read_all(after=position, limit=self.batch)
+                if not chunk:
+                    return total
+                await self.bus.publish_many([(routing_key(r.event.event_type), r.event) for r in chunk],
+                                            source="cqrs-relay")
+                await checkpoints.advance(conn, self.schema, NAME, chunk[-1].position)
+            total += len(chunk)
+            self.published += len(chunk)
+
+    def start(self) -> "Relay":
+        self._task = asyncio.create_task(self._run(), name="cqrs-relay")
+        return self
+
+    async def _run(self) -> None:
+        from workshop import connect
+
+        listener = await connect.postgres(self.settings, autocommit=True)
+        try:
+            await listener.execute(f'LISTEN "{channel(self.schema)}"')
+            while True:
+                await self.catch_up()
+                # sleep until an append commits (or `poll` seconds, whichever comes first)
+                async for _ in listener.notifies(timeout=self.poll, stop_after=1):
+                    pass
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.close()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+
+async def main() -> None:  # pragma: no cover - the compose service
+    from workshop import users
+    from workshop.bus import RabbitBus
+    from workshop.cqrs import schema
+    from workshop.store import PostgresEventStore
+
+    store = await PostgresEventStore.open(validate=users.validate, upcasters=users.UPCASTERS)
+    await schema.setup(store.pool, store.schema)
+    bus = await RabbitBus.connect(validate=users.validate)
+    relay = Relay(store, bus).start()
+    print(f"relay: forwarding {store.schema}.events to the bus", flush=True)
+    try:
+        while True:
+            await asyncio.sleep(3600)
+    finally:
+        await relay.stop()
+        await bus.close()
+        await store.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    asyncio.run(main())

@@ -1,0 +1,57 @@
+"""The tables the CQRS side keeps next to the event store (same PostgreSQL schema).
+
+* ``checkpoints``        — per read model: the last feed position it applied, and how
+                           many events it skipped (unknown types). Updated in the same
+                           transaction as the read model itself.
+* ``read_models``        — which physical table a logical read model points at
+                           (``users`` → ``users_v1``); a view of the same name follows it,
+                           so a rebuild can swap blue/green in one transaction.
+* ``email_reservations`` — one row per email in use: the unique index is what makes
+                           "one account per email" hold across streams.
+* a trigger on ``events`` that sends ``NOTIFY <schema>_events`` when appends commit,
+  so the relay wakes up at once instead of polling.
+"""
+
+from __future__ import annotations
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {s}.checkpoints (
+    name       text        PRIMARY KEY,
+    position   bigint      NOT NULL DEFAULT 0,
+    skipped    bigint      NOT NULL DEFAULT 0,     -- events of types this model does not know
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS {s}.read_models (
+    name   text PRIMARY KEY,                        -- what queries use: users
+    active text NOT NULL                            -- the table behind it: users_v1
+);
+
+CREATE TABLE IF NOT EXISTS {s}.email_reservations (
+    email       text        PRIMARY KEY,           -- lower-cased: one account per address
+    user_id     text        NOT NULL,
+    reserved_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE OR REPLACE FUNCTION {s}.notify_events() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM pg_notify('{channel}', '');             -- delivered when the append commits
+    RETURN NULL;
+END $fn$;
+
+CREATE OR REPLACE TRIGGER events_notify AFTER INSERT ON {s}.events
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.notify_events();
+"""
+
+
+def channel(schema: str) -> str:
+    """The LISTEN/NOTIFY channel that says "new events were committed"."""
+    return f"{schema}_events"
+
+
+async def setup(pool, schema: str) -> None:
+    """Create the tables and the trigger (idempotent; the event store's tables must exist)."""
+    ddl = DDL.replace("{s}", f'"{schema}"').replace("{channel}", channel(schema))
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.cqrs.setup",))
+        await conn.execute(ddl)
