@@ -24,6 +24,7 @@ Differences from the course's ``order-service/app.py``, each on purpose:
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -49,6 +50,16 @@ def _json_number(value: Any) -> Any:
     return value
 
 
+def _whole_number(value: Any) -> Any:
+    """3, or 3.0 (JSON Schema's integers include it) — not "3", not true, not 3.5."""
+    value = _json_number(value)
+    if isinstance(value, (float, Decimal)):
+        if not (math.isfinite(value) and value == int(value)):
+            raise ValueError("must be a whole number")
+        return int(value)
+    return value
+
+
 def _amount(maximum: Decimal) -> Any:
     """A money field of the request: a JSON number > 0, at most ``maximum``, at most 2 decimal places."""
     schema = {"type": "number", "exclusiveMinimum": 0, "maximum": float(maximum), "multipleOf": 0.01}
@@ -64,7 +75,7 @@ class OrderLine(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     sku: Id
-    qty: int = Field(gt=0, le=1000)
+    qty: Annotated[int, BeforeValidator(_whole_number)] = Field(gt=0, le=1000)
     price: Price
 
 
