@@ -1,0 +1,308 @@
+"""``workshop bench pubsub``: chapter 2's publisher, subscribers and Streams against their ceilings.
+
+Measures, in one run and one throw-away namespace on the shared Redis:
+
+1. messages/s delivered to **two subscribers** (the course's layout), with the package's
+   Publisher and Subscribers (the event envelope, validated on receipt) — and the same layout
+   with **bare redis-py** doing only the course's ``json.dumps``/``json.loads`` (the client
+   library's own ceiling);
+2. publishing **one message per round trip** versus **pipelined** (one round trip per 1,000);
+3. Streams: pipelined ``XADD``, and group consumption (``XREADGROUP`` 500 at a time, one
+   ``XACK`` per batch) with the package and with bare redis-py;
+4. ``redis-benchmark``'s ``PUBLISH`` and ``XADD`` (pipelined 16 deep): the server's ceiling.
+
+Targets, as ratios within the run (machines differ): delivered rate ≥ 0.9x bare redis-py,
+and pipelined publishing ≥ 5x one publish per round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from workshop import connect
+from workshop.config import Settings, settings
+from workshop.events import Event
+from workshop.waiting import until
+
+CHUNK = 1000  # messages per pipeline
+
+COUNTS = {"delivered": 10000, "one_by_one": 2000, "pipelined": 10000, "streams": 10000, "server": 50000}
+QUICK = {"delivered": 2000, "one_by_one": 300, "pipelined": 2000, "streams": 2000, "server": 5000}
+
+
+def _events(n: int) -> list[Event]:
+    from workshop.pubsub.publisher import user_action
+
+    return [user_action(i) for i in range(n)]
+
+
+async def _clock(coro: Any) -> float:
+    start = time.perf_counter()
+    await coro
+    return time.perf_counter() - start
+
+
+# --- pub/sub ---------------------------------------------------------------------------------
+
+
+async def delivered_package(s: Settings, n: int) -> float:
+    """Seconds until two package Subscribers have each received ``n`` events published pipelined."""
+    from workshop.pubsub import Publisher, Subscriber
+
+    subs = [await Subscriber.start(s, channels=["bench"], name=f"bench-{i}") for i in (1, 2)]
+    pub = await Publisher.connect(s)
+    events = _events(n)
+    try:
+        async def run() -> None:
+            for i in range(0, n, CHUNK):
+                await pub.publish_many([("bench", e) for e in events[i:i + CHUNK]])
+            await until(lambda: all(sub.stats.received >= n for sub in subs), timeout=120, every=0.005,
+                        what=f"{n} deliveries to both subscribers")
+        return await _clock(run())
+    finally:
+        await asyncio.gather(pub.close(), *(sub.stop() for sub in subs))
+
+
+async def delivered_bare(s: Settings, n: int) -> float:
+    """The same layout with redis-py alone, doing the course's work: ``json.dumps`` a dict, PUBLISH
+    pipelined, two pubsub readers that ``json.loads`` each message — no envelope, no checks."""
+    channel = s.namespace.key("bench_bare")
+    clients = [await connect.redis(s) for _ in range(3)]
+    pubsubs = [c.pubsub(ignore_subscribe_messages=True) for c in clients[1:]]
+    counts = [0, 0]
+    for p in pubsubs:
+        await p.subscribe(channel)
+        while await p.get_message(timeout=1.0) is None and not p.subscribed:
+            pass
+    await until(lambda: clients[0].pubsub_numsub(channel), what="bare subscribers")  # registered on the server
+
+    async def read(i: int) -> None:
+        while counts[i] < n:
+            message = await pubsubs[i].get_message(timeout=1.0)
+            if message is not None:
+                json.loads(message["data"])
+                counts[i] += 1
+
+    dicts = [e.to_dict() for e in _events(n)]
+
+    async def run() -> None:
+        readers = [asyncio.create_task(read(i)) for i in (0, 1)]
+        for i in range(0, n, CHUNK):
+            pipe = clients[0].pipeline(transaction=False)
+            for event in dicts[i:i + CHUNK]:
+                pipe.publish(channel, json.dumps(event))
+            await pipe.execute()
+        await asyncio.wait_for(asyncio.gather(*readers), 120)
+    try:
+        return await _clock(run())
+    finally:
+        for p in pubsubs:
+            await p.aclose()
+        for c in clients:
+            await c.aclose()
+
+
+async def publish_one_by_one(s: Settings, n: int) -> float:
+    from workshop.pubsub import Publisher
+
+    pub = await Publisher.connect(s)
+    events = _events(n)
+
+    async def run() -> None:
+        for e in events:
+            await pub.publish("bench_solo", e)
+    try:
+        return await _clock(run())
+    finally:
+        await pub.close()
+
+
+async def publish_pipelined(s: Settings, n: int) -> float:
+    from workshop.pubsub import Publisher
+
+    pub = await Publisher.connect(s)
+    events = _events(n)
+
+    async def run() -> None:
+        for i in range(0, n, CHUNK):
+            await pub.publish_many([("bench_solo", e) for e in events[i:i + CHUNK]])
+    try:
+        return await _clock(run())
+    finally:
+        await pub.close()
+
+
+# --- Streams ---------------------------------------------------------------------------------
+
+
+async def stream_append(s: Settings, n: int, stream: str = "bench_stream") -> float:
+    from workshop.pubsub.streams import append_many
+
+    r = await connect.redis(s)
+    events = _events(n)
+
+    async def run() -> None:
+        for i in range(0, n, CHUNK):
+            await append_many(r, s.namespace.key(stream), events[i:i + CHUNK])
+    try:
+        return await _clock(run())
+    finally:
+        await r.aclose()
+
+
+async def stream_consume_package(s: Settings, n: int, stream: str = "bench_stream") -> float:
+    from workshop.pubsub.streams import GroupConsumer
+
+    c = await GroupConsumer.create(s, stream, group="bench_pkg", consumer="c1", batch=500, claim_idle_ms=None)
+
+    async def run() -> None:
+        while c.stats.handled < n:
+            if not await c.read_new(block_ms=1000):
+                raise RuntimeError(f"the stream ran dry after {c.stats.handled} of {n} entries")
+    try:
+        return await _clock(run())
+    finally:
+        await c.close()
+
+
+async def stream_consume_bare(s: Settings, n: int, stream: str = "bench_stream") -> float:
+    from workshop.pubsub.streams import ensure_group
+
+    r = await connect.redis(s)
+    key = s.namespace.key(stream)
+    await ensure_group(r, key, "bench_bare")
+
+    async def run() -> None:
+        seen = 0
+        while seen < n:
+            reply = await r.xreadgroup("bench_bare", "c1", {key: ">"}, count=500, block=1000)
+            ids = [entry_id for entry_id, _ in reply[0][1]] if reply else []
+            if not ids:
+                raise RuntimeError(f"the stream ran dry after {seen} of {n} entries")
+            await r.xack(key, "bench_bare", *ids)
+            seen += len(ids)
+    try:
+        return await _clock(run())
+    finally:
+        await r.aclose()
+
+
+# --- the server's ceiling -------------------------------------------------------------------------
+
+
+def redis_benchmark(s: Settings, n: int) -> dict[str, float] | None:
+    """``redis-benchmark``'s PUBLISH and XADD requests/s (``-P 16``); ``None`` if it is not installed."""
+    binary = shutil.which("redis-benchmark")
+    if binary is None:
+        return None
+    url = urlsplit(s.redis_url)
+    base = [binary, "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 6379), "-n", str(n), "-c", "4",
+            "-P", "16", "--csv"]
+    if url.password:
+        base += ["-a", url.password]
+    if url.username:
+        base += ["--user", url.username]
+    payload = "x" * len(_events(1)[0].to_json())  # same size as an event, no quotes to upset the CSV
+    commands = {"PUBLISH": ["publish", s.namespace.key("bench_rb"), payload],
+                "XADD": ["xadd", s.namespace.key("bench_rb_stream"), "*", "event", payload]}
+    rates: dict[str, float] = {}
+    for name, command in commands.items():
+        out = subprocess.run(base + command, capture_output=True, text=True, timeout=120, check=True).stdout
+        rows = list(csv.DictReader(io.StringIO(out)))
+        rates[name] = float(rows[-1]["rps"])
+    return rates
+
+
+# --- one run --------------------------------------------------------------------------------------
+
+
+async def run(counts: dict[str, int], s: Settings | None = None) -> list[dict[str, Any]]:
+    from workshop.infra.reset import reset_namespace
+
+    base = s or settings()
+    s = replace(base, namespace=base.namespace.child("bench_pubsub"))
+    await reset_namespace(s, quiet=True)
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, n: int, seconds: float, unit: str = "messages") -> None:
+        rows.append({"name": name, "count": n, "seconds": round(seconds, 4), "rate": round(n / seconds, 1),
+                     "unit": unit})
+
+    try:
+        n = counts["delivered"]
+        row("package: delivered to 2 subscribers", 2 * n, await delivered_package(s, n))
+        row("redis-py alone: delivered to 2 subscribers", 2 * n, await delivered_bare(s, n))
+        row("package: publish, one per round trip", counts["one_by_one"], await publish_one_by_one(s, counts["one_by_one"]))
+        row("package: publish, pipelined", counts["pipelined"], await publish_pipelined(s, counts["pipelined"]))
+        n = counts["streams"]
+        row("package: Streams XADD, pipelined", n, await stream_append(s, n), unit="entries")
+        row("package: Streams group consume + XACK", n, await stream_consume_package(s, n), unit="entries")
+        row("redis-py alone: Streams group consume + XACK", n, await stream_consume_bare(s, n), unit="entries")
+        server = await asyncio.to_thread(redis_benchmark, s, counts["server"])
+        for name, rate in (server or {}).items():
+            rows.append({"name": f"redis-benchmark: {name}, -P 16", "count": counts["server"],
+                         "seconds": round(counts["server"] / rate, 4), "rate": rate,
+                         "unit": "messages" if name == "PUBLISH" else "entries"})
+    finally:
+        await reset_namespace(s, quiet=True)
+    return rows
+
+
+def _rate(rows: list[dict[str, Any]], name: str) -> float:
+    return next(r["rate"] for r in rows if r["name"] == name)
+
+
+def verdicts(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    delivered = _rate(rows, "package: delivered to 2 subscribers")
+    bare = _rate(rows, "redis-py alone: delivered to 2 subscribers")
+    one, piped = _rate(rows, "package: publish, one per round trip"), _rate(rows, "package: publish, pipelined")
+    return [(f"delivered rate >= 0.9x bare redis-py's ({delivered / bare:.2f}x)", delivered >= 0.9 * bare),
+            (f"pipelined publishing >= 5x one per round trip ({piped / one:.1f}x)", piped >= 5 * one)]
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    width = max(len(r["name"]) for r in rows)
+    ceiling = {"messages": next((r["rate"] for r in rows if r["name"].startswith("redis-benchmark: PUBLISH")), None),
+               "entries": next((r["rate"] for r in rows if r["name"].startswith("redis-benchmark: XADD")), None)}
+    lines = [f"{'benchmark':<{width}}  {'count':>7}  {'seconds':>8}  {'rate':>18}  {'vs server':>9}"]
+    for r in rows:
+        top = ceiling.get(r["unit"])
+        ratio = f"{r['rate'] / top:.2f}x" if top and not r["name"].startswith("redis-benchmark") else ""
+        lines.append(f"{r['name']:<{width}}  {r['count']:>7,}  {r['seconds']:>8.3f}  "
+                     f"{r['rate']:>7,.0f} {r['unit'] + '/s':<10}  {ratio:>9}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="workshop bench pubsub", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", metavar="FILE", help="also save the results as JSON")
+    p.add_argument("--quick", action="store_true", help="smaller counts (a second or two)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every count (e.g. 0.01 for a smoke test)")
+    args = p.parse_args(argv)
+    if args.scale <= 0:
+        p.error("--scale must be positive")
+    counts = {k: max(10, int(v * args.scale)) for k, v in (QUICK if args.quick else COUNTS).items()}
+    rows = asyncio.run(run(counts))
+    print(table(rows))
+    if not any(r["name"].startswith("redis-benchmark") for r in rows):
+        print("note: redis-benchmark is not installed (apt-get install redis-tools): no server ceiling")
+    checks = verdicts(rows)
+    for text, ok in checks:
+        print(f"{'PASS' if ok else 'MISS'}  {text}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"benchmark": "pubsub", "counts": counts, "results": rows,
+                       "targets": [{"target": t, "met": ok} for t, ok in checks]}, f, indent=2)
+        print(f"saved {args.json}")
+    return 0
