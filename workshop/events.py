@@ -178,8 +178,8 @@ class EventTypes:
     and buses, so what is accepted never depends on which modules were imported::
 
         TYPES = EventTypes()
-        OrderCreated = TYPES.register("OrderCreated", {"user_id": str, "total": (int, float)})
-        OrderCreated("ORD-1", user_id="u1", total=9.5)        # an Event; bad data raises
+        EmailUpdated = TYPES.register("EmailUpdated", {"email": str})
+        EmailUpdated("user-1", email="ada@example.com")     # an Event; bad data raises
         store = MemoryEventStore(validate=TYPES.validate)
 
     Types nobody registered pass unchecked.
