@@ -137,8 +137,8 @@ def excerpt(value: Any) -> Any:
         return value if abs(value) < 10**15 else _short(str(value), 20)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)  # 'nan', 'inf': JSON has no such numbers
-    if isinstance(value, Decimal):
-        return float(value) if value.is_finite() and len(str(value)) <= 20 else _short(str(value), 20)
+    if isinstance(value, Decimal):  # a number with a fraction, as read by read_json
+        return float(value) if value.is_finite() and abs(value) < 10**15 else _short(str(value), 20)
     if isinstance(value, str):
         return _short(value, EXCERPT)
     return _short(_REPR.repr(value), EXCERPT)  # a dict or list: its start, nested two levels at most
