@@ -12,6 +12,7 @@ its arrows go from the event that caused it (``causation_id``) to it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
@@ -104,19 +105,78 @@ def _pick(records: Iterable[Record], aggregate_ids: Sequence[str] | None, last: 
     return recs
 
 
+LABEL_PT = 7  # font size of event labels, in points
+TIERS = (4, 14, -4)  # label rows around a dot (points): two above, one below
+
+
+@dataclass
+class _Label:
+    x: float
+    lane: int
+    event_type: str
+    count: int = 1
+
+    @property
+    def text(self) -> str:
+        return self.event_type + (f" ×{self.count}" if self.count > 1 else "")
+
+
+@functools.lru_cache(maxsize=256)
+def _text_width(text: str) -> float:
+    """Width of ``text`` at LABEL_PT, in points."""
+    from matplotlib.textpath import TextPath
+
+    return TextPath((0, 0), text, size=LABEL_PT).get_extents().width + 2
+
+
+def _labels(points: list[tuple[float, int, str]], ms_per_pt: float) -> list[_Label]:
+    """One label per event type and lane for events closer than a label's width: ``NotificationSent ×3``."""
+    labels: list[_Label] = []
+    for x, lane, event_type in sorted(points):
+        near = [lb for lb in labels if lb.lane == lane and lb.event_type == event_type
+                and x - lb.x <= _text_width(lb.text) * ms_per_pt]
+        if near:
+            near[-1].count += 1
+        else:
+            labels.append(_Label(x, lane, event_type))
+    return labels
+
+
+def _draw_labels(ax: Any, labels: list[_Label], xmax: float, ms_per_pt: float) -> None:
+    """Put each label in the first row (TIERS) of its lane where it overlaps no other; keep it inside the axes."""
+    ends: dict[tuple[int, int], float] = {}  # (lane, tier) -> right end of the last label there
+    for lb in sorted(labels, key=lambda lb: lb.x):
+        width = _text_width(lb.text) * ms_per_pt
+        right_aligned = lb.x + width > xmax  # would run off the right edge: write it to the left of the dot
+        left = lb.x - width if right_aligned else lb.x
+        free = [t for t in range(len(TIERS)) if ends.get((lb.lane, t), -float("inf")) < left]
+        tier = free[0] if free else min(range(len(TIERS)), key=lambda t: ends[(lb.lane, t)])
+        ends[(lb.lane, tier)] = left + width
+        dy = TIERS[tier]
+        ax.annotate(lb.text, (lb.x, lb.lane), xytext=(0, -dy), textcoords="offset points", fontsize=LABEL_PT,
+                    ha="right" if right_aligned else "left", va="top" if dy > 0 else "bottom", zorder=4,
+                    bbox={"boxstyle": "square,pad=0.05", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
+
+
+def _short_id(aggregate_id: str) -> str:
+    return aggregate_id if len(aggregate_id) <= 13 else aggregate_id[:12] + "…"
+
+
 def swimlanes(records: Iterable[Record], *, aggregate_ids: Sequence[str] | None = None, last: int | None = 6,
               ax: Any = None, title: str = "Events by service", labels: bool = True) -> Any:
     """Draw one lane per service, a dot per event, an arrow from each cause to its effect.
 
-    Shows the ``last`` orders (or exactly ``aggregate_ids``); colours are per order.
+    Shows the ``last`` orders (or exactly ``aggregate_ids``); colours are per order (legend
+    on the right). Events of one type close together share one label (``OrderCreated ×6``).
     Returns the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     recs = _pick(records, aggregate_ids, last)
     lanes = list(LANES) + sorted({r.service for r in recs} - set(LANES))
     if ax is None:
-        fig, ax = plt.subplots(figsize=(11, 0.7 * len(lanes) + 1.2))
+        fig, ax = plt.subplots(figsize=(11, 0.75 * len(lanes) + 1.4), layout="constrained")
     else:
         fig = ax.figure
     ax.clear()
@@ -128,19 +188,30 @@ def swimlanes(records: Iterable[Record], *, aggregate_ids: Sequence[str] | None 
         x, y = (r.emitted_at - t0) * 1000, lanes.index(r.service)
         pos[r.event_id] = (x, y)
         ax.scatter([x], [y], color=colours[r.aggregate_id], s=40, zorder=3)
-        if labels:
-            ax.annotate(r.event_type, (x, y), xytext=(3, 6), textcoords="offset points", fontsize=7, rotation=20)
     for r in recs:
         if r.causation_id in pos:
             ax.annotate("", xy=pos[r.event_id], xytext=pos[r.causation_id], zorder=2,
                         arrowprops={"arrowstyle": "->", "color": colours[r.aggregate_id], "alpha": 0.6})
+    span = max((x for x, _ in pos.values()), default=0.0) or 1.0
+    xmin, xmax = -0.03 * span, 1.03 * span
+    ax.set_xlim(xmin, xmax)
+    if labels and recs:
+        width_pt = 72 * fig.get_figwidth() * 0.8  # the axes' share of the figure, legend aside
+        ms_per_pt = (xmax - xmin) / width_pt
+        points = [(pos[r.event_id][0], pos[r.event_id][1], r.event_type) for r in recs]
+        _draw_labels(ax, _labels(points, ms_per_pt), xmax, ms_per_pt)
     ax.set_yticks(range(len(lanes)), lanes)
     ax.set_ylim(-0.6, len(lanes) - 0.4)
     ax.invert_yaxis()
     ax.set_xlabel("ms since the first event shown")
     ax.set_title(f"{title} — {len(orders)} order(s), {len(recs)} event(s)")
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    if 1 < len(orders) <= 10:
+        handles = [Line2D([], [], marker="o", linestyle="", color=colours[o]) for o in orders]
+        ax.legend(handles, [_short_id(o) for o in orders], title="order", fontsize=LABEL_PT, title_fontsize=LABEL_PT,
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     return fig
 
 
