@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import traceback
+import warnings
 
 from workshop.checks import ExerciseFailed
 
@@ -21,4 +22,20 @@ def assert_one_line(error: BaseException, exercise_id: str, *parts: str) -> str:
     assert error.__context__ is None or error.__suppress_context__, "the learner's error must not be shown"
     shown = "".join(traceback.format_exception(error))
     assert "During handling" not in shown and "direct cause" not in shown
+    return message
+
+
+async def assert_async_check_one_line(check_fn, wrong, parts: list[str], capsys) -> str:
+    """``await check_fn(wrong)`` fails with one line naming ``parts``; nothing printed, no 'never awaited' warning."""
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        try:
+            await check_fn(wrong)
+        except ExerciseFailed as exc:
+            error = exc
+        else:
+            raise AssertionError(f"{check_fn.__name__}({wrong.__name__}) passed")
+    message = assert_one_line(error, check_fn.exercise_id, *parts)
+    assert capsys.readouterr() == ("", "")
+    assert not [w for w in shown if "never awaited" in str(w.message)], "the one line says it: no extra warning"
     return message

@@ -12,7 +12,7 @@ import warnings
 import pytest
 from redis.exceptions import DataError
 
-from tests.one_line import assert_one_line
+from tests.one_line import assert_async_check_one_line, assert_one_line
 from workshop import users
 from workshop.checks import ExerciseCrashed, ExerciseFailed, acall, call, ch01, ch03, check, run_check, trying
 from workshop.checks.crashes import FORGOT_AWAIT, explain, known_hint, learner_frame, summary
@@ -145,13 +145,7 @@ ASYNC_CRASHES = [
 
 @pytest.mark.parametrize("check_fn,wrong,parts", ASYNC_CRASHES, ids=[w.__name__ for _, w, _ in ASYNC_CRASHES])
 async def test_a_crashing_async_answer_is_one_line(check_fn, wrong, parts, capsys):
-    with warnings.catch_warnings(record=True) as shown:
-        warnings.simplefilter("always")
-        with pytest.raises(ExerciseFailed) as info:
-            await check_fn(wrong)
-    assert_one_line(info.value, check_fn.exercise_id, *parts)
-    assert capsys.readouterr() == ("", "")
-    assert not [w for w in shown if "never awaited" in str(w.message)], "the one line says it: no extra warning"
+    await assert_async_check_one_line(check_fn, wrong, parts, capsys)
 
 
 # --- the pieces ------------------------------------------------------------------------------
