@@ -40,8 +40,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from workshop.checks.crashes import (FORGOT_AWAIT, close_coroutines, explain, learner_frame, unawaited_note,
-                                     unawaited_recorded)
+from workshop.checks.crashes import (FORGOT_AWAIT, close_coroutines, explain, learner_frame, summary,
+                                     unawaited_note, unawaited_recorded)
 from workshop.errors import ServiceUnavailable, WorkshopError
 
 __all__ = [
@@ -199,7 +199,7 @@ class expect_raises:  # noqa: N801 — used like a function: ``with expect_raise
         if isinstance(exc, (NotImplementedError, ExerciseFailed)) or not isinstance(exc, Exception):
             return False  # stubs, other checks' verdicts, KeyboardInterrupt: let them through
         raise ExerciseFailed(
-            self.exercise_id, f"expected {name}, but {type(exc).__name__}: {exc} was raised. {self.hint}".strip()
+            self.exercise_id, f"expected {name}, but {summary(exc)} was raised. {self.hint}".strip()
         ) from None
 
 
@@ -228,8 +228,8 @@ def trying(exercise_id: str, attempt: str, hint: str = "",
     in ``allow`` are the check's business (it catches them itself): they pass through.
 
     Works around ``await`` too. A stub's ``NotImplementedError`` and the checks' own
-    verdicts pass through; the hint is replaced by a better one when the error is
-    recognised (a forgotten ``await``, an ``Event`` that needed ``.to_json()``).
+    verdicts pass through. When the error is recognised (a forgotten ``await``, an
+    ``Event`` that needed ``.to_json()``) that advice comes first, ``hint`` after it.
     """
     with unawaited_recorded(), _one_line(exercise_id, attempt, hint, allow):
         yield
