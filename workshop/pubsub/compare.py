@@ -1,0 +1,122 @@
+"""Redis pub/sub vs Redis Streams vs RabbitMQ queues: the guarantees side by side, and measured.
+
+    rates = await measure(s, n=2000)     # events/s delivered to TWO consumers, each way
+    print(table(rates))
+    plot(rates)
+
+Each rate is end to end in this kernel: publish ``n`` events, and stop the clock when both
+consumers have handled all of them — two subscribers (pub/sub), two consumer groups
+(Streams), or two durable queues bound to one topic exchange (RabbitMQ, chapter 1's bus,
+with publisher confirms and manual acks). The counts are small to keep the notebook quick;
+``workshop bench pubsub`` measures with more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from workshop.config import Settings
+from workshop.events import Event
+from workshop.waiting import until
+
+WAYS = ("Redis pub/sub", "Redis Streams", "RabbitMQ queues")
+
+# (property, pub/sub, Streams, RabbitMQ) — what each one promises
+GUARANTEES: list[tuple[str, str, str, str]] = [
+    ("delivery", "at most once", "at least once (XACK)", "at least once (ack)"),
+    ("kept after delivery", "no: fire and forget", "yes, until trimmed", "until acked"),
+    ("offline consumer", "misses everything", "catches up", "catches up (durable queue)"),
+    ("replay history", "no", "yes: XRANGE, new group at 0", "no (consumed = gone)"),
+    ("fan-out", "every subscriber", "one group per reader", "one queue per reader"),
+    ("competing consumers", "no", "consumers in a group", "consumers on a queue"),
+    ("crashed consumer", "its messages are lost", "XAUTOCLAIM", "redelivered at once"),
+    ("dead letters", "no", "by convention (:dead)", "built in (DLX)"),
+    ("slow consumer", "disconnected", "reads at its own pace", "prefetch + queue grows"),
+]
+
+
+def _events(n: int) -> list[Event]:
+    from workshop.pubsub.publisher import user_action
+
+    return [user_action(i) for i in range(n)]
+
+
+async def pubsub_rate(s: Settings, n: int) -> float:
+    from workshop.bench.pubsub import delivered_package
+
+    return 2 * n / await delivered_package(s, n)
+
+
+async def streams_rate(s: Settings, n: int) -> float:
+    """Append ``n`` (pipelined), two consumer groups read them all."""
+    from workshop.pubsub.streams import GroupConsumer, append_many
+
+    groups = [await GroupConsumer.create(s, "compare", group=f"reader{i}", consumer="c", batch=500,
+                                         claim_idle_ms=None) for i in (1, 2)]
+    events = _events(n)
+    try:
+        start = time.perf_counter()
+        for i in range(0, n, 1000):
+            await append_many(groups[0].redis, groups[0].key, events[i:i + 1000])
+        for g in groups:
+            while g.stats.handled < n:
+                await g.read_new(block_ms=1000)
+        return 2 * n / (time.perf_counter() - start)
+    finally:
+        await asyncio.gather(*(g.close() for g in groups))
+
+
+async def rabbitmq_rate(s: Settings, n: int) -> float:
+    """Chapter 1's bus: two durable queues on the topic exchange, confirms, prefetch 500, manual acks."""
+    from workshop.bus.rabbitmq import RabbitBus
+
+    bus = await RabbitBus.connect(s)
+    try:
+        subs = [await bus.subscribe(f"compare{i}", ["compare.#"], _noop, prefetch=500) for i in (1, 2)]
+        start = time.perf_counter()
+        await bus.publish_many([("compare.tick", e) for e in _events(n)])
+        await until(lambda: all(sub.stats.handled >= n for sub in subs), timeout=60, every=0.005,
+                    what=f"{n} RabbitMQ deliveries to both queues")
+        return 2 * n / (time.perf_counter() - start)
+    finally:
+        await bus.close()
+
+
+async def _noop(event: Event, delivery: Any) -> None:
+    return None
+
+
+async def measure(s: Settings, n: int = 2000) -> dict[str, float]:
+    """Events/s delivered to two consumers, for each of the three ways."""
+    return {"Redis pub/sub": await pubsub_rate(s, n), "Redis Streams": await streams_rate(s, n),
+            "RabbitMQ queues": await rabbitmq_rate(s, n)}
+
+
+def table(rates: dict[str, float] | None = None) -> str:
+    """The guarantees as a text table, plus a 'measured' row (rates last, so they line up)."""
+    width = [max(len(row[i]) for row in GUARANTEES) for i in range(4)]
+    width[0] = max(width[0], len("measured, 2 consumers"))
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(f"{c:<{w}}" for c, w in zip(cells, width)).rstrip()
+
+    lines = [line(("", *WAYS)), line(tuple("-" * w for w in width))]
+    lines += [line(row) for row in GUARANTEES]
+    if rates:
+        lines.append(f"{'measured, 2 consumers':<{width[0]}}  " +
+                     " | ".join(f"{way}: {rates[way]:,.0f} events/s" for way in WAYS))
+    return "\n".join(lines)
+
+
+def plot(rates: dict[str, float], ax: Any = None) -> Any:
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 2.0))
+    ax.barh(list(rates), list(rates.values()), color=["tab:red", "tab:blue", "tab:orange"])
+    ax.invert_yaxis()
+    ax.set_xlabel("events per second delivered to two consumers (more is faster; see the guarantees)")
+    ax.figure.tight_layout()
+    return ax.figure
