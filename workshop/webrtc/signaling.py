@@ -376,8 +376,10 @@ def create_app(secret: str, *, turn_url: str | None = None, max_room_size: int =
 
     async def close_sockets(app: web.Application) -> None:
         # Without this, aiohttp waits for every open websocket before it exits (~14 s on SIGTERM).
-        # All at once: each close waits for the client's goodbye.
-        await asyncio.gather(*(sio.disconnect(sid) for sid in list(address_of)), return_exceptions=True)
+        # Drop the transports without a goodbye: a client told "server disconnect" would not
+        # reconnect, one that just loses its connection does (and rejoins when we are back).
+        sockets = list(sio.eio.sockets.values())
+        await asyncio.gather(*(s.close(wait=False, abort=True) for s in sockets), return_exceptions=True)
 
     app = web.Application()
     sio.attach(app)

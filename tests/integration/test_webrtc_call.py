@@ -1,0 +1,169 @@
+"""aiortc calls through the real signaling server and a throw-away coturn, all on loopback.
+
+Small video (160x120 at 10 fps) keeps the two shared CPU cores free; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from tests.integration._net import free_port
+from workshop.webrtc.call import SignalingPeer, loopback_call, synthetic_media
+from workshop.webrtc.peer import CallError, host_addresses, rtc_config, selected_pair, wait_connected
+from workshop.webrtc.relay import TurnServer
+from workshop.webrtc.signaling import create_app
+from workshop.webrtc.tokens import room_token
+from workshop.webrtc.tracks import PatternVideoTrack, read_number
+
+pytestmark = pytest.mark.timeout(90)
+
+SECRET = "test-secret-call"
+SMALL = synthetic_media(160, 120, 10)
+
+
+async def signaling(turn_url: str | None) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(create_app(SECRET, turn_url=turn_url), shutdown_timeout=0.25)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+@pytest.fixture(scope="module")
+def turn_secret() -> str:
+    return SECRET
+
+
+@pytest.fixture
+async def turn() -> AsyncIterator[TurnServer]:
+    async with TurnServer(SECRET) as server:
+        yield server
+
+
+@pytest.fixture
+async def url(turn: TurnServer) -> AsyncIterator[str]:
+    runner, address = await signaling(turn.url)
+    yield address
+    await asyncio.wait_for(runner.cleanup(), 10)
+
+
+async def test_host_call_on_loopback_delivers_numbered_frames(url):
+    start = time.monotonic()
+    async with loopback_call(url, SECRET, media=SMALL) as call:
+        took = time.monotonic() - start
+        pair = selected_pair(call.caller.pc)
+        assert pair["local"].startswith("host 127.0.0.1:") and not pair["relayed"], pair
+        first = await call.first_frame()
+        assert first.shape == (120, 160, 3)
+        await asyncio.sleep(1.0)
+        later = call.callee.sink.image()
+        numbers = read_number(first), read_number(later)
+        assert numbers[0] is not None and numbers[1] is not None and numbers[1] > numbers[0], numbers
+        assert call.caller.sink.frames > 0, "no video came back the other way"
+        audio = [s for s in call.callee.sinks if s.kind == "audio"]
+        assert audio and audio[0].frames > 10, "no audio frames arrived"
+    assert took < 5, f"host call took {took:.1f} s to connect"
+
+
+async def test_relay_call_goes_through_coturn(url):
+    start = time.monotonic()
+    async with loopback_call(url, SECRET, relay=True, media=SMALL) as call:
+        took = time.monotonic() - start
+        for peer in (call.caller, call.callee):
+            pair = selected_pair(peer.pc)
+            assert pair["relayed"] and pair["local"].startswith("relay 127.0.0.1:"), pair
+            # the credentials came from the signaling server, signed for this socket
+            assert any(s.get("username", "").endswith(peer.sio.get_sid().replace(":", "_")) for s in peer.ice_servers)
+        await call.first_frame()
+    assert took < 5, f"relay call took {took:.1f} s to connect"
+
+
+async def test_wrong_turn_secret_is_a_clear_error_within_seconds():
+    async with TurnServer("not-the-signaling-secret") as turn:
+        runner, address = await signaling(turn.url)
+        try:
+            start = time.monotonic()
+            with pytest.raises(CallError, match=r"refused the credentials \(401\)"):
+                async with loopback_call(address, SECRET, relay=True, media=SMALL, timeout=8):
+                    pass
+            assert time.monotonic() - start < 5
+        finally:
+            await runner.cleanup()
+
+
+async def test_unreachable_turn_is_a_clear_error_within_seconds():
+    runner, address = await signaling(f"turn:127.0.0.1:{free_port()}")  # nothing listens there
+    try:
+        start = time.monotonic()
+        with pytest.raises(CallError, match="unreachable"):
+            async with loopback_call(address, SECRET, relay=True, media=SMALL, timeout=8):
+                pass
+        assert time.monotonic() - start < 5
+    finally:
+        await runner.cleanup()
+
+
+async def test_failed_ice_ends_in_a_clear_error_within_seconds():
+    """Candidates that lead nowhere (the answer's ports point at a closed port): ICE never connects."""
+    dead = free_port()
+
+    def nowhere(sdp: str) -> str:
+        return re.sub(r"(candidate:\S+ \d \S+ \d+ 127\.0\.0\.1) \d+", rf"\1 {dead}", sdp)
+
+    a, b = RTCPeerConnection(rtc_config([])), RTCPeerConnection(rtc_config([]))
+    try:
+        with host_addresses(["127.0.0.1"]):
+            a.addTrack(PatternVideoTrack(160, 120, 10))
+            await a.setLocalDescription(await a.createOffer())
+            await b.setRemoteDescription(RTCSessionDescription(sdp=nowhere(a.localDescription.sdp), type="offer"))
+            await b.setLocalDescription(await b.createAnswer())
+        await a.setRemoteDescription(RTCSessionDescription(sdp=nowhere(b.localDescription.sdp), type="answer"))
+        start = time.monotonic()
+        with pytest.raises(CallError, match="did not connect within 3 s|failed"):
+            await wait_connected(a, timeout=3, what="the call")
+        assert time.monotonic() - start < 4
+    finally:
+        await asyncio.gather(a.close(), b.close())
+
+
+async def test_a_dropped_peer_is_noticed_and_the_call_made_again(url):
+    async with loopback_call(url, SECRET, media=SMALL) as call:
+        first_pc = call.callee.pc
+        await call.caller.hang_up()  # the caller drops: its media and its signaling
+        await call.caller.sio.disconnect()
+        for _ in range(100):  # user_left reaches the callee, which hangs up
+            if call.callee.pc is None:
+                break
+            await asyncio.sleep(0.05)
+        assert call.callee.pc is None, "the callee did not notice that the caller left"
+        # the caller comes back (the same token): it rejoins and calls again
+        with host_addresses(["127.0.0.1"]):
+            await call.caller.sio.connect(url, transports=["websocket"], wait_timeout=5)
+            await asyncio.gather(call.caller.connected(8), call.callee.connected(8))
+        assert call.callee.pc is not first_pc and call.callee.calls == 2
+        await call.first_frame()
+
+
+async def test_the_signaling_client_reconnects_and_rejoins_by_itself(turn):
+    port = free_port()
+    runner = web.AppRunner(create_app(SECRET, turn_url=turn.url), shutdown_timeout=0.25)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    url = f"http://127.0.0.1:{port}"
+    peer = await SignalingPeer("alone", url, "room-r", room_token(SECRET, "room-r")).start()
+    try:
+        await runner.cleanup()  # the server goes away...
+        peer.joined.clear()
+        runner = web.AppRunner(create_app(SECRET, turn_url=turn.url), shutdown_timeout=0.25)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()  # ...and comes back
+        await asyncio.wait_for(peer.joined.wait(), 10)  # reconnected and joined again
+    finally:
+        await peer.close()
+        await runner.cleanup()
