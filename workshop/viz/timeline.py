@@ -176,7 +176,7 @@ def swimlanes(records: Iterable[Record], *, aggregate_ids: Sequence[str] | None 
     recs = _pick(records, aggregate_ids, last)
     lanes = list(LANES) + sorted({r.service for r in recs} - set(LANES))
     if ax is None:
-        fig, ax = plt.subplots(figsize=(11, 0.75 * len(lanes) + 1.4), layout="constrained")
+        fig, ax = plt.subplots(figsize=(11, 0.7 * len(lanes) + 1.2), layout="constrained")
     else:
         fig = ax.figure
     ax.clear()
