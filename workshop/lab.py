@@ -1,7 +1,8 @@
 """``workshop lab``: start JupyterLab on the course, on port 8888 or the next free one.
 
-The URL (with its one-time token) is printed in a box so it can't be missed in
-a wall of server logs.
+The server's own log goes to ``<state dir>/jupyter.log``; once the server
+answers, the URL (with its one-time token) is printed in a box — the last
+thing on screen, so it cannot scroll away. Ctrl-C stops the server.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ import argparse
 import os
 import secrets
 import socket
+import subprocess
 import sys
+import time
+import urllib.request
+from pathlib import Path
 
 from workshop.config import repo_root
+from workshop.errors import WorkshopError
+
+READY_TIMEOUT = 120  # seconds: a first start on a busy machine builds caches
 
 
 def free_port(start: int = 8888, host: str = "127.0.0.1", tries: int = 50) -> int:
@@ -24,32 +32,66 @@ def free_port(start: int = 8888, host: str = "127.0.0.1", tries: int = 50) -> in
             except OSError:
                 continue
             return port
-    raise SystemExit(f"workshop lab: ports {start}-{start + tries - 1} are all taken; pass --port")
+    raise WorkshopError(f"ports {start}-{start + tries - 1} are all taken; pass --port")
+
+
+def wait_ready(proc: subprocess.Popen, status_url: str, log: Path, timeout: float = READY_TIMEOUT) -> None:
+    """Return once JupyterLab answers ``status_url``; a one-line error if it exits or stays silent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(empty log)"]
+            raise WorkshopError(f"JupyterLab exited (code {proc.returncode}): {tail[0]} — full log: {log}")
+        try:
+            with urllib.request.urlopen(status_url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise WorkshopError(f"JupyterLab did not answer within {timeout:g} s — see {log}")
+
+
+def box(*lines: str) -> str:
+    bar = "=" * (max(map(len, lines)) + 4)
+    return "\n".join([bar, *(f"  {line}" for line in lines), bar])
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="workshop lab", description=__doc__)
+    from workshop.infra.updown import state_dir
+
+    p = argparse.ArgumentParser(prog="workshop lab", description=__doc__.split("\n\n")[0])
     p.add_argument("--port", type=int, default=8888, help="first port to try (default 8888)")
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     args = p.parse_args(argv)
     port = free_port(args.port, args.ip)
-    if port != args.port:
-        print(f"port {args.port} is taken; using {port}")
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
-    root = repo_root()
-    url = f"http://{args.ip}:{port}/lab/tree/notebooks/00_setup.ipynb?token={token}"
-    bar = "=" * (len(url) + 4)
-    print(f"\n{bar}\n  JupyterLab is starting. Open:\n  {url}\n{bar}\n", flush=True)
+    base = f"http://{args.ip}:{port}"
+    log = state_dir() / "jupyter.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable, "-m", "jupyterlab",
         f"--ServerApp.ip={args.ip}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={repo_root()}", f"--IdentityProvider.token={token}",
         "--LabApp.default_url=/lab/tree/notebooks/00_setup.ipynb",
     ]
     if args.no_browser:
         cmd.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI machines run as root
         cmd.append("--allow-root")
-    os.execv(sys.executable, cmd)  # JupyterLab takes over this process (Ctrl-C stops it)
-    return 0
+    print(f"JupyterLab: starting on port {port}" + (f" ({args.port} is taken)" if port != args.port else "")
+          + f"; its log: {log}", flush=True)
+    with log.open("w") as out:  # stdin is not a terminal: Ctrl-C stops the server without a question
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_ready(proc, f"{base}/api/status?token={token}", log)
+        url = f"{base}/lab/tree/notebooks/00_setup.ipynb?token={token}"
+        print("\n" + box("JupyterLab is ready. Open:", url, "", "Ctrl-C here stops it."), flush=True)
+        return proc.wait()
+    except KeyboardInterrupt:  # the server got the same Ctrl-C: give it time to shut down cleanly
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        print("\nJupyterLab stopped.")
+        return 0

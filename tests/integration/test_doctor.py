@@ -6,7 +6,9 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -203,3 +205,15 @@ def test_a_coturn_we_cannot_read_says_whose_secret_to_ask_for(env, tmp_path):
         proc.wait(5)
     assert "rejects this checkout's TURN_SECRET (401 Unauthorized)" in result.stdout, result.stdout
     assert "fix: set TURN_SECRET in .env to the static-auth-secret of whoever started that coturn" in result.stdout
+
+
+def test_coturn_not_installed_marks_chapter_5_and_gives_the_install_command(env):
+    """As on a machine where coturn could not be installed: `make lab` opens, the doctor says what is lost."""
+    without = {**env, "PATH": str(Path(sys.executable).parent), "TURN_URL": f"turn:127.0.0.1:{free_port()}"}
+    result = workshop("doctor", env=without, timeout=30)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    at = lines.index(next(line for line in lines if line.startswith("coturn: ")))
+    assert lines[at + 1] == "  affects: chapter 5 (WebRTC)"
+    assert lines[at + 2].startswith("  fix: sudo apt-get install -y coturn, then: workshop up coturn")
+    assert "affects:" not in result.stdout.replace(lines[at + 1], "")  # the other chapters are fine

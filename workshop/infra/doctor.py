@@ -32,6 +32,16 @@ from workshop.infra.probes import REQUIRED, TIMEOUT, ProbeResult, run_probes
 
 COLUMNS = ("service", "url", "status", "version", "latency", "fix")
 
+# which chapters cannot run without each service (the rest of the course still can)
+NEEDED_BY = {
+    "PostgreSQL": "chapters 1, 3 and 4",
+    "Redis": "chapters 0, 2 and 4",
+    "RabbitMQ": "chapter 1",
+    "RabbitMQ management": "chapter 1's broker UI",
+    "coturn": "chapter 5 (WebRTC)",
+    "signaling": "chapter 5 (WebRTC)",
+}
+
 
 @dataclass(repr=False)
 class DoctorReport:
@@ -78,6 +88,7 @@ class DoctorReport:
         for r in self.down:
             lines.append("")
             lines.append(f"{r.service}: {r.detail}")
+            lines.append(f"  affects: {NEEDED_BY.get(r.service, 'the chapters that use it')}")
             lines.extend(f"  fix: {line}" for line in _fix_lines(r))
         lines.append("")
         lines.append("All required services are up." if self.ok else
@@ -92,6 +103,8 @@ class DoctorReport:
         for r, row in zip(self.results, self.rows()):
             fix = "<br>".join(f"<code>{html.escape(x)}</code>" for x in _fix_lines(r)) if not r.ok else ""
             detail = f"<br><small>{html.escape(r.detail)}</small>" if r.detail else ""
+            if not r.ok:
+                detail += f"<br><small>affects {html.escape(NEEDED_BY.get(r.service, 'its chapters'))}</small>"
             cells = [html.escape(row["service"]), f"<code>{html.escape(row['url'])}</code>",
                      html.escape(row["status"]) + detail, html.escape(row["version"]),
                      html.escape(row["latency"]), fix]

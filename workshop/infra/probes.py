@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable, Iterator
@@ -24,8 +25,9 @@ from urllib.parse import urlsplit, urlunsplit
 from workshop.config import Settings, repo_root
 from workshop.connect import failure_reason
 from workshop.errors import WorkshopError, redact
-from workshop.infra.coturn import find_running
-from workshop.infra.fixes import fix_for
+from workshop.infra.coturn import LOCAL_HOSTS, find_running
+from workshop.infra.fixes import FIXES, fix_for
+from workshop.infra.setup import PACKAGES, install_hint
 
 TIMEOUT = 2.5  # seconds per probe
 REQUIRED = ("PostgreSQL", "Redis", "RabbitMQ", "coturn")  # the chapters cannot run without these
@@ -192,6 +194,7 @@ async def check(service: str, url: str, probe: Probe, s: Settings, required: boo
 async def run_probes(s: Settings, required: tuple[str, ...] = REQUIRED,
                      timeout: float = TIMEOUT) -> list[ProbeResult]:
     """Probe every service concurrently; the whole run takes at most ~``timeout`` seconds."""
+    _import_clients()
     return list(await asyncio.gather(*(
         check(service, url, probe, s, service in required, timeout) for service, url, probe in probes_for(s)
     )))
@@ -199,7 +202,25 @@ async def run_probes(s: Settings, required: tuple[str, ...] = REQUIRED,
 
 # --- small helpers --------------------------------------------------------------------------
 
+def _import_clients() -> None:
+    """Import the client libraries before any probe's clock starts.
+
+    The probes share one event loop: a first import inside one of them (a second
+    or more on a busy machine) would stall the others and eat their timeouts.
+    """
+    import aio_pika  # noqa: F401
+    import aiohttp  # noqa: F401
+    import psycopg  # noqa: F401
+    import redis.asyncio  # noqa: F401
+
+    import workshop.infra.stun  # noqa: F401  (aioice)
+
+
 def _fix(service: str, detail: str, s: Settings) -> str:
+    host, _ = s.turn_host_port
+    if service == "coturn" and host in LOCAL_HOSTS and shutil.which("turnserver") is None:
+        coturn = [p for p in PACKAGES if p.name == "coturn"]
+        return f"{install_hint(coturn)}, then: workshop up coturn  (or with Docker: {FIXES['coturn'][0]})"
     if service == "coturn" and "TURN_SECRET is not set" in detail:
         return "workshop env  (then restart coturn: workshop down && workshop up)"
     if service == "coturn" and "401" in detail:

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from workshop.config import Settings, repo_root, settings as load_settings
 from workshop.errors import WorkshopError
 from workshop.infra.coturn import LOCAL_HOSTS, find_running, turnserver_config
+from workshop.infra.setup import PACKAGES, install_hint
 
 COMPOSE_FILE = "docker/compose.yml"
 ALIASES = {"postgresql": "postgres", "pg": "postgres", "turn": "coturn", "turnserver": "coturn", "rabbit": "rabbitmq"}
@@ -316,7 +317,9 @@ def up_native(names: list[str], s: Settings, d: Path, say: Callable[[str], None]
             failures += 1
             continue
         elif not shutil.which(svc.binary):
-            say(f"{label} not running, and `{svc.binary}` is not installed (see README: services)")
+            package = [p for p in PACKAGES if p.program == svc.binary]
+            hint = f"install it: {install_hint(package)}" if package else "see README: services"
+            say(f"{label} not running, and `{svc.binary}` is not installed ({hint})")
             failures += 1
             continue
         else:
