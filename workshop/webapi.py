@@ -10,9 +10,12 @@
   field, but quotes at most a short excerpt of the input (a 10 MB field is not
   echoed back), and only values JSON can carry (no NaN, no lone surrogate);
 * :func:`inline_schema` — a model's JSON Schema without ``$ref``, for a
-  request body the route reads itself (``openapi_extra``).
+  request body the route reads itself (``openapi_extra``);
+* :func:`problem` — an error answer for a route's ``responses=``, so the
+  OpenAPI document lists every status the route can give.
 
-:func:`harden` installs the middleware and the handler on a FastAPI app.
+:func:`harden` installs the middleware and the handlers on a FastAPI app:
+with ``backend="the database"``, PostgreSQL being away is a **503**, not a 500.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ class Problem(BaseModel):
     """An error: ``{"detail": "what is wrong and what to do"}``."""
 
     detail: str
+
+
+def problem(description: str) -> dict[str, Any]:
+    """A documented error answer: ``responses={404: problem("no such order")}``."""
+    return {"model": Problem, "description": description}
 
 
 class FieldProblem(BaseModel):
@@ -172,8 +180,20 @@ def inline_schema(model: type[BaseModel]) -> dict:
     return resolve(schema)
 
 
-def harden(app: FastAPI, *, max_body: int = MAX_BODY) -> FastAPI:
-    """Install the body limit and the excerpting 422 handler on ``app``."""
+def harden(app: FastAPI, *, max_body: int = MAX_BODY, backend: str | None = None) -> FastAPI:
+    """Install the body limit and the excerpting 422 handler on ``app``.
+
+    With ``backend`` (e.g. ``"the database"``), a PostgreSQL connection that fails
+    (``psycopg.OperationalError``, which includes the pool's timeouts) becomes
+    **503** "<backend> cannot be reached", not a 500.
+    """
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_exception_handler(RequestValidationError, validation_problems)
+    if backend is not None:
+        import psycopg
+
+        async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"detail": f"{backend} cannot be reached; try again shortly"}, 503)
+
+        app.add_exception_handler(psycopg.OperationalError, unavailable)
     return app

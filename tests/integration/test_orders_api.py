@@ -246,7 +246,7 @@ async def test_the_openapi_document_lists_every_answer(api):
     assert {"200", "503"} <= set(paths["/healthz"]["get"]["responses"])
 
 
-async def test_healthz_is_200_with_the_database_and_503_without(api, ws_settings):
+async def test_without_the_database_healthz_and_every_route_are_503(api, ws_settings):
     client, system, _ = api
     r = await client.get("/healthz")
     assert (r.status_code, r.json()) == (200, {"status": "ok", "detail": None})
@@ -256,3 +256,5 @@ async def test_healthz_is_200_with_the_database_and_503_without(api, ws_settings
     async with httpx.AsyncClient(transport=transport, base_url="http://orders", timeout=10) as broken:
         r = await broken.get("/healthz")
         assert r.status_code == 503 and r.json()["status"] == "unavailable"
+        for r in (await broken.get("/orders/ORD-1"), await broken.post("/orders", json=ORDER)):
+            assert r.status_code == 503 and r.json() == {"detail": "the database cannot be reached; try again shortly"}

@@ -28,8 +28,6 @@ import math
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-import psycopg
-import psycopg_pool
 from fastapi import FastAPI, Header, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema, \
@@ -37,7 +35,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, Stri
 
 from workshop.orders.order import IdempotencyConflict
 from workshop.orders.schemas import MAX_AMOUNT, Money
-from workshop.webapi import Problem, ValidationProblem, harden, inline_schema, read_json, validate_body
+from workshop.webapi import ValidationProblem, harden, inline_schema, problem, read_json, validate_body
 
 MAX_PRICE = Decimal("99999.99")  # x 1000 (qty) x 100 (items) still fits numeric(12,2)
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$"  # ids are names, not prose: no spaces, no control characters
@@ -119,23 +117,14 @@ class Health(BaseModel):
     detail: str | None = None
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description}
-
-
 INVALID = {"model": ValidationProblem, "description": "a field is invalid: each problem names it (`loc`)"}
-UNAVAILABLE = _problem("the database cannot be reached; try again shortly")
+UNAVAILABLE = problem("the database cannot be reached; try again shortly")
 LOCATION = {"Location": {"description": "the order's URL", "schema": {"type": "string"}}}
 
 
 def create_app(orders: Any) -> FastAPI:
     """The API over an :class:`~workshop.orders.order.OrderService` (started or not)."""
-    app = harden(FastAPI(title="Order service", version="1.1"))
-
-    @app.exception_handler(psycopg.OperationalError)
-    @app.exception_handler(psycopg_pool.PoolTimeout)
-    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": "the database cannot be reached; try again shortly"}, 503)
+    app = harden(FastAPI(title="Order service", version="1.1"), backend="the database")
 
     @app.exception_handler(IdempotencyConflict)
     async def idempotency_conflict(request: Request, exc: Exception) -> JSONResponse:
@@ -145,10 +134,10 @@ def create_app(orders: Any) -> FastAPI:
         201: {"description": "the order is accepted; its saga has started", "headers": LOCATION},
         200: {"model": OrderAccepted, "headers": LOCATION,
               "description": "this Idempotency-Key already placed this order: the same order, nothing new"},
-        400: _problem("the body is not JSON"),
-        409: _problem("this Idempotency-Key was already used for a different order"),
-        413: _problem("the body is larger than 64 kB"),
-        415: _problem("the body is not sent as application/json"),
+        400: problem("the body is not JSON"),
+        409: problem("this Idempotency-Key was already used for a different order"),
+        413: problem("the body is larger than 64 kB"),
+        415: problem("the body is not sent as application/json"),
         422: INVALID, 503: UNAVAILABLE,
     }, openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": inline_schema(CreateOrderRequest)}}}})
@@ -166,7 +155,7 @@ def create_app(orders: Any) -> FastAPI:
         return OrderAccepted(order_id=order_id, message="Order already received with this Idempotency-Key")
 
     @app.get("/orders/{order_id}", response_model=OrderView, responses={
-        404: _problem("no order with this id"), 422: INVALID, 503: UNAVAILABLE})
+        404: problem("no order with this id"), 422: INVALID, 503: UNAVAILABLE})
     async def get_order(order_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]) -> Any:
         order = await orders.get(order_id)
         if order is None:
