@@ -29,18 +29,23 @@ FILES = {  # npm package file -> file in static/
 def npm_install(timeout: float = 180) -> Path:
     """``npm ci`` in this folder (when ``node_modules`` is missing); return the package's folder."""
     if not (PACKAGE / "package.json").is_file():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise WorkshopError("npm is not installed: install Node.js (apt-get install nodejs npm)")
-        try:
-            done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True,
-                                  text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise WorkshopError(f"npm ci did not finish within {timeout:g} s (is the npm registry reachable?)") from None
-        if done.returncode:
-            last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise WorkshopError(f"npm ci failed in {HERE}: {last}")
+        npm_ci(HERE, timeout)
     return PACKAGE
+
+
+def npm_ci(folder: Path, timeout: float = 180) -> None:
+    """``npm ci`` in ``folder`` (its ``package-lock.json``); a one-line :class:`WorkshopError` if it fails."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise WorkshopError("npm is not installed: install Node.js (apt-get install nodejs npm)")
+    try:
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise WorkshopError(f"npm ci did not finish within {timeout:g} s (is the npm registry reachable?)") from None
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise WorkshopError(f"npm ci failed in {folder}: {last}")
 
 
 def vendor() -> list[Path]:

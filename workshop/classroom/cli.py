@@ -1,0 +1,131 @@
+"""``workshop classroom``: one JupyterHub for a class, each learner with its own accounts.
+
+    workshop classroom up --learners 12          # s01 … s12
+    workshop classroom up --learners alice,bob   # or names
+    workshop classroom status                    # who runs what: servers, kernels, memory
+    workshop classroom reset alice               # empty alice's namespace on every service
+    workshop classroom remove alice              # alice's accounts, data and Unix account gone
+    workshop classroom down                      # stop the hub and the learners' servers
+
+``up`` refuses to start while a learner could log in as an administrator
+(passwordless PostgreSQL superuser, RabbitMQ guest/guest, Redis default user
+without a password) unless ``--accept-open-services`` — for a laptop, never a room.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from workshop.classroom import hub as hubs
+from workshop.classroom import provision as prov
+from workshop.classroom.learners import Roster, check_name, class_names
+from workshop.config import settings
+from workshop.errors import WorkshopError
+
+
+def up(args: argparse.Namespace) -> int:
+    admin, directory = settings(), hubs.state_dir()
+    doors = prov.open_doors(admin)
+    for door in doors:
+        print("open door:", door)
+    if doors and not args.accept_open_services:
+        raise WorkshopError("learners could step around their accounts (above); fix it, or pass --accept-open-services on a machine only you use")
+    names = sorted(set(class_names(args.learners)) | set(Roster(directory).names()))
+    prov.prepare(admin)
+    roster = Roster(directory)
+    for name in names:
+        prov.provision(admin, roster.ensure(name))
+    print(f"provisioned {len(names)} learners: PostgreSQL role + schema, RabbitMQ vhost + user, Redis ACL user each")
+    running = (directory / "classroom.json").is_file() and hubs.Hub(directory).alive()
+    if not running:  # a running hub keeps its ports; it reads the class list at each login
+        hubs.write_config(directory, names, ip=args.ip, port=args.port, authenticator=args.authenticator,
+                          mem_limit=args.mem_limit, idle_timeout=args.idle_timeout)
+    hub = hubs.start(directory)
+    hub.add_users(names)
+    print(f"JupyterHub is up at {hub.url} (log {directory / 'hub.log'})")
+    if args.authenticator == "native":
+        print(f"learners sign up at {hub.url}/hub/signup with their name; approve them at {hub.url}/hub/authorize")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    import psutil
+
+    hub = hubs.Hub(hubs.state_dir())
+    if not hub.alive():
+        print(f"the hub is not running ({hub.url})")
+        return 1
+    print(f"hub {hub.url}")
+    print(f"{'learner':<12} {'server':<8} {'kernels':>7} {'memory MiB':>10}  last activity")
+    for user in sorted(hub.api("GET", "/users"), key=lambda u: u["name"]):
+        server = user.get("servers", {}).get("")
+        kernels = "-"
+        if server and server.get("ready"):
+            try:
+                kernels = str(len(hub.user_api(user["name"], "/kernels")))
+            except Exception:  # noqa: BLE001 - a server that is starting or stopping
+                kernels = "?"
+        rss = sum(p.info["memory_info"].rss for p in psutil.process_iter(["username", "memory_info"])
+                  if p.info["username"] == user["name"] and p.info["memory_info"])
+        state = "ready" if server and server.get("ready") else ("pending" if server else "stopped")
+        print(f"{user['name']:<12} {state:<8} {kernels:>7} {rss / 2**20:>10.0f}  {user.get('last_activity') or '-'}")
+    return 0
+
+
+def reset(args: argparse.Namespace) -> int:
+    learner = Roster(hubs.state_dir()).get(check_name(args.name))
+    if learner is None:
+        raise WorkshopError(f"{args.name} is not in the class (workshop classroom status)")
+    counts = prov.reset(settings(), learner)
+    print(f"{args.name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + " emptied; accounts kept")
+    return 0
+
+
+def remove(args: argparse.Namespace) -> int:
+    from workshop.classroom.spawner import remove_system_user
+
+    directory = hubs.state_dir()
+    roster = Roster(directory)
+    learner = roster.get(check_name(args.name))
+    if learner is None:
+        raise WorkshopError(f"{args.name} is not in the class")
+    hub = hubs.Hub(directory)
+    if hub.alive():
+        if hub.api("GET", f"/users/{args.name}").get("servers"):
+            hub.stop_server(args.name)
+        hub.api("DELETE", f"/users/{args.name}")
+    prov.remove(settings(), learner)
+    remove_system_user(args.name)
+    roster.remove(args.name)
+    print(f"{args.name}: accounts, data and Unix account removed")
+    return 0
+
+
+def down(args: argparse.Namespace) -> int:
+    stopped = hubs.stop(hubs.state_dir())
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running") + " (PostgreSQL, RabbitMQ, Redis left running)")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="workshop classroom", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("up", help="provision the learners and start JupyterHub")
+    p.add_argument("--learners", required=True, help="a number (s01…sNN) or names separated by commas")
+    p.add_argument("--ip", default="127.0.0.1", help="address the hub listens on (default: loopback)")
+    p.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000; 0: a free one)")
+    p.add_argument("--authenticator", default="native", help="native (default), dummy (tests), or a class path")
+    p.add_argument("--mem-limit", default="3G", help="address-space cap per learner process (default 3G)")
+    p.add_argument("--idle-timeout", type=int, default=3600, help="seconds before an idle server is culled")
+    p.add_argument("--accept-open-services", action="store_true", help="start even if admin logins need no secret")
+    p.set_defaults(func=up)
+    sub.add_parser("status", help="servers, kernels and memory per learner").set_defaults(func=status)
+    for name, func, text in (("reset", reset, "empty one learner's namespace"),
+                             ("remove", remove, "delete one learner entirely")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("name")
+        p.set_defaults(func=func)
+    sub.add_parser("down", help="stop the hub and the servers (services untouched)").set_defaults(func=down)
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,69 @@
+"""JupyterHub's configuration for the classroom (``jupyterhub -f`` this file).
+
+Everything that varies — ports, the class list, the limits — is read from
+``$WORKSHOP_CLASSROOM_DIR/classroom.json``, which ``workshop classroom up``
+writes; the secrets (cookie secret, proxy token, the instructor's API token)
+are 0600 files in the same folder. Read it top to bottom: it is the whole hub.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import nativeauthenticator
+
+c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
+
+state = Path(os.environ["WORKSHOP_CLASSROOM_DIR"])
+conf = json.loads((state / "classroom.json").read_text())
+secret = lambda name: (state / name).read_text().strip()  # noqa: E731
+
+# --- the hub and its proxy: loopback unless the instructor says otherwise --------------------
+c.JupyterHub.bind_url = f"http://{conf['ip']}:{conf['port']}"
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = conf["hub_port"]
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{conf['proxy_api_port']}"
+c.ConfigurableHTTPProxy.command = [conf["proxy"]]
+c.ConfigurableHTTPProxy.auth_token = secret("proxy_token")
+c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(state / "cookie_secret")
+c.JupyterHub.pid_file = str(state / "hub.pid")
+c.JupyterHub.cleanup_servers = False  # restarting the hub leaves the learners' servers (and work) running
+
+# --- who may log in ---------------------------------------------------------------------------
+if conf["authenticator"] == "native":
+    c.JupyterHub.authenticator_class = "native"  # learners sign up; the instructor approves at /hub/authorize
+    c.JupyterHub.template_paths = [os.path.join(os.path.dirname(nativeauthenticator.__file__), "templates")]
+    c.NativeAuthenticator.open_signup = conf.get("open_signup", False)
+    c.NativeAuthenticator.check_common_password = True
+    c.NativeAuthenticator.minimum_password_length = 8
+else:
+    c.JupyterHub.authenticator_class = conf["authenticator"]  # e.g. an oauthenticator class (docs/classroom.md)
+c.Authenticator.allowed_users = set(conf["learners"])
+c.Authenticator.admin_users = set(conf.get("admins", []))
+
+# --- each learner's server: its own Unix account, credentials, limits -------------------------
+c.JupyterHub.spawner_class = "workshop.classroom.spawner.ClassroomSpawner"
+c.ClassroomSpawner.course_repo = conf["repo"]
+c.Spawner.cmd = [conf["python"], "-m", "jupyterhub.singleuser"]
+c.Spawner.notebook_dir = "~/course"
+c.Spawner.default_url = "/lab"
+c.Spawner.mem_limit = conf["mem_limit"]
+c.Spawner.cpu_limit = conf["cpu_limit"]  # informative only with this spawner (docs/classroom.md)
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+
+# --- services: the instructor's CLI (an API token) and the idle culler ------------------------
+c.JupyterHub.services = [
+    {"name": "workshop-classroom", "api_token": secret("api_token")},
+    {"name": "idle-culler",
+     "command": [sys.executable, "-m", "jupyterhub_idle_culler",
+                 f"--timeout={conf['idle_timeout']}", "--cull-every=60"]},
+]
+c.JupyterHub.load_roles = [
+    {"name": "workshop-classroom", "services": ["workshop-classroom"],
+     "scopes": ["admin:users", "admin:servers", "access:servers", "list:users", "read:users"]},
+    {"name": "idle-culler", "services": ["idle-culler"],
+     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+]
