@@ -31,9 +31,9 @@ from workshop.webrtc.tracks import FrameSink, PatternVideoTrack, ToneTrack
 Tracks = Callable[[], list[Any]]
 
 
-def synthetic_media(width: int = 320, height: int = 240, fps: int = 15) -> Tracks:
+def synthetic_media(width: int = 320, height: int = 240, fps: int = 15, noise: bool = False) -> Tracks:
     """A factory of fresh tracks for each new connection: the pattern video and a 440 Hz tone."""
-    return lambda: [PatternVideoTrack(width, height, fps), ToneTrack(440.0)]
+    return lambda: [PatternVideoTrack(width, height, fps, noise), ToneTrack(440.0)]
 
 
 class SignalingPeer:

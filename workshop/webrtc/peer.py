@@ -85,8 +85,8 @@ async def check_turn(ice_servers: list[dict[str, Any]], timeout: float = 2.0) ->
             return await probe.allocate(server["username"], server["credential"])
     except StunError as exc:
         if exc.code == 401:
-            raise CallError(f"TURN at {host}:{port} refused the credentials (401): they were signed with "
-                            "a secret that is not coturn's static-auth-secret (TURN_SECRET)") from None
+            raise CallError(f"TURN at {host}:{port} refused the credentials (401): they have expired, or were "
+                            "signed with a secret that is not coturn's static-auth-secret (TURN_SECRET)") from None
         raise CallError(f"TURN at {host}:{port} is unreachable: {exc}") from None
 
 

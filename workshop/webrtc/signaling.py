@@ -267,7 +267,14 @@ def create_app(secret: str, *, turn_url: str | None = None, max_room_size: int =
     rooms = Rooms(max_room_size)
     # async_handlers=False: one client's messages are handled in the order they were sent
     # (an ICE candidate must not overtake the offer it belongs to).
-    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=list(allowed_origins),
+    configured = {o.rstrip("/") for o in allowed_origins}
+
+    def origin_allowed(origin: str | None, environ: dict) -> bool:
+        # the configured origins, and this server's own page (same origin: whatever port it got)
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin is not None and (origin in configured or origin == own)
+
+    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=origin_allowed,
                                max_http_buffer_size=2 * limits.max_payload_bytes, async_handlers=False,
                                json=_Json)
     address_of: dict[str, str] = {}  # sid -> client address

@@ -58,11 +58,16 @@ def read_number(img: np.ndarray, scale: int = 6, x: int = 8, y: int = 8, max_dig
 
 
 class PatternVideoTrack(VideoStreamTrack):
-    """A moving colour gradient with the frame number drawn in; ``fps`` frames per second."""
+    """A moving colour gradient with the frame number drawn in; ``fps`` frames per second.
 
-    def __init__(self, width: int = 320, height: int = 240, fps: int = 30) -> None:
+    ``noise=True`` fills the bottom quarter with random pixels: video that no encoder can
+    squeeze, so the bitrate is what the encoder is *allowed*, not what the picture needs.
+    """
+
+    def __init__(self, width: int = 320, height: int = 240, fps: int = 30, noise: bool = False) -> None:
         super().__init__()
-        self.width, self.height, self.fps = width, height, fps
+        self.width, self.height, self.fps, self.noise = width, height, fps, noise
+        self._rng = np.random.default_rng(0)
         self.sent = 0
         y, x = np.mgrid[0:height, 0:width]
         self._base = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1),
@@ -76,6 +81,8 @@ class PatternVideoTrack(VideoStreamTrack):
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         img = np.roll(self._base, shift=(self.sent * 4) % self.width, axis=1)
         img[:, :, 2] = (self.sent * 3) % 256
+        if self.noise:
+            img[-(self.height // 4):] = self._rng.integers(0, 256, img[-(self.height // 4):].shape, dtype=np.uint8)
         draw_number(img, self.sent)
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
         frame.pts, frame.time_base = self.sent * (90000 // self.fps), fractions.Fraction(1, 90000)
