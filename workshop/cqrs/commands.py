@@ -3,7 +3,8 @@
 A command is a request in the imperative ("create user-7"), which may be refused;
 an event is a fact in the past tense ("user-7 was created"), which may not.
 Each command here is a pydantic model: a wrong type, an empty name or an address
-without ``@`` is refused with the field at fault, and nothing is stored.
+without ``@`` is refused with the field at fault, and nothing is stored. Emails
+are compared in lower case (``Ada@X.org`` and ``ada@x.org`` are one address).
 
 ``command_id`` identifies the request: sending the same command twice (a retry
 after a timeout) must have one effect. The events a command produces carry it
@@ -19,15 +20,19 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 from workshop import users
 
+# What is accepted is exactly what the JSON Schema says (no silent stripping or lower-casing),
+# so a client reading the OpenAPI document knows which requests will pass.
 UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,
-                                         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-CommandId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
+# Explicit character classes, not \s or `.`: regex dialects disagree about which characters those match.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100,
+                                        pattern=r"^[^ \t\r\n]([^\r\n]*[^ \t\r\n])?$")]  # one line, no blank edges
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@ \t\r\n]+@[^@ \t\r\n]+\.[^@ \t\r\n]+$")]
+CommandId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[!-~]+$")]
 
 
 class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # python-re: patterns mean what they mean in the JSON Schema validators clients use
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, regex_engine="python-re")
 
     command_id: CommandId = Field(default_factory=lambda: str(uuid.uuid4()),
                                   description="the same id twice = the same request (one effect)")
@@ -44,7 +49,7 @@ class CreateUser(Command):
     email: Email
 
     def to_domain(self) -> users.CreateUser:
-        return users.CreateUser(self.user_id, self.first_name, self.last_name, self.email)
+        return users.CreateUser(self.user_id, self.first_name, self.last_name, self.email.lower())
 
 
 class ChangeEmail(Command):
@@ -52,7 +57,7 @@ class ChangeEmail(Command):
     email: Email
 
     def to_domain(self) -> users.ChangeEmail:
-        return users.ChangeEmail(self.user_id, self.email)
+        return users.ChangeEmail(self.user_id, self.email.lower())
 
 
 class ActivateUser(Command):

@@ -117,7 +117,7 @@ class CommandHandler:
 
     async def _append(self, command: Command, state: dict, events: list[Event], version: int) -> int:
         """Append with the expected version; claim a new email first and give it back if the append fails."""
-        new_email = command.email if isinstance(command, (CreateUser, ChangeEmail)) else None
+        new_email = command.email.lower() if isinstance(command, (CreateUser, ChangeEmail)) else None
         claimed = False
         if new_email and self.emails is not None:
             try:

@@ -198,11 +198,12 @@ async def main(argv: list[str] | None = None) -> None:  # the compose service, a
     from workshop.bus import open_bus
     from workshop.config import settings
     from workshop.cqrs import rebuild
-    from workshop.cqrs.readmodels import Activity, SignupsByDay, UsersTable
-    from workshop.cqrs.system import open_store
+    from workshop.cqrs.readmodels import SignupsByDay
+    from workshop.cqrs.system import default_projectors, open_store
 
     parser = argparse.ArgumentParser(prog="python -m workshop.cqrs.projectors")
-    parser.add_argument("--models", default="users,activity", help="comma-separated: users, activity, signups")
+    parser.add_argument("--models", default="users,activity,cache",
+                        help="comma-separated: users, activity, cache, signups")
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--no-bus", action="store_true", help="poll the feed only")
     args = parser.parse_args(argv)
@@ -210,15 +211,13 @@ async def main(argv: list[str] | None = None) -> None:  # the compose service, a
     store = await open_store(s)
     redis = await connect.redis(s)
     bus = None if args.no_bus else await open_bus("rabbitmq", s)
-    table = await rebuild.active(store.pool, store.schema) or "users_v1"
-    made = {"users": lambda: PostgresProjector(store, UsersTable(table), batch=args.batch),
-            "signups": lambda: PostgresProjector(store, SignupsByDay(), batch=args.batch),
-            "activity": lambda: RedisProjector(store, redis, s.namespace, Activity(), batch=args.batch)}
+    users_table = await rebuild.active(store.pool, store.schema)
+    made = dict(zip(("users", "activity", "cache"),
+                    default_projectors(store, redis, s.namespace, users_table, batch=args.batch)))
+    made["signups"] = PostgresProjector(store, SignupsByDay(), batch=args.batch)
     running = []
     for model in args.models.split(","):
-        projector = await made[model]().setup()
-        if model == "users":
-            await rebuild.ensure_active(store.pool, store.schema, "users", table)
+        projector = await made[model].setup()
         running.append(await projector.start(bus, poll=0.2))
     print(f"projectors: {', '.join(p.name for p in running)} in {store.schema}", flush=True)
     try:

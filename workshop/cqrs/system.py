@@ -20,6 +20,7 @@ from typing import Any
 from workshop import users
 from workshop.config import Settings, settings as load_settings
 from workshop.cqrs import checkpoints, rebuild, schema
+from workshop.cqrs.cache import CacheInvalidation
 from workshop.cqrs.commands import Command
 from workshop.cqrs.handler import Accepted, CommandHandler
 from workshop.cqrs.lag import LagMeter
@@ -35,8 +36,25 @@ async def open_store(s: Settings, *, max_size: int = 10) -> Any:
     from workshop.store import PostgresEventStore
 
     store = await PostgresEventStore.open(s, validate=users.validate, upcasters=users.UPCASTERS, max_size=max_size)
-    await schema.setup(store.pool, store.schema)
+    try:
+        await schema.setup(store.pool, store.schema)
+        # the users view must exist before anyone queries it: users_v1 until a rebuild swaps it
+        table = await rebuild.active(store.pool, store.schema) or "users_v1"
+        async with store.pool.connection() as conn, conn.transaction():
+            await UsersTable(table).setup(conn, store.schema)
+        await rebuild.ensure_active(store.pool, store.schema, "users", table)
+    except BaseException:
+        await store.close()
+        raise
     return store
+
+
+def default_projectors(store: Any, redis: Any, namespace: Any, users_table: str | None, *,
+                       batch: int = 1000) -> list[Projector]:
+    """The users table (PostgreSQL), the activity model and the cache floors (Redis)."""
+    return [PostgresProjector(store, UsersTable(users_table or "users_v1"), batch=batch),
+            RedisProjector(store, redis, namespace, Activity(), batch=batch),
+            RedisProjector(store, redis, namespace, CacheInvalidation(), batch=batch)]
 
 
 @dataclass
@@ -61,13 +79,11 @@ class CqrsSystem:
             self.redis = await connect.redis(self.settings)
             self.bus = await open_bus(self.bus_kind, self.settings, validate=users.validate)
             self.handler = CommandHandler(self.store, emails=EmailReservations(self.store.pool, self.store.schema))
-            table = await rebuild.active(self.store.pool, self.store.schema) or "users_v1"
-            users_projector = await PostgresProjector(self.store, UsersTable(table)).setup()
-            await rebuild.ensure_active(self.store.pool, self.store.schema, "users", table)
             self.relay = Relay(self.store, self.bus, self.settings).start()
             if self.start_projectors:
-                await self.add(users_projector)
-                await self.add(RedisProjector(self.store, self.redis, self.settings.namespace, Activity()))
+                for projector in default_projectors(self.store, self.redis, self.settings.namespace,
+                                                    await rebuild.active(self.store.pool, self.store.schema)):
+                    await self.add(projector)
         except BaseException:
             await self.stop()
             raise
@@ -142,3 +158,31 @@ class CqrsSystem:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.stop()
+
+
+def served(create_app: Any, open_target: Any) -> Any:
+    """``create_app(target)`` as a service: ``await open_target()`` → ``(target, close)`` runs at start-up.
+
+    What ``uvicorn --factory`` calls for both APIs: connections open in the server's
+    own event loop and close at shutdown.
+    """
+    import contextlib
+
+    holder: dict[str, Any] = {}
+
+    class Late:  # stands for the target until the lifespan has opened it
+        def __getattr__(self, name: str) -> Any:
+            return getattr(holder["target"], name)
+
+    app = create_app(Late())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any):
+        holder["target"], close = await open_target()
+        try:
+            yield
+        finally:
+            await close()
+
+    app.router.lifespan_context = lifespan
+    return app
