@@ -22,6 +22,17 @@ from workshop.errors import WorkshopError
 from workshop.infra.coturn import turnserver_config
 
 
+def _die_with_parent() -> None:  # pragma: no cover — runs in the child, between fork and exec
+    """Linux: SIGTERM the turnserver when the kernel (or test) that started it dies without cleaning up."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def free_udp_tcp_port(host: str = "127.0.0.1") -> int:
     """A port free for both UDP and TCP on ``host`` (coturn listens on both)."""
     for _ in range(50):
@@ -60,7 +71,8 @@ class TurnServer:
         conf.write_text(turnserver_config(self.secret, self.host, self.port, d))
         conf.chmod(0o600)
         self.proc = subprocess.Popen([binary, "-c", str(conf)], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self.timeout
         while True:  # ready when its TCP listener accepts
             if self.proc.poll() is not None:
