@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	@mkdir -p $(dir $(PIPLOG)) && : > $(PIPLOG)
 	@echo "Python packages: installing into $(VENV) (log: $(PIPLOG)) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) >> $(PIPLOG) 2>&1 || { cat $(PIPLOG); exit 1; }
-	@$(BIN)/python -m pip install --upgrade pip -e ".[test,bench]" >> $(PIPLOG) 2>&1 \
+	@$(BIN)/python -m pip install --upgrade pip -e ".[test,bench,classroom]" >> $(PIPLOG) 2>&1 \
 	  || { grep -v "^WARNING: Location" $(PIPLOG) | tail -n 20; echo "pip failed: full log in $(PIPLOG)"; exit 1; }
 	@touch $(STAMP)
 

@@ -63,7 +63,7 @@ c.JupyterHub.services = [
 ]
 c.JupyterHub.load_roles = [
     {"name": "workshop-classroom", "services": ["workshop-classroom"],
-     "scopes": ["admin:users", "admin:servers", "access:servers", "list:users", "read:users"]},
+     "scopes": ["admin:users", "admin:servers", "access:servers", "list:users", "read:users", "tokens"]},
     {"name": "idle-culler", "services": ["idle-culler"],
      "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
 ]

@@ -11,6 +11,7 @@ The steps, each safe to repeat:
 2. **.env** — ``workshop env``.
 3. **services** — ``workshop up``.
 4. **Jupyter kernel** — "Python 3 (workshop)", in the venv.
+5. **JupyterHub's proxy** (``test`` only) — npm ``configurable-http-proxy`` for ``workshop classroom``.
 
 Chatty output (apt-get, ipykernel) goes to ``<state dir>/setup.log``; its last
 lines are shown only when a step fails.
@@ -137,6 +138,19 @@ def install_kernel(log: Path, say: Say = print) -> bool:
     return ok
 
 
+def install_classroom_proxy(say: Say = print) -> bool:
+    """JupyterHub's proxy (npm ``configurable-http-proxy``) for ``workshop classroom`` and its tests."""
+    from workshop.classroom.hub import proxy_command
+    from workshop.errors import WorkshopError
+
+    try:
+        say(f"JupyterHub proxy: {proxy_command()}")
+        return True
+    except WorkshopError as exc:
+        say(f"JupyterHub proxy (workshop classroom): {exc}")
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     from workshop.infra import dotenv, updown
 
@@ -151,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     env_ok = dotenv.main([]) == 0
     services = updown.up_main([]) == 0
     kernel = install_kernel(log)
-    if packages and env_ok and services and kernel:
+    proxy = args.mode == "lab" or install_classroom_proxy()  # npm is a test-time package
+    if packages and env_ok and services and kernel and proxy:
         return 0
     if args.mode == "test":
         return 1
