@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -74,7 +74,9 @@ class Event:
         return asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+        # the fields as they are: asdict() deep-copies `data`, which a dump does not need (~3x faster)
+        return json.dumps({f.name: getattr(self, f.name) for f in fields(self)}, separators=(",", ":"),
+                          sort_keys=True, default=_plain)
 
     @classmethod
     def from_dict(cls, raw: Any) -> "Event":
@@ -119,6 +121,13 @@ class Event:
     @property
     def when(self) -> datetime:
         return datetime.fromisoformat(self.timestamp)
+
+
+def _plain(value: Any) -> Any:
+    """What ``asdict`` would have made of a dataclass nested in ``data``; anything else cannot be JSON."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _validate(e: Event) -> None:
