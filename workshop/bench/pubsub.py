@@ -36,7 +36,7 @@ from workshop.waiting import until
 
 CHUNK = 1000  # messages per pipeline
 
-COUNTS = {"delivered": 10000, "one_by_one": 2000, "pipelined": 10000, "streams": 10000, "server": 50000}
+COUNTS = {"delivered": 8000, "one_by_one": 1500, "pipelined": 8000, "streams": 8000, "server": 50000}
 QUICK = {"delivered": 2000, "one_by_one": 300, "pipelined": 2000, "streams": 2000, "server": 5000}
 
 
