@@ -340,3 +340,20 @@ def test_rooms_bookkeeping():
 def test_origins_come_from_the_environment():
     assert origins_from_env({"SIGNALING_ALLOWED_ORIGINS": "http://a:1, http://b:2/"}) == ("http://a:1", "http://b:2")
     assert "*" not in origins_from_env({})
+
+
+async def test_the_page_and_its_socketio_client_are_served_locally(server):
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as http:
+        async with http.get(f"{server}/") as resp:
+            assert resp.status == 200 and str(resp.url).endswith("/client/index.html")
+            page = await resp.text()
+        async with http.get(f"{server}/client/socket.io.min.js") as resp:
+            assert resp.status == 200 and "Socket.IO" in (await resp.text())[:300]
+    assert '<script src="/client/socket.io.min.js">' in page
+    assert "cdn" not in page.lower() and "stun.l.google.com" not in page  # nothing from outside
+
+
+async def test_the_servers_own_page_may_connect(server):
+    page = Peer("page")
+    await page.connect(server, headers={"Origin": server})  # same origin as the server, whatever its port
+    await page.close()
