@@ -22,7 +22,8 @@ from workshop.classroom.learners import Learner
 # Redis compares PSUBSCRIBE patterns *literally* with the ACL's channel patterns, so a
 # pattern a chapter subscribes to must be granted as written: {child namespace: patterns}.
 # (tests/unit/test_classroom_learners.py fails when a notebook subscribes to a pattern missing here)
-PSUBSCRIBE = {"ch02": ("*_events",), "ex02": ("*_events",)}  # notebooks/ and solutions/02_pubsub
+PSUBSCRIBE = {"ch02": ("*_events",), "ex02": ("*_events",),  # notebooks/ and solutions/02_pubsub
+              "chk21": ("*_events",)}                         # the check of exercise 2.1 (checks/ch02.py)
 DENIED = ("-@dangerous", "-function", "-script|flush", "-script|kill")
 ALLOWED_BACK = ("+info", "+client|setname", "+client|getname", "+client|id", "+client|setinfo", "+client|info")
 
