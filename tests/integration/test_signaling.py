@@ -350,7 +350,9 @@ async def test_the_page_and_its_socketio_client_are_served_locally(server):
         async with http.get(f"{server}/client/socket.io.min.js") as resp:
             assert resp.status == 200 and "Socket.IO" in (await resp.text())[:300]
     assert '<script src="/client/socket.io.min.js">' in page
-    assert "cdn" not in page.lower() and "stun.l.google.com" not in page  # nothing from outside
+    import re
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "the page loads something from outside"
+    assert "stun.l.google.com" not in page
 
 
 async def test_the_servers_own_page_may_connect(server):
