@@ -87,7 +87,6 @@ class SignalingPeer:
         self.ice_servers = servers
 
     async def _on_room_users(self, users: list[str]) -> None:
-        await asyncio.sleep(0.05)  # let ice_servers (sent right after) arrive first
         self.joined.set()
         others = [u for u in users if u != self.sio.get_sid()]
         if others:

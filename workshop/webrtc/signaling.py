@@ -12,7 +12,7 @@ Events (the names of the course's ``server.js``)::
     client → server   join_room({room, token})              leave_room(room)
                       offer({target, offer})   answer({target, answer})
                       ice_candidate({target, candidate})
-    server → client   room_users([sid, ...])   ice_servers([RTCIceServer, ...])
+    server → client   ice_servers([RTCIceServer, ...]), then room_users([sid, ...])
                       user_joined(sid)         user_left(sid)
                       offer({offer, sender})   answer({answer, sender})
                       ice_candidate({candidate, sender})
@@ -340,10 +340,10 @@ def create_app(secret: str, *, turn_url: str | None = None, max_room_size: int =
             await sio.enter_room(sid, channel(room))
             await sio.emit("user_joined", sid, to=channel(room), skip_sid=sid)
             log.info("%s: joined %s (%d/%d)", sid, room, len(members), rooms.max_size)
-        await sio.emit("room_users", members, to=sid)
-        if turn_url:
+        if turn_url:  # first, so that a client that calls on room_users already has them
             await sio.emit("ice_servers", ice_servers_for(secret, turn_url, user=sid.replace(":", "_"),
                                                           ttl=turn_ttl), to=sid)
+        await sio.emit("room_users", members, to=sid)
 
     @handler("leave_room")
     async def leave_room(sid: str, room: Any) -> None:
