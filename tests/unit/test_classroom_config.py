@@ -71,3 +71,13 @@ def test_helm_values_extra_config_compiles_and_points_at_the_provisioning_hook()
         compile(source, name, "exec")
         assert "workshop.classroom.hooks import provision_on_spawn" in source
     assert inspect.iscoroutinefunction(hooks.provision_on_spawn)
+
+
+def test_cli_answers_bad_input_with_one_line(capsys):
+    from workshop.cli import main
+
+    assert main(["classroom", "reset", "Al_ice"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("workshop classroom: learner name 'Al_ice'") and "\n" not in err
+    with pytest.raises(SystemExit):
+        main(["classroom", "up"])  # --learners is required: argparse says so

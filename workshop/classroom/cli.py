@@ -15,6 +15,7 @@ without a password) unless ``--accept-open-services`` — for a laptop, never a 
 from __future__ import annotations
 
 import argparse
+import os
 
 from workshop.classroom import hub as hubs
 from workshop.classroom import provision as prov
@@ -24,6 +25,8 @@ from workshop.errors import WorkshopError
 
 
 def up(args: argparse.Namespace) -> int:
+    if os.geteuid() != 0:
+        raise WorkshopError("run it as root: each learner gets a Unix account of their own (sudo .venv/bin/workshop classroom up ...)")
     admin, directory = settings(), hubs.state_dir()
     doors = prov.open_doors(admin)
     for door in doors:
@@ -49,14 +52,12 @@ def up(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    import psutil
-
     hub = hubs.Hub(hubs.state_dir())
     if not hub.alive():
         print(f"the hub is not running ({hub.url})")
         return 1
     print(f"hub {hub.url}")
-    print(f"{'learner':<12} {'server':<8} {'kernels':>7} {'memory MiB':>10}  last activity")
+    print(f"{'learner':<12} {'server':<8} {'kernels':>7} {'PSS MiB':>10}  last activity")
     for user in sorted(hub.api("GET", "/users"), key=lambda u: u["name"]):
         server = user.get("servers", {}).get("")
         kernels = "-"
@@ -65,10 +66,9 @@ def status(args: argparse.Namespace) -> int:
                 kernels = str(len(hub.user_api(user["name"], "/kernels")))
             except Exception:  # noqa: BLE001 - a server that is starting or stopping
                 kernels = "?"
-        rss = sum(p.info["memory_info"].rss for p in psutil.process_iter(["username", "memory_info"])
-                  if p.info["username"] == user["name"] and p.info["memory_info"])
+        memory = hubs.learner_memory_mib(user["name"])
         state = "ready" if server and server.get("ready") else ("pending" if server else "stopped")
-        print(f"{user['name']:<12} {state:<8} {kernels:>7} {rss / 2**20:>10.0f}  {user.get('last_activity') or '-'}")
+        print(f"{user['name']:<12} {state:<8} {kernels:>7} {memory:>10.0f}  {user.get('last_activity') or '-'}")
     return 0
 
 

@@ -164,6 +164,20 @@ class Hub:
         return resp.json()
 
 
+def learner_memory_mib(user: str) -> float:
+    """PSS of all the Unix user's processes (its server and kernels): shared libraries counted once."""
+    import psutil
+
+    total = 0
+    for proc in psutil.process_iter(["username"]):
+        if proc.info["username"] == user:
+            try:
+                total += proc.memory_full_info().pss
+            except psutil.Error:  # gone meanwhile, or not ours to read
+                pass
+    return total / 2**20
+
+
 def start(directory: Path, timeout: float = 90) -> Hub:
     """Start JupyterHub in the background (its log: ``hub.log``) and wait for its API."""
     hub = Hub(directory)
