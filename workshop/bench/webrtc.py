@@ -13,6 +13,11 @@ Measures, in one run, everything on loopback:
 
 Targets (ratios within the run, machines differ): relay call connected in under 1 s and
 within 2x bare aiortc; ≥ 29 frames/s of 640x480 received, ≥ 0.95x what was sent.
+
+Why the relay call takes ~0.5 s more (seen in aioice's debug log): the answerer starts its
+connectivity check as soon as it has answered, before the offerer has the answer and has
+asked *its* TURN allocation to accept packets from the answerer (a TURN *permission*). coturn
+drops that first check, and aioice retransmits it after its 500 ms STUN timeout.
 """
 
 from __future__ import annotations
@@ -208,6 +213,9 @@ def main(argv: list[str]) -> int:
     checks = verdicts(rows, cfg)
     for text, ok in checks:
         print(f"{'PASS' if ok else 'MISS'}  {text}")
+    if not checks[1][1]:
+        print("note: most of the relay call's extra set-up is one connectivity check dropped by coturn (no TURN "
+              "permission yet) and retransmitted after aioice's 500 ms STUN timeout — see `workshop bench webrtc -h`")
     print(f"(on {os.cpu_count()} CPU(s); the signaling rows run with rate limits off, to time the relay itself)")
     if args.json:
         with open(args.json, "w") as f:
