@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
 from workshop.webrtc.call import SignalingPeer, synthetic_media
 from workshop.webrtc.peer import selected_pair
 from workshop.webrtc.relay import TurnServer
-from workshop.webrtc.signaling import create_app
+from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.tokens import room_token
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -67,10 +66,7 @@ async def main() -> dict:
     secret = secrets.token_urlsafe(16)
     result: dict = {}
     async with TurnServer(secret) as turn:
-        runner = web.AppRunner(create_app(secret, turn_url=turn.url), shutdown_timeout=0.25)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        runner, url = await serve(create_app(secret, turn_url=turn.url))
         room = "e2e"
         peer = await SignalingPeer("aiortc", url, room, room_token(secret, room), relay=True,
                                    media=synthetic_media(320, 240, 15)).start()

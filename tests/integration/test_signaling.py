@@ -15,9 +15,8 @@ from typing import Any, AsyncIterator
 import aiohttp
 import pytest
 import socketio
-from aiohttp import web
 
-from workshop.webrtc.signaling import Rooms, SignalingError, create_app, origins_from_env
+from workshop.webrtc.signaling import Rooms, SignalingError, create_app, origins_from_env, serve
 from workshop.webrtc.tokens import room_token
 from workshop.webrtc.turn import turn_credentials
 
@@ -80,13 +79,9 @@ class Peer:
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
     """A signaling server on a free 127.0.0.1 port; yields its URL and stops it afterwards."""
-    runner = web.AppRunner(create_app(SECRET, turn_url=TURN_URL, max_room_size=2))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)  # port 0: the OS picks a free one
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    runner, url = await serve(create_app(SECRET, turn_url=TURN_URL, max_room_size=2))
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
         await asyncio.wait_for(runner.cleanup(), 10)
 

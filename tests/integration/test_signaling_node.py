@@ -16,12 +16,11 @@ import time
 from typing import AsyncIterator
 
 import pytest
-from aiohttp import web
 
-from tests.integration._net import free_port
+from workshop.webrtc.relay import free_udp_tcp_port as free_port
 from tests.integration._sio_node import NodeClients
 from workshop.webrtc.limits import Limits
-from workshop.webrtc.signaling import create_app
+from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.tokens import room_token
 
 pytestmark = pytest.mark.timeout(90)
@@ -33,13 +32,9 @@ CANDIDATE = {"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host
 @pytest.fixture
 async def server(caplog) -> AsyncIterator[str]:
     caplog.set_level(logging.INFO)
-    runner = web.AppRunner(create_app(SECRET, limits=Limits()), shutdown_timeout=0.25)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    runner, url = await serve(create_app(SECRET, limits=Limits()))
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
         await asyncio.wait_for(runner.cleanup(), 10)
     tracebacks = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]

@@ -14,11 +14,10 @@ import pytest
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from tests.integration._net import free_port
 from workshop.webrtc.call import SignalingPeer, loopback_call, synthetic_media
 from workshop.webrtc.peer import CallError, host_addresses, rtc_config, selected_pair, wait_connected
-from workshop.webrtc.relay import TurnServer
-from workshop.webrtc.signaling import create_app
+from workshop.webrtc.relay import TurnServer, free_udp_tcp_port as free_port
+from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.tokens import room_token
 from workshop.webrtc.tracks import PatternVideoTrack, read_number
 
@@ -29,10 +28,7 @@ SMALL = synthetic_media(160, 120, 10)
 
 
 async def signaling(turn_url: str | None) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(create_app(SECRET, turn_url=turn_url), shutdown_timeout=0.25)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    return await serve(create_app(SECRET, turn_url=turn_url))
 
 
 @pytest.fixture(scope="module")
@@ -152,17 +148,12 @@ async def test_a_dropped_peer_is_noticed_and_the_call_made_again(url):
 
 async def test_the_signaling_client_reconnects_and_rejoins_by_itself(turn):
     port = free_port()
-    runner = web.AppRunner(create_app(SECRET, turn_url=turn.url), shutdown_timeout=0.25)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    url = f"http://127.0.0.1:{port}"
+    runner, url = await serve(create_app(SECRET, turn_url=turn.url), port=port)
     peer = await SignalingPeer("alone", url, "room-r", room_token(SECRET, "room-r")).start()
     try:
         await runner.cleanup()  # the server goes away...
         peer.joined.clear()
-        runner = web.AppRunner(create_app(SECRET, turn_url=turn.url), shutdown_timeout=0.25)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()  # ...and comes back
+        runner, _ = await serve(create_app(SECRET, turn_url=turn.url), port=port)  # ...and comes back
         await asyncio.wait_for(peer.joined.wait(), 10)  # reconnected and joined again
     finally:
         await peer.close()

@@ -31,14 +31,13 @@ import statistics
 import time
 from typing import Any
 
-from aiohttp import web
 from aiortc import RTCPeerConnection
 
 from workshop.webrtc.call import loopback_call, synthetic_media
 from workshop.webrtc.limits import Limits
 from workshop.webrtc.peer import host_addresses, rtc_config, selected_pair, wait_connected
 from workshop.webrtc.relay import TurnServer
-from workshop.webrtc.signaling import check_relay, create_app
+from workshop.webrtc.signaling import check_relay, create_app, serve
 from workshop.webrtc.tracks import FrameSink, PatternVideoTrack
 
 FULL = {"calls": 3, "width": 640, "height": 480, "fps": 30, "seconds": 10.0, "messages": 300}
@@ -141,10 +140,7 @@ async def run(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     media = synthetic_media(cfg["width"] // 2, cfg["height"] // 2, cfg["fps"])
     rows: list[dict[str, Any]] = []
     async with TurnServer(secret) as turn:
-        runner = web.AppRunner(create_app(secret, turn_url=turn.url, limits=UNLIMITED), shutdown_timeout=0.25)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        runner, url = await serve(create_app(secret, turn_url=turn.url, limits=UNLIMITED))
         try:
             bare = statistics.median([await bare_setup(media) for _ in range(cfg["calls"])])
             rows.append({"name": "set-up: bare aiortc (ceiling)", "value": bare, "unit": "s", "vs_bare": 1.0})

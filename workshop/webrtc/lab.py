@@ -21,7 +21,7 @@ from aiohttp import web
 from workshop.config import Settings, settings as load_settings
 from workshop.webrtc.peer import CallError, check_turn
 from workshop.webrtc.relay import TurnServer
-from workshop.webrtc.signaling import create_app
+from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.turn import ice_servers_for
 
 _current: "CallLab | None" = None
@@ -75,15 +75,11 @@ async def start_lab(s: Settings | None = None, port: int = 0, host: str = "127.0
         secret = secrets.token_urlsafe(24)
         turn = await TurnServer(secret).__aenter__()
         turn_url, kind = turn.url, "a throw-away coturn (workshop up's did not accept this checkout's secret)"
-    runner = web.AppRunner(create_app(secret, turn_url=turn_url), shutdown_timeout=0.25)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        runner, url = await serve(create_app(secret, turn_url=turn_url), host, port)
     except OSError as exc:
-        await runner.cleanup()
         if turn is not None:
             await turn.__aexit__()
         raise CallError(f"cannot start the signaling server on {host}:{port}: {exc.strerror or exc}") from None
-    bound = runner.addresses[0][1]
-    _current = CallLab(f"http://{host}:{bound}", secret, turn_url, kind, runner, turn)
+    _current = CallLab(url, secret, turn_url, kind, runner, turn)
     return _current

@@ -403,6 +403,19 @@ def create_app(secret: str, *, turn_url: str | None = None, max_room_size: int =
     return app
 
 
+async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
+    """Run ``app`` in this event loop (a notebook, a test); port 0 picks a free one. Stop with ``runner.cleanup()``."""
+    runner = web.AppRunner(app, shutdown_timeout=0.25)  # open websockets are dropped, not waited for
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    bound = runner.addresses[0][1]
+    return runner, f"http://{host}:{bound}"
+
+
 def origins_from_env(env: dict[str, str] | None = None) -> tuple[str, ...]:
     """``SIGNALING_ALLOWED_ORIGINS`` (comma-separated), else :data:`DEFAULT_ORIGINS`."""
     raw = (os.environ if env is None else env).get("SIGNALING_ALLOWED_ORIGINS", "")
