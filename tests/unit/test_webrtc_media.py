@@ -1,0 +1,49 @@
+"""Synthetic media and peer configuration, without a network."""
+
+from __future__ import annotations
+
+import aioice.ice
+import numpy as np
+import pytest
+
+from workshop.webrtc.peer import CallError, check_turn, host_addresses, rtc_config, turn_server
+from workshop.webrtc.tracks import PatternVideoTrack, ToneTrack, draw_number, read_number
+
+
+def test_a_drawn_number_reads_back():
+    img = np.zeros((120, 320, 3), dtype=np.uint8)
+    draw_number(img, 9075)
+    assert read_number(img) == 9075
+    assert read_number(np.zeros_like(img)) is None
+
+
+async def test_the_pattern_numbers_its_frames_and_keeps_time():
+    track = PatternVideoTrack(64, 48, fps=100)
+    frames = [await track.recv() for _ in range(3)]
+    assert [f.pts for f in frames] == [0, 900, 1800] and track.sent == 3
+    assert frames[0].to_ndarray(format="rgb24").shape == (48, 64, 3)
+    noisy = PatternVideoTrack(64, 48, fps=100, noise=True)
+    assert (await noisy.recv()).width == 64
+
+
+async def test_the_tone_is_20_ms_of_48_khz_mono():
+    frame = await ToneTrack(440.0).recv()
+    assert (frame.samples, frame.sample_rate, frame.layout.name) == (960, 48000, "mono")
+
+
+def test_an_empty_ice_server_list_stays_empty():
+    config = rtc_config([])
+    assert config.iceServers == []  # None would mean Google's public STUN server
+    assert rtc_config([], relay=True).iceTransportPolicy.value == "relay"
+
+
+def test_host_addresses_are_chosen_in_a_block_only():
+    with host_addresses(["127.0.0.1"]):
+        assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False) == ["127.0.0.1"]
+    assert "127.0.0.1" not in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
+
+
+async def test_a_relay_call_without_turn_is_refused_at_once():
+    assert turn_server([{"urls": ["stun:127.0.0.1:3478"]}]) is None
+    with pytest.raises(CallError, match="needs a turn: server"):
+        await check_turn([{"urls": ["stun:127.0.0.1:3478"]}])
