@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -34,6 +35,9 @@ Tracks = Callable[[], list[Any]]
 def synthetic_media(width: int = 320, height: int = 240, fps: int = 15, noise: bool = False) -> Tracks:
     """A factory of fresh tracks for each new connection: the pattern video and a 440 Hz tone."""
     return lambda: [PatternVideoTrack(width, height, fps, noise), ToneTrack(440.0)]
+
+
+LIVE: "weakref.WeakSet[SignalingPeer]" = weakref.WeakSet()  # peers not closed yet (the lab closes its own)
 
 
 class SignalingPeer:
@@ -57,7 +61,10 @@ class SignalingPeer:
         self.calls = 0  # connections made (a reconnection adds one)
         self._lock = asyncio.Lock()  # socket.io handlers run as separate tasks: keep offer/answer/candidates in order
         self._pending: list[Any] = []  # candidates that arrived before their offer/answer
-        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1.0)
+        # reconnects by itself (about a minute of attempts), and rejoins on every connect
+        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1.0,
+                                        reconnection_attempts=60)
+        LIVE.add(self)
         for event in ("connect", "room_users", "ice_servers", "user_joined", "user_left", "offer", "answer",
                       "ice_candidate", "error"):
             self.sio.on(event, getattr(self, f"_on_{event}"))
@@ -193,6 +200,7 @@ class SignalingPeer:
             await pc.close()
 
     async def close(self) -> None:
+        LIVE.discard(self)
         await self.hang_up()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.sio.disconnect(), 3)

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from workshop.config import Settings, settings as load_settings
+from workshop.webrtc.call import LIVE
 from workshop.webrtc.peer import CallError, check_turn
 from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import create_app, serve
@@ -48,6 +49,8 @@ class CallLab:
             self.extra["closed"] = True
             return
         self.extra["closed"] = True
+        for peer in [p for p in LIVE if p.url == self.url]:  # e.g. a notebook peer left waiting for the browser
+            await peer.close()
         await self.runner.cleanup()
         if self.turn is not None:
             await self.turn.__aexit__()
