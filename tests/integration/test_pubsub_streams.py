@@ -44,7 +44,11 @@ async def test_a_crashed_consumers_pending_entries_are_reclaimed_with_xautoclaim
         for i in range(6):
             await append(crasher.redis, crasher.key, user_action(i))
         crasher.start()
-        await until(lambda: rescuer.pending(), what="entries handed to the crasher")
+
+        async def handed_out() -> bool:
+            return (await rescuer.pending())["pending"] == 6
+
+        await until(handed_out, what="six entries handed to the crasher")
         await crasher.crash()                         # dies mid-handler: nothing acknowledged
         assert await rescuer.pending() == {"pending": 6, "consumers": {"crasher": 6}}
         assert await rescuer.reclaim() == 0           # not idle long enough yet

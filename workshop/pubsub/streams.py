@@ -68,6 +68,19 @@ async def ensure_group(redis: Any, key: str, group: str, start_id: str = "0") ->
         raise
 
 
+async def cancel(task: asyncio.Task, every: float = 0.1) -> None:
+    """Cancel ``task`` and wait until it is done.
+
+    Cancelled in the middle of a command, redis-py may swallow the cancellation and retry
+    the command; so cancel again until the task has really ended.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=every)
+    if not task.cancelled() and task.exception() is not None:
+        task.exception()  # retrieved: a crash of the loop itself is not "never retrieved" noise
+
+
 @dataclass
 class ConsumerStats:
     handled: int = 0        # the handler returned (acknowledged with its batch)
@@ -216,8 +229,7 @@ class GroupConsumer:
     async def crash(self) -> None:
         """Stop at once, mid-handler if need be, without acknowledging — as a killed process would."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel(self._task)
             self._task = None
 
     async def stop(self, timeout: float = 5.0) -> None:

@@ -43,6 +43,7 @@ from workshop import connect
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event, EventFormatError
 from workshop.pubsub.publisher import CHANNELS
+from workshop.pubsub.streams import cancel
 from workshop.waiting import until
 
 log = logging.getLogger("workshop.pubsub")
@@ -123,8 +124,7 @@ class Subscriber:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel(self._task)
             self._task = None
         await self._pubsub.aclose()
         await self.redis.aclose()
