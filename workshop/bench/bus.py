@@ -8,7 +8,10 @@ Measures, in one run and one throw-away namespace:
 4. consuming with a prefetch (manual acks, a no-op handler);
 5. end to end: orders per second through all five services.
 
-Targets (ratios, because machines differ): 3 ≥ 40 x 1, and 4 ≥ 5,000 messages/s.
+Targets are ratios against the ceiling that matters, aio-pika's own rate in the same run:
+3 ≥ 0.9x aio-pika's concurrent confirmed publish, and 4 ≥ 0.9x aio-pika's own consume.
+(The old "3 ≥ 40x the course's pattern" is retired: that pattern speeds up with the
+machine, while the client library is the ceiling.) An ``orders`` count of 0 skips 5.
 """
 
 from __future__ import annotations
@@ -75,21 +78,23 @@ async def run(counts: dict[str, int]) -> list[dict[str, Any]]:
         # consume: fill a queue first, then drain it with a prefetch
         n = counts["consume"]
         done = asyncio.Event()
-        seen = 0
+        seen, first = 0, 0.0
 
         async def noop(event: Event, delivery: Any) -> None:
-            nonlocal seen
+            nonlocal seen, first
             seen += 1
+            if seen == 1:
+                first = time.perf_counter()
             if seen == n:
                 done.set()
 
         ready = await bus.subscribe("bench_consume", ["bench.#"], noop, prefetch=1)
         await ready.cancel()  # declared and bound, nobody consuming yet
         await bus.publish_many([("bench.fill", _event(i)) for i in range(n)], source="bench")
-        start = time.perf_counter()
+        # both consume timings run from the first delivery to the last (not the set-up round trips)
         await bus.subscribe("bench_consume", ["bench.#"], noop, prefetch=500)
         await within(done.wait(), 120, what=f"{n} messages to be consumed")
-        row("package: consume, prefetch 500, manual ack", n, time.perf_counter() - start)
+        row("package: consume, prefetch 500, manual ack", n - 1, time.perf_counter() - first)
 
         # the ceiling: aio-pika alone, without the envelope, validation or retry routing
         n = counts["concurrent"]
@@ -98,11 +103,14 @@ async def run(counts: dict[str, int]) -> list[dict[str, Any]]:
             bus.exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
                                  "order.raw", mandatory=False) for _ in range(n)))))
         n = counts["consume"]
-        row("aio-pika alone: consume + ack, prefetch 500", n, await _raw_consume(bus, s, n))
+        row("aio-pika alone: consume + ack, prefetch 500", n - 1, await _raw_consume(bus, s, n))
     finally:
         await bus.close()
 
     n = counts["orders"]
+    if not n:
+        await reset_namespace(s, quiet=True)
+        return rows
     system = OrderSystem(s)
     await system.start(stock={"BOOK": 10 * n})
     try:
@@ -118,28 +126,26 @@ async def run(counts: dict[str, int]) -> list[dict[str, Any]]:
 
 
 async def _raw_consume(bus: Any, s: Any, n: int) -> float:
-    import aio_pika
-
     channel = await bus.connection.channel()
     await channel.set_qos(prefetch_count=500)
     queue = await channel.declare_queue(s.namespace.amqp("bench_raw"), durable=True)
     await queue.bind(bus.exchange, "raw.#")
-    body = _event(0).to_json().encode()
-    await asyncio.gather(*(bus.exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                                                "raw.fill", mandatory=False) for _ in range(n)))
-    done, seen = asyncio.Event(), 0
+    # the very messages the package consumes (same body, same AMQP properties): only the code differs
+    await bus.publish_many([("raw.fill", _event(i)) for i in range(n)], source="bench")
+    done, seen, first = asyncio.Event(), 0, 0.0
 
     async def ack(message: Any) -> None:
-        nonlocal seen
+        nonlocal seen, first
         await message.ack()
         seen += 1
+        if seen == 1:
+            first = time.perf_counter()
         if seen == n:
             done.set()
 
-    start = time.perf_counter()
     tag = await queue.consume(ack)
     await within(done.wait(), 120, what=f"{n} messages to be consumed")
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - first
     await queue.cancel(tag)
     await channel.close()
     return seconds
@@ -162,10 +168,10 @@ def verdicts(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
     concurrent = rate["package:concurrent confirms (publish_many)"]
     consume = rate["package:consume"]
     raw_pub, raw_con = rate["aio-pika alone:concurrent confirmed publish"], rate["aio-pika alone:consume + ack"]
-    return [(f"concurrent confirmed publish >= 40x the course's pattern ({concurrent / course:,.0f}x; "
-             f"aio-pika's own ceiling here: {raw_pub / course:,.0f}x)", concurrent >= 40 * course),
-            (f"consume >= 5,000 messages/s with prefetch ({consume:,.0f}/s; aio-pika's own ceiling here: "
-             f"{raw_con:,.0f}/s)", consume >= 5000)]
+    return [(f"concurrent confirmed publish >= 0.9x aio-pika's own ({concurrent / raw_pub:.2f}x; "
+             f"{concurrent / course:,.0f}x the course's pattern)", concurrent >= 0.9 * raw_pub),
+            (f"consume >= 0.9x aio-pika's own ({consume / raw_con:.2f}x: {consume:,.0f}/s vs {raw_con:,.0f}/s)",
+             consume >= 0.9 * raw_con)]
 
 
 def main(argv: list[str]) -> int:

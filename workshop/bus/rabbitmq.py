@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -172,48 +173,49 @@ class RabbitBus:
                                             "x-dead-letter-exchange": "",
                                             "x-dead-letter-routing-key": qname})
         sub = RabbitSubscription(name, queue, channel=channel, durable=durable)
-
-        async def on_message(message: AbstractIncomingMessage) -> None:
-            sub.in_flight += 1
-            try:
-                await self._on_message(sub, message, handler, retry, channel)
-            finally:
-                sub.in_flight -= 1
-
+        # one coroutine per delivery, no wrapper around it: this is the consume hot path
+        on_message = functools.partial(self._on_message, sub, handler=handler, retry=retry, channel=channel)
         sub.consumer_tag = await queue.consume(on_message, no_ack=False)
         self.subscriptions[name] = sub
         return sub
 
-    async def _on_message(self, sub: RabbitSubscription, message: AbstractIncomingMessage, handler: Handler,
+    async def _on_message(self, sub: RabbitSubscription, message: AbstractIncomingMessage, *, handler: Handler,
                           retry: RetryPolicy, channel: AbstractChannel) -> None:
         sub.stats.received += 1
-        headers = message.headers or {}
-        attempt = int(headers.get("x-attempt", 1))  # type: ignore[arg-type]
-        key = str(headers.get("x-original-routing-key") or message.routing_key or "")
+        sub.in_flight += 1
         try:
-            event = decode(message.body, self.validate)
-            await handler(event, Delivery(key, message.app_id or "", attempt, bool(message.redelivered)))
-        except asyncio.CancelledError:
-            raise  # the consumer is stopping: no ack, RabbitMQ will redeliver
-        except Exception as exc:  # noqa: BLE001 - every failure goes to a retry queue or the DLQ
-            step, arg = retry.next_step(attempt, exc)
-            out = aio_pika.Message(message.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                   content_type=message.content_type, app_id=message.app_id,
-                                   message_id=message.message_id, type=message.type,
-                                   headers={**headers, "x-attempt": attempt + 1, "x-original-routing-key": key})
-            default = channel.default_exchange
-            if step == "retry":
-                await default.publish(out, self.ns.amqp(sub.name, "retry", str(attempt)), timeout=PUBLISH_TIMEOUT)
-                sub.stats.retried += 1
+            headers = message.headers
+            if headers:  # a retried message carries its attempt and original key
+                attempt = int(headers.get("x-attempt", 1))  # type: ignore[arg-type]
+                key = str(headers.get("x-original-routing-key") or message.routing_key or "")
             else:
-                out.headers.update(dead_letter_headers(str(arg), exc, attempt, key, sub.name))
-                dlx = await channel.get_exchange(self.ns.amqp("dlx"), ensure=False)
-                await dlx.publish(out, sub.name, timeout=PUBLISH_TIMEOUT)
-                sub.stats.dead_lettered += 1
-            await _ack(message)
-        else:
-            await _ack(message)
-            sub.stats.handled += 1
+                headers, attempt, key = {}, 1, message.routing_key or ""
+            try:
+                event = decode(message.body, self.validate)
+                await handler(event, Delivery(key, message.app_id or "", attempt, bool(message.redelivered)))
+            except asyncio.CancelledError:
+                raise  # the consumer is stopping: no ack, RabbitMQ will redeliver
+            except Exception as exc:  # noqa: BLE001 - every failure goes to a retry queue or the DLQ
+                step, arg = retry.next_step(attempt, exc)
+                out = aio_pika.Message(message.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                       content_type=message.content_type, app_id=message.app_id,
+                                       message_id=message.message_id, type=message.type,
+                                       headers={**headers, "x-attempt": attempt + 1, "x-original-routing-key": key})
+                default = channel.default_exchange
+                if step == "retry":
+                    await default.publish(out, self.ns.amqp(sub.name, "retry", str(attempt)), timeout=PUBLISH_TIMEOUT)
+                    sub.stats.retried += 1
+                else:
+                    out.headers.update(dead_letter_headers(str(arg), exc, attempt, key, sub.name))
+                    dlx = await channel.get_exchange(self.ns.amqp("dlx"), ensure=False)
+                    await dlx.publish(out, sub.name, timeout=PUBLISH_TIMEOUT)
+                    sub.stats.dead_lettered += 1
+                await _ack(message)
+            else:
+                await _ack(message)
+                sub.stats.handled += 1
+        finally:
+            sub.in_flight -= 1
 
     async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
         """Peek at a DLQ: fetch without acking on a throw-away channel, whose close puts them back."""

@@ -1,0 +1,252 @@
+"""``workshop bench all``: every chapter's benchmark, one JSON report and one Markdown table.
+
+Each figure stands next to its baseline **measured in the same run** — the client
+library's own rate (aio-pika, redis-py, aiortc), the server's (``redis-benchmark``, a
+plain ``COPY``) or the slow way the lesson is about — and is repeated ``--runs`` times:
+the report gives min / median / max of the value, the baseline and their ratio.
+
+    workshop bench all --quick                          # under two minutes on 2 cores
+    workshop bench all --json report.json --markdown report.md
+    workshop bench all --only bus,pubsub --scale 0.1    # a smoke test
+
+A chapter benchmark this file has no adapter for (say, a new ``cqrs.py``) is still run,
+with ``--quick --json``: its rows that carry a ``vs_…`` ratio are reported with one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from workshop.bench import _report
+from workshop.bench._report import Figure
+
+Figures = dict[str, Figure]
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _sized(sizes: dict[str, int], scale: float, least: int = 5) -> dict[str, int]:
+    return {k: (max(least, int(v * scale)) if v else 0) for k, v in sizes.items()}
+
+
+def _fig(figs: Figures, chapter: str, name: str, unit: str, baseline: str | None, value: float,
+         base: float | None, **kw: Any) -> None:
+    key = f"{chapter}|{name}"
+    if key not in figs:
+        figs[key] = Figure(chapter, name, unit, baseline, **kw)
+    figs[key].add(value, base)
+
+
+# --- one adapter per chapter: run its bench once, add its figures -------------------------------
+
+BUS = {"quick": {"course": 20, "sequential": 200, "concurrent": 2000, "consume": 3000, "orders": 0},
+       "full": {"course": 100, "sequential": 1000, "concurrent": 10000, "consume": 10000, "orders": 200}}
+
+
+def bus(size: str, scale: float, figs: Figures) -> None:
+    from workshop.bench import bus as b
+
+    rows = asyncio.run(b.run(_sized(BUS[size], scale)))
+    rate = {r["name"]: r["rate"] for r in rows}
+    ch = "1 bus"
+    _fig(figs, ch, "publish, one channel, await each confirm", "msg/s", "connection per publish (course)",
+         rate["package: one channel, await each confirm"], rate["course: connection per publish"])
+    _fig(figs, ch, "publish, confirms in flight (publish_many)", "msg/s", "aio-pika alone",
+         rate["package: concurrent confirms (publish_many)"], rate["aio-pika alone: concurrent confirmed publish"],
+         target=0.9)
+    _fig(figs, ch, "consume + ack, prefetch 500", "msg/s", "aio-pika alone",
+         rate["package: consume, prefetch 500, manual ack"], rate["aio-pika alone: consume + ack, prefetch 500"],
+         target=0.9)
+    if "end to end: orders through 5 services" in rate:
+        _fig(figs, ch, "end to end: orders through 5 services", "orders/s", None,
+             rate["end to end: orders through 5 services"], None)
+
+
+PUBSUB = {"quick": {"delivered": 1500, "one_by_one": 200, "pipelined": 1500, "streams": 1500, "server": 5000},
+          "full": {"delivered": 8000, "one_by_one": 1500, "pipelined": 8000, "streams": 8000, "server": 50000}}
+
+
+def pubsub(size: str, scale: float, figs: Figures) -> None:
+    from workshop.bench import pubsub as b
+
+    rows = asyncio.run(b.run(_sized(PUBSUB[size], scale)))
+    rate = {r["name"]: r["rate"] for r in rows}
+    ch = "2 pub/sub"
+    _fig(figs, ch, "delivered to 2 subscribers", "msg/s", "redis-py alone",
+         rate["package: delivered to 2 subscribers"], rate["redis-py alone: delivered to 2 subscribers"], target=0.9)
+    _fig(figs, ch, "publish, pipelined", "msg/s", "one publish per round trip",
+         rate["package: publish, pipelined"], rate["package: publish, one per round trip"], target=5)
+    _fig(figs, ch, "Streams group consume + XACK", "entries/s", "redis-py alone",
+         rate["package: Streams group consume + XACK"], rate["redis-py alone: Streams group consume + XACK"])
+    server = {"PUBLISH": ("publish, pipelined", "msg/s"), "XADD": ("Streams XADD, pipelined", "entries/s")}
+    for cmd, (name, unit) in server.items():
+        top = rate.get(f"redis-benchmark: {cmd}, -P 16")
+        ours = rate["package: publish, pipelined" if cmd == "PUBLISH" else "package: Streams XADD, pipelined"]
+        if top:
+            _fig(figs, ch, f"{name} (vs the server)", unit, f"redis-benchmark {cmd} -P 16", ours, top)
+
+
+STORE = {"quick": {"single": 60, "batches": 20, "events": 2000},
+         "full": {"single": 300, "batches": 100, "events": 10000}}
+
+
+def store(size: str, scale: float, figs: Figures) -> None:
+    from workshop.bench import store as b
+    from workshop.config import settings
+
+    try:
+        import eventsourcing  # noqa: F401
+        peer = True
+    except ImportError:
+        peer = False
+    n = _sized(STORE[size], scale)
+    r = b.run(settings(), single=n["single"], batches=n["batches"], events=max(100, n["events"]), repeat=1,
+              rounds=1, peer=peer, log=lambda m: None)
+    ours, theirs = r["ours"], r["peer"] or {}
+    ch = "3 event store"
+    _fig(figs, ch, "single-event appends", "events/s", "eventsourcing library" if peer else None,
+         ours["single_per_s"], theirs.get("single_per_s"), target=1.5 if peer else None)
+    _fig(figs, ch, "batched appends (100/tx)", "events/s", "plain COPY, same batches",
+         ours["batch_per_s"], ours["copy_per_s"])
+    _fig(figs, ch, "rebuild a long aggregate", "events/s", "eventsourcing library" if peer else None,
+         ours["rebuild_per_s"], theirs.get("rebuild_per_s"), target=3 if peer else None)
+    _fig(figs, ch, "load with a snapshot", "ms", "full replay", ours["snapshot_load_ms"],
+         ours["snapshot_load_ms"] * ours["snapshot_speedup"], higher_is_better=False, target=0.05)
+
+
+WEBRTC = {"quick": {"calls": 1, "width": 160, "height": 120, "fps": 10, "seconds": 2.0, "messages": 50},
+          "full": {"calls": 3, "width": 640, "height": 480, "fps": 30, "seconds": 10.0, "messages": 300}}
+
+
+def webrtc(size: str, scale: float, figs: Figures) -> None:
+    from workshop.bench import webrtc as b
+
+    cfg = dict(WEBRTC[size])
+    cfg["seconds"] = max(0.5, cfg["seconds"] * min(1.0, scale))
+    cfg["messages"] = max(5, int(cfg["messages"] * scale))
+    rows = {r["name"]: r for r in asyncio.run(b.run(cfg))}
+    bare = rows["set-up: bare aiortc (ceiling)"]["value"]
+    ch = "5 WebRTC"
+    for kind, target in (("host", None), ("relay (TURN)", 2.0)):
+        _fig(figs, ch, f"call set-up, {kind} via signaling", "s", "bare aiortc",
+             rows[f"set-up: {kind} via signaling"]["value"], bare, higher_is_better=False, target=target)
+    fps = next(r for name, r in rows.items() if name.startswith("frames/s"))
+    _fig(figs, ch, f"frames/s received, {cfg['width']}x{cfg['height']}@{cfg['fps']}", "fps", "frames sent",
+         fps["value"], fps["sent_fps"], target=0.95)
+
+
+ADAPTERS: dict[str, Callable[[str, float, Figures], None]] = {
+    "bus": bus, "pubsub": pubsub, "store": store, "webrtc": webrtc}
+CHAPTERS = {"bus": "1 bus", "pubsub": "2 pub/sub", "store": "3 event store", "cqrs": "4 CQRS", "webrtc": "5 WebRTC"}
+
+
+def generic(name: str, figs: Figures) -> None:
+    """A bench without an adapter: its own ``--quick --json`` run; rows with a ``vs_…`` ratio count."""
+    module = importlib.import_module(f"workshop.bench.{name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "out.json")
+        with contextlib.redirect_stdout(io.StringIO()):
+            module.main(["--quick", "--json", path])
+        saved = json.load(open(path))
+    chapter = CHAPTERS.get(name, name)
+    for row in saved.get("results", []):
+        value = row.get("rate", row.get("value"))
+        for key, ratio in row.items():
+            if key.startswith("vs_") and isinstance(ratio, (int, float)) and ratio and isinstance(value, (int, float)):
+                _fig(figs, chapter, str(row.get("name", "?")), str(row.get("unit", "")), key[3:].replace("_", " "),
+                     value, value / ratio)
+
+
+# --- the whole run ------------------------------------------------------------------------------
+
+def machine() -> str:
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return f"{os.cpu_count()} CPU(s), {model}, {platform.system()} {platform.release()}, load average {load}"
+
+
+def run(names: list[str], *, size: str = "quick", scale: float = 1.0, runs: int | None = None,
+        progress: Callable[[str], None] = _log) -> dict[str, Any]:
+    """Run the benches ``names``; returns the report (``figures`` in the shape of :mod:`._report`)."""
+    figs: Figures = {}
+    seconds: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    started = datetime.now(timezone.utc)
+    for name in names:
+        n = runs or (1 if name == "webrtc" or size == "full" and name == "store" else 3)
+        if name not in ADAPTERS:
+            n = 1
+        start = time.perf_counter()
+        for i in range(n):
+            progress(f"bench all: {name} run {i + 1}/{n} …")
+            try:
+                if name in ADAPTERS:
+                    ADAPTERS[name](size, scale, figs)
+                else:
+                    generic(name, figs)
+            except Exception as exc:  # noqa: BLE001 - one chapter failing must not lose the others' figures
+                errors[name] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                progress(f"bench all: {name} failed: {errors[name]}")
+                break
+        seconds[name] = round(time.perf_counter() - start, 1)
+    return {"benchmark": "all", "date": started.isoformat(timespec="seconds"), "machine": machine(),
+            "size": size, "scale": scale, "seconds": seconds, "total_seconds": round(sum(seconds.values()), 1),
+            "errors": errors, "figures": [f.as_dict() for f in figs.values()]}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [f"Measured {report['date']} on {report['machine']} ({report['size']} sizes, "
+             f"{report['total_seconds']:.0f} s in all).", "", _report.markdown(report["figures"])]
+    for name, error in report["errors"].items():
+        lines.append(f"\n{name}: not measured ({error})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    from workshop.bench import available
+
+    benches = [n for n in available() if n != "all"]
+    p = argparse.ArgumentParser(prog="workshop bench all", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes: the whole run in under two minutes")
+    p.add_argument("--json", metavar="FILE", help="save the report as JSON")
+    p.add_argument("--markdown", metavar="FILE", help="save the table as Markdown")
+    p.add_argument("--runs", type=int, help="runs per bench (default 3; 1 for webrtc)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every count (e.g. 0.05 for a smoke test)")
+    p.add_argument("--only", help=f"comma-separated subset of: {','.join(benches)}")
+    args = p.parse_args(argv)
+    names = benches if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(benches))
+    if unknown:
+        p.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(benches)}")
+    if args.scale <= 0 or (args.runs is not None and args.runs < 1):
+        p.error("--scale must be positive and --runs at least 1")
+    report = run(names, size="quick" if args.quick else "full", scale=args.scale, runs=args.runs)
+    table = markdown(report)
+    print(table)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"saved {args.json}")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table + "\n")
+        print(f"saved {args.markdown}")
+    return 1 if report["errors"] else 0
