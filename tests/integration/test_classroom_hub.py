@@ -59,6 +59,17 @@ def classroom(tmp_path_factory):
         os.environ.pop("WORKSHOP_CLASSROOM_DIR", None)
 
 
+def _cpu_seconds(user: str) -> float:
+    """CPU time (user + system) used so far by the learner's live processes: its server and kernels."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.process_iter(["username", "cpu_times"]):
+        if proc.info["username"] == user and proc.info["cpu_times"]:
+            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return total
+
+
 @pytest.mark.timeout(300 * len(CHAPTERS))  # bounded: each chapter, for all three at once, within 5 min
 def test_three_learners_run_the_chapters_at_the_same_time(classroom):
     hub, names = classroom
@@ -75,12 +86,14 @@ def test_three_learners_run_the_chapters_at_the_same_time(classroom):
 
     figures = {"ready_seconds": [round(t, 1) for t in ready_s], "server_only_pss_mib": idle_mib, "chapters": {}}
     for notebook in CHAPTERS:
+        cpu_before = {name: _cpu_seconds(name) for name in names}
         results = asyncio.run(everyone(notebook))
         for result in results:
             assert result.ok, f"{result.learner} {notebook} cell {result.failed_cell}: {result.error}"
         figures["chapters"][notebook] = {
             "seconds": [round(r.seconds, 1) for r in results],
             "pss_mib_after": {name: round(hubs.learner_memory_mib(name)) for name in names},
+            "cpu_seconds": {name: round(_cpu_seconds(name) - cpu_before[name], 1) for name in names},
         }
         FIGURES.write_text(json.dumps(figures, indent=2))  # kept even if a later chapter fails
         if notebook.endswith("00_setup.ipynb"):  # each kernel runs with its own learner's namespace

@@ -11,6 +11,7 @@ kernel's WebSocket as an ``execute_request``, and the first error stops the run.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -84,7 +85,10 @@ async def _wait_reply(ws: aiohttp.ClientWebSocketResponse, msg_id: str, result: 
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return {"status": "error", "ename": "Timeout", "evalue": f"the cell ran longer than {timeout:g} s"}
-        msg = await ws.receive(timeout=remaining)
+        try:
+            msg = await asyncio.wait_for(ws.receive(), remaining)
+        except asyncio.TimeoutError:
+            continue  # the deadline check above answers
         if msg.type != aiohttp.WSMsgType.TEXT:
             return {"status": "error", "ename": "Disconnected", "evalue": f"kernel channel closed ({msg.type.name})"}
         data = json.loads(msg.data)
