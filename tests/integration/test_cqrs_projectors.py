@@ -82,8 +82,12 @@ async def test_a_projector_killed_mid_run_resumes_with_no_lost_or_doubled_rows(s
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "workshop.cqrs.projectors", "--models", "users,signups,activity", "--batch", "7",
             "--no-bus", env=child_env(ws_settings), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        line = await asyncio.wait_for(proc.stdout.readline(), 30)
-        assert b"projectors:" in line, line
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert b"projectors:" in line, line
+        except BaseException:
+            await kill(proc)  # never leave a projector process behind
+            raise
         return proc
 
     async def positions():

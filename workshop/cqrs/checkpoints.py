@@ -11,16 +11,33 @@ from __future__ import annotations
 
 
 async def lock(conn, schema: str, name: str) -> int:
-    """The checkpoint of ``name``, locked until the transaction ends (created at 0)."""
-    await conn.execute(f'INSERT INTO "{schema}".checkpoints (name) VALUES (%s) ON CONFLICT DO NOTHING', (name,))
+    """The checkpoint of ``name``, locked until the transaction ends (created at 0 if missing)."""
     cur = await conn.execute(f'SELECT position FROM "{schema}".checkpoints WHERE name = %s FOR UPDATE', (name,))
+    row = await cur.fetchone()
+    if row is None:
+        await conn.execute(f'INSERT INTO "{schema}".checkpoints (name) VALUES (%s) ON CONFLICT DO NOTHING', (name,))
+        cur = await conn.execute(f'SELECT position FROM "{schema}".checkpoints WHERE name = %s FOR UPDATE', (name,))
+        row = await cur.fetchone()
+    return row[0]
+
+
+async def read_one(conn, schema: str, name: str) -> int:
+    """The checkpoint of ``name``, without locking it (created at 0)."""
+    await conn.execute(f'INSERT INTO "{schema}".checkpoints (name) VALUES (%s) ON CONFLICT DO NOTHING', (name,))
+    cur = await conn.execute(f'SELECT position FROM "{schema}".checkpoints WHERE name = %s', (name,))
     return (await cur.fetchone())[0]
 
 
-async def advance(conn, schema: str, name: str, position: int, skipped: int = 0) -> None:
-    """Move ``name`` to ``position`` (in the caller's transaction), adding ``skipped`` unknown events."""
+async def advance(conn, schema: str, name: str, position: int, skipped: int = 0, *,
+                  forward_only: bool = False) -> None:
+    """Move ``name`` to ``position`` (in the caller's transaction), adding ``skipped`` unknown events.
+
+    ``forward_only``: never move it back (for an at-least-once reader such as the relay).
+    """
+    guard = " AND position < %s" if forward_only else ""
+    params = (position, skipped, name, position) if forward_only else (position, skipped, name)
     await conn.execute(f'UPDATE "{schema}".checkpoints SET position = %s, skipped = skipped + %s, '
-                       "updated_at = now() WHERE name = %s", (position, skipped, name))
+                       f"updated_at = now() WHERE name = %s{guard}", params)
 
 
 async def read(pool, schema: str) -> dict[str, dict]:

@@ -18,6 +18,12 @@ class LagMeter:
         self.accepted: dict[int, float] = {}  # position -> when the write side answered
         self.visible: dict[str, dict[int, float]] = {}  # model -> position -> when its commit happened
 
+    def reset(self) -> None:
+        """Forget what was measured so far (the next run starts a new distribution)."""
+        self.accepted.clear()
+        for seen in self.visible.values():
+            seen.clear()
+
     def accept(self, position: int, at: float) -> None:
         self.accepted[position] = at
 

@@ -2,9 +2,9 @@
 
 One step of a projector, for a PostgreSQL read model::
 
+    records := the feed after the checkpoint         (up to `batch` events)
     BEGIN
-      position := checkpoint of this model  (FOR UPDATE)
-      records  := the feed after position      (up to `batch` events)
+      checkpoint still where we read it?  (FOR UPDATE; if not, another copy won: read again)
       apply the ones this model knows; skip and count the others
       checkpoint := last position
     COMMIT
@@ -41,6 +41,7 @@ class ProjectorStats:
     skipped: int = 0  # events of unknown types (skipped, counted)
     batches: int = 0
     wakeups: int = 0
+    errors: int = 0  # failed steps (retried on the next wake-up or poll)
 
 
 class Projector:
@@ -52,6 +53,8 @@ class Projector:
         self.store, self.projection, self.batch = store, projection, batch
         self.stats = ProjectorStats()
         self.listeners: list[Listener] = []
+        self.last_error = ""
+        self._position: int | None = None  # the checkpoint as this copy last committed it
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._subscription: Any = None
@@ -94,7 +97,11 @@ class Projector:
     async def _run(self, poll: float) -> None:
         while True:
             self._wake.clear()
-            await self.catch_up()
+            try:
+                await self.catch_up()
+            except Exception as exc:  # noqa: BLE001 - a database hiccup: the checkpoint says where to resume
+                self.stats.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)
 
@@ -122,10 +129,53 @@ class PostgresProjector(Projector):
 
     async def step(self, also: Callable[[Any], Any] | None = None) -> int:
         """One batch in one transaction; ``also(conn)`` runs in the same transaction (e.g. a blue/green swap)."""
+        while True:
+            position = self._position if self._position is not None else await self.position()
+            records = await self.store.read_all(after=position, limit=self.batch)
+            if not records and also is None:
+                return 0  # nothing new: no transaction needed
+            applied = await self._commit(position, records, also)
+            if applied >= 0:
+                return applied
+            self._position = None  # another copy moved the checkpoint: ask the database
+
+    async def catch_up(self) -> int:
+        """Like :meth:`Projector.catch_up`, but reads the next batch while the current one is written."""
+        total = 0
+        position = self._position if self._position is not None else await self.position()
+        records = await self.store.read_all(after=position, limit=self.batch)
+        while records:
+            reading = asyncio.ensure_future(self.store.read_all(after=records[-1].position, limit=self.batch))
+            try:
+                applied = await self._commit(position, records)
+            except BaseException:  # stopped or failed: don't leave the read behind
+                reading.cancel()
+                raise
+            if applied < 0:  # another copy moved the checkpoint: start again from where it is
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reading
+                position = await self.position()
+                records = await self.store.read_all(after=position, limit=self.batch)
+                continue
+            total, position = total + applied, records[-1].position
+            records = await reading
+        return total
+
+    async def _commit(self, position: int, records: list[Recorded], also: Callable[[Any], Any] | None = None) -> int:
+        """Apply ``records`` (read after ``position``) and move the checkpoint, in one transaction.
+
+        Returns how many feed events were consumed, or -1 if the checkpoint is no longer at
+        ``position`` (another copy of this projector got there first; nothing was written).
+        """
         schema = self.store.schema
         async with self.store.pool.connection() as conn, conn.transaction():
-            position = await checkpoints.lock(conn, schema, self.name)
-            records = await self.store.read_all(after=position, limit=self.batch)
+            # no need to wait for the disk: if a crash loses this commit, it loses the checkpoint
+            # with it, and the projector simply applies the batch again (the feed is the durable copy)
+            await conn.execute("SET LOCAL synchronous_commit = off")
+            if await checkpoints.lock(conn, schema, self.name) != position:
+                self._position = None
+                return -1
             if also is not None:
                 await also(conn)
             if not records:
@@ -134,6 +184,7 @@ class PostgresProjector(Projector):
             if known:
                 await self.projection.apply(conn, schema, known)
             await checkpoints.advance(conn, schema, self.name, records[-1].position, len(records) - len(known))
+        self._position = records[-1].position  # where the next step starts, without asking
         self._done(records, len(known))
         return len(records)
 

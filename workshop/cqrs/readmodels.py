@@ -54,14 +54,14 @@ class UsersTable:
             if state:
                 rows[r.event.aggregate_id] = {**state, "version": r.event.version, "position": r.position}
         touched = [row for row in rows.values() if row["position"]]
-        if touched:
-            cols = [[row[k] for row in touched] for k in ("id", "name", "email", "status", "version", "position")]
+        if touched:  # every row in one JSON parameter: one statement, and cheap to send
             await conn.execute(
                 f"INSERT INTO {t} (user_id, name, email, status, version, position) "
-                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::bigint[]) "
+                "SELECT id, name, email, status, version, position FROM jsonb_to_recordset(%s::jsonb) AS r("
+                "id text, name text, email text, status text, version integer, position bigint) "
                 "ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, "
                 "status = EXCLUDED.status, version = EXCLUDED.version, position = EXCLUDED.position, updated_at = now()",
-                cols)
+                (json.dumps(touched),))
 
 
 class SignupsByDay:

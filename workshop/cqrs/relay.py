@@ -39,21 +39,22 @@ class Relay:
         self.store, self.bus, self.batch, self.poll = store, bus, batch, poll
         self.settings = settings or load_settings()  # where to LISTEN (the store's database)
         self.schema = store.schema
-        self.published = 0
+        self.published, self.errors, self.last_error = 0, 0, ""
         self._task: asyncio.Task | None = None
 
     async def catch_up(self) -> int:
         """Publish everything committed after the checkpoint; returns how many were published."""
         total = 0
         while True:
-            async with self.store.pool.connection() as conn, conn.transaction():
-                position = await checkpoints.lock(conn, self.schema, NAME)  # one relay at a time
-                chunk = await self.store.read_all(after=position, limit=self.batch)
-                if not chunk:
-                    return total
-                await self.bus.publish_many([(routing_key(r.event.event_type), r.event) for r in chunk],
-                                            source="cqrs-relay")
-                await checkpoints.advance(conn, self.schema, NAME, chunk[-1].position)
+            async with self.store.pool.connection() as conn:
+                position = await checkpoints.read_one(conn, self.schema, NAME)
+            chunk = await self.store.read_all(after=position, limit=self.batch)
+            if not chunk:
+                return total
+            await self.bus.publish_many([(routing_key(r.event.event_type), r.event) for r in chunk],
+                                        source="cqrs-relay")
+            async with self.store.pool.connection() as conn:  # a second relay may have moved it further
+                await checkpoints.advance(conn, self.schema, NAME, chunk[-1].position, forward_only=True)
             total += len(chunk)
             self.published += len(chunk)
 
@@ -68,7 +69,11 @@ class Relay:
         try:
             await listener.execute(f'LISTEN "{channel(self.schema)}"')
             while True:
-                await self.catch_up()
+                try:
+                    await self.catch_up()
+                except Exception as exc:  # noqa: BLE001 - a broker or database hiccup: retry from the checkpoint
+                    self.errors += 1
+                    self.last_error = f"{type(exc).__name__}: {exc}"
                 # sleep until an append commits (or `poll` seconds, whichever comes first)
                 async for _ in listener.notifies(timeout=self.poll, stop_after=1):
                     pass
