@@ -18,13 +18,11 @@ async def _spawn(module: str, *args: str, env: dict[str, str]) -> asyncio.subpro
 @pytest.mark.timeout(60)
 async def test_one_publisher_two_subscriber_processes(ws_settings):
     env = {**os.environ, "WORKSHOP_NAMESPACE": ws_settings.namespace.name, "REDIS_URL": ws_settings.redis_url}
+    # started first, as compose may: it waits until both subscribers listen, so nothing is lost
+    pub = await _spawn("publisher", "--count", "3", "--interval", "0.05", "--wait-subscribers", "2", env=env)
     subs = [await _spawn("subscriber", "--name", f"subscriber-{i}", env=env) for i in (1, 2)]
     try:
-        for proc in subs:  # the first line comes only once the subscription is confirmed
-            line = await asyncio.wait_for(proc.stdout.readline(), 20)
-            assert b"subscribed to" in line and b":user_events" in line
-        pub = await _spawn("publisher", "--count", "3", "--interval", "0.05", env=env)
-        out, _ = await asyncio.wait_for(pub.communicate(), 20)
+        out, _ = await asyncio.wait_for(pub.communicate(), 30)
         assert pub.returncode == 0
         assert out.decode().count("reached 2 subscriber(s)") == 3
     finally:
@@ -34,8 +32,17 @@ async def test_one_publisher_two_subscriber_processes(ws_settings):
         out, _ = await asyncio.wait_for(proc.communicate(), 20)
         text = out.decode()
         assert proc.returncode == 0
+        assert f"subscriber-{i}: subscribed to {ws_settings.namespace.key('user_events')}" in text
         assert text.count(f"subscriber-{i}: user_events user_action") == 3
         assert f"subscriber-{i}: stopped after 3 message(s), 0 bad" in text
+
+
+async def test_a_publisher_waiting_for_subscribers_gives_up_in_one_line(ws_settings, monkeypatch):
+    from workshop.pubsub import publisher
+
+    monkeypatch.setattr(publisher, "stop_on_signals", asyncio.Event)  # no signal handlers inside pytest
+    with pytest.raises(Exception, match=r"waited 0.3 s for 2 subscriber\(s\) on ws_t_\w+:user_events"):
+        await publisher.run(ws_settings, "user_events", 0.01, 1, subscribers=2, wait=0.3)
 
 
 async def test_a_subscriber_process_with_redis_down_says_so_in_one_line(ws_settings):

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import inspect
 import logging
-import signal
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -42,7 +41,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from workshop import connect
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event, EventFormatError
-from workshop.pubsub.publisher import CHANNELS
+from workshop.pubsub.publisher import CHANNELS, run_process, stop_on_signals
 from workshop.pubsub.streams import cancel
 from workshop.waiting import until
 
@@ -205,10 +204,7 @@ def _print_event(name: str) -> Handler:
 
 
 async def run(s: Settings, name: str, channels: list[str], patterns: list[str]) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     sub = await Subscriber.start(s, channels=channels, patterns=patterns, handler=_print_event(name), name=name,
                                  log_line=lambda line: print(line, flush=True))
     print(f"{name}: subscribed to {', '.join(map(s.namespace.key, channels + patterns))}", flush=True)
@@ -227,14 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pattern", action="append", dest="patterns", default=[], help="glob pattern, repeatable")
     args = p.parse_args(argv)
     channels = args.channels if args.channels is not None else ([] if args.patterns else list(CHANNELS))
-    from workshop.errors import WorkshopError
-
-    try:
-        asyncio.run(run(settings(), args.name, channels, args.patterns))
-    except WorkshopError as exc:
-        print(f"{args.name}: {exc}", flush=True)
-        return 1
-    return 0
+    return run_process(args.name, run(settings(), args.name, channels, args.patterns))
 
 
 if __name__ == "__main__":
