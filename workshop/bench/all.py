@@ -53,7 +53,9 @@ def _fig(figs: Figures, chapter: str, name: str, unit: str, baseline: str | None
 
 # --- one adapter per chapter: run its bench once, add its figures -------------------------------
 
-BUS = {"quick": {"course": 20, "sequential": 200, "concurrent": 2000, "consume": 3000, "orders": 0},
+# quick: every confirmed publish costs a disk write, and the consume figures need their queues
+# filled first, so chapter 1 is the slowest bench on a loaded machine: small counts
+BUS = {"quick": {"course": 10, "sequential": 100, "concurrent": 500, "consume": 800, "orders": 0},
        "full": {"course": 100, "sequential": 1000, "concurrent": 10000, "consume": 10000, "orders": 200}}
 
 
@@ -125,7 +127,8 @@ def store(size: str, scale: float, figs: Figures) -> None:
     _fig(figs, ch, "rebuild a long aggregate", "events/s", "eventsourcing library" if peer else None,
          ours["rebuild_per_s"], theirs.get("rebuild_per_s"), target=3 if peer else None)
     _fig(figs, ch, "load with a snapshot", "ms", "full replay", ours["snapshot_load_ms"],
-         ours["snapshot_load_ms"] * ours["snapshot_speedup"], higher_is_better=False, target=0.05)
+         ours["snapshot_load_ms"] * ours["snapshot_speedup"], higher_is_better=False,
+         target=0.05 if n["events"] >= 10_000 else None)  # the 20x target is set at 10,000 events
 
 
 WEBRTC = {"quick": {"calls": 1, "width": 160, "height": 120, "fps": 10, "seconds": 2.0, "messages": 50},
