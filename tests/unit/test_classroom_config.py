@@ -81,3 +81,13 @@ def test_cli_answers_bad_input_with_one_line(capsys):
     assert err.startswith("workshop classroom: learner name 'Al_ice'") and "\n" not in err
     with pytest.raises(SystemExit):
         main(["classroom", "up"])  # --learners is required: argparse says so
+
+
+def test_cli_without_a_class_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    from workshop.cli import main
+
+    monkeypatch.setenv("WORKSHOP_CLASSROOM_DIR", str(tmp_path))
+    assert main(["classroom", "status"]) == 1
+    assert "no class in" in capsys.readouterr().err
+    assert main(["classroom", "down"]) == 0
+    assert "nothing was running" in capsys.readouterr().out

@@ -128,4 +128,11 @@ def main(argv: list[str]) -> int:
         p.set_defaults(func=func)
     sub.add_parser("down", help="stop the hub and the servers (services untouched)").set_defaults(func=down)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except WorkshopError:
+        raise
+    except Exception as exc:  # a service refusing or down: one line for the instructor, not a traceback
+        from workshop.connect import failure_reason
+
+        raise WorkshopError(f"{args.command}: {type(exc).__name__}: {failure_reason(exc)}") from None

@@ -113,6 +113,8 @@ class Hub:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        if not (directory / "classroom.json").is_file():
+            raise WorkshopError(f"no class in {directory} yet: workshop classroom up --learners ...")
         self.conf = json.loads((directory / "classroom.json").read_text())
         self.url = f"http://{'127.0.0.1' if self.conf['ip'] in ('0.0.0.0', '') else self.conf['ip']}:{self.conf['port']}"
         self.session = requests.Session()
@@ -225,7 +227,9 @@ def _terminate(pid: int, timeout: float = 15) -> None:
 
 def stop(directory: Path) -> list[str]:
     """Stop every learner's server, then the hub and its proxy; returns what was stopped."""
-    stopped = []
+    stopped: list[str] = []
+    if not (directory / "classroom.json").is_file():
+        return stopped
     hub = Hub(directory)
     if hub.alive():
         for user in hub.api("GET", "/users"):
