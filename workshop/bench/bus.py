@@ -40,13 +40,14 @@ async def _timed(coro: Any) -> float:
     return time.perf_counter() - start
 
 
-async def run(counts: dict[str, int]) -> list[dict[str, Any]]:
+async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
+    """One run, in a throw-away child of ``base``'s namespace (default: the settings')."""
     from workshop.bus.rabbitmq import RabbitBus
     from workshop.orders import course
     from workshop.orders.system import OrderSystem
     from workshop.infra.reset import reset_namespace
 
-    base = settings()
+    base = base or settings()
     s = replace(base, namespace=base.namespace.child("bench_bus"))
     await reset_namespace(s, quiet=True)
     rows: list[dict[str, Any]] = []
