@@ -52,3 +52,41 @@ async def test_a_subscriber_process_with_redis_down_says_so_in_one_line(ws_setti
     assert proc.returncode == 1
     lines = out.decode().strip().splitlines()
     assert len(lines) == 1 and "Redis is not reachable" in lines[0]
+
+
+@pytest.mark.timeout(90)
+async def test_a_stream_consumer_killed_with_sigkill_loses_nothing(ws_settings):
+    from workshop.pubsub.publisher import user_action
+    from workshop.pubsub.streams import GroupConsumer, append_many
+
+    env = {**os.environ, "WORKSHOP_NAMESPACE": ws_settings.namespace.name, "REDIS_URL": ws_settings.redis_url}
+    victim = await _spawn("streams", "--group", "billing", "--consumer", "victim", "--work-delay", "0.2",
+                          "--batch", "5", env=env)
+    line = await asyncio.wait_for(victim.stdout.readline(), 30)
+    assert b"victim: consuming" in line
+    seen: list[int] = []
+    rescuer = await GroupConsumer.create(ws_settings, "user_events", group="billing", consumer="rescuer",
+                                         handler=lambda e: seen.append(e.data["seq"]), claim_idle_ms=200)
+    try:
+        await append_many(rescuer.redis, rescuer.key, [user_action(i) for i in range(40)])
+        handled_by_victim: list[int] = []
+        while len(handled_by_victim) < 7:  # in the middle of its second batch ...
+            text = (await asyncio.wait_for(victim.stdout.readline(), 30)).decode()
+            handled_by_victim.append(int(text.rsplit("seq=", 1)[1]))
+        victim.send_signal(signal.SIGKILL)  # ... it dies: no XACK for that batch
+        await victim.wait()
+        rest = (await victim.stdout.read()).decode()  # lines it printed that we had not read yet
+        handled_by_victim += [int(x.rsplit("seq=", 1)[1]) for x in rest.splitlines() if "seq=" in x]
+        assert (await rescuer.pending())["consumers"].get("victim", 0) > 0
+        await asyncio.sleep(0.25)
+        while await rescuer.poll():
+            pass
+        assert set(handled_by_victim) | set(seen) == set(range(40))   # nothing lost
+        assert (await rescuer.pending())["pending"] == 0
+        redelivered = set(handled_by_victim) & set(seen)
+        assert redelivered, "handled but not acknowledged before the kill: delivered again (at least once)"
+    finally:
+        if victim.returncode is None:
+            victim.kill()
+            await victim.wait()
+        await rescuer.close()
