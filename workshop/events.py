@@ -138,6 +138,20 @@ def _plain(value: Any) -> Any:
 
 
 def _validate(e: Event) -> None:
+    if not (type(e.event_type) is str and e.event_type and type(e.aggregate_id) is str and e.aggregate_id
+            and type(e.data) is dict and type(e.version) is int and e.version >= 1
+            and type(e.schema_version) is int and e.schema_version >= 1 and type(e.event_id) is str and e.event_id):
+        _explain_invalid(e)  # the usual event passes the line above; anything else gets the full checks
+    try:
+        when = datetime.fromisoformat(e.timestamp)
+    except (TypeError, ValueError):
+        raise EventFormatError(f"timestamp {e.timestamp!r} is not an ISO-8601 date-time") from None
+    if when.tzinfo is None:  # the course's utcnow() strings: naive, meant as UTC
+        e.timestamp = when.replace(tzinfo=timezone.utc).isoformat()
+
+
+def _explain_invalid(e: Event) -> None:
+    """Raise for the first field that is wrong (subclasses of str, dict and int pass)."""
     checks: list[tuple[bool, str]] = [
         (isinstance(e.event_type, str) and bool(e.event_type), "event_type must be a non-empty string"),
         (isinstance(e.aggregate_id, str) and bool(e.aggregate_id), "aggregate_id must be a non-empty string"),
@@ -150,12 +164,6 @@ def _validate(e: Event) -> None:
     for ok, message in checks:
         if not ok:
             raise EventFormatError(f"{message} (event_type={e.event_type!r}, aggregate_id={e.aggregate_id!r})")
-    try:
-        when = datetime.fromisoformat(e.timestamp)
-    except (TypeError, ValueError):
-        raise EventFormatError(f"timestamp {e.timestamp!r} is not an ISO-8601 date-time") from None
-    if when.tzinfo is None:  # the course's utcnow() strings: naive, meant as UTC
-        e.timestamp = when.replace(tzinfo=timezone.utc).isoformat()
 
 
 def _short(value: Any, limit: int = 120) -> str:
