@@ -173,8 +173,11 @@ class RabbitBus:
                                             "x-dead-letter-exchange": "",
                                             "x-dead-letter-routing-key": qname})
         sub = RabbitSubscription(name, queue, channel=channel, durable=durable)
-        # one coroutine per delivery, no wrapper around it: this is the consume hot path
-        on_message = functools.partial(self._on_message, sub, handler=handler, retry=retry, channel=channel)
+        # one coroutine per delivery, no wrapper around it: this is the consume hot path. (A partial of
+        # the plain function, not of the bound method: aio-pika checks it is a coroutine function on
+        # every delivery, and a plain function answers that at once.)
+        on_message = functools.partial(RabbitBus._on_message, self, sub, handler=handler, retry=retry,
+                                       channel=channel)
         sub.consumer_tag = await queue.consume(on_message, no_ack=False)
         self.subscriptions[name] = sub
         return sub
