@@ -81,12 +81,20 @@ def listen(pubsub: redis.client.PubSub, printed: list[str]) -> None:
                 print(f"User {event['user_id']} performed {event['action']}")
 
 
-def start_subscriber(r: redis.Redis, channels: tuple[str, ...], printed: list[str]) -> Any:
+def start_subscriber(url: str, channels: tuple[str, ...], printed: list[str], timeout: float = 5.0) -> Any:
     """Run the course's subscriber in a thread, as its own process would: subscribe, then listen.
 
-    Returns the thread; ``thread.error`` holds the exception that ended the loop, if any.
+    Returns once Redis lists the subscriber's connection with all its subscriptions (so the
+    demo does not also lose messages to the start-up race). ``thread.error`` holds the
+    exception that ended the loop, if any.
     """
     import threading
+    import uuid
+
+    from workshop.errors import WorkshopError
+
+    name = f"course-subscriber-{uuid.uuid4().hex[:8]}"
+    r = redis.Redis.from_url(url, decode_responses=True, socket_timeout=timeout, client_name=name)
 
     def main() -> None:
         pubsub = r.pubsub()
@@ -97,8 +105,14 @@ def start_subscriber(r: redis.Redis, channels: tuple[str, ...], printed: list[st
             thread.error = exc  # type: ignore[attr-defined]
         finally:
             pubsub.close()
+            r.close()
 
-    thread = threading.Thread(target=main, name="course subscriber", daemon=True)
+    thread = threading.Thread(target=main, name=name, daemon=True)
     thread.error = None  # type: ignore[attr-defined]
     thread.start()
+    deadline = time.monotonic() + timeout
+    while not any(c.get("name") == name and int(c.get("sub", 0)) == len(channels) for c in r.client_list()):
+        if time.monotonic() > deadline:
+            raise WorkshopError(f"the course's subscriber did not subscribe within {timeout:g} s")
+        thread.join(0.01)
     return thread
