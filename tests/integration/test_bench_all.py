@@ -20,7 +20,7 @@ def test_bench_all_tiny_writes_json_and_markdown(tmp_path, capsys):
     assert set(report["seconds"]) == set(benches)
     assert report["machine"] and report["date"] and report["size"] == "quick"
     chapters = {f["chapter"] for f in report["figures"]}
-    assert {"1 bus", "2 pub/sub", "3 event store", "5 WebRTC"} <= chapters
+    assert {"1 bus", "2 pub/sub", "3 event store", "4 CQRS", "5 WebRTC"} <= chapters
     for f in report["figures"]:
         assert f["runs"] == 1 and f["value"]["min"] <= f["value"]["median"] <= f["value"]["max"]
         if f["baseline"]:

@@ -9,7 +9,7 @@ the report gives min / median / max of the value, the baseline and their ratio.
     workshop bench all --json report.json --markdown report.md
     workshop bench all --only bus,pubsub --scale 0.1    # a smoke test
 
-A chapter benchmark this file has no adapter for (say, a new ``cqrs.py``) is still run,
+A chapter benchmark this file has no adapter for (a new ``workshop/bench/<name>.py``) is still run,
 with ``--quick --json``: its rows that carry a ``vs_…`` ratio are reported with one run.
 """
 
@@ -131,6 +131,34 @@ def store(size: str, scale: float, figs: Figures) -> None:
          target=0.05 if n["events"] >= 10_000 else None)  # the 20x target is set at 10,000 events
 
 
+CQRS = {"quick": {"events": 2000, "commands": 40, "lag_rate": 100.0, "lag_seconds": 0.5},
+        "full": {"events": 100_000, "commands": 300, "lag_rate": 200.0, "lag_seconds": 3.0}}
+
+
+def cqrs(size: str, scale: float, figs: Figures) -> None:
+    from dataclasses import replace
+
+    from workshop.bench import cqrs as b
+    from workshop.config import Namespace, settings
+
+    n = CQRS[size]
+    base = settings()
+    s = replace(base, namespace=Namespace(f"{base.namespace.name[:30]}_bench4"))  # as `workshop bench cqrs`
+    r = asyncio.run(b.run(s, events=max(200, int(n["events"] * scale)), commands=max(10, int(n["commands"] * scale)),
+                          lag_rate=n["lag_rate"], lag_seconds=max(0.2, n["lag_seconds"] * min(1.0, scale)),
+                          log=lambda m: None))
+    f, c = r["figures"], r["ceilings"]
+    ch = "4 CQRS"
+    _fig(figs, ch, "commands through the write API (HTTP)", "commands/s", "single appends to the store",
+         f["commands_per_s_http"], c["single_appends_per_s"], target=0.5)
+    _fig(figs, ch, f"p99 lag, command → visible, at {n['lag_rate']:.0f}/s", "ms", "bare bus round trip, p99",
+         f["lag_p99_ms"], c["bus_round_trip_ms"]["p99"], higher_is_better=False, target=10)
+    _fig(figs, ch, "projection into the users table", "events/s", "bare read_all",
+         f["projection_events_per_s"], c["read_all_events_per_s"])
+    _fig(figs, ch, "blue/green rebuild", "events/s", "bare read_all",
+         f["rebuild_events_per_s"], c["read_all_events_per_s"], target=0.5)
+
+
 WEBRTC = {"quick": {"calls": 1, "width": 160, "height": 120, "fps": 10, "seconds": 2.0, "messages": 50},
           "full": {"calls": 3, "width": 640, "height": 480, "fps": 30, "seconds": 10.0, "messages": 300}}
 
@@ -153,7 +181,7 @@ def webrtc(size: str, scale: float, figs: Figures) -> None:
 
 
 ADAPTERS: dict[str, Callable[[str, float, Figures], None]] = {
-    "bus": bus, "pubsub": pubsub, "store": store, "webrtc": webrtc}
+    "bus": bus, "pubsub": pubsub, "store": store, "cqrs": cqrs, "webrtc": webrtc}
 CHAPTERS = {"bus": "1 bus", "pubsub": "2 pub/sub", "store": "3 event store", "cqrs": "4 CQRS", "webrtc": "5 WebRTC"}
 
 
@@ -193,7 +221,7 @@ def run(names: list[str], *, size: str = "quick", scale: float = 1.0, runs: int 
     errors: dict[str, str] = {}
     started = datetime.now(timezone.utc)
     for name in names:
-        n = runs or (1 if name == "webrtc" or size == "full" and name == "store" else 3)
+        n = runs or (1 if name in ("webrtc", "cqrs") or size == "full" and name == "store" else 3)
         if name not in ADAPTERS:
             n = 1
         start = time.perf_counter()
@@ -204,7 +232,7 @@ def run(names: list[str], *, size: str = "quick", scale: float = 1.0, runs: int 
                     ADAPTERS[name](size, scale, figs)
                 else:
                     generic(name, figs)
-            except Exception as exc:  # noqa: BLE001 - one chapter failing must not lose the others' figures
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - one chapter failing must not lose the others
                 errors[name] = f"{type(exc).__name__}: {exc}".splitlines()[0]
                 progress(f"bench all: {name} failed: {errors[name]}")
                 break
