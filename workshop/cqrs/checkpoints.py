@@ -10,9 +10,14 @@ same projector wait instead of applying the same events again.
 from __future__ import annotations
 
 
-async def lock(conn, schema: str, name: str) -> int:
-    """The checkpoint of ``name``, locked until the transaction ends (created at 0 if missing)."""
-    cur = await conn.execute(f'SELECT position FROM "{schema}".checkpoints WHERE name = %s FOR UPDATE', (name,))
+async def lock(conn, schema: str, name: str, *, durable: bool = True) -> int:
+    """The checkpoint of ``name``, locked until the transaction ends (created at 0 if missing).
+
+    ``durable=False`` also turns off waiting for the disk at COMMIT, in the same round trip
+    (for read models: a commit lost in a crash takes its checkpoint with it, and is redone).
+    """
+    sync = "" if durable else ", set_config('synchronous_commit', 'off', true)"
+    cur = await conn.execute(f'SELECT position{sync} FROM "{schema}".checkpoints WHERE name = %s FOR UPDATE', (name,))
     row = await cur.fetchone()
     if row is None:
         await conn.execute(f'INSERT INTO "{schema}".checkpoints (name) VALUES (%s) ON CONFLICT DO NOTHING', (name,))

@@ -11,6 +11,8 @@ What it does *not* do is publish: the event store's global feed is the
 publication. A relay follows the feed to the bus (``relay.py``), so there is
 no moment where an event is stored but not published (the course's dual write).
 
+* **A new user** skips the load: ``CreateUser`` appends at expected version 0 at once,
+  and only if the stream turns out to exist does the handler load it and decide again.
 * **Concurrency**: if another writer appended first, ``ConcurrencyError``; the
   handler reloads and decides again (with :class:`~workshop.store.retry.ConflictRetry`'s
   backoff, as chapter 3's ``store.retry.execute``), because the decision may change.
@@ -82,8 +84,13 @@ class CommandHandler:
 
     async def handle(self, command: Command) -> Accepted:
         delays = self.retry.delays()
+        first = True
         while True:
-            history = await self.store.read(command.user_id)
+            # a new user's stream is empty: decide on nothing and append at version 0 straight away
+            # (one round trip fewer); if the stream exists after all, the append says so and we load
+            fast = first and isinstance(command, CreateUser)
+            first = False
+            history = [] if fast else await self.store.read(command.user_id)
             version = history[-1].version if history else 0
             earlier = [e for e in history if e.causation_id == command.command_id]
             if earlier:  # the same command again: answer as the first time, change nothing
@@ -96,6 +103,8 @@ class CommandHandler:
             try:
                 new_version = await self._append(command, state, events, version)
             except ConcurrencyError:
+                if fast:
+                    continue  # not a new stream: load it and decide properly
                 delay = next(delays, None)
                 if delay is None:
                     self.stats["rejected"] += 1

@@ -172,8 +172,7 @@ class PostgresProjector(Projector):
         async with self.store.pool.connection() as conn, conn.transaction():
             # no need to wait for the disk: if a crash loses this commit, it loses the checkpoint
             # with it, and the projector simply applies the batch again (the feed is the durable copy)
-            await conn.execute("SET LOCAL synchronous_commit = off")
-            if await checkpoints.lock(conn, schema, self.name) != position:
+            if await checkpoints.lock(conn, schema, self.name, durable=False) != position:
                 self._position = None
                 return -1
             if also is not None:
