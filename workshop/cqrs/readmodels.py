@@ -42,10 +42,16 @@ class UsersTable:
     async def apply(self, conn: Any, schema: str, records: list[Recorded]) -> None:
         """Fold the batch per user in Python, then write every touched row with one statement."""
         t = f'"{schema}"."{self.name}"'
-        ids = list({r.event.aggregate_id for r in records})
-        cur = await conn.execute(f"SELECT user_id, name, email, status, version FROM {t} WHERE user_id = ANY(%s)", (ids,))
-        rows = {uid: {"id": uid, "name": n, "email": e, "status": s, "version": v, "position": 0}
-                for uid, n, e, s, v in await cur.fetchall()}
+        first: dict[str, int] = {}  # each user's first version in this batch
+        for r in records:
+            first.setdefault(r.event.aggregate_id, r.event.version)
+        rows: dict[str, dict] = {}
+        older = [uid for uid, version in first.items() if version > 1]  # a batch starting at v1 is a new user
+        if older:
+            cur = await conn.execute(f"SELECT user_id, name, email, status, version FROM {t} WHERE user_id = ANY(%s)",
+                                     (older,))
+            rows = {uid: {"id": uid, "name": n, "email": e, "status": s, "version": v, "position": 0}
+                    for uid, n, e, s, v in await cur.fetchall()}
         for r in records:
             row = rows.get(r.event.aggregate_id, {})
             if r.event.version <= row.get("version", 0):
