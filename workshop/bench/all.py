@@ -239,7 +239,7 @@ def run(names: list[str], *, size: str = "quick", scale: float = 1.0, runs: int 
         seconds[name] = round(time.perf_counter() - start, 1)
     return {"benchmark": "all", "date": started.isoformat(timespec="seconds"), "machine": machine(),
             "size": size, "scale": scale, "seconds": seconds, "total_seconds": round(sum(seconds.values()), 1),
-            "errors": errors, "figures": [f.as_dict() for f in figs.values()]}
+            "errors": errors, "figures": [f.as_dict() for f in sorted(figs.values(), key=lambda f: f.chapter)]}
 
 
 def markdown(report: dict[str, Any]) -> str:
