@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import Any
 
 from workshop.config import Namespace, settings
+from workshop.errors import WorkshopError
 
 
 def _ms(values: list[float], q: int) -> float:
@@ -82,7 +83,7 @@ async def _commands(handler: Any, n: int, prefix: str, http: bool, clients: int 
                 for body in mine:
                     r = await c.post("/commands", json=body)
                     if r.status_code != 201:
-                        raise RuntimeError(f"write API answered {r.status_code}: {r.text[:200]}")
+                        raise WorkshopError(f"bench cqrs: the write API answered {r.status_code}: {r.text[:200]}")
 
             start = time.perf_counter()
             await asyncio.gather(*(client(bodies[k::clients]) for k in range(clients)))
