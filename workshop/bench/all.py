@@ -56,7 +56,7 @@ def _fig(figs: Figures, chapter: str, name: str, unit: str, baseline: str | None
 
 # quick: every confirmed publish costs a disk write, and the consume figures need their queues
 # filled first, so chapter 1 is the slowest bench on a loaded machine: small counts
-BUS = {"quick": {"course": 10, "sequential": 100, "concurrent": 500, "consume": 800, "orders": 0},
+BUS = {"quick": {"course": 10, "sequential": 100, "concurrent": 1000, "consume": 2000, "orders": 0},
        "full": {"course": 100, "sequential": 1000, "concurrent": 10000, "consume": 10000, "orders": 200}}
 
 
