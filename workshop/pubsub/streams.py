@@ -36,6 +36,7 @@ from redis.exceptions import ResponseError
 from workshop import connect
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event, EventFormatError
+from workshop.waiting import WaitTimeout
 
 log = logging.getLogger("workshop.pubsub")
 
@@ -72,13 +73,17 @@ async def ensure_group(redis: Any, key: str, group: str, start_id: str = "0") ->
         raise
 
 
-async def cancel(task: asyncio.Task, every: float = 0.1) -> None:
-    """Cancel ``task`` and wait until it is done.
+async def cancel(task: asyncio.Task, every: float = 0.1, timeout: float = 5.0) -> None:
+    """Cancel ``task`` and wait until it is done — for at most ``timeout`` seconds.
 
     Cancelled in the middle of a command, redis-py may swallow the cancellation and retry
-    the command; so cancel again until the task has really ended.
+    the command; so cancel again until the task has really ended. A task that outlives all
+    that is reported in one line (:class:`~workshop.waiting.WaitTimeout`), never waited on forever.
     """
+    deadline = time.monotonic() + timeout
     while not task.done():
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"{task.get_name()!r} did not stop within {timeout:g} s of being cancelled")
         task.cancel()
         await asyncio.wait({task}, timeout=every)
     if not task.cancelled() and task.exception() is not None:
