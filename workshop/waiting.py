@@ -66,3 +66,23 @@ async def within(awaitable: Awaitable[T], timeout: float, *, what: str) -> T:
         if deadline.expired():
             raise _gave_up(timeout, what) from None
         raise
+
+
+async def stop_task(task: asyncio.Task[Any], *, timeout: float = 5.0, every: float = 0.1,
+                    raise_error: bool = True) -> None:
+    """Cancel ``task`` and wait until it has ended — for at most ``timeout`` seconds.
+
+    A client library cancelled in the middle of a command may swallow the cancellation
+    and retry (redis-py does), so cancel again every ``every`` seconds. A task that
+    outlives the deadline is :class:`WaitTimeout` in one line — a stop never hangs.
+    If the task had already failed, its exception is raised (``raise_error=False``:
+    ignored, for stop paths that have reported it already).
+    """
+    deadline = time.monotonic() + timeout
+    while not task.done():
+        if time.monotonic() >= deadline:
+            raise _gave_up(timeout, f"{task.get_name()!r} to stop after being cancelled")
+        task.cancel()
+        await asyncio.wait({task}, timeout=every)
+    if not task.cancelled() and task.exception() is not None and raise_error:
+        raise task.exception()  # type: ignore[misc]

@@ -10,7 +10,6 @@ the point of chapter 1's "kill a consumer" experiment.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -18,6 +17,7 @@ from workshop.bus.base import (
     DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, decode, dead_letter_headers, topic_matches,
 )
 from workshop.events import Event, Validator, validated
+from workshop.waiting import stop_task
 
 
 @dataclass
@@ -79,10 +79,7 @@ class MemorySubscription:
         while self.in_flight and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
         for t in self.tasks:
-            t.cancel()
-        for t in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+            await stop_task(t)
         self.tasks.clear()
         if self._bus:
             self._bus._subs.pop(self.name, None)

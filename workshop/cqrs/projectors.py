@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 from workshop.cqrs import checkpoints
 from workshop.store import Recorded
+from workshop.waiting import stop_task
 
 Listener = Callable[[list[int], float], None]  # (positions made visible, time.perf_counter() at commit)
 
@@ -110,9 +111,7 @@ class Projector:
             await self._subscription.cancel()
             self._subscription = None
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
 
 
@@ -152,9 +151,7 @@ class PostgresProjector(Projector):
                 reading.cancel()
                 raise
             if applied < 0:  # another copy moved the checkpoint: start again from where it is
-                reading.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reading
+                await stop_task(reading, raise_error=False)
                 position = await self.position()
                 records = await self.store.read_all(after=position, limit=self.batch)
                 continue

@@ -22,6 +22,7 @@ from typing import Any
 from workshop.config import Settings, settings as load_settings
 from workshop.cqrs import checkpoints
 from workshop.cqrs.schema import channel
+from workshop.waiting import stop_task
 
 NAME = "relay"
 
@@ -83,9 +84,7 @@ class Relay:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await stop_task(self._task, raise_error=False)
             self._task = None
 
 

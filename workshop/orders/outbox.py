@@ -18,6 +18,7 @@ from typing import Any, Iterable
 from workshop.bus.base import Bus
 from workshop.events import Event
 from workshop.orders.schemas import routing_key
+from workshop.waiting import stop_task
 
 
 async def add(conn: Any, source: str, events: Iterable[Event]) -> int:
@@ -97,9 +98,7 @@ class Relay:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), grace)
             except asyncio.TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+                await stop_task(self._task)
             self._task = None
             self._stopping = False
 

@@ -36,7 +36,7 @@ from redis.exceptions import ResponseError
 from workshop import connect
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event, EventFormatError
-from workshop.waiting import WaitTimeout
+from workshop.waiting import stop_task
 
 log = logging.getLogger("workshop.pubsub")
 
@@ -71,23 +71,6 @@ async def ensure_group(redis: Any, key: str, group: str, start_id: str = "0") ->
         if "BUSYGROUP" in str(exc):
             return False
         raise
-
-
-async def cancel(task: asyncio.Task, every: float = 0.1, timeout: float = 5.0) -> None:
-    """Cancel ``task`` and wait until it is done — for at most ``timeout`` seconds.
-
-    Cancelled in the middle of a command, redis-py may swallow the cancellation and retry
-    the command; so cancel again until the task has really ended. A task that outlives all
-    that is reported in one line (:class:`~workshop.waiting.WaitTimeout`), never waited on forever.
-    """
-    deadline = time.monotonic() + timeout
-    while not task.done():
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(f"{task.get_name()!r} did not stop within {timeout:g} s of being cancelled")
-        task.cancel()
-        await asyncio.wait({task}, timeout=every)
-    if not task.cancelled() and task.exception() is not None:
-        task.exception()  # retrieved: a crash of the loop itself is not "never retrieved" noise
 
 
 @dataclass
@@ -238,7 +221,7 @@ class GroupConsumer:
     async def crash(self) -> None:
         """Stop at once, mid-handler if need be, without acknowledging — as a killed process would."""
         if self._task is not None:
-            await cancel(self._task)
+            await stop_task(self._task, raise_error=False)  # a crashed loop was logged already
             self._task = None
 
     async def stop(self, timeout: float = 5.0) -> None:

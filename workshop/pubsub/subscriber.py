@@ -42,8 +42,7 @@ from workshop import connect
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event, EventFormatError
 from workshop.pubsub.publisher import CHANNELS, run_process, stop_on_signals
-from workshop.pubsub.streams import cancel
-from workshop.waiting import until
+from workshop.waiting import stop_task, until
 
 log = logging.getLogger("workshop.pubsub")
 
@@ -123,7 +122,7 @@ class Subscriber:
 
     async def stop(self) -> None:
         if self._task is not None:
-            await cancel(self._task)
+            await stop_task(self._task, raise_error=False)
             self._task = None
         await self._pubsub.aclose()
         await self.redis.aclose()

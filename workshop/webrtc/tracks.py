@@ -21,6 +21,7 @@ import av
 import numpy as np
 from aiortc.contrib.media import MediaStreamError
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
+from workshop.waiting import stop_task
 
 # 3x5 pixel digits, drawn scaled up into the frame (no font files needed)
 _DIGITS = {
@@ -149,5 +150,4 @@ class FrameSink:
         return None if self.last is None else self.last.to_ndarray(format="rgb24")
 
     async def stop(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task, raise_error=False)
