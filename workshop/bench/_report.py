@@ -13,9 +13,41 @@ states is the ratio, over ``runs`` runs, as min / median / max::
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
+
+
+# --- what every `workshop bench <name>` shares --------------------------------------------
+
+def parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """The command line of ``workshop bench <name>``, with ``--json FILE``."""
+    p = argparse.ArgumentParser(prog=f"workshop bench {name}", description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", metavar="FILE", help="also save the results as JSON")
+    return p
+
+
+def rate_row(name: str, n: int, seconds: float, unit: str = "messages") -> dict[str, Any]:
+    """One measured rate: ``n`` things in ``seconds``."""
+    return {"name": name, "count": n, "seconds": round(seconds, 4), "rate": round(n / seconds, 1), "unit": unit}
+
+
+def verdict_lines(checks: list[tuple[str, bool]]) -> list[dict[str, Any]]:
+    """Print ``PASS``/``MISS`` per target; return them as JSON-ready dicts."""
+    for text, ok in checks:
+        print(f"{'PASS' if ok else 'MISS'}  {text}")
+    return [{"target": text, "met": ok} for text, ok in checks]
+
+
+def save_json(path: str | None, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` (when one was given) and say so."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(payload, f, indent=2)
+        print(f"saved {path}")
 
 
 def spread(values: list[float]) -> dict[str, float] | None:

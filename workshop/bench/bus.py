@@ -16,15 +16,14 @@ machine, while the client library is the ceiling.) An ``orders`` count of 0 skip
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import time
 from dataclasses import replace
 from typing import Any
 
 import aio_pika
 
+from workshop.bench._report import parser, rate_row, save_json, verdict_lines
 from workshop.config import settings
 from workshop.waiting import within
 from workshop.events import Event
@@ -53,8 +52,7 @@ async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def row(name: str, n: int, seconds: float, unit: str = "messages") -> None:
-        rows.append({"name": name, "count": n, "seconds": round(seconds, 3), "rate": round(n / seconds, 1),
-                     "unit": unit})
+        rows.append(rate_row(name, n, seconds, unit))
 
     bus = await RabbitBus.connect(s)
     try:
@@ -176,21 +174,12 @@ def verdicts(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="workshop bench bus", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--json", metavar="FILE", help="also save the results as JSON")
+    p = parser("bus", __doc__)
     p.add_argument("--quick", action="store_true", help="smaller counts (a few seconds)")
     args = p.parse_args(argv)
     counts = ({"course": 50, "sequential": 500, "concurrent": 3000, "consume": 5000, "orders": 100} if args.quick
               else {"course": 200, "sequential": 2000, "concurrent": 20000, "consume": 20000, "orders": 500})
     rows = asyncio.run(run(counts))
     print(table(rows))
-    checks = verdicts(rows)
-    for text, ok in checks:
-        print(f"{'PASS' if ok else 'MISS'}  {text}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"benchmark": "bus", "results": rows,
-                       "targets": [{"target": t, "met": ok} for t, ok in checks]}, f, indent=2)
-        print(f"saved {args.json}")
+    save_json(args.json, {"benchmark": "bus", "results": rows, "targets": verdict_lines(verdicts(rows))})
     return 0

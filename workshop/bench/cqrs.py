@@ -20,15 +20,14 @@ show what the API does for a class. The lag run is open-loop: commands leave on 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
 from dataclasses import replace
 from typing import Any
 
+from workshop.bench._report import parser, save_json
 from workshop.config import Namespace, settings
 from workshop.errors import WorkshopError
 
@@ -230,9 +229,7 @@ def table(r: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="workshop bench cqrs", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p = parser("cqrs", __doc__)
     p.add_argument("--events", type=int, default=100_000, help="events in the feed for the rebuild (default 100,000)")
     p.add_argument("--commands", type=int, default=300, help="commands per throughput run (default 300)")
     p.add_argument("--lag-rate", type=float, default=200.0, help="commands/s for the lag run (default 200)")
@@ -242,8 +239,5 @@ def main(argv: list[str]) -> int:
     result = asyncio.run(run(s, events=args.events, commands=args.commands, lag_rate=args.lag_rate,
                              lag_seconds=args.lag_seconds, log=lambda m: print(m, file=sys.stderr)))
     print(table(result))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
-        print(f"saved {args.json}")
+    save_json(args.json, result)
     return 0

@@ -17,7 +17,6 @@ and pipelined publishing ≥ 5x one publish per round trip.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import csv
 import io
@@ -29,6 +28,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from workshop.bench._report import parser, rate_row, save_json, verdict_lines
 from workshop import connect
 from workshop.config import Settings, settings
 from workshop.events import Event
@@ -235,8 +235,7 @@ async def run(counts: dict[str, int], s: Settings | None = None) -> list[dict[st
     rows: list[dict[str, Any]] = []
 
     def row(name: str, n: int, seconds: float, unit: str = "messages") -> None:
-        rows.append({"name": name, "count": n, "seconds": round(seconds, 4), "rate": round(n / seconds, 1),
-                     "unit": unit})
+        rows.append(rate_row(name, n, seconds, unit))
 
     try:
         n = counts["delivered"]
@@ -284,9 +283,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="workshop bench pubsub", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--json", metavar="FILE", help="also save the results as JSON")
+    p = parser("pubsub", __doc__)
     p.add_argument("--quick", action="store_true", help="smaller counts (a second or two)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every count (e.g. 0.01 for a smoke test)")
     args = p.parse_args(argv)
@@ -297,12 +294,6 @@ def main(argv: list[str]) -> int:
     print(table(rows))
     if not any(r["name"].startswith("redis-benchmark") for r in rows):
         print("note: redis-benchmark is not installed (apt-get install redis-tools): no server ceiling")
-    checks = verdicts(rows)
-    for text, ok in checks:
-        print(f"{'PASS' if ok else 'MISS'}  {text}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"benchmark": "pubsub", "counts": counts, "results": rows,
-                       "targets": [{"target": t, "met": ok} for t, ok in checks]}, f, indent=2)
-        print(f"saved {args.json}")
+    save_json(args.json, {"benchmark": "pubsub", "counts": counts, "results": rows,
+                          "targets": verdict_lines(verdicts(rows))})
     return 0

@@ -16,7 +16,6 @@ PostgreSQL allow for durable batches, so our batched rate reads as a share of it
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -24,6 +23,7 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
+from workshop.bench._report import parser, save_json
 from workshop.config import Settings, settings
 from workshop.events import Event
 from workshop.store.aggregate import fold, load
@@ -299,9 +299,7 @@ def run(s: Settings, *, single: int = 500, batches: int = 300, events: int = 10_
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="workshop bench store", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p = parser("store", __doc__)
     p.add_argument("--single", type=int, default=500, help="single-event appends (default 500)")
     p.add_argument("--batches", type=int, default=300, help="batches of 100 events (default 300)")
     p.add_argument("--events", type=int, default=10_000, help="events in the long aggregate (default 10,000)")
@@ -320,8 +318,5 @@ def main(argv: list[str]) -> int:
     result = run(settings(), single=args.single, batches=args.batches, events=args.events,
                  repeat=args.repeat, rounds=args.rounds, peer=peer, log=lambda m: print(m, file=sys.stderr))
     print(table(result["ours"], result["peer"], result["ratios"]))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-        print(f"saved {args.json}")
+    save_json(args.json, result)
     return 0

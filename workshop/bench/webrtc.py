@@ -22,9 +22,7 @@ drops that first check, and aioice retransmits it after its 500 ms STUN timeout.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import os
 import secrets
 import statistics
@@ -33,6 +31,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection
 
+from workshop.bench._report import parser, save_json, verdict_lines
 from workshop.webrtc.call import loopback_call, synthetic_media
 from workshop.webrtc.limits import Limits
 from workshop.webrtc.peer import host_addresses, rtc_config, selected_pair, wait_connected
@@ -193,9 +192,7 @@ def verdicts(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list[tuple[str,
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="workshop bench webrtc", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--json", metavar="FILE", help="also save the results as JSON")
+    p = parser("webrtc", __doc__)
     p.add_argument("--quick", action="store_true", help="tiny: one call each, 160x120 at 10 fps for 2 s")
     p.add_argument("--seconds", type=float, help="how long to stream (default 10, quick 2)")
     args = p.parse_args(argv)
@@ -207,15 +204,10 @@ def main(argv: list[str]) -> int:
     rows = asyncio.run(run(cfg))
     print(table(rows))
     checks = verdicts(rows, cfg)
-    for text, ok in checks:
-        print(f"{'PASS' if ok else 'MISS'}  {text}")
+    targets = verdict_lines(checks)
     if not checks[1][1]:
         print("note: most of the relay call's extra set-up is one connectivity check dropped by coturn (no TURN "
               "permission yet) and retransmitted after aioice's 500 ms STUN timeout — see `workshop bench webrtc -h`")
     print(f"(on {os.cpu_count()} CPU(s); the signaling rows run with rate limits off, to time the relay itself)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"benchmark": "webrtc", "config": cfg, "results": rows,
-                       "targets": [{"target": t, "met": ok} for t, ok in checks]}, f, indent=2)
-        print(f"saved {args.json}")
+    save_json(args.json, {"benchmark": "webrtc", "config": cfg, "results": rows, "targets": targets})
     return 0
