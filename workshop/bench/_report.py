@@ -30,6 +30,19 @@ def parser(name: str, doc: str | None) -> argparse.ArgumentParser:
     return p
 
 
+async def scratch(base: Any, child: str) -> Any:
+    """Settings in a throw-away child namespace of ``base``'s (default: the settings'), emptied first."""
+    from dataclasses import replace
+
+    from workshop.config import settings
+    from workshop.infra.reset import reset_namespace
+
+    base = base or settings()
+    s = replace(base, namespace=base.namespace.child(child))
+    await reset_namespace(s, quiet=True)
+    return s
+
+
 def rate_row(name: str, n: int, seconds: float, unit: str = "messages") -> dict[str, Any]:
     """One measured rate: ``n`` things in ``seconds``."""
     return {"name": name, "count": n, "seconds": round(seconds, 4), "rate": round(n / seconds, 1), "unit": unit}

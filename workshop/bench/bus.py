@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 from typing import Any
 
 import aio_pika
 
-from workshop.bench._report import parser, rate_row, save_json, verdict_lines
-from workshop.config import settings
+from workshop.bench._report import parser, rate_row, save_json, scratch, verdict_lines
 from workshop.waiting import within
 from workshop.events import Event
 
@@ -46,9 +44,7 @@ async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
     from workshop.orders.system import OrderSystem
     from workshop.infra.reset import reset_namespace
 
-    base = base or settings()
-    s = replace(base, namespace=base.namespace.child("bench_bus"))
-    await reset_namespace(s, quiet=True)
+    s = await scratch(base, "bench_bus")
     rows: list[dict[str, Any]] = []
 
     def row(name: str, n: int, seconds: float, unit: str = "messages") -> None:

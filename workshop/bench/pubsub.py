@@ -24,13 +24,12 @@ import json
 import shutil
 import subprocess
 import time
-from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from workshop.bench._report import parser, rate_row, save_json, verdict_lines
+from workshop.bench._report import parser, rate_row, save_json, scratch, verdict_lines
 from workshop import connect
-from workshop.config import Settings, settings
+from workshop.config import Settings
 from workshop.events import Event
 from workshop.waiting import until
 
@@ -229,9 +228,7 @@ def redis_benchmark(s: Settings, n: int) -> dict[str, float] | None:
 async def run(counts: dict[str, int], s: Settings | None = None) -> list[dict[str, Any]]:
     from workshop.infra.reset import reset_namespace
 
-    base = s or settings()
-    s = replace(base, namespace=base.namespace.child("bench_pubsub"))
-    await reset_namespace(s, quiet=True)
+    s = await scratch(s, "bench_pubsub")
     rows: list[dict[str, Any]] = []
 
     def row(name: str, n: int, seconds: float, unit: str = "messages") -> None:
