@@ -249,9 +249,18 @@ def _alive(pid: int, program: str | None) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":  # a zombie is not running
-        return False
+    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+        # A zombie is not running -- unless only its main thread has exited: turnserver's
+        # worker threads keep its ports open for a moment after that.
+        return _threads(pid) > 1
     return program is None or program.encode() in cmdline
+
+
+def _threads(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
 
 
 @dataclass
