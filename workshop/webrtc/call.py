@@ -190,6 +190,20 @@ class SignalingPeer:
             raise CallError(f"{self.name}: nobody called within {timeout:g} s") from None
         await wait_connected(pc, timeout, what=f"{self.name}'s call")
 
+    async def wait_for_call(self, timeout: float = 60.0) -> bool:
+        """Wait until someone called and the media connection is up: True; False once ``timeout`` s passed.
+
+        The peer stays in the room either way (a later caller still gets through).
+        """
+        from workshop.waiting import WaitTimeout, until
+
+        try:
+            await until(lambda: self.pc is not None and self.pc.connectionState == "connected",
+                        timeout=timeout, every=0.1, what="a call")
+            return True
+        except WaitTimeout:
+            return False
+
     async def hang_up(self, keep_lock: bool = False) -> None:
         """Close the peer connection (the signaling connection stays)."""
         pc, self.pc, self.remote = self.pc, None, None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCPeerConnection
@@ -37,9 +38,28 @@ async def video_counters(sender: RTCPeerConnection, receiver: RTCPeerConnection)
     return out
 
 
+def _video_encoder(pc: RTCPeerConnection) -> Any:
+    """The VP8 encoder of ``pc``'s video sender (aiortc keeps it private); None before the first frame."""
+    for sender in pc.getSenders():
+        if sender.track is not None and sender.track.kind == "video":
+            return getattr(sender, "_RTCRtpSender__encoder", None)
+    raise ValueError("this peer connection sends no video")
+
+
+def encoder_target(pc: RTCPeerConnection) -> float:
+    """The bitrate (bit/s) the video encoder aims at now: what REMB (or a cap) last set; NaN before it runs."""
+    encoder = _video_encoder(pc)
+    return float(getattr(encoder, "target_bitrate", float("nan")))
+
+
 @dataclass
 class StatsSampler:
-    """Samples one direction of a call (``sender`` → ``receiver``) into rows of a table."""
+    """Samples one direction of a call (``sender`` → ``receiver``) into rows of a table.
+
+    A row: ``t`` (s since the sampler started), ``fps`` (frames/s decoded), ``kbps`` (video
+    kbit/s sent: RTP payload, no headers), ``target_kbps`` (what the encoder aims at),
+    ``rtt_ms``, ``loss_pct``.
+    """
 
     sender: RTCPeerConnection
     receiver: RTCPeerConnection
@@ -47,6 +67,10 @@ class StatsSampler:
     rows: list[dict[str, float]] = field(default_factory=list)
     _last: dict[str, float] | None = None
     _start: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        """Seconds since the sampler started (the ``t`` of the rows)."""
+        return round(time.monotonic() - self._start, 2)
 
     async def sample(self) -> dict[str, float] | None:
         """Take a sample; return the row (None for the very first sample, which has nothing to compare)."""
@@ -59,43 +83,78 @@ class StatsSampler:
         got, lost = counters["packets"] - last["packets"], counters["lost"] - last["lost"]
         row = {"t": round(now - self._start, 2), "fps": round(self.sink.fps, 1),
                "kbps": round((counters["bytes"] - last["bytes"]) * 8 / dt / 1000, 1),
+               "target_kbps": round(encoder_target(self.sender) / 1000, 1),
                "rtt_ms": round(counters["rtt"] * 1000, 2), "loss_pct": round(100 * lost / max(got + lost, 1), 2)}
         self.rows.append(row)
         return row
 
 
-async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 0.5,
-                    redraw: float = 1.0) -> list[dict[str, float]]:
-    """Sample every ``every`` s for ``seconds`` s, redrawing a 4-panel plot in place every ``redraw`` s.
+def mean_of(rows: list[dict[str, float]], key: str, start: float, end: float) -> float:
+    """The mean of ``key`` over the rows with ``start < t <= end`` (NaN when there are none)."""
+    values = [r[key] for r in rows if start < r["t"] <= end]
+    return sum(values) / len(values) if values else float("nan")
 
+
+Action = tuple[float, str, Callable[[], Any]]  # (at this many seconds, a label, do this)
+
+
+async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 0.5, redraw: float = 1.0,
+                    actions: list[Action] = ()) -> dict[str, float]:
+    """Sample every ``every`` s for ``seconds`` s into one 4-panel plot, redrawn in place every ``redraw`` s.
+
+    ``actions``: ``(t, label, fn)`` — at ``t`` s, call ``fn()`` and mark the moment with a
+    labelled vertical line on every panel. Returns ``{label: the t it really ran at}``.
+    The kbit/s panel shows what was sent (solid) and the encoder's target (dashed).
     Drawing costs CPU that the call's encoder needs too: keep ``redraw`` at a second or more.
     """
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    columns = [("fps", "frames/s"), ("kbps", "kbit/s sent"), ("rtt_ms", "RTT (ms)"), ("loss_pct", "loss (%)")]
-    fig, axes = plt.subplots(1, 4, figsize=(13, 2.6))
+    columns = [("fps", "frames/s received"), ("kbps", "video kbit/s sent"), ("rtt_ms", "round-trip time (ms)"),
+               ("loss_pct", "packets lost (%)")]
+    fig, axes = plt.subplots(1, 4, figsize=(13, 2.8))
     lines = []
     for ax, (_, label) in zip(axes, columns):
-        lines.append(ax.plot([], [], marker=".")[0])
-        ax.set_title(label)
-        ax.set_xlabel("s")
+        lines.append(ax.plot([], [], marker=".", color=SENT)[0])
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("time (s)")
+    target_line = axes[1].plot([], [], linestyle="--", color=TARGET, label="encoder target")[0]
+    axes[1].legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     handle = display(fig, display_id=True)
+    pending = sorted(actions, key=lambda a: a[0])
+    done: dict[str, float] = {}
     deadline, drawn = time.monotonic() + seconds, time.monotonic()
+    origin = sampler.elapsed()  # the plot's own time axis starts where the sampler is now
     while time.monotonic() < deadline:
+        while pending and sampler.elapsed() - origin >= pending[0][0]:
+            _, label, fn = pending.pop(0)
+            fn()
+            done[label] = sampler.elapsed()
+            for ax in axes:
+                ax.axvline(done[label], color=ACTION, linestyle=":")
+            axes[1].annotate(label, (done[label], 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                             textcoords="offset points", fontsize=8, color=ACTION)
         await sampler.sample()
         if time.monotonic() - drawn >= redraw or time.monotonic() + every >= deadline:
+            rows = [r for r in sampler.rows if r["t"] > origin]
             for ax, line, (key, _) in zip(axes, lines, columns):
-                line.set_data([r["t"] for r in sampler.rows], [r[key] for r in sampler.rows])
+                line.set_data([r["t"] for r in rows], [r[key] for r in rows])
+            target_line.set_data([r["t"] for r in rows], [r["target_kbps"] for r in rows])
+            for ax in axes:
                 ax.relim()
                 ax.autoscale_view()
+                ax.set_ylim(bottom=0)
             if handle is not None:
                 handle.update(fig)
             drawn = time.monotonic()
         await asyncio.sleep(every)
     plt.close(fig)
-    return sampler.rows
+    return done
+
+
+# one colour per thing measured, the same in every plot of chapter 5
+SENT, TARGET, ACTION = "#4c72b0", "#dd8452", "#c44e52"
 
 
 def cap_bitrate(pc: RTCPeerConnection, bps: int) -> int:
@@ -108,22 +167,18 @@ def cap_bitrate(pc: RTCPeerConnection, bps: int) -> int:
     later estimate is clamped at ``bps`` — reaching into aiortc's private
     attributes, and never below its 250 kbit/s floor.
     """
-    for sender in pc.getSenders():
-        if sender.track is None or sender.track.kind != "video":
-            continue
-        encoder = getattr(sender, "_RTCRtpSender__encoder", None)
-        if encoder is None or not hasattr(encoder, "target_bitrate"):
-            raise ValueError("no video encoder yet: cap the bitrate once the call is sending video")
-        base = type(encoder)
-        if getattr(base, "_capped", False):
-            base = base.__bases__[0]
-        cap = {"bps": bps}
+    encoder = _video_encoder(pc)
+    if encoder is None or not hasattr(encoder, "target_bitrate"):
+        raise ValueError("no video encoder yet: cap the bitrate once the call is sending video")
+    base = type(encoder)
+    if getattr(base, "_capped", False):
+        base = base.__bases__[0]
+    cap = {"bps": bps}
 
-        def _set(self: Any, value: int) -> None:
-            base.target_bitrate.fset(self, min(value, cap["bps"]))
+    def _set(self: Any, value: int) -> None:
+        base.target_bitrate.fset(self, min(value, cap["bps"]))
 
-        encoder.__class__ = type(f"Capped{base.__name__}", (base,), {
-            "_capped": True, "target_bitrate": property(base.target_bitrate.fget, _set)})
-        encoder.target_bitrate = bps
-        return encoder.target_bitrate
-    raise ValueError("this peer connection sends no video")
+    encoder.__class__ = type(f"Capped{base.__name__}", (base,), {
+        "_capped": True, "target_bitrate": property(base.target_bitrate.fget, _set)})
+    encoder.target_bitrate = bps
+    return encoder.target_bitrate
