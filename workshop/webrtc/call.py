@@ -204,6 +204,17 @@ class SignalingPeer:
         except WaitTimeout:
             return False
 
+    async def call_ended(self, timeout: float = 300.0) -> bool:
+        """Wait while a call is on: True when the other side hung up or the connection failed, False at ``timeout``."""
+        from workshop.waiting import WaitTimeout, until
+
+        try:
+            await until(lambda: self.pc is None or self.pc.connectionState in ("failed", "closed"),
+                        timeout=timeout, every=0.2, what="the end of the call")
+            return True
+        except WaitTimeout:
+            return False
+
     async def hang_up(self, keep_lock: bool = False) -> None:
         """Close the peer connection (the signaling connection stays)."""
         pc, self.pc, self.remote = self.pc, None, None

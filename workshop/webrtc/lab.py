@@ -57,7 +57,12 @@ class CallLab:
         return f"{self.browser_url}/#room={room}&token={room_token(secret, room, ttl=ttl)}"
 
     async def browser_peer(self, room: str, media: Tracks | None = None) -> SignalingPeer:
-        """A notebook peer waiting in ``room`` of the browser call's signaling server (closed by :meth:`close`)."""
+        """A notebook peer waiting in ``room`` of the browser call's signaling server (closed by :meth:`close`).
+
+        Asking again replaces the earlier peer (a room holds two: the notebook and the browser).
+        """
+        for earlier in self.extra.pop("peers", []):
+            await earlier.close()
         if self.external is None:
             peer = SignalingPeer("notebook", self.url, room, room_token(self.secret, room), media=media)
         else:  # in Docker: the compose signaling server; TURN as this kernel reaches it

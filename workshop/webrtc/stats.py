@@ -122,33 +122,46 @@ async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 
     axes[1].legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     handle = display(fig, display_id=True)
-    pending = sorted(actions, key=lambda a: a[0])
     done: dict[str, float] = {}
-    deadline, drawn = time.monotonic() + seconds, time.monotonic()
     origin = sampler.elapsed()  # the plot's own time axis starts where the sampler is now
-    while time.monotonic() < deadline:
-        while pending and sampler.elapsed() - origin >= pending[0][0]:
-            _, label, fn = pending.pop(0)
+
+    def draw() -> None:
+        rows = [r for r in sampler.rows if r["t"] > origin]
+        for ax, line, (key, _) in zip(axes, lines, columns):
+            line.set_data([r["t"] for r in rows], [r[key] for r in rows])
+        target_line.set_data([r["t"] for r in rows], [r["target_kbps"] for r in rows])
+        for ax, (key, _) in zip(axes, columns):
+            values = [v for r in rows for v in ((r[key], r["target_kbps"]) if key == "kbps" else (r[key],))
+                      if v == v]  # not NaN
+            ax.set_xlim(origin, max(origin + seconds, max((r["t"] for r in rows), default=0)))
+            ax.set_ylim(0, max(values, default=0) * 1.1 or 1)
+        if handle is not None:
+            handle.update(fig)
+
+    async def act() -> None:
+        """Each action at its time, on the clock (not when a slow sample happens to end)."""
+        for at, label, fn in sorted(actions, key=lambda a: a[0]):
+            await asyncio.sleep(max(0.0, origin + at - sampler.elapsed()))
             fn()
             done[label] = sampler.elapsed()
             for ax in axes:
                 ax.axvline(done[label], color=ACTION, linestyle=":")
             axes[1].annotate(label, (done[label], 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
                              textcoords="offset points", fontsize=8, color=ACTION)
-        await sampler.sample()
-        if time.monotonic() - drawn >= redraw or time.monotonic() + every >= deadline:
-            rows = [r for r in sampler.rows if r["t"] > origin]
-            for ax, line, (key, _) in zip(axes, lines, columns):
-                line.set_data([r["t"] for r in rows], [r[key] for r in rows])
-            target_line.set_data([r["t"] for r in rows], [r["target_kbps"] for r in rows])
-            for ax in axes:
-                ax.relim()
-                ax.autoscale_view()
-                ax.set_ylim(bottom=0)
-            if handle is not None:
-                handle.update(fig)
-            drawn = time.monotonic()
-        await asyncio.sleep(every)
+
+    acting = asyncio.ensure_future(act())
+    deadline, drawn = time.monotonic() + seconds, time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            await sampler.sample()
+            if time.monotonic() - drawn >= redraw:
+                draw()
+                drawn = time.monotonic()
+            await asyncio.sleep(max(0.0, min(every, deadline - time.monotonic())))
+        await acting  # an action scheduled after the end still runs, and fails loudly if it fails
+    finally:
+        acting.cancel()
+    draw()  # the last samples, whatever the redraw rhythm
     plt.close(fig)
     return done
 
