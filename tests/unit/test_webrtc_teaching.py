@@ -102,3 +102,11 @@ def test_the_call_page_shows_a_status_line_and_asks_for_nothing_it_cannot_get():
     script = (PAGE.parent / "socket.io.min.js").read_text()
     for name in re.findall(r"sourceMappingURL=(\S+)", script):
         assert (PAGE.parent / name).is_file(), f"the script names {name}, which is not served (a 404 in DevTools)"
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                            ("coturn", False), ("10.0.0.1", False)])
+def test_candidates_stay_on_loopback_only_for_a_server_on_loopback(host, loopback):
+    from workshop.webrtc.candidates import _on_loopback
+
+    assert _on_loopback(host) is loopback

@@ -16,6 +16,7 @@ address; behind a home router it would be the router's public address and port.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import aioice
@@ -31,22 +32,32 @@ MEANING = {
 }
 
 
+def _on_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name such as "coturn"
+        return False
+
+
 async def gather_candidates(ice_servers: list[dict[str, Any]], addresses: list[str] | None = None,
                             timeout: float = 5.0) -> list[dict[str, str]]:
     """Gather host, server-reflexive and relay candidates with the list's STUN/TURN server.
 
-    ``addresses``: the host addresses to use (default loopback only, so nothing leaves the
-    machine). Returns ``[{"type", "address", "related", "meaning"}, ...]``, host first.
+    ``addresses``: the host addresses to use (default: loopback only when the server is on
+    loopback, so nothing leaves the machine; otherwise aioice's choice, every address but
+    loopback — in Docker, coturn is another container). Returns ``[{"type", "address", "related", "meaning"}, ...]``, host first.
     """
     turn = turn_server(ice_servers)
     if turn is None:
         raise CallError("gathering needs a turn: server (with credentials) in iceServers, and there is none")
     url = next(u for u in ([turn["urls"]] if isinstance(turn["urls"], str) else turn["urls"]) if u.startswith("turn:"))
     server = _parse_turn(url)
+    if addresses is None and _on_loopback(server[0]):
+        addresses = ["127.0.0.1"]
     connection = aioice.Connection(ice_controlling=True, components=1, stun_server=server, turn_server=server,
                                    turn_username=turn["username"], turn_password=turn["credential"])
     try:
-        with host_addresses(addresses or ["127.0.0.1"]):
+        with host_addresses(addresses):
             await within(connection.gather_candidates(), timeout, what=f"ICE candidates from {url}")
         found = list(connection.local_candidates)
     finally:

@@ -174,7 +174,8 @@ def cap_bitrate(pc: RTCPeerConnection, bps: int) -> int:
     """Cap the video encoder's bitrate at ``bps``; return the cap aiortc will actually apply.
 
     How far aiortc allows it — honestly: a browser would take
-    ``sender.setParameters({encodings: [{maxBitrate}]})``; aiortc ignores that. Its
+    ``sender.setParameters({encodings: [{maxBitrate}]})``; aiortc's senders have no
+    ``setParameters()``. Its
     VP8 encoder follows the receiver's estimate (REMB, sent every second or so)
     between 250 kbit/s and 1.5 Mbit/s. So the cap wraps the encoder so that every
     later estimate is clamped at ``bps`` — reaching into aiortc's private
