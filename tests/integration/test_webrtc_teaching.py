@@ -24,7 +24,7 @@ from workshop.webrtc.relay import TurnServer  # noqa: E402
 from workshop.webrtc.signaling import create_app, serve  # noqa: E402
 from workshop.webrtc.stats import StatsSampler, cap_bitrate, live_plot  # noqa: E402
 from workshop.webrtc.tokens import check_room_token, room_token  # noqa: E402
-from workshop.webrtc.turn import ice_servers_for  # noqa: E402
+from workshop.infra.turn import ice_servers_for  # noqa: E402
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -27,12 +27,12 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from workshop.config import Settings, settings as load_settings
+from workshop.infra.turn import check_secret, ice_servers_for
 from workshop.webrtc.call import LIVE, SignalingPeer, Tracks
 from workshop.webrtc.peer import CallError, check_turn
 from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.tokens import room_token
-from workshop.webrtc.turn import check_secret, ice_servers_for
 
 _current: "CallLab | None" = None
 
