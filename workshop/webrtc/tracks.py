@@ -122,6 +122,7 @@ class FrameSink:
         self.frames = 0
         self.last: Any = None  # the last av frame
         self._times: deque[float] = deque()
+        self._first: float | None = None  # when the first frame arrived
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
@@ -130,6 +131,8 @@ class FrameSink:
                 frame = await self.track.recv()
                 self.frames += 1
                 now = time.monotonic()
+                if self._first is None:
+                    self._first = now
                 self._times.append(now)
                 while self._times and self._times[0] < now - self.window:
                     self._times.popleft()
@@ -140,10 +143,13 @@ class FrameSink:
 
     @property
     def fps(self) -> float:
-        """Frames per second over the last ``window`` seconds."""
-        if len(self._times) < 2:
+        """Frames per second over the last ``window`` seconds (frames that arrive in a burst count once each)."""
+        if self._first is None:
             return 0.0
-        return (len(self._times) - 1) / max(self._times[-1] - self._times[0], 1e-6)
+        now = time.monotonic()
+        span = min(self.window, now - self._first)
+        recent = sum(1 for t in self._times if t >= now - self.window)
+        return recent / span if span > 0.05 else 0.0
 
     def image(self) -> np.ndarray | None:
         """The last received video frame as an RGB array (None before the first one)."""
