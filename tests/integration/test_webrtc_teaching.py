@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import AsyncIterator
 
 import aiohttp
 import matplotlib
@@ -16,6 +16,7 @@ import pytest
 matplotlib.use("Agg")
 
 from workshop.config import settings  # noqa: E402
+from workshop.infra.turn import ice_servers_for  # noqa: E402
 from workshop.webrtc.call import SignalingPeer, loopback_call, synthetic_media  # noqa: E402
 from workshop.webrtc.candidates import gather_candidates  # noqa: E402
 from workshop.webrtc.lab import start_lab  # noqa: E402
@@ -24,7 +25,6 @@ from workshop.webrtc.relay import TurnServer  # noqa: E402
 from workshop.webrtc.signaling import create_app, serve  # noqa: E402
 from workshop.webrtc.stats import StatsSampler, cap_bitrate, live_plot  # noqa: E402
 from workshop.webrtc.tokens import check_room_token, room_token  # noqa: E402
-from workshop.infra.turn import ice_servers_for  # noqa: E402
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -37,7 +37,7 @@ def synthetic_media(width: int = 320, height: int = 240, fps: int = 15, noise: b
     return lambda: [PatternVideoTrack(width, height, fps, noise), ToneTrack(440.0)]
 
 
-LIVE: "weakref.WeakSet[SignalingPeer]" = weakref.WeakSet()  # peers not closed yet (the lab closes its own)
+LIVE: weakref.WeakSet[SignalingPeer] = weakref.WeakSet()  # peers not closed yet (the lab closes its own)
 
 
 class SignalingPeer:
@@ -74,12 +74,12 @@ class SignalingPeer:
         """The received video's sink."""
         return next((s for s in self.sinks if s.kind == "video"), None)
 
-    async def start(self) -> "SignalingPeer":
+    async def start(self) -> SignalingPeer:
         """Connect and join the room; :class:`CallError` when the server refuses or does not answer."""
         try:
             await self.sio.connect(self.url, transports=["websocket"], wait_timeout=self.timeout)
             await asyncio.wait_for(self.joined.wait(), self.timeout)
-        except (socketio.exceptions.ConnectionError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, socketio.exceptions.ConnectionError) as exc:
             await self.close()
             why = "; ".join(e["message"] for e in self.errors) or str(exc) or "no answer"
             raise CallError(f"{self.name} could not join room {self.room!r} at {self.url}: {why}") from None
@@ -186,7 +186,7 @@ class SignalingPeer:
             return self.pc
         try:
             pc = await asyncio.wait_for(have_pc(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CallError(f"{self.name}: nobody called within {timeout:g} s") from None
         await wait_connected(pc, timeout, what=f"{self.name}'s call")
 
@@ -238,7 +238,7 @@ def _description(pc: RTCPeerConnection) -> dict[str, str]:
 @contextlib.asynccontextmanager
 async def loopback_call(url: str, secret: str, *, relay: bool = False, room: str | None = None,
                         media: Tracks | None = None, timeout: float = 10.0,
-                        addresses: list[str] | None = None) -> AsyncIterator["LoopbackCall"]:
+                        addresses: list[str] | None = None) -> AsyncIterator[LoopbackCall]:
     """Two :class:`SignalingPeer` in this process, in a fresh room, connected; closed on exit.
 
     ``relay=False``: host candidates on ``addresses`` (default loopback only) and no
@@ -246,7 +246,7 @@ async def loopback_call(url: str, secret: str, *, relay: bool = False, room: str
     """
     room = room or f"call-{uuid.uuid4().hex[:8]}"
     token = room_token(secret, room, ttl=600)
-    fixed = None if relay else []
+    fixed: list[dict[str, Any]] | None = None if relay else []
     with host_addresses(addresses or ["127.0.0.1"]):
         callee = SignalingPeer("callee", url, room, token, relay=relay, ice_servers=fixed, media=media)
         caller = SignalingPeer("caller", url, room, token, relay=relay, ice_servers=fixed, media=media)
@@ -269,6 +269,6 @@ class LoopbackCall:
         """Wait for the callee's first received video frame; return it as an RGB array."""
         from workshop.waiting import until
 
-        await until(lambda: self.callee.sink is not None and self.callee.sink.last is not None,
-                    timeout=timeout, what="the first received video frame")
-        return self.callee.sink.image()
+        sink = await until(lambda: self.callee.sink if self.callee.sink is not None and self.callee.sink.last is not None
+                           else None, timeout=timeout, what="the first received video frame")
+        return sink.image()

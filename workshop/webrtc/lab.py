@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from workshop.config import Settings, settings as load_settings
+from workshop.config import Settings
+from workshop.config import settings as load_settings
 from workshop.infra.turn import check_secret, ice_servers_for
 from workshop.webrtc.call import LIVE, SignalingPeer, Tracks
 from workshop.webrtc.peer import CallError, check_turn
@@ -34,7 +35,7 @@ from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.tokens import room_token
 
-_current: "CallLab | None" = None
+_current: CallLab | None = None
 
 
 @dataclass

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCPeerConnection
@@ -99,7 +99,7 @@ Action = tuple[float, str, Callable[[], Any]]  # (at this many seconds, a label,
 
 
 async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 0.5, redraw: float = 1.0,
-                    actions: list[Action] = ()) -> dict[str, float]:
+                    actions: Sequence[Action] = ()) -> dict[str, float]:
     """Sample every ``every`` s for ``seconds`` s into one 4-panel plot, redrawn in place every ``redraw`` s.
 
     ``actions``: ``(t, label, fn)`` — at ``t`` s, call ``fn()`` and mark the moment with a
@@ -127,7 +127,7 @@ async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 
 
     def draw() -> None:
         rows = [r for r in sampler.rows if r["t"] > origin]
-        for ax, line, (key, _) in zip(axes, lines, columns):
+        for line, (key, _) in zip(lines, columns):
             line.set_data([r["t"] for r in rows], [r[key] for r in rows])
         target_line.set_data([r["t"] for r in rows], [r["target_kbps"] for r in rows])
         for ax, (key, _) in zip(axes, columns):

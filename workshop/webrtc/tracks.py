@@ -21,6 +21,7 @@ import av
 import numpy as np
 from aiortc.contrib.media import MediaStreamError
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
+
 from workshop.waiting import stop_task
 
 # 3x5 pixel digits, drawn scaled up into the frame (no font files needed)
@@ -73,12 +74,12 @@ class PatternVideoTrack(VideoStreamTrack):
         y, x = np.mgrid[0:height, 0:width]
         self._base = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1),
                                np.full_like(x, 128)], axis=-1).astype(np.uint8)
-        self._start: float | None = None
+        self._t0: float | None = None
 
     async def recv(self) -> av.VideoFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        due = self._start + self.sent / self.fps
+        if self._t0 is None:
+            self._t0 = time.monotonic()
+        due = self._t0 + self.sent / self.fps
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         img = np.roll(self._base, shift=(self.sent * 4) % self.width, axis=1)
         img[:, :, 2] = (self.sent * 3) % 256
@@ -97,13 +98,13 @@ class ToneTrack(AudioStreamTrack):
     def __init__(self, frequency: float = 440.0, rate: int = 48000) -> None:
         super().__init__()
         self.frequency, self.rate, self.sent = frequency, rate, 0
-        self._start: float | None = None
+        self._t0: float | None = None
 
     async def recv(self) -> av.AudioFrame:
         samples = self.rate // 50
-        if self._start is None:
-            self._start = time.monotonic()
-        due = self._start + self.sent * samples / self.rate
+        if self._t0 is None:
+            self._t0 = time.monotonic()
+        due = self._t0 + self.sent * samples / self.rate
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         t = (np.arange(samples) + self.sent * samples) / self.rate
         pcm = (np.sin(2 * np.pi * self.frequency * t) * 8000).astype(np.int16).reshape(1, -1)
