@@ -119,7 +119,7 @@ async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("time (s)")
     target_line = axes[1].plot([], [], linestyle="--", color=TARGET, label="encoder target")[0]
-    axes[1].legend(loc="lower left", fontsize=8)
+    axes[1].legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     handle = display(fig, display_id=True)
     done: dict[str, float] = {}
@@ -146,8 +146,8 @@ async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 
             done[label] = sampler.elapsed()
             for ax in axes:
                 ax.axvline(done[label], color=ACTION, linestyle=":")
-            axes[1].annotate(label, (done[label], 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
-                             textcoords="offset points", fontsize=8, color=ACTION)
+            axes[1].annotate(label, (done[label], 1), xycoords=("data", "axes fraction"), xytext=(-3, -12),
+                             textcoords="offset points", fontsize=8, color=ACTION, ha="right")
 
     acting = asyncio.ensure_future(act())
     deadline, drawn = time.monotonic() + seconds, time.monotonic()
