@@ -110,7 +110,8 @@ async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    columns = [("fps", "frames/s received"), ("kbps", "video kbit/s sent"), ("rtt_ms", "round-trip time (ms)"),
+    columns = [("fps", "frames/s received"), ("kbps", "video kbit/s sent (dashed: target)"),
+               ("rtt_ms", "round-trip time (ms)"),
                ("loss_pct", "packets lost (%)")]
     fig, axes = plt.subplots(1, 4, figsize=(13, 2.8))
     lines = []
@@ -118,8 +119,7 @@ async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 
         lines.append(ax.plot([], [], marker=".", color=SENT)[0])
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("time (s)")
-    target_line = axes[1].plot([], [], linestyle="--", color=TARGET, label="encoder target")[0]
-    axes[1].legend(loc="upper right", fontsize=8)
+    target_line = axes[1].plot([], [], linestyle="--", color=TARGET)[0]  # the encoder's target
     fig.tight_layout()
     handle = display(fig, display_id=True)
     done: dict[str, float] = {}
