@@ -56,6 +56,7 @@ __all__ = [
     "expect_isinstance",
     "expect_raises",
     "fail",
+    "one_line",
     "passed",
     "run_check",
     "stub_guard",
@@ -77,6 +78,16 @@ class _Repr(reprlib.Repr):
     def repr_Event(self, x: Any, level: int) -> str:  # noqa: N802 — reprlib looks methods up by type name
         return f"Event({x.event_type!r}, {x.aggregate_id!r}, …)"
 
+    def repr_ndarray(self, x: Any, level: int) -> str:  # numpy's own repr spans many lines
+        return f"an array of shape {tuple(x.shape)} ({x.dtype})"
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        """Objects without a readable repr (``<…object at 0x7f…>``) are shown by their type."""
+        text = super().repr_instance(x, level)
+        if " at 0x" in text or "\n" in text:
+            return f"<{type(x).__name__}>"
+        return text
+
 
 def _limits(maxstring: int, maxitems: int) -> _Repr:
     r = _Repr()
@@ -97,8 +108,8 @@ class ExerciseFailed(WorkshopError, AssertionError):
     """
 
     def __init__(self, exercise_id: str, hint: str) -> None:
-        self.exercise_id, self.hint = exercise_id, hint
-        super().__init__(f"Exercise {exercise_id}: {hint}")
+        self.exercise_id, self.hint = exercise_id, one_line(hint)
+        super().__init__(f"Exercise {exercise_id}: {self.hint}")
 
 
 class ExerciseCrashed(ExerciseFailed):
@@ -127,6 +138,19 @@ class ExerciseNotDone(ExerciseFailed, NotImplementedError):
             f"Exercise {exercise_id} is not done yet: fill in the code under `# YOUR CODE HERE`"
             f" above, run that cell, then this one again{more}",
         )
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: a hint is read at a glance, never scrolled."""
+    return " ".join(text.split())
+
+
+Hint = str | Callable[[BaseException], str]
+
+
+def _hint_for(hint: Hint, exc: BaseException) -> str:
+    """A crash hint may depend on what was raised: the check knows which of its steps failed."""
+    return hint(exc) if callable(hint) else hint
 
 
 def passed(exercise_id: str, message: str = "") -> None:
@@ -220,7 +244,7 @@ def _crashed(exc: BaseException) -> bool:
 
 
 @contextmanager
-def trying(exercise_id: str, attempt: str, hint: str = "",
+def trying(exercise_id: str, attempt: str, hint: Hint = "",
            allow: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Run learner code in the block; if it crashes, fail with one line naming ``attempt`` (``"f(1, 2)"``).
 
@@ -236,7 +260,7 @@ def trying(exercise_id: str, attempt: str, hint: str = "",
 
 
 @contextmanager
-def _one_line(exercise_id: str, attempt: str, hint: str = "",
+def _one_line(exercise_id: str, attempt: str, hint: Hint = "",
               allow: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     try:
         yield
@@ -244,7 +268,7 @@ def _one_line(exercise_id: str, attempt: str, hint: str = "",
         if not _crashed(exc) or isinstance(exc, allow):
             raise
         close_coroutines(exc)
-        raise ExerciseCrashed(exercise_id, exc, attempt, hint) from None
+        raise ExerciseCrashed(exercise_id, exc, attempt, _hint_for(hint, exc)) from None
 
 
 def _call_text(fn: Callable[..., Any], args: tuple, kwargs: dict) -> str:
@@ -252,12 +276,13 @@ def _call_text(fn: Callable[..., Any], args: tuple, kwargs: dict) -> str:
     return f"{getattr(fn, '__name__', 'your function')}({', '.join(shown)})"
 
 
-def call(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str = "", shown: str = "",
+def call(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: Hint = "", shown: str = "",
          allow: tuple[type[BaseException], ...] = (), **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` for a plain (not async) exercise; a crash becomes one line naming the call.
 
     ``shown`` replaces the generated ``fn(args…)`` text when the arguments are unwieldy;
-    ``allow`` lists exceptions the check expects and catches itself.
+    ``allow`` lists exceptions the check expects and catches itself; ``hint`` may be a
+    function of the exception (``lambda exc: …``) when the likely cause depends on it.
     """
     attempt = shown or _call_text(fn, args, kwargs)
     with trying(exercise_id, attempt, hint, allow):
@@ -269,7 +294,7 @@ def call(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str = "", s
     return result
 
 
-async def acall(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str = "", shown: str = "",
+async def acall(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: Hint = "", shown: str = "",
                 allow: tuple[type[BaseException], ...] = (), **kwargs: Any) -> Any:
     """``await fn(*args, **kwargs)`` (a plain result is taken as it is); a crash becomes one line."""
     attempt = shown or _call_text(fn, args, kwargs)
@@ -280,7 +305,7 @@ async def acall(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str 
     if inspect.isawaitable(result):
         close_coroutines(value=result)
         fail(exercise_id, f"{attempt} returned a coroutine, not its result: did you forget `await` "
-                          "on the line that returns it?" + (f" ({hint})" if hint else ""))
+                          "on the line that returns it?" + (f" ({hint})" if hint and isinstance(hint, str) else ""))
     return result
 
 
