@@ -59,6 +59,7 @@ __all__ = [
     "one_line",
     "passed",
     "run_check",
+    "short",
     "stub_guard",
     "trying",
 ]
@@ -169,8 +170,12 @@ def expect(exercise_id: str, condition: object, hint: str) -> None:
         fail(exercise_id, hint)
 
 
-def _show(value: object) -> str:
+def short(value: object) -> str:
+    """``value``'s repr, shortened for a one-line hint (long strings and lists cut with '…')."""
     return _repr.repr(value)
+
+
+_show = short
 
 
 def _a(name: str) -> str:
