@@ -252,7 +252,7 @@ def test_projection_crashes_are_one_line_with_their_cause(wrong, parts):
 
 @pytest.mark.parametrize("cached, floor, hint", [
     (cached_user, raise_floor_once, r"must rise with every newer version .*setdefault"),
-    (cached_user_strict, raise_floor, r"an entry AT the floor is fresh .*<, not <="),
+    (cached_user_strict, raise_floor, r"an entry AT the floor is fresh.*<, not <="),
     (cached_user_never_refreshed, raise_floor, "put the reloaded row in the cache"),
 ], ids=["setdefault", "strict", "never-refreshed"])
 def test_wrong_caches_are_caught(cached, floor, hint):
