@@ -117,3 +117,25 @@ async def test_retry_check(capsys):
         await ch03.check_append_with_retry(retry_same_version)
     with pytest.raises(ExerciseFailed, match="Both rivals' events and yours"):
         await ch03.check_append_with_retry(append_blindly)
+    with pytest.raises(ExerciseFailed, match=r"made 11 attempts and returned: give up after `attempts` tries"):
+        await ch03.check_append_with_retry(retry_for_ever)
+
+
+async def retry_for_ever(store, stream_id, decide, evolve, attempts=5):
+    """Wrong: ignores `attempts` — a busy stream keeps it looping."""
+    while True:
+        events = await store.read(stream_id)
+        try:
+            return await store.append(stream_id, decide(fold(evolve, events)), expected_version=len(events))
+        except ConcurrencyError:
+            continue
+
+
+def snapshot_true_division(old_version, new_version):
+    """Wrong: / instead of //: a float comparison that is true for every append."""
+    return new_version / 100 > old_version / 100
+
+
+def test_a_true_division_snapshot_policy_is_named():
+    with pytest.raises(ExerciseFailed, match=r"/ gives a float .* with //"):
+        ch03.check_snapshot_policy(snapshot_true_division)

@@ -105,7 +105,7 @@ def check_project(project: Callable[[dict, list[Recorded]], dict]) -> str:
                  hint="records at or below the checkpoint were applied already: an old batch changes nothing.")
     empty = run(view, [], "an empty batch")
     expect_equal("4.1", empty, view, what="the view after an empty batch", hint="nothing new: nothing changes.")
-    return "replays, old and overlapping batches change nothing, unknown types are counted, the checkpoint only moves forward"
+    return "replays change nothing, unknown types are counted, the checkpoint moves with the batch"
 
 
 # --- 4.2 -----------------------------------------------------------------------------------
