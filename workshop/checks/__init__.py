@@ -27,6 +27,10 @@ traceback. A check calls learner code through :func:`call` (or ``await``
     #   (in upcast_v1, line 2) — a name can be a single word
 
 and :func:`run_check` turns anything else that escapes into one line too.
+
+Each verdict (passed, failed, crashed — not "not done yet") is also recorded as an
+``ExerciseChecked`` event in the learner's progress stream
+(:mod:`workshop.checks.progress`); a recording that fails costs one line, never the verdict.
 A forgotten ``await`` and an ``Event`` handed to Redis without ``.to_json()``
 are recognised by name (:mod:`workshop.checks.crashes`).
 """
@@ -40,6 +44,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
+from workshop.checks import progress
 from workshop.checks.crashes import (FORGOT_AWAIT, close_coroutines, explain, learner_frame, summary,
                                      unawaited_note, unawaited_recorded)
 from workshop.errors import ServiceUnavailable, WorkshopError
@@ -338,18 +343,39 @@ def run_check(exercise_id: str, check_fn: Callable[..., Any], *args: Any, **kwar
     If ``check_fn`` is ``async def``, returns an awaitable: ``await run_check(...)``.
     Whatever the check lets escape (a learner's ``KeyError``…) becomes one line too.
     """
-    with _verdict(exercise_id):
-        result = check_fn(*args, **kwargs)
+    try:
+        with _verdict(exercise_id):
+            result = check_fn(*args, **kwargs)
+    except ExerciseFailed as exc:
+        if _outcome(exc):
+            progress.record(exercise_id, _outcome(exc), exc.hint)
+        raise
     if inspect.isawaitable(result):
         return _finish(exercise_id, result)
-    passed(exercise_id, result if isinstance(result, str) else "")
+    message = result if isinstance(result, str) else ""
+    passed(exercise_id, message)
+    progress.record(exercise_id, "passed", message)
     return None
 
 
+def _outcome(exc: ExerciseFailed) -> str:
+    """How a verdict is recorded: a stub ("not done yet") is not an attempt."""
+    if isinstance(exc, ExerciseNotDone):
+        return ""
+    return "crashed" if isinstance(exc, ExerciseCrashed) else "failed"
+
+
 async def _finish(exercise_id: str, pending: Awaitable[Any]) -> None:
-    with _verdict(exercise_id):
-        result = await pending
-    passed(exercise_id, result if isinstance(result, str) else "")
+    try:
+        with _verdict(exercise_id):
+            result = await pending
+    except ExerciseFailed as exc:
+        if _outcome(exc):
+            await progress.arecord(exercise_id, _outcome(exc), exc.hint)
+        raise
+    message = result if isinstance(result, str) else ""
+    passed(exercise_id, message)
+    await progress.arecord(exercise_id, "passed", message)
 
 
 def check(exercise_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
