@@ -78,3 +78,24 @@ async def test_recording_survives_a_reset_of_the_progress_namespace(learner, cap
     ch03.check_snapshot_policy(snapshot_ok)  # this process created the tables before: it must notice they are gone
     assert capsys.readouterr().err == ""
     assert [e.data["outcome"] for e in await progress.read(learner)] == ["passed"]
+
+
+def test_workshop_progress_prints_the_learners_own_view(learner, capsys):
+    from workshop import cli
+
+    assert cli.main(["progress"]) == 0
+    assert "no check has run yet" in capsys.readouterr().out  # and nothing was created to say so
+    for _ in range(3):
+        with pytest.raises(ExerciseFailed):
+            ch03.check_snapshot_policy(snapshot_wrong)
+    ch03.check_upcaster(lambda data: {**{k: v for k, v in data.items() if k != "name"},
+                                      "first_name": data["name"].partition(" ")[0],
+                                      "last_name": data["name"].partition(" ")[2]})
+    capsys.readouterr()
+    assert cli.main(["progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:3] == ["3.3", "done", "1"]
+    assert lines[2].split()[:3] == ["3.4", "stuck", "3"] and "should_snapshot(98, 102)" in lines[2]
+    assert cli.main(["progress", "--json"]) == 0
+    rows = __import__("json").loads(capsys.readouterr().out)
+    assert [(r["exercise"], r["done"], r["stuck"]) for r in rows] == [("3.3", True, False), ("3.4", False, True)]

@@ -133,7 +133,7 @@ def namespace_of(s: Settings | None = None) -> Namespace:
 _READY: set[tuple[str, str]] = set()  # (database, schema) whose tables this process has created already
 
 
-async def _open(s: Settings | None):
+async def _open(s: Settings | None, create: bool = True):
     """The progress store; its tables are created once per process (a check should stay quick)."""
     from workshop import connect
     from workshop.store import PostgresEventStore
@@ -144,7 +144,7 @@ async def _open(s: Settings | None):
     pool = await connect.postgres_pool(s, min_size=1, max_size=1, kwargs=pool_kwargs())
     store = PostgresEventStore(pool, schema, owns_pool=True)
     try:
-        if (s.database_url, schema) not in _READY:
+        if create and (s.database_url, schema) not in _READY:
             await store.setup()
             _READY.add((s.database_url, schema))
     except BaseException:
@@ -170,9 +170,13 @@ async def append(event: Event, s: Settings | None = None) -> None:
 
 async def read(s: Settings | None = None) -> list[Event]:
     """Every progress event of the learner, oldest first."""
-    store = await _open(s)
+    import psycopg
+
+    store = await _open(s, create=False)  # reading creates nothing: no check run yet, no tables
     try:
         return await store.read(STREAM)
+    except (psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedTable):
+        return []
     finally:
         await store.close()
 
