@@ -73,3 +73,32 @@ def test_a_recording_failure_costs_one_line_and_never_the_verdict(monkeypatch, c
     out, err = capsys.readouterr()
     assert "✅ Exercise 3.4 passed" in out
     assert err.count("\n") == 1 and err.startswith("(progress not recorded — ") and "verdict" in err
+
+
+# --- the instructor's grid (workshop/classroom/progress.py) --------------------------------------
+
+def test_the_course_exercises_are_read_from_the_checks():
+    from workshop.classroom.progress import course_exercises
+
+    ids = course_exercises()
+    assert ids[:3] == ["0.1", "0.2", "1.1"] and "6.1" in ids and len(ids) == len(set(ids)) >= 19
+
+
+def test_the_room_grid_shows_done_stuck_not_started_and_pass_rates():
+    from workshop.classroom.progress import LearnerProgress, grid, summary
+
+    room = [LearnerProgress("alice", project(runs(("1.1", "passed"), ("1.2", "failed"), ("1.2", "passed")))),
+            LearnerProgress("bob", project(runs(("1.1", "passed"), *[("1.2", "failed")] * 4)[:-1]
+                                           + [checked("1.2", "crashed", "your handler(...) raised KeyError")])),
+            LearnerProgress("carol", {})]
+    data = summary(room, ["1.1", "1.2", "1.3"])
+    assert data["pass_rates"] == {"1.1": {"done": 2, "of": 3}, "1.2": {"done": 1, "of": 3}, "1.3": {"done": 0, "of": 3}}
+    bob = data["learners"][1]
+    assert bob["cells"]["1.2"] == {"state": "stuck", "attempts": 4, "failures": 4}
+    assert bob["stuck"] == [{"exercise": "1.2", "failures": 4, "hint": "your handler(...) raised KeyError"}]
+    assert set(data["learners"][1]) == {"name", "started", "cells", "done", "stuck"}  # no code, anywhere
+    lines = grid(data).splitlines()
+    assert lines[1].split() == ["alice", "✔", "✔", "·", "-"]
+    assert lines[2].startswith("bob") and "✖4" in lines[2] and "1.2 (4 failures): your handler(...) raised KeyError" in lines[2]
+    assert lines[3].split() == ["carol", "·", "·", "·", "not", "started"]
+    assert lines[4].split() == ["done", "2/3", "1/3", "0/3"]

@@ -93,7 +93,7 @@ def evolve(state: dict[str, ExerciseProgress], event: Event) -> dict[str, Exerci
     return {**state, exercise: after}
 
 
-def _order(exercise: str) -> tuple:
+def exercise_order(exercise: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", exercise))
 
 
@@ -102,10 +102,10 @@ def project(events: Iterable[Event]) -> dict[str, ExerciseProgress]:
     state: dict[str, ExerciseProgress] = {}
     for event in events:
         state = evolve(state, event)
-    return dict(sorted(state.items(), key=lambda kv: _order(kv[0])))
+    return dict(sorted(state.items(), key=lambda kv: exercise_order(kv[0])))
 
 
-def _cut(text: str, width: int) -> str:
+def cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -117,7 +117,7 @@ def table(progress: dict[str, ExerciseProgress], hint_width: int = 90) -> str:
     for p in progress.values():
         state = "done" if p.done else ("stuck" if p.stuck else p.last_outcome)
         hint = "" if p.last_outcome == "passed" else p.last_hint
-        lines.append(f"{p.exercise:<9} {state:<9} {p.attempts:>8}  {_cut(hint, hint_width)}".rstrip())
+        lines.append(f"{p.exercise:<9} {state:<9} {p.attempts:>8}  {cut(hint, hint_width)}".rstrip())
     done = sum(p.done for p in progress.values())
     lines.append(f"{done} of {len(progress)} exercises tried are done")
     return "\n".join(lines)
