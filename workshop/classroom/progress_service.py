@@ -52,7 +52,8 @@ PAGE = """<!doctype html>
  body{font:20px/1.35 system-ui,sans-serif;margin:1.2em;background:#fff;color:#111}
  h1{font-size:1.6em;margin:0 0 .2em} #when{color:#555;font-size:.8em}
  table{border-collapse:collapse;margin-top:.6em} th,td{border:1px solid #bbb;padding:.25em .5em;text-align:center}
- th.name,td.name{text-align:left;font-weight:600} td.hint{text-align:left;max-width:36em;font-size:.85em}
+ th.name,td.name{text-align:left;font-weight:600} th.hint{text-align:left}
+ td.hint{text-align:left;min-width:22em;max-width:36em;font-size:.85em}
  .done{background:#1b7f3b;color:#fff} .stuck{background:#c62828;color:#fff;font-weight:700}
  .trying{background:#f6c343} .todo{color:#999} tr.rate td{font-weight:700;background:#eef}
  #legend{margin-top:.8em;font-size:.8em;color:#333} #error{color:#c62828;font-weight:700}
@@ -63,13 +64,13 @@ PAGE = """<!doctype html>
  <span class="trying">&nbsp;n&nbsp;</span> trying (attempts) &nbsp;
  <span class="stuck">&nbsp;✖n&nbsp;</span> stuck: n failures in a row &nbsp; <span class="todo">·</span> not tried</div>
 <script>
-const REFRESH = %(refresh)d * 1000;
+const REFRESH = %(refresh)d * 1000, XSRF = %(xsrf)s;  // the hub asks scripts for its xsrf token
 function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text;
   if (cls) e.className = cls; return e; }
 function draw(data) {
   const grid = document.getElementById("grid"); grid.replaceChildren();
   const head = el("tr"); head.append(el("th", "learner", "name"));
-  data.exercises.forEach(x => head.append(el("th", x))); head.append(el("th", "stuck on: the hint they see"));
+  data.exercises.forEach(x => head.append(el("th", x))); head.append(el("th", "stuck on — the hint they see", "hint"));
   grid.append(head);
   data.learners.forEach(row => {
     const tr = el("tr"); tr.append(el("td", row.name, "name"));
@@ -88,7 +89,7 @@ function draw(data) {
   document.body.dataset.ready = "1";
 }
 async function refresh() {
-  try { const resp = await fetch("data.json", {cache: "no-store"});
+  try { const resp = await fetch("data.json", {cache: "no-store", headers: {"X-XSRFToken": XSRF}});
     if (!resp.ok) throw new Error("the service answered " + resp.status);
     draw(await resp.json()); document.getElementById("error").textContent = ""; }
   catch (e) { document.getElementById("error").textContent = "not updated: " + e.message; }
@@ -123,7 +124,9 @@ def make_app() -> Any:
         @web.authenticated
         def get(self) -> None:
             self.set_header("Cache-Control", "no-store")
-            self.write(PAGE % {"refresh": REFRESH_SECONDS})
+            token = self.xsrf_token
+            token = token.decode() if isinstance(token, bytes) else token
+            self.write(PAGE % {"refresh": REFRESH_SECONDS, "xsrf": json.dumps(token)})
 
     class Data(Admins):
         @web.authenticated
