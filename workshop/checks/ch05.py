@@ -19,7 +19,7 @@ import numpy as np
 
 from workshop.checks import (acall, call, check, expect, expect_equal, expect_isinstance, expect_raises, fail, short,
                              trying)
-from workshop.webrtc import turn
+from workshop.infra import turn
 from workshop.webrtc.signaling import Rooms, SignalingError
 from workshop.webrtc.tracks import PatternVideoTrack
 
