@@ -45,14 +45,22 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from workshop.checks import progress
-from workshop.checks.crashes import (FORGOT_AWAIT, close_coroutines, explain, learner_frame, summary,
-                                     unawaited_note, unawaited_recorded)
+from workshop.checks.crashes import (
+    FORGOT_AWAIT,
+    close_coroutines,
+    explain,
+    learner_frame,
+    summary,
+    unawaited_note,
+    unawaited_recorded,
+)
 from workshop.errors import ServiceUnavailable, WorkshopError
 
 __all__ = [
     "ExerciseCrashed",
     "ExerciseFailed",
     "ExerciseNotDone",
+    "Hint",
     "acall",
     "call",
     "check",

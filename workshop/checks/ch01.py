@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workshop.bus.base import Delivery, Reject, RetryPolicy
-from workshop.checks import acall, call, check, expect, expect_equal, expect_isinstance, fail
+from workshop.checks import Hint, acall, call, check, expect, expect_equal, expect_isinstance, fail
 from workshop.events import Event, EventFormatError, SchemaError
 from workshop.orders import domain
 
@@ -30,7 +30,7 @@ _ITEMS_HINT = "payment.data['items'] is a list of {'sku', 'qty', 'price'} dicts;
 
 
 def _reserve(reserve: Callable[[dict, Event], tuple[dict, Event]], stock: dict, payment: Event,
-             hint: str = _ITEMS_HINT) -> tuple[dict, Event]:
+             hint: Hint = _ITEMS_HINT) -> tuple[dict, Event]:
     result = call("1.1", reserve, stock, payment, hint=hint,
                   shown=f"reserve({stock}, the payment for {_basket(payment)})")
     expect("1.1", isinstance(result, tuple) and len(result) == 2,

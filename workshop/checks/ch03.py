@@ -7,8 +7,9 @@ streams; no database needed, except what the memory store provides.
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from workshop import users
 from workshop.checks import acall, call, check, expect, expect_equal, expect_isinstance, fail, trying
@@ -16,7 +17,7 @@ from workshop.events import Event
 from workshop.store import ConcurrencyError, MemoryEventStore
 from workshop.store.upcasting import Upcasters
 
-T0 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 
 
 def alice(renamed: bool = True) -> list[Event]:

@@ -13,7 +13,8 @@ Everything runs on small, hand-made feeds and the memory store: no services need
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from workshop import users
 from workshop.checks import acall, call, check, expect, expect_equal, expect_isinstance, fail
@@ -131,7 +132,6 @@ def check_cache(cached_user: Callable[..., dict | None], raise_floor: Callable[[
 
     cache: dict[str, dict] = {}
     floors: dict[str, int] = {}
-    shown = "cached_user(cache, floors, 'alice', load)"
 
     def read(what: str = "", user: str = "alice") -> dict | None:
         return call("4.2", cached_user, cache, floors, user, load, hint=_cache_crash,
@@ -208,7 +208,8 @@ class _WatchedStore:
     """A memory store that records each read_all() and, once a read reaches the head, appends one more event."""
 
     def __init__(self, store: MemoryEventStore, late: Event) -> None:
-        self.store, self.late, self.reads, self.appended = store, late, [], False
+        self.store, self.late, self.appended = store, late, False
+        self.reads: list[tuple[int, int]] = []  # (after, limit) of each read_all()
         self.returned: list[int] = []  # the last position of each chunk handed out (0 for an empty one)
 
     async def read_all(self, after: int = 0, limit: int = 1000) -> list[Recorded]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from workshop.checks import call, check, expect, expect_equal, fail, short
 from workshop.events import Event

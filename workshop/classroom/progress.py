@@ -20,6 +20,7 @@ import asyncio
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from workshop import connect
 from workshop.checks import progress
@@ -89,7 +90,7 @@ def summary(room: list[LearnerProgress], exercises: list[str] | None = None) -> 
     exercises = exercises or course_exercises()
     seen = {e for learner in room for e in learner.exercises}
     exercises = exercises + sorted(seen - set(exercises), key=progress.exercise_order)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for learner in room:
         cells = {}
         for e in exercises:

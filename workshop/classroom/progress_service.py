@@ -124,8 +124,8 @@ def make_app() -> Any:
         @web.authenticated
         def get(self) -> None:
             self.set_header("Cache-Control", "no-store")
-            token = self.xsrf_token
-            token = token.decode() if isinstance(token, bytes) else token
+            raw: bytes | str = self.xsrf_token
+            token = raw.decode() if isinstance(raw, bytes) else raw
             self.write(PAGE % {"refresh": REFRESH_SECONDS, "xsrf": json.dumps(token)})
 
     class Data(Admins):
