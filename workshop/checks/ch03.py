@@ -51,6 +51,9 @@ def check_evolve_renamed(evolve: Callable[[dict, Event], dict]) -> str:
                "({**state, 'name': …}) instead: earlier states are history and must stay as they were.")
         states.append(new)
         state = new
+    expect_equal("3.1", states[0], users.evolve({}, events[0]), what="the state after UserCreated",
+                 hint="For every event type but UserRenamed, hand over to users.evolve(state, event): it knows "
+                      "UserCreated, EmailUpdated, UserActivated.")
     expect_equal("3.1", states[2].get("name"), "Alice Hargreaves", what="the name after UserRenamed",
                  hint="Join first_name and last_name with a space, as UserCreated does.")
     expect_equal("3.1", states[1].get("name"), "Alice Liddell", what="the name before UserRenamed",
