@@ -92,7 +92,14 @@ def reserve_last_line_wins(stock, payment):
     return {s: stock[s] - q for s, q in wanted.items()}, domain.reserve(stock, payment)[1]
 
 
+def reserve_without_cause(stock, payment):
+    """Wrong: the event is built without cause=payment."""
+    levels, event = domain.reserve(stock, payment)
+    return levels, schemas.make(event.event_type, event.aggregate_id, event.data)
+
+
 @pytest.mark.parametrize("wrong,hint", [(reserve_partial, "All or nothing"), (reserve_in_place, "in place"),
+                                        (reserve_without_cause, "cause=payment"),
                                         (reserve_strict, "Exactly enough is enough"),
                                         (reserve_missing_wanted, "how many are short"),
                                         (reserve_unknown_sku, r"a sku that is not in `stock` \(GLOBE\) has 0 units"),

@@ -140,6 +140,19 @@ def test_relay_check_says_not_done_on_the_stub():
         ch05.check_relay_answer(relay_stub)
 
 
+def relay_any_description(sender, data, rooms):
+    """Wrong: checks the room, copies type and sdp, but never checks that it is an answer."""
+    if not isinstance(data, dict) or not isinstance(data.get("answer"), dict):
+        raise SignalingError("no answer")
+    target = data.get("target")
+    if not isinstance(target, str) or target == sender or not rooms.share_a_room(sender, target):
+        raise SignalingError("not in your room")
+    answer = data["answer"]
+    if not isinstance(answer.get("sdp"), str):
+        raise SignalingError("sdp")
+    return target, {"answer": {"type": answer.get("type"), "sdp": answer["sdp"]}, "sender": sender}
+
+
 def relay_back_to_sender(sender, data, rooms):
     target, message = relay_solution(sender, data, rooms)
     return sender, message
@@ -174,7 +187,8 @@ def relay_keeps_non_text_targets(sender, data, rooms):
                                          (relay_back_to_sender, "not back to its sender"),
                                          (relay_pops, "Don't change what the client sent"),
                                          (relay_no_sender, "it names the sender"),
-                                         (relay_keeps_non_text_targets, r"a target that is not a name \(7\)")])
+                                         (relay_keeps_non_text_targets, r"a target that is not a name \(7\)"),
+                                         (relay_any_description, "an offer sent as an answer")])
 def test_relay_check_catches_wrong_answers(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         ch05.check_relay_answer(wrong)
