@@ -28,6 +28,7 @@ from workshop.classroom import hub as hubs
 from workshop.classroom import postgres as class_postgres
 from workshop.classroom.learners import Roster
 from workshop.classroom.progress import class_database, learner_settings, read_class, roster_namespaces
+from workshop.classroom.progress import main as class_progress_main
 from workshop.config import settings
 
 SCREENSHOT = Path(os.environ.get("CLASSROOM_PROGRESS_SCREENSHOT", "/tmp/classroom_progress.png"))
@@ -86,7 +87,7 @@ def _token(hub: hubs.Hub, user: str) -> str:
     return hub.api("POST", f"/users/{user}/tokens", json={"note": "progress test", "expires_in": 600})["token"]
 
 
-def test_the_instructor_reads_the_room_and_a_learner_is_refused(room):
+def test_the_instructor_reads_the_room_and_a_learner_is_refused(room, capsys):
     hub, who, admin, directory = room
     data_url = f"{hub.url}/services/progress/data.json"
     learner = requests.get(data_url, headers={"Authorization": "token " + _token(hub, who["stuck"])}, timeout=10)
@@ -105,6 +106,11 @@ def test_the_instructor_reads_the_room_and_a_learner_is_refused(room):
     room_view = asyncio.run(read_class(class_database(admin), roster_namespaces(directory)))
     assert [(r.name, r.started, len(r.stuck)) for r in room_view] == [
         (who["done"], True, 0), (who["fresh"], False, 0), (who["stuck"], True, 1)]
+    assert class_progress_main(admin, directory) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert lines[who["done"]].split()[1:4] == ["✔", "✔", "✔"]
+    assert "✖3" in lines[who["stuck"]] and "1.2 (3 failures): expected the charges" in lines[who["stuck"]]
+    assert lines[who["fresh"]].endswith("not started")
 
 
 async def _devtools(profile: Path, deadline: float):
