@@ -74,7 +74,7 @@ def room(tmp_path_factory):
     try:
         hub = hubs.start(directory)
         hub.add_users([done, stuck, fresh])
-        yield hub, {"done": done, "stuck": stuck, "fresh": fresh, "teacher": teacher}, admin, directory
+        yield hub, {"done": done, "stuck": stuck, "fresh": fresh, "teacher": teacher}, admin, directory, learners
     finally:
         hubs.stop(directory)
         for learner in learners.values():
@@ -88,7 +88,7 @@ def _token(hub: hubs.Hub, user: str) -> str:
 
 
 def test_the_instructor_reads_the_room_and_a_learner_is_refused(room, capsys):
-    hub, who, admin, directory = room
+    hub, who, admin, directory, _ = room
     data_url = f"{hub.url}/services/progress/data.json"
     learner = requests.get(data_url, headers={"Authorization": "token " + _token(hub, who["stuck"])}, timeout=10)
     assert learner.status_code == 403, learner.text[:200]
@@ -151,7 +151,7 @@ class _Tab:
             await asyncio.sleep(0.3)
 
 
-async def _look(hub_url: str, teacher: str, names: list[str]) -> tuple[str, bytes]:
+async def _look(hub_url: str, teacher: str, names: list[str], meanwhile) -> tuple[str, bytes, str]:
     profile = Path(tempfile.mkdtemp(prefix="chromium-progress-"))
     browser = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}",
                                 f"{hub_url}/hub/login?next=%2Fservices%2Fprogress%2F"],
@@ -170,8 +170,12 @@ async def _look(hub_url: str, teacher: str, names: list[str]) -> tuple[str, byte
                         deadline, "the three learners")
         text = await tab.js("document.body.innerText")
         shot = await tab.send("Page.captureScreenshot", format="png")
+        await asyncio.to_thread(meanwhile)  # a learner runs a check while the page is open
+        await tab.until("!document.body.innerText.includes('not started')", time.monotonic() + 20,
+                        "the new check run without a reload")
+        later = await tab.js("document.body.innerText")
         await ws.close()
-        return text, base64.b64decode(shot["data"])
+        return text, base64.b64decode(shot["data"]), later
     finally:
         if http is not None:
             await http.close()
@@ -184,11 +188,13 @@ async def _look(hub_url: str, teacher: str, names: list[str]) -> tuple[str, byte
 
 
 def test_the_live_page_in_a_real_browser(room):
-    hub, who, _, _ = room
-    text, png = asyncio.run(_look(hub.url, who["teacher"], [who["done"], who["stuck"], who["fresh"]]))
+    hub, who, admin, _, learners = room
+    text, png, later = asyncio.run(_look(hub.url, who["teacher"], [who["done"], who["stuck"], who["fresh"]],
+                                         lambda: _record(admin, learners[who["fresh"]], [("0.1", "failed", "x")])))
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     SCREENSHOT.write_bytes(png)
     assert "Class progress" in text and "refreshes every 5 s" in text
     assert "1.2: expected the charges for one event delivered twice" in text  # the stuck learner's hint
     assert "not started" in text
     assert "67%" in text  # 0.1: two of three learners passed
+    assert "not started" not in later  # the page refreshed by itself
