@@ -18,8 +18,6 @@ import pytest
 from workshop.config import Namespace, Settings, settings as load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-# a test's check runs (nbval's kernels included) are nobody's progress: workshop/checks/progress.py
-os.environ.setdefault("WORKSHOP_PROGRESS", "off")
 
 
 def pytest_collection_modifyitems(config, items):
