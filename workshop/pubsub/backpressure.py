@@ -41,10 +41,18 @@ def _free_port() -> int:
 
 
 class ThrowawayRedis:
-    """A private ``redis-server`` on 127.0.0.1:<free port>, no persistence, for one experiment."""
+    """A private ``redis-server`` on 127.0.0.1:<free port> for one experiment.
 
-    def __init__(self, pubsub_limit: str = "256kb 128kb 0", startup_timeout: float = 10.0) -> None:
-        self.pubsub_limit, self.startup_timeout = pubsub_limit, startup_timeout
+    No persistence by default (like every Redis this course starts for speed); ``appendfsync``
+    ``"everysec"`` or ``"always"`` turns the append-only file (AOF) on. :meth:`crash` kills the
+    server with ``SIGKILL`` and :meth:`start` brings it back on the same port and data directory.
+    """
+
+    def __init__(self, pubsub_limit: str = "256kb 128kb 0", startup_timeout: float = 10.0,
+                 appendfsync: str | None = None) -> None:
+        if appendfsync not in (None, "everysec", "always"):
+            raise ValueError("appendfsync must be None (no persistence), 'everysec' or 'always'")
+        self.pubsub_limit, self.startup_timeout, self.appendfsync = pubsub_limit, startup_timeout, appendfsync
         self.port = 0
         self.proc: asyncio.subprocess.Process | None = None
         self._dir: tempfile.TemporaryDirectory | None = None
@@ -63,10 +71,13 @@ class ThrowawayRedis:
         if binary is None:
             raise WorkshopError("redis-server is not installed, so no throw-away server can be started: "
                                 "apt-get install redis-server (or brew install redis)")
-        self._dir = tempfile.TemporaryDirectory(prefix="workshop-redis-")
-        self.port = _free_port()
+        if self._dir is None:  # a restart after crash() keeps its directory and port
+            self._dir = tempfile.TemporaryDirectory(prefix="workshop-redis-")
+            self.port = _free_port()
+        persistence = (["--appendonly", "no"] if self.appendfsync is None
+                       else ["--appendonly", "yes", "--appendfsync", self.appendfsync])
         self.proc = await asyncio.create_subprocess_exec(
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
             "--dir", self._dir.name, "--logfile", str(self.logfile),
             "--client-output-buffer-limit", f"pubsub {self.pubsub_limit}",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
@@ -101,6 +112,13 @@ class ThrowawayRedis:
             return self.logfile.read_text().count(DISCONNECT_LOG)
         except OSError:
             return 0
+
+    async def crash(self) -> None:
+        """``SIGKILL``: the process dies at once, no shutdown, no last write — its files stay."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        self.proc = None
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
