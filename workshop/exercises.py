@@ -54,7 +54,7 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError({message})"
 MARKDOWN_STUB = "_Your answer here._"
-DEFAULT_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+DEFAULT_KERNELSPEC = {"display_name": "Python 3 (workshop)", "language": "python", "name": "python3"}
 FIX = "run `workshop exercises build` (or `make exercises`) and commit exercises/"
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")

@@ -11,7 +11,7 @@ from nbformat import v4
 from workshop import cli
 from workshop.exercises import MarkerError, build, exercises_in, main, make_exercise, plan, render
 
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+KERNELSPEC = {"display_name": "Python 3 (workshop)", "language": "python", "name": "python3"}
 
 
 def notebook(*cells: nbformat.NotebookNode, **metadata: object) -> nbformat.NotebookNode:

@@ -131,7 +131,8 @@ def _logged(cmd: list[str], log: Path, env: dict[str, str] | None = None, timeou
 
 
 def install_kernel(log: Path, say: Say = print) -> bool:
-    """Register this venv's Python as the Jupyter kernel the notebooks ask for ("python3")."""
+    """Register this venv's Python as the kernel every notebook names: "python3", "Python 3 (workshop)"
+    (docs/style.md; a notebook naming another display name turns "unsaved" the moment it opens)."""
     ok = _logged([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3",
                   "--display-name", "Python 3 (workshop)"], log)
     say("Jupyter kernel: Python 3 (workshop)" + ("" if ok else f" could not be installed (log {log})"))
