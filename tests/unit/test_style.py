@@ -122,3 +122,15 @@ def test_no_progress_bar_and_no_error_is_stored(path):
                 f"{_id(path)} cell {n}: a stored progress-bar widget — turn progress off (docs/style.md §7)")
         found = PROGRESS.search(_outputs_text(cell))
         assert not found, f"{_id(path)} cell {n}: a stored progress bar {found.group(0)!r} (docs/style.md §7)"
+
+
+def test_the_kernel_workshop_setup_installs_is_the_one_every_notebook_names(monkeypatch, tmp_path):
+    from workshop import exercises, setup
+
+    commands = []
+    monkeypatch.setattr(setup, "_logged", lambda cmd, log: commands.append(cmd) or True)
+    assert setup.install_kernel(tmp_path / "setup.log", say=lambda line: None)
+    [cmd] = commands
+    assert cmd[cmd.index("--name") + 1] == KERNELSPEC["name"]
+    assert cmd[cmd.index("--display-name") + 1] == KERNELSPEC["display_name"]
+    assert exercises.DEFAULT_KERNELSPEC == KERNELSPEC
