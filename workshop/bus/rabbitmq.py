@@ -85,7 +85,7 @@ async def _ack(message: AbstractIncomingMessage) -> None:
         pass  # at-least-once: the redelivery meets the consumer's inbox
 
 
-def events_arguments(s: Settings) -> dict[str, str]:
+def events_arguments(s: Settings) -> dict[str, Any]:
     """``ns.events``' arguments: whoever declares it must pass the same (RabbitMQ refuses a mismatch)."""
     return {"alternate-exchange": s.namespace.amqp("unrouted")}
 
