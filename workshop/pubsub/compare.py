@@ -11,9 +11,10 @@ with publisher confirms and manual acks). The counts are small to keep the noteb
 ``workshop bench pubsub`` measures with more.
 
 Like with like: the three rates count the same thing (deliveries to two consumers,
-publish included). At these sizes, in one Python process, what limits all three is the
-client's work per message — decoding the JSON, building an ``Event``, calling a handler —
-more than the broker, so they come out of the same order; pick by the guarantees.
+publish included). At these sizes, in one Python process, what limits them is the client's
+work per message — decoding the JSON, building an ``Event``, calling a handler — more than
+the server: pub/sub is not faster than Streams (whose appends are pipelined and whose reads
+are batched), and RabbitMQ pays a disk write and a confirm per message. Pick by the guarantees.
 """
 
 from __future__ import annotations
