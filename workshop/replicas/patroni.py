@@ -359,8 +359,8 @@ class PatroniCluster:
         """SIGKILL the node's Patroni and its PostgreSQL (the machine dies); returns ``time.monotonic()``."""
         assert node.server is not None
         self._remember(node)
-        at = time.monotonic()
         kill_tree(node.pids())
+        at = time.monotonic()  # from now on, nothing can be acknowledged by this node
         node.server.stop()  # reaps it (already dead)
         return at
 
