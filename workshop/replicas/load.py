@@ -113,7 +113,9 @@ class Load:
         return [e for w in self.writers for e in w.in_doubt]
 
     def acked_since(self, t: float) -> int:
-        return sum(1 for a in self.acks if a.at >= t)
+        """Appends sent after ``t`` and acknowledged."""
+        return sum(1 for a in self.acks if a.at - a.latency > t)
 
     def first_ack_after(self, t: float) -> float | None:
-        return next((a.at for a in self.acks if a.at > t), None)
+        """When the first append sent after ``t`` was acknowledged (a reply already on its way is not it)."""
+        return next((a.at for a in self.acks if a.at - a.latency > t), None)
