@@ -58,6 +58,7 @@ class FailoverResult:
     acked_while_slow: int      # of those, how many while the link was slow
     in_doubt: int              # appends that raised: maybe committed, maybe not
     in_doubt_present: int      # of those, how many the new primary has
+    in_doubt_ids: list[str]
     failover_s: float          # SIGKILL → first acknowledged append on the new primary
     old: str
     new: str
@@ -118,7 +119,8 @@ async def _run(cluster: PatroniCluster, store: Any, load: Load, warmup: int, fro
     present = {r.event.event_id for r in feed}
     first = load.first_ack_after(killed_at) or killed_at
     return FailoverResult("synchronous" if cluster.synchronous else "asynchronous", len(load.acks), slow,
-                          len(load.in_doubt), sum(1 for e in load.in_doubt if e in present), first - killed_at,
+                          len(load.in_doubt), sum(1 for e in load.in_doubt if e in present), load.in_doubt,
+                          first - killed_at,
                           old.name, new.name, audit([a.event_id for a in load.acks], feed))
 
 
