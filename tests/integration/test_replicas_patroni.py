@@ -13,7 +13,7 @@ import pytest
 
 from workshop.config import settings
 from workshop.events import Event
-from workshop.replicas.failover import kill_primary_under_load, open_replica_store, open_store
+from workshop.replicas.failover import has_version, kill_primary_under_load, open_replica_store, open_store
 from workshop.replicas.invariants import check
 from workshop.replicas.patroni import PatroniCluster, missing_binaries
 from workshop.replicas.procs import leftovers
@@ -45,7 +45,7 @@ async def test_async_replication_loses_what_the_slow_link_held(namespace):
         try:
             # read-your-writes across a replica: the write is there only once the replica replayed it
             version = await store.append("ryw", [Event("Ticked", "ryw", {"i": 0})], 0)
-            await until(lambda: _has(replica, "ryw", version), timeout=30, what="the replica to replay the write")
+            await until(lambda: has_version(replica, "ryw", version), timeout=30, what="the replica to replay the write")
             await replica.close()
             result = await kill_primary_under_load(cluster, store, writers=3, warmup=60, frozen=0.5, after=30)
             assert result.old == "node0" and result.new == "node1"
@@ -78,6 +78,3 @@ async def test_sync_replication_loses_nothing(namespace):
         home, pids = cluster.home, set(cluster._pids)
     assert not leftovers(pids, home)
 
-
-async def _has(store, stream, version) -> bool:
-    return await store.version(stream) >= version

@@ -59,6 +59,7 @@ class FailoverResult:
     in_doubt: int              # appends that raised: maybe committed, maybe not
     in_doubt_present: int      # of those, how many the new primary has
     in_doubt_ids: list[str]
+    acked_ids: list[str]
     failover_s: float          # SIGKILL → first acknowledged append on the new primary
     old: str
     new: str
@@ -120,7 +121,7 @@ async def _run(cluster: PatroniCluster, store: Any, load: Load, warmup: int, fro
     first = load.first_ack_after(killed_at) or killed_at
     return FailoverResult("synchronous" if cluster.synchronous else "asynchronous", len(load.acks), slow,
                           len(load.in_doubt), sum(1 for e in load.in_doubt if e in present), load.in_doubt,
-                          first - killed_at,
+                          [a.event_id for a in load.acks], first - killed_at,
                           old.name, new.name, audit([a.event_id for a in load.acks], feed))
 
 
@@ -147,11 +148,17 @@ async def replica_lag(primary: Any, replica: Any, n: int = 100) -> list[float]:
         ack = await w.append_one(i)
         if ack is None:
             continue
-        await until(lambda: _has(replica, ack.stream_id, ack.version), timeout=10, every=0.001,
+        await until(lambda: has_version(replica, ack.stream_id, ack.version), timeout=10, every=0.001,
                     what=f"the replica to replay {ack.stream_id} version {ack.version}")
         lags.append((time.monotonic() - ack.at) * 1000)
     return lags
 
 
-async def _has(store: Any, stream_id: str, version: int) -> bool:
-    return await store.version(stream_id) >= version
+async def has_version(replica: Any, stream_id: str, version: int) -> bool:
+    """Has the replica replayed ``stream_id`` up to ``version``? (``False`` while even the table is missing.)"""
+    import psycopg
+
+    try:
+        return await replica.version(stream_id) >= version
+    except psycopg.errors.UndefinedTable:  # the CREATE TABLE itself is still on its way
+        return False

@@ -257,7 +257,7 @@ class PatroniCluster:
         """PostgreSQL refuses root: run Patroni (and so PostgreSQL) as ``postgres`` then."""
         if not self._root():
             return []
-        return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
+        return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--pdeathsig=SIGTERM", "--"]
 
     def _env(self, node: Node) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
@@ -332,6 +332,18 @@ class PatroniCluster:
 
         return await until(lambda: asyncio.to_thread(probe), timeout=timeout, every=0.2,
                            what="Patroni to promote a new primary")
+
+    async def wait_replicas(self, count: int = 1, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Until ``count`` replicas run and follow the primary's timeline (e.g. after a failover)."""
+        def probe() -> list[dict[str, Any]] | None:
+            members = self.members()
+            leader = next((m for m in members if m.get("role") == "leader" and m.get("state") == "running"), None)
+            following = [m for m in members if m.get("role") in ("replica", "sync_standby")
+                         and m.get("state") == "running" and leader and m.get("timeline") == leader.get("timeline")]
+            return members if leader and len(following) >= count else None
+
+        return await until(lambda: asyncio.to_thread(probe), timeout=timeout, every=0.3,
+                           what=f"{count} replica(s) to follow the primary")
 
     def set_synchronous(self, on: bool, timeout: float = 30.0) -> None:
         """Switch Patroni's ``synchronous_mode`` (``PATCH /config``) and wait until it took effect."""

@@ -179,6 +179,17 @@ class SentinelGroup:
                         return name
         return None
 
+    async def restart(self, name: str, timeout: float = 30.0) -> None:
+        """Start a killed server again on its port: the Sentinels turn it into the new master's replica."""
+        old = self.servers[name]
+        old.stop()
+        self.servers[name] = Server(name, old.argv, ready=old.ready, log=old.log, startup_timeout=self.startup_timeout)
+        await self.servers[name].astart()
+        port = self.ports[name]
+        await until(lambda: asyncio.to_thread(
+            lambda: _info(port, "replication").get("master_link_status") == "up"),
+            timeout=timeout, every=0.2, what=f"Sentinel to make {name} a replica of the new master")
+
     # --- faults ----------------------------------------------------------------------------
     def kill(self, name: str) -> float:
         """SIGKILL one Redis server; returns ``time.monotonic()`` right after."""
