@@ -154,6 +154,22 @@ async def probe_signaling(s: Settings, timeout: float) -> tuple[str, float, str]
     return version, t.ms, ""
 
 
+REPLICATION = ("patroni", "etcd-server", "redis-sentinel")  # chapter 8 starts its own servers from these
+
+
+def _replication_missing() -> list[Any]:
+    return [p for p in PACKAGES if p.name in REPLICATION and shutil.which(p.program) is None]
+
+
+async def probe_replication(s: Settings, timeout: float) -> tuple[str, float, str]:
+    """Nothing to connect to (chapter 8 starts throw-away servers): are the programs installed?"""
+    with _Timer() as t:
+        gone = _replication_missing()
+    if gone:
+        raise WorkshopError(f"not installed: {', '.join(p.name for p in gone)}")
+    return "", max(t.ms, 0.01), "Patroni, etcd and Redis Sentinel installed (chapter 8 starts its own servers)"
+
+
 # --- running them ---------------------------------------------------------------------------
 
 Probe = Callable[[Settings, float], Awaitable[tuple[str, float, str]]]
@@ -167,6 +183,7 @@ def probes_for(s: Settings) -> list[tuple[str, str, Probe]]:
         ("RabbitMQ", s.amqp_url, probe_rabbitmq),
         ("RabbitMQ management", s.rabbitmq_management_url, probe_management),
         ("coturn", s.turn_url, probe_coturn),
+        ("replication", "patroni · etcd · redis-sentinel", probe_replication),
     ]
     if s.signaling_url:  # only checked when configured
         found.append(("signaling", s.signaling_url, probe_signaling))
@@ -218,6 +235,8 @@ def _import_clients() -> None:
 
 def _fix(service: str, detail: str, s: Settings) -> str:
     host, _ = s.turn_host_port
+    if service == "replication":
+        return install_hint(_replication_missing()) + "  (or: workshop setup lab)"
     if service == "coturn" and host in LOCAL_HOSTS and shutil.which("turnserver") is None:
         coturn = [p for p in PACKAGES if p.name == "coturn"]
         return f"{install_hint(coturn)}, then: workshop up coturn  (or with Docker: {FIXES['coturn'][0]})"
