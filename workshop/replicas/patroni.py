@@ -24,7 +24,7 @@ means "my own disk only": a commit returns before the replica has the WAL. With
 ``synchronous_mode: true`` Patroni names the replica as synchronous standby, each commit waits
 until the replica has *applied* it, and Patroni promotes only that standby.
 
-The cluster is tiny on purpose (``shared_buffers`` 16 MB, 20 connections, ``ttl`` 8 s) and lives
+The cluster is tiny on purpose (``shared_buffers`` 16 MB, 25 connections, ``ttl`` 8 s) and lives
 in a temporary directory that is deleted by :meth:`stop`, which also checks that no etcd,
 Patroni or postgres process of it is left. PostgreSQL refuses to run as root, so when we are
 root Patroni runs as the ``postgres`` user (``setpriv``) and owns the directory.
@@ -56,7 +56,7 @@ INSTALL = "apt-get install patroni etcd-server postgresql-15 (workshop setup ins
 
 # small enough for a 2-core machine shared with the rest of the course
 PARAMETERS = {
-    "max_connections": 20,
+    "max_connections": 25,  # the least Patroni accepts
     "shared_buffers": "16MB",
     "wal_level": "replica",
     "hot_standby": "on",
