@@ -26,7 +26,7 @@ from workshop.config import Settings, repo_root
 from workshop.connect import failure_reason
 from workshop.errors import WorkshopError, redact
 from workshop.infra.coturn import LOCAL_HOSTS, find_running
-from workshop.infra.fixes import FIXES, fix_for
+from workshop.fixes import FIXES, fix_for
 from workshop.infra.setup import PACKAGES, install_hint
 
 TIMEOUT = 2.5  # seconds per probe
@@ -70,7 +70,8 @@ async def probe_postgres(s: Settings, timeout: float) -> tuple[str, float, str]:
     try:
         with _Timer() as t:
             cur = await conn.execute("SHOW server_version")
-            (version,) = await cur.fetchone()
+            row = await cur.fetchone()
+        version = str(row[0]) if row else "?"
         return version.split()[0], t.ms, ""
     finally:
         await conn.close()
@@ -95,6 +96,7 @@ async def probe_rabbitmq(s: Settings, timeout: float) -> tuple[str, float, str]:
     with _quiet("aiormq.connection"):  # it logs every refused connection itself; we report it once
         conn = await aio_pika.connect(s.amqp_url, timeout=timeout)
     try:
+        assert conn.transport is not None  # connected: aio-pika has its underlying connection
         props = conn.transport.connection.server_properties
         with _Timer() as t:  # opening a channel is one round trip to the broker
             channel = await conn.channel(publisher_confirms=False)
@@ -121,7 +123,7 @@ async def probe_management(s: Settings, timeout: float) -> tuple[str, float, str
 
 async def probe_coturn(s: Settings, timeout: float) -> tuple[str, float, str]:
     from workshop.infra.stun import StunError, TurnProbe
-    from workshop.webrtc.turn import turn_credentials
+    from workshop.infra.turn import turn_credentials
 
     host, port = s.turn_host_port
     async with TurnProbe(host, port, timeout) as probe:
