@@ -23,16 +23,22 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from workshop.bench._report import parser, save_json
 from workshop.config import Namespace, settings
 
 
 async def run(*, appends: int = 200, log: Callable[[str], Any] = print) -> dict[str, Any]:
-    from workshop.replicas.failover import (append_latency, kill_primary_under_load, open_replica_store,
-                                            open_store, replica_lag)
+    from workshop.replicas.failover import (
+        append_latency,
+        kill_primary_under_load,
+        open_replica_store,
+        open_store,
+        replica_lag,
+    )
     from workshop.replicas.patroni import PatroniCluster
     from workshop.replicas.sentinel import SentinelGroup, kill_master_under_load
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from workshop.checks import acall, call, check, expect, expect_equal, expect_isinstance, fail
 from workshop.events import Event

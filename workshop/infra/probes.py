@@ -18,15 +18,16 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from workshop.config import Settings, repo_root
 from workshop.connect import failure_reason
 from workshop.errors import WorkshopError, redact
-from workshop.infra.coturn import LOCAL_HOSTS, find_running
 from workshop.fixes import FIXES, fix_for
+from workshop.infra.coturn import LOCAL_HOSTS, find_running
 from workshop.infra.setup import PACKAGES, install_hint
 
 TIMEOUT = 2.5  # seconds per probe
@@ -53,7 +54,7 @@ class ProbeResult:
 class _Timer:
     """Measures one round trip: ``with timer: await ...``; then ``timer.ms``."""
 
-    def __enter__(self) -> "_Timer":
+    def __enter__(self) -> _Timer:
         self.start = time.perf_counter()
         return self
 
@@ -199,7 +200,7 @@ async def check(service: str, url: str, probe: Probe, s: Settings, required: boo
     try:
         result.version, result.latency_ms, result.detail = await asyncio.wait_for(probe(s, timeout), timeout + 0.5)
         result.ok = True
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         result.detail = f"no answer within {timeout:g} s"
     except Exception as exc:  # any failure is a verdict, not a crash
         result.detail = failure_reason(exc)

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from workshop import connect
 from workshop.config import Settings
@@ -148,7 +150,7 @@ async def replica_lag(primary: Any, replica: Any, n: int = 100) -> list[float]:
         ack = await w.append_one(i)
         if ack is None:
             continue
-        await until(lambda: has_version(replica, ack.stream_id, ack.version), timeout=10, every=0.001,
+        await until(functools.partial(has_version, replica, ack.stream_id, ack.version), timeout=10, every=0.001,
                     what=f"the replica to replay {ack.stream_id} version {ack.version}")
         lags.append((time.monotonic() - ack.at) * 1000)
     return lags

@@ -41,11 +41,13 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from workshop.config import Settings, settings as load_settings
+from workshop.config import Settings
+from workshop.config import settings as load_settings
 from workshop.errors import WorkshopError
 from workshop.process import Server, free_port
 from workshop.replicas.procs import kill_tree, leftovers, tree
@@ -195,7 +197,8 @@ class PatroniCluster:
         self.etcd = Server("etcd", argv, ready=self._etcd_ready, log=self.home / "etcd.log",
                            startup_timeout=30)
         self.etcd.start()
-        self._pids.add(self.etcd.pid)
+        if self.etcd.pid:
+            self._pids.add(self.etcd.pid)
 
     def _etcd_ready(self) -> bool:
         import httpx

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import psutil
 
