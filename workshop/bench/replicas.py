@@ -8,7 +8,7 @@ Each figure stands next to a baseline from the same run:
 
 | figure | baseline (same run) |
 |---|---|
-| append latency p50 with synchronous replication (``remote_apply``) | the same appends, asynchronous |
+| append latency p50 with synchronous replication (``remote_apply``) | appends that do not wait (``synchronous_commit=local``), alternating with them |
 | replica lag p50 / p99 (acknowledged on the primary → returned by the replica) | async append latency p50 |
 | Patroni failover: SIGKILL → first acknowledged append on the new primary | the leader key's ``ttl`` |
 | Sentinel failover: SIGKILL → first ``XADD`` the new master answered | ``down-after-milliseconds`` |
@@ -33,7 +33,7 @@ from workshop.config import Namespace, settings
 
 async def run(*, appends: int = 200, log: Callable[[str], Any] = print) -> dict[str, Any]:
     from workshop.replicas.failover import (
-        append_latency,
+        compare_latency,
         kill_primary_under_load,
         open_replica_store,
         open_store,
@@ -50,11 +50,15 @@ async def run(*, appends: int = 200, log: Callable[[str], Any] = print) -> dict[
         store = await open_store(cluster, s)
         replica = await open_replica_store(cluster, s)
         try:
-            async_lat = await append_latency(store, n=appends)
             lags = sorted(await replica_lag(store, replica, n=appends))
             await replica.close()
             await asyncio.to_thread(cluster.set_synchronous, True)
-            sync_lat = await append_latency(store, n=appends)
+            local = await open_store(cluster, s, synchronous_commit="local")
+            try:  # alternating appends: both see the same noise
+                latency = await compare_latency(store, local, n=appends)
+            finally:
+                await local.close()
+            async_lat, sync_lat = latency["async"], latency["sync"]
             await asyncio.to_thread(cluster.set_synchronous, False)
             pg = await kill_primary_under_load(cluster, store, writers=4, warmup=60, frozen=0.5, after=20)
             log(str(pg))

@@ -37,9 +37,25 @@ from workshop.waiting import until
 
 
 async def open_store(cluster: PatroniCluster, s: Settings | None = None, *, max_size: int = 5,
-                     **kw: Any) -> PostgresEventStore:
-    """Chapter 3's store on the cluster's primary (libpq picks it; after a failover, the new one)."""
-    return await PostgresEventStore.open(cluster.settings(s), max_size=max_size, **kw)
+                     synchronous_commit: str | None = None, **kw: Any) -> PostgresEventStore:
+    """Chapter 3's store on the cluster's primary (libpq picks it; after a failover, the new one).
+
+    ``synchronous_commit="local"``: this store's commits do not wait for a synchronous standby
+    (PostgreSQL lets each session, even each transaction, choose).
+    """
+    s = cluster.settings(s)
+    if synchronous_commit is None:
+        return await PostgresEventStore.open(s, max_size=max_size, **kw)
+    kwargs = pool_kwargs()
+    kwargs["options"] += f" -c synchronous_commit={synchronous_commit}"
+    pool = await connect.postgres_pool(s, min_size=1, max_size=max_size, kwargs=kwargs)
+    store = PostgresEventStore(pool, s.namespace.schema, owns_pool=True, **kw)
+    try:
+        await store.setup()
+    except BaseException:
+        await store.close()
+        raise
+    return store
 
 
 async def open_replica_store(cluster: PatroniCluster, s: Settings | None = None, *, max_size: int = 3,
@@ -139,6 +155,24 @@ async def append_latency(store: Any, n: int = 100, writers: int = 1) -> dict[str
         await asyncio.gather(*(w.append_one(i) for w in load.writers))
     lat = sorted(a.latency * 1000 for a in load.acks)
     return {"n": len(lat), "p50": statistics.median(lat), "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))]}
+
+
+async def compare_latency(waiting: Any, local: Any, n: int = 100) -> dict[str, Any]:
+    """Append latency of two stores on the same primary, alternating one append each (same noise for both).
+
+    ``waiting`` commits wait for the synchronous standby, ``local`` ones do not; returns both
+    ``{"n", "p50", "p99"}`` and ``ratio`` (p50 waiting / p50 local).
+    """
+    a, b = Load.make(waiting, 1, prefix="sync"), Load.make(local, 1, prefix="local")
+    for i in range(n):
+        await a.writers[0].append_one(i)
+        await b.writers[0].append_one(i)
+    out: dict[str, Any] = {}
+    for name, load in (("sync", a), ("async", b)):
+        lat = sorted(x.latency * 1000 for x in load.acks)
+        out[name] = {"n": len(lat), "p50": statistics.median(lat), "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))]}
+    out["ratio"] = out["sync"]["p50"] / out["async"]["p50"]
+    return out
 
 
 async def replica_lag(primary: Any, replica: Any, n: int = 100) -> list[float]:
