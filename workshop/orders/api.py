@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema, \
     model_validator
 
-from workshop.orders.order import IdempotencyConflict
+from workshop.orders.domain import IdempotencyConflict
 from workshop.orders.schemas import MAX_AMOUNT, Money
 from workshop.webapi import ValidationProblem, harden, inline_schema, problem, read_json, validate_body
 

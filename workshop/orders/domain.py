@@ -23,11 +23,20 @@ import uuid
 from decimal import Decimal
 from typing import Mapping
 
+from workshop.errors import WorkshopError
 from workshop.events import Event
 from workshop.orders.schemas import make, money, order_total
 
 CREDIT_LIMIT = Decimal("1000")  # the payment "gateway" declines anything above this
 FINAL_STATES = ("shipped", "cancelled")
+
+
+class IdempotencyConflict(WorkshopError):
+    """An idempotency key that already created an order, sent again with a different order (HTTP 409).
+
+    Defined here, not in ``order.py``: ``python -m workshop.orders.order`` runs that
+    module as ``__main__``, whose classes are copies the API's handler would not match.
+    """
 
 
 def new_order_id() -> str:
