@@ -22,7 +22,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +31,7 @@ from pydantic import BaseModel, RootModel
 
 from workshop.cqrs.commands import AnyCommand
 from workshop.cqrs.handler import CommandHandler, CommandRejected
-from workshop.webapi import Problem, ValidationProblem, harden, inline_schema, read_json, validate_body
+from workshop.webapi import ValidationProblem, add_healthz, harden, inline_schema, problem, read_json, validate_body
 
 
 class CommandBody(RootModel[AnyCommand]):
@@ -47,11 +47,6 @@ class AcceptedView(BaseModel):
     duplicate: bool
 
 
-class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
-    detail: str | None = None
-
-
 def command_schema() -> dict:
     """The body's JSON Schema: one of the commands, each with its ``type`` required."""
     schema = inline_schema(CommandBody)
@@ -60,10 +55,6 @@ def command_schema() -> dict:
         option["required"] = ["type", *option.get("required", [])]
         del option["properties"]["command_id"]  # over HTTP: the Idempotency-Key header
     return schema
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description}
 
 
 def create_app(handler: CommandHandler | Any) -> FastAPI:
@@ -86,13 +77,13 @@ def create_app(handler: CommandHandler | Any) -> FastAPI:
     @app.post("/commands", status_code=201, response_model=AcceptedView, responses={
         201: {"description": "accepted: the events are stored at `position` in the feed"},
         200: {"model": AcceptedView, "description": "this command was handled before: the first answer, nothing new"},
-        400: _problem("the body is not JSON"),
-        404: _problem("no such user"),
-        409: _problem("the user's state does not allow this command, or the email is taken"),
-        413: _problem("the body is larger than 64 kB"),
-        415: _problem("the body is not sent as application/json"),
+        400: problem("the body is not JSON"),
+        404: problem("no such user"),
+        409: problem("the user's state does not allow this command, or the email is taken"),
+        413: problem("the body is larger than 64 kB"),
+        415: problem("the body is not sent as application/json"),
         422: {"model": ValidationProblem, "description": "the command is invalid: each problem names its field"},
-        503: _problem("the event store cannot be reached; try again shortly"),
+        503: problem("the event store cannot be reached; try again shortly"),
     }, openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": command_schema()}}}})
     async def send_command(request: Request, response: Response, idempotency_key: Annotated[
@@ -113,14 +104,7 @@ def create_app(handler: CommandHandler | Any) -> FastAPI:
             response.status_code = 200
         return AcceptedView(**vars(accepted))
 
-    @app.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "not ready"}})
-    async def healthz() -> Any:
-        try:
-            await handler.store.head()
-        except Exception as exc:  # whatever the reason, no command can be stored
-            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
-        return Health(status="ok")
-
+    add_healthz(app, handler.store.head, what="the event store")
     return app
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
@@ -35,7 +35,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, Stri
 
 from workshop.orders.domain import IdempotencyConflict
 from workshop.orders.schemas import MAX_AMOUNT, Money
-from workshop.webapi import ValidationProblem, harden, inline_schema, problem, read_json, validate_body
+from workshop.webapi import ValidationProblem, add_healthz, harden, inline_schema, problem, read_json, validate_body
 
 MAX_PRICE = Decimal("99999.99")  # x 1000 (qty) x 100 (items) still fits numeric(12,2)
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$"  # ids are names, not prose: no spaces, no control characters
@@ -112,11 +112,6 @@ class OrderView(BaseModel):
     status: str
 
 
-class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
-    detail: str | None = None
-
-
 INVALID = {"model": ValidationProblem, "description": "a field is invalid: each problem names it (`loc`)"}
 UNAVAILABLE = problem("the database cannot be reached; try again shortly")
 LOCATION = {"Location": {"description": "the order's URL", "schema": {"type": "string"}}}
@@ -162,13 +157,5 @@ def create_app(orders: Any) -> FastAPI:
             raise HTTPException(404, f"no order {order_id}")
         return order
 
-    @app.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "not ready"}})
-    async def healthz() -> Any:
-        """200 when the order service's database answers, else 503."""
-        try:
-            await orders.ping()
-        except Exception as exc:  # whatever the reason, the service cannot take orders
-            return JSONResponse({"status": "unavailable", "detail": f"database: {type(exc).__name__}"}, 503)
-        return Health(status="ok")
-
+    add_healthz(app, orders.ping, what="the database")
     return app
