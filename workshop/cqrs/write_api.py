@@ -12,6 +12,8 @@
   read your own write;
 * **200** with the first answer when the same command arrives again with the
   same ``Idempotency-Key`` header (its ``command_id``): nothing new happens;
+  another command for the same user under a used key is **409** (a key is
+  remembered in its user's stream);
 * **422** for an invalid command (the fields at fault), **404** for an unknown
   user, **409** when the user's state does not allow it or the email is taken —
   and in each case nothing is stored. Bodies over 64 kB get **413**, non-JSON
@@ -79,7 +81,8 @@ def create_app(handler: CommandHandler | Any) -> FastAPI:
         200: {"model": AcceptedView, "description": "this command was handled before: the first answer, nothing new"},
         400: problem("the body is not JSON"),
         404: problem("no such user"),
-        409: problem("the user's state does not allow this command, or the email is taken"),
+        409: problem("the user's state does not allow this command, the email is taken, "
+                     "or this Idempotency-Key was used for another command"),
         413: problem("the body is larger than 64 kB"),
         415: problem("the body is not sent as application/json"),
         422: {"model": ValidationProblem, "description": "the command is invalid: each problem names its field"},

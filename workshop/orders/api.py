@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema, \
     model_validator
 
+from workshop.events import Schema
 from workshop.orders.domain import IdempotencyConflict
 from workshop.orders.schemas import MAX_AMOUNT, Money
 from workshop.webapi import ValidationProblem, add_healthz, harden, inline_schema, problem, read_json, validate_body
@@ -69,16 +70,18 @@ Price = _amount(MAX_PRICE)
 Total = _amount(MAX_AMOUNT)
 
 
-class OrderLine(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class OrderLine(Schema):
+    model_config = ConfigDict(strict=True)
 
     sku: Id
     qty: Annotated[int, BeforeValidator(_whole_number)] = Field(gt=0, le=1000)
     price: Price
 
 
-class CreateOrderRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class CreateOrderRequest(Schema):
+    """An order as a client sends it (no unknown fields, no NUL anywhere: :class:`~workshop.events.Schema`)."""
+
+    model_config = ConfigDict(strict=True)
 
     user_id: Id
     items: list[OrderLine] = Field(min_length=1, max_length=100)
