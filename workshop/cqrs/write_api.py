@@ -107,7 +107,7 @@ def create_app(handler: CommandHandler | Any) -> FastAPI:
             response.status_code = 200
         return AcceptedView(**vars(accepted))
 
-    add_healthz(app, handler.store.head, what="the event store")
+    add_healthz(app, lambda: handler.store.head(), what="the event store")  # looked up per call: a handler may start later
     return app
 
 
