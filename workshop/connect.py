@@ -17,7 +17,7 @@ from typing import Any
 
 from workshop.config import Settings, settings
 from workshop.errors import ServiceUnavailable, WorkshopError
-from workshop.infra.fixes import fix_for
+from workshop.fixes import fix_for
 
 TIMEOUT = 5.0  # seconds: long enough for a loaded classroom server, short enough to never feel like a hang
 

@@ -17,10 +17,9 @@ class ConfigError(WorkshopError, ValueError):
 
 
 class ServiceUnavailable(WorkshopError, ConnectionError):
-    """A backing service does not answer. The message names it and the fix."""
+    """A backing service does not answer. The message names it and the fix (``workshop.fixes``)."""
 
     def __init__(self, service: str, url: str, reason: str, fix: str) -> None:
-        # ``fix`` comes from the caller (``workshop.infra.fixes.fix_for``): the foundation imports nothing above it
         self.service, self.url, self.reason, self.fix = service, url, reason, fix
         super().__init__(f"{service} is not reachable at {redact(url)} ({reason}). Start it: {self.fix}")
 

@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from workshop.config import repo_root
+from workshop.config import repo_root, state_dir
 from workshop.errors import WorkshopError
 
 READY_TIMEOUT = 120  # seconds: a first start on a busy machine builds caches
@@ -57,8 +57,6 @@ def box(*lines: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from workshop.infra.updown import state_dir
-
     p = argparse.ArgumentParser(prog="workshop lab", description=__doc__.split("\n\n")[0])
     p.add_argument("--port", type=int, default=8888, help="first port to try (default 8888)")
     p.add_argument("--ip", default="127.0.0.1")

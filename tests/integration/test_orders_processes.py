@@ -60,7 +60,7 @@ async def test_five_processes_serve_an_order_end_to_end(ws_settings):
 
 def test_a_service_without_rabbitmq_says_so_in_one_line(ws_settings):
     env = processes.child_env(replace(ws_settings, amqp_url=f"amqp://guest:guest@127.0.0.1:{free_port()}/"))
-    proc = subprocess.run([sys.executable, "-m", "workshop.orders.payment"], env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "workshop.run.orders", "payment"], env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from workshop.config import Settings, repo_root, settings as load_settings
+from workshop.config import Settings, repo_root, settings as load_settings, state_dir
 from workshop.errors import WorkshopError
 from workshop.infra.coturn import LOCAL_HOSTS, find_running, turnserver_config
 from workshop.infra.setup import PACKAGES, install_hint
@@ -42,11 +42,6 @@ ALIASES = {"postgresql": "postgres", "pg": "postgres", "turn": "coturn", "turnse
 
 
 # --- where things are -----------------------------------------------------------------------
-
-def state_dir() -> Path:
-    """Where logs, pid files and ``started.json`` live (``$WORKSHOP_STATE_DIR`` or ``.workshop/``)."""
-    return Path(os.environ.get("WORKSHOP_STATE_DIR") or repo_root() / ".workshop")
-
 
 def load_state(directory: Path) -> dict[str, dict]:
     """``{service: record}`` of what `workshop up` started (empty if nothing)."""
@@ -209,7 +204,7 @@ def enable_management(s: Settings) -> str:
 
 
 def start_coturn(s: Settings, d: Path) -> dict:
-    from workshop.webrtc.turn import check_secret
+    from workshop.infra.turn import check_secret
 
     secret = check_secret(s.turn_secret)
     host, port = s.turn_host_port
