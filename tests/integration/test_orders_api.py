@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import tracemalloc
 from decimal import Decimal
 
@@ -265,13 +264,12 @@ async def test_without_the_database_healthz_and_every_route_are_503(api, ws_sett
 
 @pytest.mark.timeout(90)
 async def test_the_order_process_answers_409_for_a_reused_key_not_500(ws_settings):
-    """``python -m workshop.orders.order`` runs the module as ``__main__``: the conflict must still be a 409."""
+    """The order service as a process (its own ``__main__``): a conflict is still a 409, as in-process."""
     from workshop.orders import processes
+    from workshop.process import free_port
     from workshop.waiting import until
 
-    with socket.socket() as sock:  # TODO(merge): workshop.process.free_port
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = await processes.start("order", ws_settings, "--port", str(port))
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:

@@ -34,8 +34,9 @@ FINAL_STATES = ("shipped", "cancelled")
 class IdempotencyConflict(WorkshopError):
     """An idempotency key that already created an order, sent again with a different order (HTTP 409).
 
-    Defined here, not in ``order.py``: ``python -m workshop.orders.order`` runs that
-    module as ``__main__``, whose classes are copies the API's handler would not match.
+    A rule of the domain, beside the decisions: the API maps it to 409 without importing
+    the service. (When ``order.py`` still ran as ``__main__``, its own copy of this class
+    slipped past the API's handler as a 500.)
     """
 
 
