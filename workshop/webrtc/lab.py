@@ -2,6 +2,8 @@
 
     lab = await start_lab()       # stops the previous lab first: the notebook can be run again
     lab.url, lab.turn_url, lab.turn_kind
+    lab.secret                    # signs room tokens (SIGNALING_SECRET, or a fresh one)
+    lab.turn_secret               # signs TURN credentials (the TURN server's secret)
     await lab.close()
 
 TURN: the coturn of ``workshop up`` (TURN_URL, TURN_SECRET) when it accepts this
@@ -18,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from workshop.config import Settings, settings as load_settings
+from workshop.config import PLACEHOLDER, Settings, settings as load_settings
 from workshop.webrtc.call import LIVE
 from workshop.webrtc.peer import CallError, check_turn
 from workshop.webrtc.relay import TurnServer
@@ -39,6 +41,7 @@ class CallLab:
     runner: web.AppRunner
     turn: TurnServer | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    turn_secret: str = ""  # the TURN server's secret (``secret`` is the signaling server's: room tokens)
 
     async def close(self) -> None:
         """Stop both servers (again is harmless)."""
@@ -73,16 +76,17 @@ async def start_lab(s: Settings | None = None, port: int = 0, host: str = "127.0
     s = s or load_settings()
     turn = None
     if await _workshop_coturn(s):
-        secret, turn_url, kind = s.turn_secret, s.turn_url, "the coturn of `workshop up`"
+        turn_secret, turn_url, kind = s.turn_secret, s.turn_url, "the coturn of `workshop up`"
     else:
-        secret = secrets.token_urlsafe(24)
-        turn = await TurnServer(secret).__aenter__()
+        turn_secret = secrets.token_urlsafe(24)
+        turn = await TurnServer(turn_secret).__aenter__()
         turn_url, kind = turn.url, "a throw-away coturn (workshop up's did not accept this checkout's secret)"
+    secret = s.signaling_secret if s.signaling_secret not in ("", PLACEHOLDER) else secrets.token_urlsafe(24)
     try:
-        runner, url = await serve(create_app(secret, turn_url=turn_url), host, port)
+        runner, url = await serve(create_app(secret, turn_url=turn_url, turn_secret=turn_secret), host, port)
     except OSError as exc:
         if turn is not None:
             await turn.__aexit__()
         raise CallError(f"cannot start the signaling server on {host}:{port}: {exc.strerror or exc}") from None
-    _current = CallLab(url, secret, turn_url, kind, runner, turn)
+    _current = CallLab(url, secret, turn_url, kind, runner, turn, turn_secret=turn_secret)
     return _current
