@@ -35,27 +35,37 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from workshop.errors import WorkshopError
 from workshop.waiting import WaitTimeout, stop_task, until_sync, within
 
-Main = Callable[[asyncio.Event], Awaitable[int | None]]
+Main = Callable[[asyncio.Event], Coroutine[Any, Any, int | None]]
 
 
 # --- ports ----------------------------------------------------------------------------------
 
 
-def free_port(host: str = "127.0.0.1", *, udp: bool = False) -> int:
+def free_port(host: str = "127.0.0.1", *, udp: bool = False, start: int | None = None, tries: int = 50) -> int:
     """A port on ``host`` on which nothing listens (with ``udp=True``: free for both TCP and UDP).
 
-    The kernel picks it (bind to port 0); another program could still take it before we
-    use it, which is why every :class:`Server` start fails with a clear line if it does.
+    The kernel picks it (bind to port 0) — or, with ``start``, the first free one from
+    ``start`` on (``workshop lab``: 8888, else 8889 …). Another program could still take it
+    before we use it, which is why every :class:`Server` start fails with a clear line if it does.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(50):
+    if start is not None:
+        for port in range(start, start + tries):
+            with socket.socket(family) as sock:
+                try:
+                    sock.bind((host, port))
+                except OSError:
+                    continue
+                return port
+        raise WorkshopError(f"ports {start}-{start + tries - 1} are all taken on {host}; pass another port")
+    for _ in range(tries):
         with socket.socket(family, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as first:
             first.bind((host, 0))
             port = first.getsockname()[1]
@@ -74,6 +84,17 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     """True when something accepts a TCP connection on ``host:port``."""
     try:
         with socket.create_connection((host, port), timeout):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """True when ``url`` answers with a 2xx or 3xx status."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - our own server's URL
             return True
     except OSError:
         return False
@@ -247,8 +268,11 @@ async def serve_http(app: Any, host: str, port: int, stop: asyncio.Event, *, gra
     """Serve the ASGI ``app`` on ``host:port`` (uvicorn, in this event loop) until ``stop`` is set."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # run() owns the signals
+    class Server(uvicorn.Server):
+        def capture_signals(self) -> Any:  # run() owns SIGTERM and SIGINT: uvicorn must not take them over
+            return contextlib.nullcontext()
+
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:  # bound here, not by uvicorn: a taken port is one line, not uvicorn's sys.exit(1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,8 @@ import httpx
 import pytest
 
 from workshop.orders import processes
+from workshop.process import free_port
 from workshop.orders.system import SERVICES
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.timeout(120)

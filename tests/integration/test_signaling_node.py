@@ -17,7 +17,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from workshop.webrtc.relay import free_udp_tcp_port as free_port
+from workshop.process import free_port
 from tests.integration._sio_node import NodeClients
 from workshop.webrtc.limits import Limits
 from workshop.webrtc.signaling import create_app, serve
