@@ -32,9 +32,10 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
-from datetime import datetime, timezone
-from typing import Any, Callable, Literal, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
@@ -52,7 +53,7 @@ class SchemaError(EventFormatError):
 
 def utc_now() -> str:
     """The current time as an ISO-8601 string with its ``+00:00`` offset."""
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def new_id() -> str:
@@ -88,7 +89,7 @@ class Event:
                           sort_keys=True, default=_plain)
 
     @classmethod
-    def from_dict(cls, raw: Any) -> "Event":
+    def from_dict(cls, raw: Any) -> Event:
         if not isinstance(raw, dict):
             raise EventFormatError(f"an event must be a JSON object, got {type(raw).__name__}")
         if not ("event_type" in raw and "aggregate_id" in raw and "data" in raw):  # the common case costs 3 lookups
@@ -104,7 +105,7 @@ class Event:
             raise EventFormatError(f"{exc}: {_short(raw)}") from None
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "Event":
+    def from_json(cls, text: str | bytes) -> Event:
         try:
             raw = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -112,7 +113,7 @@ class Event:
         return cls.from_dict(raw)
 
     # --- helpers ----------------------------------------------------------------
-    def caused(self, event_type: str, data: dict[str, Any], aggregate_id: str | None = None, **kw: Any) -> "Event":
+    def caused(self, event_type: str, data: dict[str, Any], aggregate_id: str | None = None, **kw: Any) -> Event:
         """A follow-up event: same conversation (correlation), caused by this one."""
         return Event(
             event_type=event_type,
@@ -123,7 +124,7 @@ class Event:
             **kw,
         )
 
-    def replace(self, **changes: Any) -> "Event":
+    def replace(self, **changes: Any) -> Event:
         """A copy with some fields changed (events themselves are never edited)."""
         return replace(self, **changes)
 
@@ -158,7 +159,7 @@ def _validate(e: Event) -> None:
     except (TypeError, ValueError):
         raise EventFormatError(f"timestamp {e.timestamp!r} is not an ISO-8601 date-time") from None
     if when.tzinfo is None:  # the course's utcnow() strings: naive, meant as UTC
-        e.timestamp = when.replace(tzinfo=timezone.utc).isoformat()
+        e.timestamp = when.replace(tzinfo=UTC).isoformat()
 
 
 _TEXT_FIELDS = ("event_type", "aggregate_id", "event_id", "correlation_id", "causation_id")

@@ -14,7 +14,7 @@ as their ``causation_id``, so the handler can recognise a repeat from the stream
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter
 
@@ -78,7 +78,7 @@ class DeleteUser(Command):
         return users.DeleteUser(self.user_id, self.reason)
 
 
-AnyCommand = Annotated[Union[CreateUser, ChangeEmail, ActivateUser, DeleteUser], Field(discriminator="type")]
+AnyCommand = Annotated[CreateUser | ChangeEmail | ActivateUser | DeleteUser, Field(discriminator="type")]
 _parser: TypeAdapter = TypeAdapter(AnyCommand)
 
 

@@ -30,8 +30,16 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema, \
-    model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from workshop.events import Schema
 from workshop.orders.domain import IdempotencyConflict
@@ -88,7 +96,7 @@ class CreateOrderRequest(Schema):
     total: Total | None = Field(default=None, description="optional; must equal the sum of qty * price")
 
     @model_validator(mode="after")
-    def total_matches_items(self) -> "CreateOrderRequest":
+    def total_matches_items(self) -> CreateOrderRequest:
         computed = sum((line.qty * line.price for line in self.items), Decimal("0.00"))
         if self.total is not None and self.total != computed:
             raise ValueError(f"total {self.total} does not match the items' sum {computed}")

@@ -18,13 +18,13 @@ with :func:`money`. A number from an older producer (``12.5``) is still read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, TypeAdapter, ValidationError
 
 from workshop.events import Event, EventSchemas, Schema, SchemaError, check
-
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")  # the largest numeric(12,2): every amount column of db.py

@@ -59,9 +59,10 @@ import logging
 import os
 import re
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any, Awaitable, Callable, Literal
+from typing import Annotated, Any, Literal
 
 import socketio
 from aiohttp import web
@@ -81,6 +82,7 @@ DEFAULT_ORIGINS = (
 )
 MAX_ROOM_SIZE = 2  # a 1:1 call
 MAX_ROOMS_PER_CLIENT = 4
+DEFAULT_LIMITS = Limits()
 ROOM_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 STATIC_DIR = Path(__file__).with_name("static")  # the browser client page
 
@@ -313,7 +315,7 @@ class SignalingServer:
 
     def __init__(self, secret: str, *, turn_url: str | None = None, turn_secret: str | None = None,
                  max_room_size: int = MAX_ROOM_SIZE, allowed_origins: list[str] | tuple[str, ...] = DEFAULT_ORIGINS,
-                 limits: Limits = Limits(), turn_ttl: int = 3600) -> None:
+                 limits: Limits = DEFAULT_LIMITS, turn_ttl: int = 3600) -> None:
         if not secret:
             raise ValueError("the signaling server needs a secret to check room tokens (SIGNALING_SECRET)")
         if turn_url and not turn_secret:
