@@ -14,9 +14,11 @@ as their ``causation_id``, so the handler can recognise a repeat from the stream
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import (ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, ValidatorFunctionWrapHandler,
+                      WrapValidator)
+from pydantic_core import PydanticCustomError
 
 from workshop import users
 from workshop.events import Schema
@@ -26,10 +28,26 @@ from workshop.events import Schema
 UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 # Explicit character classes, not \s or `.`: regex dialects disagree about which characters those match.
 # No NUL (\x00) anywhere: the Schema base refuses it in any text, and the patterns say so to clients.
+# A refusal says what was expected in words, not by quoting the pattern.
+
+
+def _in_words(expected: str) -> WrapValidator:
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            if exc.errors()[0]["type"] == "string_pattern_mismatch":
+                raise PydanticCustomError("string_pattern_mismatch", expected) from None
+            raise
+    return WrapValidator(check)
+
+
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100,
-                                        pattern=r"^[^ \t\r\n\x00]([^\r\n\x00]*[^ \t\r\n\x00])?$")]  # one line, no blank edges
+                                        pattern=r"^[^ \t\r\n\x00]([^\r\n\x00]*[^ \t\r\n\x00])?$"),
+                 _in_words("should be one line of text (no line break, no NUL, no blank at either end)")]
 Email = Annotated[str, StringConstraints(max_length=254,
-                                         pattern=r"^[^@ \t\r\n\x00]+@[^@ \t\r\n\x00]+\.[^@ \t\r\n\x00]+$")]
+                                         pattern=r"^[^@ \t\r\n\x00]+@[^@ \t\r\n\x00]+\.[^@ \t\r\n\x00]+$"),
+                  _in_words("should be an email address like ada@example.org")]
 CommandId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[!-~]+$")]
 
 
