@@ -16,8 +16,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import (ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, ValidatorFunctionWrapHandler,
-                      WrapValidator)
+from pydantic import (
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic_core import PydanticCustomError
 
 from workshop import users
