@@ -88,6 +88,7 @@ def test_cli_without_a_class_says_so_in_one_line(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("WORKSHOP_CLASSROOM_DIR", str(tmp_path))
     assert main(["classroom", "status"]) == 1
-    assert "no class in" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no class in" in err and len(err.strip().splitlines()) == 1, err
     assert main(["classroom", "down"]) == 0
     assert "nothing was running" in capsys.readouterr().out
