@@ -28,17 +28,19 @@ def up(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         raise WorkshopError("run it as root: each learner gets a Unix account of their own (sudo .venv/bin/workshop classroom up ...)")
     admin, directory = settings(), hubs.state_dir()
-    doors = prov.open_doors(admin)
-    for door in doors:
-        print("open door:", door)
-    if doors and not args.accept_open_services:
-        raise WorkshopError("learners could step around their accounts (above); fix it, or pass --accept-open-services on a machine only you use")
     names = sorted(set(class_names(args.learners)) | set(Roster(directory).names()))
     prov.prepare(admin)
     roster = Roster(directory)
-    for name in names:
-        prov.provision(admin, roster.ensure(name))
-    print(f"provisioned {len(names)} learners: PostgreSQL role + schema, RabbitMQ vhost + user, Redis ACL user each")
+    learners = [roster.ensure(name) for name in names]
+    doors = prov.open_doors(admin, learners)
+    for door in doors:
+        print("open door:", door)
+    if doors and not args.accept_open_services:
+        raise WorkshopError("learners could step around their accounts or take a shared server down (above); fix it, "
+                            "or pass --accept-open-services on a machine only you use")
+    for learner in learners:
+        prov.provision(admin, learner)
+    print(f"provisioned {len(names)} learners: PostgreSQL role + database, RabbitMQ vhost + user, Redis ACL user each")
     running = (directory / "classroom.json").is_file() and hubs.Hub(directory).alive()
     if not running:  # a running hub keeps its ports; it reads the class list at each login
         hubs.write_config(directory, names, ip=args.ip, port=args.port, authenticator=args.authenticator,
@@ -47,17 +49,21 @@ def up(args: argparse.Namespace) -> int:
     hub.add_users(names)
     print(f"JupyterHub is up at {hub.url} (log {directory / 'hub.log'})")
     if args.authenticator == "native":
-        print(f"learners sign up at {hub.url}/hub/signup with their name; approve them at {hub.url}/hub/authorize")
+        print(f"first passwords to hand out: {hubs.write_passwords(directory)} (learners change theirs at "
+              f"{hub.url}/hub/change-password; no sign-up)")
     return 0
 
 
 def status(args: argparse.Namespace) -> int:
-    hub = hubs.Hub(hubs.state_dir())
+    directory = hubs.state_dir()
+    hub = hubs.Hub(directory)
     if not hub.alive():
         print(f"the hub is not running ({hub.url})")
         return 1
+    learners = Roster(directory).all()
+    sizes = prov.watch(settings(), learners) if learners else {}
     print(f"hub {hub.url}")
-    print(f"{'learner':<12} {'server':<8} {'kernels':>7} {'PSS MiB':>10}  last activity")
+    print(f"{'learner':<12} {'server':<8} {'kernels':>7} {'PSS MiB':>10} {'DB MiB':>8}  last activity")
     for user in sorted(hub.api("GET", "/users"), key=lambda u: u["name"]):
         server = user.get("servers", {}).get("")
         kernels = "-"
@@ -68,7 +74,15 @@ def status(args: argparse.Namespace) -> int:
                 kernels = "?"
         memory = hubs.learner_memory_mib(user["name"])
         state = "ready" if server and server.get("ready") else ("pending" if server else "stopped")
-        print(f"{user['name']:<12} {state:<8} {kernels:>7} {memory:>10.0f}  {user.get('last_activity') or '-'}")
+        db = f"{sizes[user['name']]['mib']:.0f}" if user["name"] in sizes else "-"
+        print(f"{user['name']:<12} {state:<8} {kernels:>7} {memory:>10.0f} {db:>8}  {user.get('last_activity') or '-'}")
+    from workshop.classroom.postgres import CAPS
+
+    for name, size in sizes.items():
+        if size["over"]:
+            print(f"{name}: PostgreSQL database {size['mib']:.0f} MiB, over the {CAPS.size_limit_mib} MiB limit: "
+                  f"{'frozen (cannot log in; data kept)' if size['frozen'] else 'not frozen'} — "
+                  f"workshop classroom reset {name} empties it and lets {name} in again")
     return 0
 
 

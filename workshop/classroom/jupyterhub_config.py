@@ -31,11 +31,10 @@ c.JupyterHub.cookie_secret_file = str(state / "cookie_secret")
 c.JupyterHub.pid_file = str(state / "hub.pid")
 c.JupyterHub.cleanup_servers = False  # restarting the hub leaves the learners' servers (and work) running
 
-# --- who may log in ---------------------------------------------------------------------------
+# --- who may log in: accounts issued by the instructor (workshop/classroom/auth.py) ------------
 if conf["authenticator"] == "native":
-    c.JupyterHub.authenticator_class = "native"  # learners sign up; the instructor approves at /hub/authorize
+    c.JupyterHub.authenticator_class = "workshop.classroom.auth.ClassroomAuthenticator"  # no sign-up
     c.JupyterHub.template_paths = [os.path.join(os.path.dirname(nativeauthenticator.__file__), "templates")]
-    c.NativeAuthenticator.open_signup = conf.get("open_signup", False)
     c.NativeAuthenticator.check_common_password = True
     c.NativeAuthenticator.minimum_password_length = 8
 else:
@@ -50,6 +49,7 @@ c.Spawner.cmd = [conf["python"], "-m", "jupyterhub.singleuser"]
 c.Spawner.notebook_dir = "~/course"
 c.Spawner.default_url = "/lab"
 c.Spawner.mem_limit = conf["mem_limit"]
+c.ClassroomSpawner.nproc_limit = conf.get("nproc_limit", 512)
 c.Spawner.cpu_limit = conf["cpu_limit"]  # informative only with this spawner (docs/classroom.md)
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
@@ -61,6 +61,11 @@ c.JupyterHub.services = [
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={conf['idle_timeout']}", "--cull-every=60"]},
 ]
+# the size watch (workshop/classroom/watch.py): freezes a learner whose PostgreSQL database passes its limit
+c.JupyterHub.services.append(
+    {"name": "size-watch", "command": [sys.executable, "-m", "workshop.classroom.watch", "--every=60"],
+     "environment": {"WORKSHOP_CLASSROOM_DIR": str(state), "PYTHONPATH": conf["repo"],
+                     **{k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "WORKSHOP_ENV_FILE")}}})
 c.JupyterHub.load_roles = [
     {"name": "workshop-classroom", "services": ["workshop-classroom"],
      "scopes": ["admin:users", "admin:servers", "access:servers", "list:users", "read:users", "tokens"]},

@@ -21,7 +21,13 @@ import aiohttp
 from workshop.classroom.learners import Learner, with_login
 from workshop.errors import WorkshopError
 
-LIMITS = {"max-connections": 30, "max-queues": 300}  # a runaway loop cannot exhaust the broker for the others
+LIMITS = {"max-connections": 30, "max-queues": 300}  # per vhost: a runaway loop cannot exhaust the broker
+# An *operator* policy on every queue of the learner's vhost: only an administrator can set one,
+# and where a queue's own arguments (x-max-length…) also set a limit, the broker applies the
+# smaller of the two — so a learner can lower these, never raise them. Past the limit the
+# oldest messages are dropped (or new ones refused, if the learner asks for x-overflow).
+QUEUE_CAPS = {"max-length": 100_000, "max-length-bytes": 64 * 2**20}
+USER_CAPS = {"max-channels": 200}  # over all the learner's connections (chapter 1 opens a few per bus)
 
 
 class Management:
@@ -59,14 +65,21 @@ def _q(name: str) -> str:
     return quote(name, safe="")
 
 
-async def add(management_url: str, learner: Learner) -> None:
-    """The learner's vhost (with limits), user (``management`` tag, password set again) and rights there."""
+async def add(management_url: str, learner: Learner, queue_caps: dict | None = None,
+              user_caps: dict | None = None) -> None:
+    """The learner's vhost (limits, operator policy), user (``management`` tag, password set again,
+    channel limit) and rights there. ``queue_caps``/``user_caps`` replace the defaults (tests use small ones)."""
     name = learner.account
     async with Management(management_url) as api:
         await api.call("PUT", f"/vhosts/{_q(name)}", {"description": f"classroom learner {learner.name}"})
         for limit, value in LIMITS.items():
             await api.call("PUT", f"/vhost-limits/{_q(name)}/{limit}", {"value": value})
+        await api.call("PUT", f"/operator-policies/{_q(name)}/workshop-caps",
+                       {"pattern": ".*", "apply-to": "queues", "priority": 0,
+                        "definition": dict(queue_caps or QUEUE_CAPS)})
         await api.call("PUT", f"/users/{_q(name)}", {"password": learner.rabbitmq, "tags": "management"})
+        for limit, value in (user_caps or USER_CAPS).items():
+            await api.call("PUT", f"/user-limits/{_q(name)}/{limit}", {"value": value})
         await api.call("PUT", f"/permissions/{_q(name)}/{_q(name)}", {"configure": ".*", "write": ".*", "read": ".*"})
 
 
