@@ -51,15 +51,24 @@ def _request(code: str, session: str) -> dict:
 async def run_notebook(hub: Hub, learner: str, notebook: Path, cell_timeout: float = 120,
                        keep_kernel: bool = True) -> RunResult:
     """Execute ``notebook``'s code cells in a new kernel of ``learner``'s server."""
-    result = RunResult(learner, notebook.name)
     cells = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip()]
+    return await run_cells(hub, learner, cells, notebook.name, cell_timeout, keep_kernel)
+
+
+async def run_cells(hub: Hub, learner: str, cells: list[str], name: str = "cells", cell_timeout: float = 120,
+                    keep_kernel: bool = True, kernel_id: str = "") -> RunResult:
+    """Execute ``cells`` in ``learner``'s kernel ``kernel_id`` (a new kernel if empty)."""
+    result = RunResult(learner, name)
     base = f"{hub.url}/user/{learner}/api"
     headers = {"Authorization": hub.session.headers["Authorization"]}
     started = time.monotonic()
     async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=None)) as http:
-        async with http.post(f"{base}/kernels", json={"name": "python3"}, timeout=aiohttp.ClientTimeout(total=60)) as resp:
-            resp.raise_for_status()
-            result.kernel_id = (await resp.json())["id"]
+        if kernel_id:
+            result.kernel_id = kernel_id
+        else:
+            async with http.post(f"{base}/kernels", json={"name": "python3"}, timeout=aiohttp.ClientTimeout(total=60)) as resp:
+                resp.raise_for_status()
+                result.kernel_id = (await resp.json())["id"]
         session = uuid.uuid4().hex
         ws_url = f"{base}/kernels/{result.kernel_id}/channels".replace("http", "ws", 1)
         async with http.ws_connect(ws_url, heartbeat=30, max_msg_size=0) as ws:

@@ -48,7 +48,9 @@ def ensure_system_user(name: str) -> pwd.struct_passwd:
     except KeyError:
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", "--comment", MARK, name],
                        check=True, capture_output=True, timeout=30)
-        return pwd.getpwnam(name)
+        entry = pwd.getpwnam(name)
+        os.chmod(entry.pw_dir, 0o700)  # useradd follows the system's HOME_MODE/UMASK, often 0755
+        return entry
     if entry.pw_gecos != MARK:
         raise WorkshopError(f"the Unix account {name!r} exists and is not a classroom account: pick another learner name")
     return entry
