@@ -73,7 +73,8 @@ def test_helm_values_are_valid_yaml_in_the_chart_layout():
     values = yaml.safe_load(VALUES.read_text())
     assert set(values) <= Z2JH_TOP, set(values) - Z2JH_TOP
     assert values["cull"]["enabled"] is True
-    assert values["hub"]["config"]["JupyterHub"]["authenticator_class"] == "native"
+    assert values["hub"]["config"]["JupyterHub"]["authenticator_class"] == "workshop.classroom.auth.ClassroomAuthenticator"
+    assert "open_signup" not in values["hub"]["config"]["NativeAuthenticator"]
     assert values["singleuser"]["memory"]["limit"] and values["singleuser"]["cpu"]["limit"]
     for name, env in values["hub"]["extraEnv"].items():
         assert isinstance(env, str) or env["valueFrom"]["secretKeyRef"]["name"] == "workshop-admin", name
@@ -95,6 +96,17 @@ def test_cli_answers_bad_input_with_one_line(capsys):
     assert err.startswith("workshop classroom: learner name 'Al_ice'") and "\n" not in err
     with pytest.raises(SystemExit):
         main(["classroom", "up"])  # --learners is required: argparse says so
+
+
+def test_cli_passwords_issues_first_passwords_without_starting_anything(tmp_path, monkeypatch, capsys):
+    from workshop.classroom.learners import Roster
+    from workshop.cli import main
+
+    monkeypatch.setenv("WORKSHOP_CLASSROOM_DIR", str(tmp_path))
+    assert main(["classroom", "passwords", "--learners", "alice,bob"]) == 0
+    assert "hub-passwords.txt" in capsys.readouterr().out
+    lines = (tmp_path / "hub-passwords.txt").read_text().splitlines()
+    assert lines[0].startswith("instructor ") and f"alice {Roster(tmp_path).get('alice').hub}" in lines
 
 
 def test_cli_without_a_class_says_so_in_one_line(tmp_path, monkeypatch, capsys):

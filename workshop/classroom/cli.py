@@ -2,7 +2,8 @@
 
     workshop classroom up --learners 12          # s01 … s12
     workshop classroom up --learners alice,bob   # or names
-    workshop classroom status                    # who runs what: servers, kernels, memory
+    workshop classroom status                    # who runs what: servers, kernels, memory, database size
+    workshop classroom passwords                 # the first hub passwords to hand out (hub-passwords.txt)
     workshop classroom reset alice               # empty alice's namespace on every service
     workshop classroom remove alice              # alice's accounts, data and Unix account gone
     workshop classroom down                      # stop the hub and the learners' servers
@@ -86,6 +87,17 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def passwords(args: argparse.Namespace) -> int:
+    """The class list's hub accounts and first passwords, without starting anything (also in a Kubernetes hub pod)."""
+    directory = hubs.state_dir()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    roster = Roster(directory)
+    for name in class_names(args.learners) if args.learners else []:
+        roster.ensure(name)
+    print(f"first passwords to hand out: {hubs.write_passwords(directory)}")
+    return 0
+
+
 def reset(args: argparse.Namespace) -> int:
     learner = Roster(hubs.state_dir()).get(check_name(args.name))
     if learner is None:
@@ -134,7 +146,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--idle-timeout", type=int, default=3600, help="seconds before an idle server is culled")
     p.add_argument("--accept-open-services", action="store_true", help="start even if admin logins need no secret")
     p.set_defaults(func=up)
-    sub.add_parser("status", help="servers, kernels and memory per learner").set_defaults(func=status)
+    sub.add_parser("status", help="servers, kernels, memory and database size per learner").set_defaults(func=status)
+    p = sub.add_parser("passwords", help="write hub-passwords.txt (adding --learners to the roster first)")
+    p.add_argument("--learners", default="", help="a number or names separated by commas (optional)")
+    p.set_defaults(func=passwords)
     for name, func, text in (("reset", reset, "empty one learner's namespace"),
                              ("remove", remove, "delete one learner entirely")):
         p = sub.add_parser(name, help=text)
