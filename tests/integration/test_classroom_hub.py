@@ -317,7 +317,7 @@ def test_attack2_login_page_works_for_a_learner_and_the_instructor(classroom, br
     page.close()
     instructor = json.loads((hub.directory / "instructor.json").read_text())
     admin = browser.new_page()
-    _login(admin, hub.url, instructor["name"], instructor["password"], next_url="/hub/admin")
+    _login(admin, hub.url, instructor["name"], instructor["password"])
     admin.wait_for_url("**/hub/admin**", timeout=60_000)
     admin.get_by_text(names[0]).first.wait_for(timeout=60_000)  # the admin page lists the class
     admin.close()

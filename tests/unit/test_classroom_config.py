@@ -42,6 +42,11 @@ def test_hub_config_uses_issued_accounts_the_class_list_and_loopback(hub_config)
     assert c.Authenticator.allowed_users == {"alice", "bob"}
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8000" and c.JupyterHub.hub_ip == "127.0.0.1"
     assert c.JupyterHub.cleanup_servers is False  # a hub restart keeps the learners' servers
+    from types import SimpleNamespace
+
+    land = c.JupyterHub.default_url
+    assert land(SimpleNamespace(current_user=SimpleNamespace(admin=True))) == "/hub/admin"  # the instructor
+    assert land(SimpleNamespace(current_user=SimpleNamespace(admin=False))) == ""  # a learner: her own server
 
 
 def test_hub_config_spawns_learners_with_limits_and_culls_idle_servers(hub_config):

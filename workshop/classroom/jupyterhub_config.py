@@ -41,6 +41,8 @@ else:
     c.JupyterHub.authenticator_class = conf["authenticator"]  # e.g. an oauthenticator class (docs/classroom.md)
 c.Authenticator.allowed_users = set(conf["learners"])
 c.Authenticator.admin_users = set(conf.get("admins", []))
+# the instructor (an admin without a server of their own) lands on the admin page; learners in their JupyterLab
+c.JupyterHub.default_url = lambda handler: "/hub/admin" if getattr(handler.current_user, "admin", False) else ""
 
 # --- each learner's server: its own Unix account, credentials, limits -------------------------
 c.JupyterHub.spawner_class = "workshop.classroom.spawner.ClassroomSpawner"

@@ -88,9 +88,12 @@ async def run_cells(hub: Hub, learner: str, cells: list[str], name: str = "cells
 
 
 async def _wait_reply(ws: aiohttp.ClientWebSocketResponse, msg_id: str, result: RunResult, timeout: float) -> dict:
-    """Collect the cell's output and errors until its ``execute_reply``."""
+    """Collect the cell's output and errors until its ``execute_reply`` *and* the kernel's ``idle``
+    status: the reply (shell channel) can overtake the last outputs (IOPub channel); ``idle`` comes
+    after every output of the cell."""
     deadline = time.monotonic() + timeout
-    while True:
+    reply, idle = None, False
+    while reply is None or not idle:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return {"status": "error", "ename": "Timeout", "evalue": f"the cell ran longer than {timeout:g} s"}
@@ -109,4 +112,7 @@ async def _wait_reply(ws: aiohttp.ClientWebSocketResponse, msg_id: str, result: 
         elif kind == "error":
             result.error = f"{content.get('ename')}: {content.get('evalue')}"
         elif kind == "execute_reply":
-            return content
+            reply = content
+        elif kind == "status" and content.get("execution_state") == "idle":
+            idle = True
+    return reply
