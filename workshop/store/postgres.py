@@ -213,6 +213,13 @@ class PostgresEventStore(BaseStore):
         """The position of the last committed event (0 when empty)."""
         return await self._scalar(f'SELECT coalesce(max(position), 0) FROM "{self.schema}".events')
 
+    async def position(self, stream_id: str, version: int) -> int:
+        """The feed position of ``stream_id``'s event number ``version`` (0 for version 0 or none): one indexed lookup."""
+        if version <= 0:
+            return 0
+        return await self._scalar(f'SELECT coalesce(max(position), 0) FROM "{self.schema}".events '
+                                  "WHERE stream_id = %s AND version = %s", (stream_id, version))
+
     async def raw(self, stream_id: str) -> list[Event]:
         """The events exactly as stored: no decryption, no upcasting."""
         async with self.pool.connection() as conn:
