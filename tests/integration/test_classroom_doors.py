@@ -64,14 +64,14 @@ def cluster(request):
                      "start", timeout=90)
         yield f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres", str(sockets), port
     finally:
-        subprocess.run([str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], user="postgres",
+        subprocess.run([str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], check=False, user="postgres",
                        capture_output=True, timeout=60, cwd="/tmp")
         shutil.rmtree(root, ignore_errors=True)
 
 
 def _psql_as_nobody(sockets: str, port: int, role: str) -> subprocess.CompletedProcess:
     """What a learner types: psql over the Unix socket, no password."""
-    return subprocess.run(["psql", "-X", "-w", "-At", "-h", sockets, "-p", str(port), "-U", role, "-d", "postgres",
+    return subprocess.run(check=False, args=["psql", "-X", "-w", "-At", "-h", sockets, "-p", str(port), "-U", role, "-d", "postgres",
                            "-c", "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"],
                           user="nobody", group="nogroup", extra_groups=[], capture_output=True, text=True,
                           timeout=30, cwd="/", env={"PATH": os.environ["PATH"], "PGPASSWORD": ""})

@@ -25,8 +25,12 @@ from pathlib import Path
 
 import bcrypt
 from nativeauthenticator import NativeAuthenticator
-from nativeauthenticator.handlers import (AuthorizationAreaHandler, ChangePasswordAdminHandler, ChangePasswordHandler,
-                                          ToggleAuthorizationHandler)
+from nativeauthenticator.handlers import (
+    AuthorizationAreaHandler,
+    ChangePasswordAdminHandler,
+    ChangePasswordHandler,
+    ToggleAuthorizationHandler,
+)
 from nativeauthenticator.orm import UserInfo
 from traitlets import Bool, Integer
 
@@ -69,9 +73,9 @@ class ClassroomAuthenticator(NativeAuthenticator):
             self.db.commit()
         return info
 
-    def create_user(self, username, password, **kwargs):  # noqa: ANN001 - NativeAuthenticator's signature
+    def create_user(self, username, password, **kwargs):
         return None  # sign-up is off: no account is ever created from a form
 
-    def get_handlers(self, app):  # noqa: ANN001
+    def get_handlers(self, app):
         return [(r"/authorize", AuthorizationAreaHandler), (r"/authorize/([^/]*)", ToggleAuthorizationHandler),
                 (r"/change-password", ChangePasswordHandler), (r"/change-password/([^/]+)", ChangePasswordAdminHandler)]

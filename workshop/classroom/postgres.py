@@ -204,7 +204,7 @@ def _probe(host: str, port: int, role: str, database: str) -> bool:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGCONNECT_TIMEOUT": "5", "PGPASSWORD": ""}
     kwargs = {"user": "nobody", "group": "nogroup", "extra_groups": []} if os.geteuid() == 0 else {}
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=15, env=env, cwd="/", **kwargs)
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=15, env=env, cwd="/", **kwargs)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0 and done.stdout.strip() == "1"
