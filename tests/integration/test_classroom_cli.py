@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 
-from workshop.classroom import provision
+from workshop.classroom import postgres, provision
 from workshop.classroom.hooks import provision_on_spawn
 from workshop.classroom.learners import Roster
 from workshop.classroom.spawner import remove_system_user
@@ -49,6 +49,14 @@ def test_up_status_reset_remove_down(tmp_path, monkeypatch, capsys):
         learner = Roster(tmp_path).get(name)
         with psycopg.connect(learner.env(settings())["DATABASE_URL"], autocommit=True, connect_timeout=5) as db:
             db.execute("CREATE TABLE work (x int)")
+        # the size watch: past the limit (0 MiB here), status tells the instructor and the learner is frozen
+        caps = postgres.CAPS
+        monkeypatch.setattr(postgres, "CAPS", postgres.Caps(size_limit_mib=0))
+        assert main(["classroom", "status"]) == 0
+        assert f"{name}: PostgreSQL database" in (out := capsys.readouterr().out) and "frozen (cannot log in" in out
+        with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
+            psycopg.connect(learner.env(settings())["DATABASE_URL"], connect_timeout=5)
+        monkeypatch.setattr(postgres, "CAPS", caps)
         assert main(["classroom", "reset", name]) == 0
         assert f"{name}: 1 schemas" in capsys.readouterr().out  # her database dropped and made again
         with psycopg.connect(learner.env(settings())["DATABASE_URL"], autocommit=True, connect_timeout=5) as db:

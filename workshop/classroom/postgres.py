@@ -39,6 +39,7 @@ import psycopg
 from psycopg import sql
 
 from workshop.classroom.learners import Learner
+from workshop.errors import WorkshopError
 
 GROUP = "workshop_learners"  # every learner role is a member: how the budget finds them
 ADMIN_SCHEMA = "workshop_admin"
@@ -131,6 +132,9 @@ def add(admin_url: str, learner: Learner, caps: Caps = CAPS) -> None:
             "SELECT n.nspowner OPERATOR(pg_catalog.=) d.datdba FROM pg_catalog.pg_namespace n, pg_catalog.pg_database d "
             "WHERE n.nspname OPERATOR(pg_catalog.=) %s AND d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()",
             (ADMIN_SCHEMA,)).fetchone()
+        if admin_owned is not None and not admin_owned[0]:
+            raise WorkshopError(f"{ADMIN_SCHEMA} in the database {learner.database} is not the instructor's: "
+                                f"workshop classroom reset {learner.name} makes the database again")
         if created or admin_owned is None:  # before the learner can connect: nothing of theirs exists yet
             conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
             conn.execute(_REFUSE_EXTENSIONS)
@@ -205,7 +209,10 @@ def _probe(host: str, port: int, role: str, database: str) -> bool:
     kwargs = {"user": "nobody", "group": "nogroup", "extra_groups": []} if os.geteuid() == 0 else {}
     try:
         done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=15, env=env, cwd="/", **kwargs)
-    except (OSError, subprocess.TimeoutExpired):
+    except FileNotFoundError:
+        raise WorkshopError("psql is needed to try the PostgreSQL doors as a learner would: "
+                            "apt-get install postgresql-client") from None
+    except subprocess.TimeoutExpired:
         return False
     return done.returncode == 0 and done.stdout.strip() == "1"
 

@@ -40,9 +40,11 @@ def reset(admin: Settings, learner: Learner) -> dict[str, int]:
     return {"schemas": schemas, "vhosts": 1, "redis keys": keys}
 
 
-def watch(admin: Settings, learners: list[Learner], limit_mib: int = postgres.CAPS.size_limit_mib) -> dict[str, dict]:
-    """Each learner's PostgreSQL database size; a learner past ``limit_mib`` is frozen (cannot log in,
-    data kept) until the instructor's ``workshop classroom reset``. Returns {name: {mib, frozen, over}}."""
+def watch(admin: Settings, learners: list[Learner], limit_mib: int | None = None) -> dict[str, dict]:
+    """Each learner's PostgreSQL database size; a learner past ``limit_mib`` (default: ``postgres.CAPS``)
+    is frozen (cannot log in, data kept) until the instructor's ``workshop classroom reset``.
+    Returns {name: {mib, frozen, over}}."""
+    limit_mib = postgres.CAPS.size_limit_mib if limit_mib is None else limit_mib
     report = {}
     for name, size in postgres.sizes(admin.database_url, learners).items():
         learner = next(l for l in learners if l.name == name)
