@@ -104,11 +104,11 @@ def test_attack5_closed_doors_refuse_the_learner_and_up_finds_none(cluster):
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("cluster", [CLOSED], indirect=True)
 def test_connection_limits_must_add_up_below_max_connections(cluster):
-    """40 max_connections, 3 reserved for superusers, 10 for the instructor: two learners of 15 fit, three do not."""
+    """40 max_connections, 3 reserved for superusers, 10 for the instructor: one learner of 20 fits, two do not."""
     from workshop.classroom.learners import Learner
 
     admin, _, _ = cluster
     postgres.prepare(admin)
     class_of = [Learner.new(f"s{i}") for i in range(3)]
-    assert postgres.connection_budget(admin, class_of[:1]) == (15, 27)
-    assert postgres.connection_budget(admin, class_of) == (45, 27)
+    assert postgres.connection_budget(admin, class_of[:1]) == (20, 27)
+    assert postgres.connection_budget(admin, class_of) == (60, 27)

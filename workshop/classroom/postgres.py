@@ -51,7 +51,7 @@ RESERVED = 10  # connections kept for the instructor, the hub and the tools, bey
 class Caps:
     """What one learner may take from the shared PostgreSQL server."""
 
-    connections: int = 15             # chapter 4 peaks at 11
+    connections: int = 20             # chapter 4 alone peaks at 11; other open notebooks keep their pools
     temp_file_limit: str = "256MB"    # SUSET: the learner cannot raise it
     statement_timeout: str = "120s"   # a default the learner can lower or raise in its own session
     idle_in_transaction: str = "10min"
