@@ -17,7 +17,7 @@ import pytest
 import redis
 from redis.exceptions import NoPermissionError
 
-from workshop.classroom import postgres, provision, redis_acl
+from workshop.classroom import postgres, provision, rabbitmq, redis_acl
 from workshop.classroom.learners import Roster
 from workshop.config import settings
 from workshop.infra.probes import split_auth
@@ -303,6 +303,16 @@ def test_attack8_rabbitmq_queues_and_channels_are_capped(capped):
     asyncio.run(scenario())
 
 
+def test_rabbitmq_door_when_a_class_could_trip_the_memory_alarm():
+    admin = settings()
+    def alarm_doors(learners: int) -> list[str]:
+        doors = asyncio.run(rabbitmq.open_doors(admin.amqp_url, admin.rabbitmq_management_url, learners))
+        return [d for d in doors if "memory alarm" in d]
+
+    assert alarm_doors(1) == []  # 800 MiB fits this broker's memory limit
+    assert "1000 learners' queues may hold 781.2 GiB" in alarm_doors(1000)[0]
+
+
 @pytest.fixture
 def private_redis(tmp_path):
     """A throw-away redis-server (4 MB maxmemory, noeviction, an admin password) on a free port."""
@@ -349,6 +359,10 @@ def test_attack8_redis_memory_is_capped_and_the_server_stays_up(private_redis, t
     assert as_bob.ping() and as_bob.get(bob.namespace.key("work")) == b"kept"  # up, and bob's data intact
     assert redis_acl.reset(url, alice) > 0
     as_bob.set(bob.namespace.key("more"), "writes work again")
+    admin = redis.Redis.from_url(url, socket_timeout=5)
+    admin.config_set("maxmemory-policy", "allkeys-lru")  # this throw-away server only
+    assert "silently delete classmates' keys" in " ".join(redis_acl.open_doors(url))
+    admin.close()
     as_alice.close()
     as_bob.close()
 

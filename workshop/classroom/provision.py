@@ -65,7 +65,8 @@ def remove(admin: Settings, learner: Learner) -> None:
 def open_doors(admin: Settings, learners: list[Learner] = ()) -> list[str]:
     """Ways a learner could step around its own accounts (logins without a secret, over TCP or the
     Unix socket) or take a shared server down (no memory cap, connections beyond the server's)."""
-    doors = [*postgres.open_doors(admin.database_url), *asyncio.run(rabbitmq.open_doors(admin.amqp_url)),
+    doors = [*postgres.open_doors(admin.database_url),
+             *asyncio.run(rabbitmq.open_doors(admin.amqp_url, admin.rabbitmq_management_url, len(learners))),
              *redis_acl.open_doors(admin.redis_url)]
     needed, available = postgres.connection_budget(admin.database_url, list(learners))
     if needed > available:

@@ -106,4 +106,7 @@ def open_doors(admin_url: str) -> list[str]:
     if int(memory.get("maxmemory", 0) or 0) == 0:
         doors.append("Redis has no maxmemory: one learner writing in a loop takes the machine's memory. "
                      "Fix: maxmemory 2gb and maxmemory-policy noeviction in redis.conf (docs/classroom.md)")
+    elif memory.get("maxmemory-policy") != "noeviction":
+        doors.append(f"Redis evicts keys when full (maxmemory-policy {memory.get('maxmemory-policy')}): one learner's "
+                     "flood would silently delete classmates' keys. Fix: maxmemory-policy noeviction (docs/classroom.md)")
     return doors
