@@ -148,7 +148,7 @@ class PostgresEventStore(BaseStore):
         store = cls(pool, schema, owns_pool=owns, **kw)
         try:
             await store.setup()
-            if personal_fields:
+            if store.cipher is not None and isinstance(store.cipher.keys, PostgresKeyStore):
                 await store.cipher.keys.setup()
         except BaseException:
             await store.close()
@@ -187,7 +187,7 @@ class PostgresEventStore(BaseStore):
                 return (await cur.fetchone())[0]
         except psycopg.Error as exc:
             if exc.sqlstate == "ES409":
-                raise ConcurrencyError(stream_id, expected_version, int(exc.diag.message_detail)) from None
+                raise ConcurrencyError(stream_id, expected_version, int(exc.diag.message_detail or 0)) from None
             raise
 
     # --- reading -----------------------------------------------------------------------
