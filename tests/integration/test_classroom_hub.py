@@ -211,10 +211,11 @@ def test_attack3_a_classmate_cannot_overhear_a_kernel(classroom):
         assert [c for c in proc.net_connections("inet") if c.status == psutil.CONN_LISTEN] == []
     endpoint = f"ipc://{info['ip']}-{info['iopub_port']}"
     code = LISTEN.format(endpoint=endpoint, seconds=12)
-    cmd = lambda user: subprocess.Popen([hub.conf["python"], "-c", code], user=user,
-                                        group=pwd.getpwnam(user).pw_gid, extra_groups=[],
-                                        cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        env={"PATH": "/usr/bin:/bin"})
+    def cmd(user: str) -> subprocess.Popen:
+        return subprocess.Popen([hub.conf["python"], "-c", code], user=user, group=pwd.getpwnam(user).pw_gid,
+                                extra_groups=[], cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={"PATH": "/usr/bin:/bin"})
+
     spy, owner = cmd(attacker), cmd(victim)
     time.sleep(3)  # both subscribed (or trying to)
     secret = "print('DATABASE_URL=' + __import__('os').environ['DATABASE_URL'], flush=True)"

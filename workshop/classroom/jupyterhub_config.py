@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nativeauthenticator
 
-c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
+c = get_config()  # type: ignore[name-defined]  # noqa: F821 - provided by JupyterHub when it loads this file
 
 state = Path(os.environ["WORKSHOP_CLASSROOM_DIR"])
 conf = json.loads((state / "classroom.json").read_text())

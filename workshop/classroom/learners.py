@@ -68,7 +68,7 @@ class Learner:
     signaling: str
 
     @classmethod
-    def new(cls, name: str) -> "Learner":
+    def new(cls, name: str) -> Learner:
         return cls(check_name(name), *(secrets.token_urlsafe(24) for _ in SECRETS))
 
     @property

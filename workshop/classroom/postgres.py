@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -79,6 +80,13 @@ def _url(admin_url: str, database: str | None) -> str:
     return admin_url if database is None else urlunsplit(urlsplit(admin_url)._replace(path="/" + database))
 
 
+def _one(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:
+    """The first column of the one row ``query`` returns."""
+    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    assert row is not None, query
+    return row[0]
+
+
 def _connect(admin_url: str, database: str | None = None) -> psycopg.Connection:
     """An instructor session whose ``search_path`` holds nothing a learner can create in."""
     return psycopg.connect(_url(admin_url, database), autocommit=True, connect_timeout=5, options=SAFE_PATH)
@@ -99,8 +107,8 @@ def connection_budget(admin_url: str, adding: list[Learner], caps: Caps = CAPS) 
             "SELECT r.rolname, r.rolconnlimit FROM pg_catalog.pg_roles r JOIN pg_catalog.pg_auth_members m "
             "ON m.member OPERATOR(pg_catalog.=) r.oid JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid "
             "WHERE g.rolname OPERATOR(pg_catalog.=) %s", (GROUP,)).fetchall())
-        total = int(conn.execute("SELECT pg_catalog.current_setting('max_connections')").fetchone()[0])
-        reserved = int(conn.execute("SELECT pg_catalog.current_setting('superuser_reserved_connections')").fetchone()[0])
+        total = int(_one(conn, "SELECT pg_catalog.current_setting('max_connections')"))
+        reserved = int(_one(conn, "SELECT pg_catalog.current_setting('superuser_reserved_connections')"))
     for learner in adding:
         existing[learner.account] = caps.connections
     unlimited = [name for name, limit in existing.items() if limit < 0]
@@ -154,9 +162,9 @@ def reset(admin_url: str, learner: Learner) -> int:
         if conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (learner.database,)).fetchone() is None:
             return 0
     with _connect(admin_url, learner.database) as conn:
-        count = conn.execute("SELECT pg_catalog.count(*) FROM pg_catalog.pg_namespace "
-                             "WHERE nspowner OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_roles "
-                             "WHERE rolname OPERATOR(pg_catalog.=) %s)", (learner.account,)).fetchone()[0]
+        count = _one(conn, "SELECT pg_catalog.count(*) FROM pg_catalog.pg_namespace "
+                           "WHERE nspowner OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_roles "
+                           "WHERE rolname OPERATOR(pg_catalog.=) %s)", (learner.account,))
     with _connect(admin_url) as conn:
         _terminate(conn, learner)
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(learner.database)))
@@ -178,9 +186,9 @@ def sizes(admin_url: str, learners: list[Learner]) -> dict[str, int]:
     """Bytes on disk of each learner's database (all its schemas, indexes and TOAST)."""
     with _connect(admin_url) as conn:
         rows = conn.execute("SELECT datname, pg_catalog.pg_database_size(oid) FROM pg_catalog.pg_database "
-                            "WHERE datname OPERATOR(pg_catalog.=) ANY(%s)", ([l.database for l in learners],)).fetchall()
-    found = dict(rows)
-    return {l.name: int(found.get(l.database, 0)) for l in learners}
+                            "WHERE datname OPERATOR(pg_catalog.=) ANY(%s)", ([learner.database for learner in learners],)).fetchall()
+    found: dict[str, int] = dict(rows)
+    return {learner.name: int(found.get(learner.database, 0)) for learner in learners}
 
 
 def frozen(admin_url: str, learner: Learner) -> bool:
@@ -206,9 +214,11 @@ def _probe(host: str, port: int, role: str, database: str) -> bool:
 
     cmd = ["psql", "-X", "-w", "-At", "-h", host, "-p", str(port), "-U", role, "-d", database, "-c", "SELECT 1"]
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGCONNECT_TIMEOUT": "5", "PGPASSWORD": ""}
-    kwargs = {"user": "nobody", "group": "nogroup", "extra_groups": []} if os.geteuid() == 0 else {}
+    as_root = os.geteuid() == 0
     try:
-        done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=15, env=env, cwd="/", **kwargs)
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=15, env=env, cwd="/",
+                              user="nobody" if as_root else None, group="nogroup" if as_root else None,
+                              extra_groups=[] if as_root else None)
     except FileNotFoundError:
         raise WorkshopError("psql is needed to try the PostgreSQL doors as a learner would: "
                             "apt-get install postgresql-client") from None
@@ -226,8 +236,8 @@ def open_doors(admin_url: str) -> list[str]:
         privileged = [r[0] for r in conn.execute(
             "SELECT rolname FROM pg_catalog.pg_roles WHERE rolcanlogin AND (rolsuper OR rolcreaterole OR rolreplication) "
             "ORDER BY rolname").fetchall()]
-        sockets = [d.strip() for d in conn.execute("SELECT pg_catalog.current_setting('unix_socket_directories')")
-                   .fetchone()[0].split(",") if d.strip()]
+        sockets = [d.strip() for d in _one(conn, "SELECT pg_catalog.current_setting('unix_socket_directories')")
+                   .split(",") if d.strip()]
         learner = conn.execute(
             "SELECT r.rolname FROM pg_catalog.pg_roles r JOIN pg_catalog.pg_auth_members m ON m.member OPERATOR(pg_catalog.=) r.oid "
             "JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid WHERE g.rolname OPERATOR(pg_catalog.=) %s "

@@ -47,7 +47,7 @@ def watch(admin: Settings, learners: list[Learner], limit_mib: int | None = None
     limit_mib = postgres.CAPS.size_limit_mib if limit_mib is None else limit_mib
     report = {}
     for name, size in postgres.sizes(admin.database_url, learners).items():
-        learner = next(l for l in learners if l.name == name)
+        learner = next(one for one in learners if one.name == name)
         over = size > limit_mib * 2**20
         if over and not postgres.frozen(admin.database_url, learner):
             postgres.freeze(admin.database_url, learner)
@@ -62,13 +62,13 @@ def remove(admin: Settings, learner: Learner) -> None:
     redis_acl.remove(admin.redis_url, learner)
 
 
-def open_doors(admin: Settings, learners: list[Learner] = ()) -> list[str]:
+def open_doors(admin: Settings, learners: list[Learner] | None = None) -> list[str]:
     """Ways a learner could step around its own accounts (logins without a secret, over TCP or the
     Unix socket) or take a shared server down (no memory cap, connections beyond the server's)."""
     doors = [*postgres.open_doors(admin.database_url),
-             *asyncio.run(rabbitmq.open_doors(admin.amqp_url, admin.rabbitmq_management_url, len(learners))),
+             *asyncio.run(rabbitmq.open_doors(admin.amqp_url, admin.rabbitmq_management_url, len(learners or []))),
              *redis_acl.open_doors(admin.redis_url)]
-    needed, available = postgres.connection_budget(admin.database_url, list(learners))
+    needed, available = postgres.connection_budget(admin.database_url, list(learners or []))
     if needed > available:
         doors.append(f"PostgreSQL: the learners' connection limits add up to {needed}, more than the {available} "
                      f"max_connections leaves (less the superusers' reserve and {postgres.RESERVED} for the instructor): "

@@ -14,6 +14,7 @@ by the broker at the door ("access refused").
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -42,7 +43,7 @@ class Management:
         self.session = aiohttp.ClientSession(headers={**headers, "content-type": "application/json"},
                                              timeout=aiohttp.ClientTimeout(total=timeout))
 
-    async def __aenter__(self) -> "Management":
+    async def __aenter__(self) -> Management:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -119,7 +120,8 @@ async def open_doors(amqp_url: str, management_url: str = "", learners: int = 0)
                      "Fix: rabbitmqctl change_password guest <secret> (docs/classroom.md)")
     if management_url and learners:
         async with Management(management_url) as api:
-            limit = min(int(node["mem_limit"]) for node in await api.call("GET", "/nodes"))
+            nodes: Any = await api.call("GET", "/nodes")
+            limit = min(int(node["mem_limit"]) for node in nodes)
         if learners * per_learner_bytes() > limit:
             doors.append(f"RabbitMQ: {learners} learners' queues may hold {learners * per_learner_bytes() / 2**30:.1f} GiB, "
                          f"more than the broker's memory limit ({limit / 2**30:.1f} GiB): the memory alarm would block "

@@ -99,7 +99,7 @@ async def _wait_reply(ws: aiohttp.ClientWebSocketResponse, msg_id: str, result: 
             return {"status": "error", "ename": "Timeout", "evalue": f"the cell ran longer than {timeout:g} s"}
         try:
             msg = await asyncio.wait_for(ws.receive(), remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue  # the deadline check above answers
         if msg.type != aiohttp.WSMsgType.TEXT:
             return {"status": "error", "ename": "Disconnected", "evalue": f"kernel channel closed ({msg.type.name})"}
