@@ -3,6 +3,7 @@
     workshop classroom up --learners 12          # s01 … s12
     workshop classroom up --learners alice,bob   # or names
     workshop classroom status                    # who runs what: servers, kernels, memory, database size
+    workshop classroom progress                  # learners × exercises: done, stuck, last hint
     workshop classroom passwords                 # the first hub passwords to hand out (hub-passwords.txt)
     workshop classroom reset alice               # empty alice's namespace on every service
     workshop classroom remove alice              # alice's accounts, data and Unix account gone
@@ -98,6 +99,12 @@ def passwords(args: argparse.Namespace) -> int:
     return 0
 
 
+def progress(args: argparse.Namespace) -> int:
+    from workshop.classroom import progress as room  # the grid and the hub's live page: classroom/progress*.py
+
+    return room.main(settings(), hubs.state_dir())
+
+
 def reset(args: argparse.Namespace) -> int:
     learner = Roster(hubs.state_dir()).get(check_name(args.name))
     if learner is None:
@@ -147,6 +154,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--accept-open-services", action="store_true", help="start even if admin logins need no secret")
     p.set_defaults(func=up)
     sub.add_parser("status", help="servers, kernels, memory and database size per learner").set_defaults(func=status)
+    sub.add_parser("progress", help="learners × exercises: done, stuck, last hint").set_defaults(func=progress)
     p = sub.add_parser("passwords", help="write hub-passwords.txt (adding --learners to the roster first)")
     p.add_argument("--learners", default="", help="a number or names separated by commas (optional)")
     p.set_defaults(func=passwords)

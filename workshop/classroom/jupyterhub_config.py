@@ -68,6 +68,11 @@ c.JupyterHub.services.append(
     {"name": "size-watch", "command": [sys.executable, "-m", "workshop.classroom.watch", "--every=60"],
      "environment": {"WORKSHOP_CLASSROOM_DIR": str(state), "PYTHONPATH": conf["repo"],
                      **{k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "WORKSHOP_ENV_FILE")}}})
+# the instructor's live progress page, admins only (workshop/classroom/progress_service.py)
+from workshop.classroom.hub import free_port  # noqa: E402
+from workshop.classroom.progress_service import hub_service  # noqa: E402
+
+c.JupyterHub.services.append(hub_service(state, conf.get("progress_port") or free_port()))
 c.JupyterHub.load_roles = [
     {"name": "workshop-classroom", "services": ["workshop-classroom"],
      "scopes": ["admin:users", "admin:servers", "access:servers", "list:users", "read:users", "tokens"]},
