@@ -95,7 +95,7 @@ class Event:
         if not ("event_type" in raw and "aggregate_id" in raw and "data" in raw):  # the common case costs 3 lookups
             missing = [f for f in ("event_type", "aggregate_id", "data") if f not in raw]
             raise EventFormatError(f"event is missing field(s) {', '.join(missing)}: {_short(raw)}")
-        names = _field_names(cls)
+        names = _field_names(cls)  # type: ignore[arg-type]  # a class is hashable; mypy checks its instances
         if not names.issuperset(raw):
             unknown = sorted(set(raw) - names)
             raise EventFormatError(f"event has unknown field(s) {', '.join(unknown)}: {_short(raw)}")

@@ -40,7 +40,7 @@ async def turn() -> AsyncIterator[TurnServer]:
 
 @pytest.fixture
 async def url(turn: TurnServer) -> AsyncIterator[str]:
-    runner, address = await serve(create_app(SECRET, turn_url=turn.url))
+    runner, address = await serve(create_app(SECRET, turn_url=turn.url, turn_secret=SECRET))
     yield address
     await asyncio.wait_for(runner.cleanup(), 10)
 
@@ -104,10 +104,11 @@ async def test_the_lab_browser_peer_and_link_natively_and_through_signaling_url(
         await lab.close()
     assert not second.sio.connected, "closing the lab leaves its browser peer"
 
-    # in Docker: a signaling server elsewhere (here: another one on loopback), tokens signed by TURN_SECRET
-    runner, elsewhere = await serve(create_app(SECRET, turn_url=turn.url))
+    # in Docker: a signaling server elsewhere (here: another one on loopback), tokens signed by SIGNALING_SECRET
+    runner, elsewhere = await serve(create_app("the-signaling-secret", turn_url=turn.url, turn_secret=SECRET))
     port = int(elsewhere.rsplit(":", 1)[1])
-    s = replace(settings(), turn_secret=SECRET, turn_url=turn.url, signaling_url=f"http://localhost:{port}")
+    s = replace(settings(), turn_secret=SECRET, turn_url=turn.url, signaling_url=f"http://localhost:{port}",
+                signaling_secret="the-signaling-secret")
     lab = await start_lab(s)
     try:
         assert lab.browser_link("room-b").startswith(f"http://127.0.0.1:{port}/#room=room-b&token=")

@@ -69,7 +69,7 @@ c.JupyterHub.services.append(
      "environment": {"WORKSHOP_CLASSROOM_DIR": str(state), "PYTHONPATH": conf["repo"],
                      **{k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "WORKSHOP_ENV_FILE")}}})
 # the instructor's live progress page, admins only (workshop/classroom/progress_service.py)
-from workshop.classroom.hub import free_port  # noqa: E402
+from workshop.process import free_port  # noqa: E402
 from workshop.classroom.progress_service import hub_service  # noqa: E402
 
 c.JupyterHub.services.append(hub_service(state, conf.get("progress_port") or free_port()))

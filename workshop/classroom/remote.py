@@ -11,7 +11,6 @@ kernel's WebSocket as an ``execute_request``, and the first error stops the run.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -22,6 +21,7 @@ import aiohttp
 import nbformat
 
 from workshop.classroom.hub import Hub
+from workshop.waiting import WaitTimeout, within
 
 
 @dataclass
@@ -91,16 +91,16 @@ async def _wait_reply(ws: aiohttp.ClientWebSocketResponse, msg_id: str, result: 
     """Collect the cell's output and errors until its ``execute_reply`` *and* the kernel's ``idle``
     status: the reply (shell channel) can overtake the last outputs (IOPub channel); ``idle`` comes
     after every output of the cell."""
-    deadline = time.monotonic() + timeout
+    try:
+        return await within(_collect(ws, msg_id, result), timeout, what="the cell")
+    except WaitTimeout:
+        return {"status": "error", "ename": "Timeout", "evalue": f"the cell ran longer than {timeout:g} s"}
+
+
+async def _collect(ws: aiohttp.ClientWebSocketResponse, msg_id: str, result: RunResult) -> dict:
     reply, idle = None, False
     while reply is None or not idle:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return {"status": "error", "ename": "Timeout", "evalue": f"the cell ran longer than {timeout:g} s"}
-        try:
-            msg = await asyncio.wait_for(ws.receive(), remaining)
-        except TimeoutError:
-            continue  # the deadline check above answers
+        msg = await ws.receive()
         if msg.type != aiohttp.WSMsgType.TEXT:
             return {"status": "error", "ename": "Disconnected", "evalue": f"kernel channel closed ({msg.type.name})"}
         data = json.loads(msg.data)

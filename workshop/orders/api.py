@@ -67,15 +67,15 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-def _amount(maximum: Decimal) -> Any:
-    """A money field of the request: a JSON number > 0, at most ``maximum``, at most 2 decimal places."""
-    schema = {"type": "number", "exclusiveMinimum": 0, "maximum": float(maximum), "multipleOf": 0.01}
-    return Annotated[Money, Strict(False), BeforeValidator(_json_number), Field(gt=0, le=maximum),
-                     WithJsonSchema(schema)]
+def _amount_schema(maximum: Decimal) -> WithJsonSchema:
+    return WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": float(maximum), "multipleOf": 0.01})
 
 
-Price = _amount(MAX_PRICE)
-Total = _amount(MAX_AMOUNT)
+# A money field of the request: a JSON number > 0, at most the maximum, at most 2 decimal places.
+Price = Annotated[Money, Strict(False), BeforeValidator(_json_number), Field(gt=0, le=MAX_PRICE),
+                  _amount_schema(MAX_PRICE)]
+Total = Annotated[Money, Strict(False), BeforeValidator(_json_number), Field(gt=0, le=MAX_AMOUNT),
+                  _amount_schema(MAX_AMOUNT)]
 
 
 class OrderLine(Schema):
