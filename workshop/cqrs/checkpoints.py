@@ -13,17 +13,27 @@ from __future__ import annotations
 async def lock(conn, schema: str, name: str, *, durable: bool = True) -> int:
     """The checkpoint of ``name``, locked until the transaction ends (created at 0 if missing).
 
-    ``durable=False`` also turns off waiting for the disk at COMMIT, in the same round trip
+    ``durable=False`` also turns off waiting for the disk at COMMIT, in the same statement
     (for read models: a commit lost in a crash takes its checkpoint with it, and is redone).
     """
+    return await locked(await request_lock(conn, schema, name, durable=durable))
+
+
+async def request_lock(conn, schema: str, name: str, *, durable: bool = True):
+    """Send :func:`lock`'s statements without waiting for the answer; :func:`locked` reads it.
+
+    In psycopg's pipeline mode (``async with conn.pipeline()``) nothing is sent yet: the
+    statements leave with whatever the transaction asks next, in one round trip.
+    """
     sync = "" if durable else ", set_config('synchronous_commit', 'off', true)"
-    cur = await conn.execute(f'SELECT position{sync} FROM "{schema}".checkpoints WHERE name = %s FOR UPDATE', (name,))
-    row = await cur.fetchone()
-    if row is None:
-        await conn.execute(f'INSERT INTO "{schema}".checkpoints (name) VALUES (%s) ON CONFLICT DO NOTHING', (name,))
-        cur = await conn.execute(f'SELECT position FROM "{schema}".checkpoints WHERE name = %s FOR UPDATE', (name,))
-        row = await cur.fetchone()
-    return row[0]
+    await conn.execute(f'INSERT INTO "{schema}".checkpoints (name) VALUES (%s) ON CONFLICT DO NOTHING', (name,))
+    return await conn.execute(f'SELECT position{sync} FROM "{schema}".checkpoints WHERE name = %s FOR UPDATE',
+                              (name,))
+
+
+async def locked(cursor) -> int:
+    """The position a :func:`request_lock` read (waiting for its round trip if it has not come back yet)."""
+    return (await cursor.fetchone())[0]
 
 
 async def read_one(conn, schema: str, name: str) -> int:
