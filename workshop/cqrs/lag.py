@@ -9,11 +9,14 @@ answer counts as lag 0.
 :meth:`LagMeter.split` says where a lag went, from the moments a projector notes for
 each batch (``Projector.phases``)::
 
-    accepted ─ bus wake-up ─▶ woke ─ queued ─▶ read ─ read ─▶ read_done ─ apply ─▶ applied ─ commit ─▶ visible
+    accepted ─ bus wake-up ─▶ woke ─ queued ─▶ read ─ read ─▶ read_done ─ behind ─▶ ready
+             ─ connection ─▶ connected ─ apply ─▶ applied ─ commit ─▶ visible
 
 *bus wake-up* is the relay (NOTIFY, read, publish) and RabbitMQ's delivery; *queued* is
-waiting for the previous batch; *apply* is BEGIN + lock + the model's reads and the fold
-in Python; *commit* is the writes, the checkpoint and COMMIT. A batch read ahead, before
+the projector's loop getting to it; *behind* is a batch read ahead waiting for the
+previous one to commit; *connection* is waiting for a pooled connection; *apply*
+is BEGIN + lock + the model's reads and the fold in Python; *commit* is the writes, the
+checkpoint and COMMIT. A batch read ahead, before
 its wake-up arrived, has no wake-up part.
 """
 
@@ -70,13 +73,13 @@ class LagMeter:
     def split(self, model: str) -> dict[str, dict[str, float]]:
         """Where ``model``'s lag went: per part (see the module's docstring), its mean and the mean
         over the slowest 1% of commands, in milliseconds (the parts add up to the lag)."""
-        parts = ("bus wake-up", "queued", "read", "apply", "commit")
+        parts = ("bus wake-up", "queued", "read", "behind", "connection", "apply", "commit")
         rows = []
         for p, accepted in self.accepted.items():
             m, visible = self.moments.get(model, {}).get(p), self.visible.get(model, {}).get(p)
             if m is None or visible is None:
                 continue
-            times = [accepted, m["woke"], m["read"], m["read_done"], m["applied"], visible]
+            times = [accepted, *(m[k] for k in ("woke", "read", "read_done", "ready", "connected", "applied")), visible]
             clamped, last = [], accepted
             for t in times:  # a moment before the command was accepted counts as "at once"
                 last = min(max(t, last), max(visible, accepted))

@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workshop.store import PostgresEventStore
 
 Listener = Callable[[list[int], float], None]  # (positions made visible, time.perf_counter() at commit)
-PHASES = ("woke", "read", "read_done", "applied")  # the moments of a batch before its commit, see Projector.phases
+PHASES = ("woke", "read", "read_done", "ready", "connected", "applied")  # the moments of a batch before its commit, see Projector.phases
 
 
 class TableProjection(Protocol):
@@ -92,8 +92,8 @@ class Projector:
         self.listeners: list[Listener] = []
         self.last_error = ""
         self._position: int | None = None  # the checkpoint as this copy last committed it
-        # time.perf_counter() of the last batch's moments (PHASES), for the lag's split
-        self.phases: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+        # time.perf_counter() of the last batch's moments (PHASES), for the lag's split (PostgreSQL models)
+        self.phases: dict[str, float] | None = None
         self._woke = 0.0  # the last wake-up from the bus
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -233,9 +233,11 @@ class PostgresProjector(Projector):
         import psycopg
 
         schema = self.store.schema
+        ready_at = time.perf_counter()
         known = [r for r in records if r.event.event_type in self.projection.types]
         moved = False
         async with self.store.pool.connection() as conn, conn.pipeline():
+            connected_at = time.perf_counter()
             async with conn.transaction():
                 # no need to wait for the disk: if a crash loses this commit, it loses the checkpoint
                 # with it, and the projector simply applies the batch again (the feed is the durable copy)
@@ -258,7 +260,8 @@ class PostgresProjector(Projector):
         if not records:
             return 0
         self._position = records[-1].position  # where the next step starts, without asking
-        self.phases = {**(moments or dict.fromkeys(PHASES[:3], applied_at)), "applied": applied_at}
+        self.phases = {**(moments or dict.fromkeys(PHASES[:3], ready_at)), "ready": ready_at,
+                       "connected": connected_at, "applied": applied_at}
         self._done(records, len(known))
         return len(records)
 
