@@ -4,16 +4,16 @@ One step of a projector, for a PostgreSQL read model::
 
     records := the feed after the checkpoint         (up to `batch` events)
     BEGIN
-      checkpoint still where we read it?  (FOR UPDATE; if not, another copy won: read again)
+      checkpoint: from where we read to the last position    (move_checkpoint; if another
+                                    copy moved it first, the transaction fails: read again)
       apply the ones this model knows; skip and count the others
-      checkpoint := last position
     COMMIT
 
 The update and the checkpoint commit together, so a projector killed anywhere
 resumes from its last commit: nothing lost, nothing applied twice. The transaction
-runs in psycopg's *pipeline mode*: statements are queued and leave together when an
-answer is needed, so a batch costs two round trips (BEGIN + lock + the rows the batch
-changes; then the writes + the checkpoint + COMMIT) instead of one per statement. For Redis the
+runs in psycopg's *pipeline mode*: statements are queued and sent together when an
+answer is needed, and none is needed before COMMIT — so a batch costs one round trip
+(two when the model must first read the rows it changes) instead of one per statement. For Redis the
 same step runs under ``WATCH`` / ``MULTI`` / ``EXEC``: the checkpoint key is
 watched, and the batch and the new checkpoint are written in one ``EXEC``.
 
@@ -227,33 +227,32 @@ class PostgresProjector(Projector):
 
         Returns how many feed events were consumed, or -1 if the checkpoint is no longer at
         ``position`` (another copy of this projector got there first; nothing was written).
-        In pipeline mode the lock, the model's reads and its writes are queued; the first
-        answer waited for sends BEGIN + lock + reads, COMMIT sends the writes: two round trips.
+        In pipeline mode nothing is sent until an answer is needed: BEGIN, the checkpoint's
+        move (which fails the transaction if another copy moved it first), the model's writes
+        and COMMIT leave together — one round trip, two if the model must read rows first.
         """
         import psycopg
 
-        schema = self.store.schema
         ready_at = time.perf_counter()
         known = [r for r in records if r.event.event_type in self.projection.types]
         moved = False
-        async with self.store.pool.connection() as conn, conn.pipeline():
-            connected_at = time.perf_counter()
-            async with conn.transaction():
-                # no need to wait for the disk: if a crash loses this commit, it loses the checkpoint
-                # with it, and the projector simply applies the batch again (the feed is the durable copy)
-                lock = await checkpoints.request_lock(conn, schema, self.name, durable=False)
-                if also is not None:
-                    await also(conn)
-                if known:  # its reads wait for the first round trip; its writes stay queued
-                    await self.projection.apply(conn, schema, known)
-                if await checkpoints.locked(lock) != position:  # already answered with the reads
-                    moved = True
-                    raise psycopg.Rollback()  # nothing queued is kept
-                if records:
-                    await checkpoints.advance(conn, schema, self.name, records[-1].position,
-                                              len(records) - len(known))
-                applied_at = time.perf_counter()
-            # leaving the transaction queues COMMIT; leaving the pipeline sends it and waits
+        try:
+            async with self.store.pool.connection() as conn, conn.pipeline():
+                connected_at = time.perf_counter()
+                async with conn.transaction():
+                    # first: a second copy of this projector waits here, then fails, and writes nothing
+                    await checkpoints.move(conn, self.store.schema, self.name, position,
+                                           records[-1].position if records else position, len(records) - len(known))
+                    if also is not None:
+                        await also(conn)
+                    if known:
+                        await self.projection.apply(conn, self.store.schema, known)
+                    applied_at = time.perf_counter()
+                # leaving the transaction queues COMMIT; leaving the pipeline sends it all and waits
+        except psycopg.Error as exc:
+            if exc.sqlstate != checkpoints.MOVED:
+                raise
+            moved = True
         if moved:
             self._position = None
             return -1
