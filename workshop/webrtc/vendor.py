@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 PACKAGE = HERE / "node_modules" / "socket.io-client"
 FILES = {  # npm package file -> file in static/
     "dist/socket.io.min.js": "socket.io.min.js",
+    "dist/socket.io.min.js.map": "socket.io.min.js.map",  # the script names it: without it, a 404 in DevTools
     "LICENSE": "socket.io-client.LICENSE",
 }
 
