@@ -68,10 +68,10 @@ async def evaluate(ws: aiohttp.ClientWebSocketResponse, expression: str, msg_id:
 
 
 async def main() -> dict:
-    secret = secrets.token_urlsafe(16)
+    secret, turn_secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)  # room tokens; TURN credentials
     result: dict = {}
-    async with TurnServer(secret) as turn:
-        runner, url = await serve(create_app(secret, turn_url=turn.url))
+    async with TurnServer(turn_secret) as turn:
+        runner, url = await serve(create_app(secret, turn_url=turn.url, turn_secret=turn_secret))
         room = "e2e"
         peer = await SignalingPeer("aiortc", url, room, room_token(secret, room), relay=True,
                                    media=synthetic_media(320, 240, 15)).start()

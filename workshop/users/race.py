@@ -40,7 +40,7 @@ async def measure_with_expected_version(store, *, writers: int = 4, appends: int
     async def writer(w: int) -> None:
         for i in range(appends):
             cmd = users.ChangeEmail(stream_id, f"w{w}-{i}@example.com")
-            out = await execute(store, stream_id, lambda state: users.decide(cmd, state), users.evolve, policy)
+            out = await execute(store, stream_id, lambda state, cmd=cmd: users.decide(cmd, state), users.evolve, policy)
             attempts.append(out.attempts)
 
     await within(asyncio.gather(*(writer(w) for w in range(writers))), timeout, what=f"{writers} writers")

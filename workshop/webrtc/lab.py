@@ -2,6 +2,8 @@
 
     lab = await start_lab()       # stops the previous lab first: the notebook can be run again
     lab.url, lab.turn_url, lab.turn_kind
+    lab.secret                    # signs room tokens (SIGNALING_SECRET, or a fresh one)
+    lab.turn_secret               # signs TURN credentials (the TURN server's secret)
     await lab.close()
 
 TURN: the coturn of ``workshop up`` (TURN_URL, TURN_SECRET) when it accepts this
@@ -26,14 +28,14 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from workshop.config import Settings
+from workshop.config import PLACEHOLDER, Settings
 from workshop.config import settings as load_settings
 from workshop.infra.turn import check_secret, ice_servers_for
 from workshop.webrtc.call import LIVE, SignalingPeer, Tracks
 from workshop.webrtc.peer import CallError, check_turn
 from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import create_app, serve
-from workshop.webrtc.tokens import room_token
+from workshop.webrtc.tokens import room_token, signaling_secret
 
 _current: CallLab | None = None
 
@@ -49,12 +51,13 @@ class CallLab:
     runner: web.AppRunner
     turn: TurnServer | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    turn_secret: str = ""  # the TURN server's secret (``secret`` is the signaling server's: room tokens)
     external: Settings | None = None  # SIGNALING_URL is set: the browser call goes through that server
     browser_url: str = ""  # where the browser reaches the browser call's signaling server
 
     def browser_link(self, room: str, ttl: int = 3600) -> str:
         """The link that opens the call page in ``room``, with a room token valid for ``ttl`` s."""
-        secret = self.external.turn_secret if self.external else self.secret
+        secret = signaling_secret(self.external) if self.external else self.secret
         return f"{self.browser_url}/#room={room}&token={room_token(secret, room, ttl=ttl)}"
 
     async def browser_peer(self, room: str, media: Tracks | None = None) -> SignalingPeer:
@@ -68,7 +71,7 @@ class CallLab:
             peer = SignalingPeer("notebook", self.url, room, room_token(self.secret, room), media=media)
         else:  # in Docker: the compose signaling server; TURN as this kernel reaches it
             s = self.external
-            peer = SignalingPeer("notebook", s.signaling_url, room, room_token(s.turn_secret, room), media=media,
+            peer = SignalingPeer("notebook", s.signaling_url, room, room_token(signaling_secret(s), room), media=media,
                                  ice_servers=ice_servers_for(s.turn_secret, s.turn_url))
         self.extra.setdefault("peers", []).append(peer)
         return await peer.start()
@@ -111,22 +114,25 @@ async def start_lab(s: Settings | None = None, port: int = 0, host: str = "127.0
         await _current.close()
         _current = None
     s = s or load_settings()
-    if s.signaling_url:
-        check_secret(s.turn_secret)  # the external server checks room tokens with it: one line if it is missing
+    if s.signaling_url:  # the external server checks room tokens with the signaling secret: one line if missing
+        signaling_secret(s)
+        check_secret(s.turn_secret)
     turn = None
     if await _workshop_coturn(s):
-        secret, turn_url, kind = s.turn_secret, s.turn_url, "the coturn of `workshop up`"
+        turn_secret, turn_url, kind = s.turn_secret, s.turn_url, "the coturn of `workshop up`"
     else:
-        secret = secrets.token_urlsafe(24)
-        turn = await TurnServer(secret).__aenter__()
+        turn_secret = secrets.token_urlsafe(24)
+        turn = await TurnServer(turn_secret).__aenter__()
         turn_url, kind = turn.url, "a throw-away coturn (workshop up's did not accept this checkout's secret)"
+    secret = s.signaling_secret if s.signaling_secret not in ("", PLACEHOLDER) else secrets.token_urlsafe(24)
     try:
-        runner, url = await serve(create_app(secret, turn_url=turn_url), host, port)
+        runner, url = await serve(create_app(secret, turn_url=turn_url, turn_secret=turn_secret), host, port)
     except OSError as exc:
         if turn is not None:
             await turn.__aexit__()
         raise CallError(f"cannot start the signaling server on {host}:{port}: {exc.strerror or exc}") from None
-    _current = CallLab(url, secret, turn_url, kind, runner, turn, browser_url=browser_url or url)
+    _current = CallLab(url, secret, turn_url, kind, runner, turn, turn_secret=turn_secret,
+                       browser_url=browser_url or url)
     if s.signaling_url:
         _current.external = s
         _current.browser_url = (browser_url or _published(s.signaling_url)).rstrip("/")

@@ -7,7 +7,7 @@ into ``static/``, where the signaling server serves them at ``/client/``::
     python -m workshop.webrtc.vendor          # after changing the version in package.json
 
 The copies are committed so that ``pip install`` alone gives a working page;
-``tests/unit/test_webrtc_vendor.py`` fails when they differ from what npm installed.
+``tests/unit/test_webrtc_signaling_parts.py`` fails when they differ from what npm installed.
 """
 
 from __future__ import annotations
