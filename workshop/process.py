@@ -127,10 +127,20 @@ class Server:
     own session, no parent-death signal; once started, stopping it is the caller's business.
     """
 
-    def __init__(self, name: str, argv: Sequence[str], *, ready: Callable[[], Any],
-                 log: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None,
-                 startup_timeout: float = 30.0, stop_timeout: float = 10.0, output: Path | None = None,
-                 detach: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        ready: Callable[[], Any],
+        log: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        startup_timeout: float = 30.0,
+        stop_timeout: float = 10.0,
+        output: Path | None = None,
+        detach: bool = False,
+    ) -> None:
         self.name, self.argv, self.ready, self.detach = name, list(argv), ready, detach
         self.log, self.env, self.cwd = log, env, cwd
         self.output = output if output is not None else log  # where stdout/stderr go
@@ -161,18 +171,29 @@ class Server:
             self.output.parent.mkdir(parents=True, exist_ok=True)
             out = self.output.open("ab")
         try:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                         env=None if self.env is None else dict(self.env), cwd=self.cwd,
-                                         start_new_session=self.detach,
-                                         preexec_fn=None if self.detach else _die_with_parent)
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=None if self.env is None else dict(self.env),
+                cwd=self.cwd,
+                start_new_session=self.detach,
+                preexec_fn=None if self.detach else _die_with_parent,
+            )
         except OSError as exc:
             raise WorkshopError(f"{self.name} could not be started: {exc.strerror or exc}") from None
         finally:
             if out is not subprocess.DEVNULL:
                 out.close()
         try:
-            until_sync(self._answers, timeout=self.startup_timeout, every=0.1,
-                       what=f"{self.name} to answer", detail=self.log_tail)
+            until_sync(
+                self._answers,
+                timeout=self.startup_timeout,
+                every=0.1,
+                what=f"{self.name} to answer",
+                detail=self.log_tail,
+            )
         except BaseException:
             self.stop()
             raise
@@ -180,8 +201,9 @@ class Server:
 
     def _answers(self) -> Any:
         if self.proc is not None and self.proc.poll() is not None:
-            raise WorkshopError(f"{self.name} exited at once (code {self.proc.returncode}): "
-                                f"{self.log_tail() or 'nothing in its log'}")
+            raise WorkshopError(
+                f"{self.name} exited at once (code {self.proc.returncode}): {self.log_tail() or 'nothing in its log'}"
+            )
         return self.ready()
 
     def stop(self) -> None:
@@ -225,8 +247,11 @@ class Server:
 
 def run(name: str, main: Main, *, grace: float = 10.0, verbose: bool = False) -> int:
     """Run ``main(stop)`` as this process; return its exit code (see the module docstring)."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format=f"{name}: %(levelname)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format=f"{name}: %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
     try:
         code = asyncio.run(_supervise(name, main, grace))
     except WorkshopError as exc:

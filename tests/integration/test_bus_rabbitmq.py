@@ -27,6 +27,7 @@ class TestRabbitBus(BusContract):
 
 # --- what only the broker gives: messages outlive their consumers ---------------------------------
 
+
 async def test_messages_wait_in_the_durable_queue_until_a_consumer_comes(ws_settings):
     async with await RabbitBus.connect(ws_settings) as first:
         sub = await first.subscribe("later", ["order.*"], _ignore)

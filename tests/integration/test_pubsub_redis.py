@@ -20,8 +20,10 @@ async def test_every_subscriber_gets_every_message_on_both_channels(ws_settings)
     one = await Subscriber.start(ws_settings, channels=["user_events", "system_events"], name="one")
     two = await Subscriber.start(ws_settings, channels=["user_events", "system_events"], name="two")
     try:
-        receivers = [await pub.publish("user_events", user_action(1)),
-                     await pub.publish("system_events", user_action(2))]
+        receivers = [
+            await pub.publish("user_events", user_action(1)),
+            await pub.publish("system_events", user_action(2)),
+        ]
         assert receivers == [2, 2]  # confirmed subscriptions: both are registered before we publish
         await until(lambda: len(one.events) == 2 and len(two.events) == 2, what="both deliveries to both")
         assert [e.data["seq"] for e in one.events] == [e.data["seq"] for e in two.events] == [1, 2]
@@ -75,8 +77,10 @@ async def test_an_offline_subscriber_loses_what_was_published_meanwhile_counted(
             await pub.publish("user_events", user_action(i))
         await until(lambda: len(steady.events) == 15 and len(flaky.events) == 8, what="all deliveries")
         counts = losses(pub.history, {"steady": steady.received, "flaky": flaky.received})
-        assert counts == {"steady": {"published": 15, "received": 15, "lost": 0},
-                          "flaky": {"published": 15, "received": 8, "lost": 7}}
+        assert counts == {
+            "steady": {"published": 15, "received": 15, "lost": 0},
+            "flaky": {"published": 15, "received": 8, "lost": 7},
+        }
         assert [e.data["seq"] for e in lost_events(pub.history, flaky.received)] == list(range(5, 12))
         [(start, end)] = flaky.offline
         assert end is not None and end > start

@@ -8,7 +8,8 @@ import types
 
 import pytest
 
-from workshop.bench import _report, all as bench_all
+from workshop.bench import _report
+from workshop.bench import all as bench_all
 from workshop.bench._report import Figure
 
 
@@ -82,8 +83,15 @@ def test_a_bench_without_adapter_is_run_with_quick_json_and_its_vs_rows_count(mo
     def main(argv):
         calls.append(argv)
         path = argv[argv.index("--json") + 1]
-        json.dump({"results": [{"name": "projection lag", "value": 2.0, "unit": "s", "vs_bare": 4.0},
-                               {"name": "no ratio", "value": 1.0, "unit": "s"}]}, open(path, "w"))
+        json.dump(
+            {
+                "results": [
+                    {"name": "projection lag", "value": 2.0, "unit": "s", "vs_bare": 4.0},
+                    {"name": "no ratio", "value": 1.0, "unit": "s"},
+                ]
+            },
+            open(path, "w"),
+        )
         print("a table nobody sees")
         return 0
 

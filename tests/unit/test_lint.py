@@ -17,13 +17,14 @@ BIN = Path(sys.executable).parent
 
 
 def _run(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("argv", [("ruff", "check", "--no-cache", "."),
-                                  ("ruff", "format", "--check", "--no-cache", ".")],
-                         ids=["ruff-check", "ruff-format"])
+@pytest.mark.parametrize(
+    "argv",
+    [("ruff", "check", "--no-cache", "."), ("ruff", "format", "--check", "--no-cache", ".")],
+    ids=["ruff-check", "ruff-format"],
+)
 def test_ruff_is_clean(argv):
     done = _run(*argv)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]

@@ -29,13 +29,14 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-
 # --- what every `workshop bench <name>` shares --------------------------------------------
+
 
 def parser(name: str, doc: str | None) -> argparse.ArgumentParser:
     """The command line of ``workshop bench <name>``, with ``--json FILE``."""
-    p = argparse.ArgumentParser(prog=f"workshop bench {name}", description=doc,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog=f"workshop bench {name}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--json", metavar="FILE", help="also save the results as JSON")
     return p
 
@@ -127,10 +128,20 @@ class Figure:
         return {"met": True, "missed": False}.get(self.verdict() or "")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"chapter": self.chapter, "figure": self.name, "unit": self.unit, "runs": len(self.values),
-                "value": spread(self.values), "baseline": self.baseline, "baseline_value": spread(self.baselines),
-                "ratio": spread(self.ratios), "higher_is_better": self.higher_is_better,
-                "target": self.target, "met": self.met(), "verdict": self.verdict()}
+        return {
+            "chapter": self.chapter,
+            "figure": self.name,
+            "unit": self.unit,
+            "runs": len(self.values),
+            "value": spread(self.values),
+            "baseline": self.baseline,
+            "baseline_value": spread(self.baselines),
+            "ratio": spread(self.ratios),
+            "higher_is_better": self.higher_is_better,
+            "target": self.target,
+            "met": self.met(),
+            "verdict": self.verdict(),
+        }
 
 
 def _num(v: float) -> str:
@@ -159,14 +170,20 @@ MARK = {"met": "✓", "missed": "✗", "unstable": "unstable"}
 
 def markdown(figures: list[dict[str, Any]]) -> str:
     """One Markdown table: each figure's median (min–max), its baseline, the pairs' ratio and the verdict."""
-    lines = ["| chapter | figure | pairs | value, median (min–max) | baseline (same run) | ratio, median (q1–q3) "
-             "| target |",
-             "| --- | --- | ---: | --- | --- | --- | --- |"]
+    lines = [
+        "| chapter | figure | pairs | value, median (min–max) | baseline (same run) | ratio, median (q1–q3) | target |",
+        "| --- | --- | ---: | --- | --- | --- | --- |",
+    ]
     for f in figures:
         base = f"{f['baseline']}: {_range(f['baseline_value'])}" if f["baseline"] else "—"
         verdict = f.get("verdict") or {True: "met", False: "missed"}.get(f["met"], "unstable")
-        target = "—" if f["target"] is None else (
-            f"{'≥' if f['higher_is_better'] else '≤'} {f['target']:g}x {MARK[verdict]}")
-        lines.append(f"| {f['chapter']} | {f['figure']} | {f['runs']} | {_range(f['value'])} {f['unit']} | "
-                     f"{base} | {_ratio(f['ratio'])} | {target} |")
+        target = (
+            "—"
+            if f["target"] is None
+            else (f"{'≥' if f['higher_is_better'] else '≤'} {f['target']:g}x {MARK[verdict]}")
+        )
+        lines.append(
+            f"| {f['chapter']} | {f['figure']} | {f['runs']} | {_range(f['value'])} {f['unit']} | "
+            f"{base} | {_ratio(f['ratio'])} | {target} |"
+        )
     return "\n".join(lines)

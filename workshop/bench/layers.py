@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from workshop.bench._report import parser, save_json
 
@@ -53,20 +54,30 @@ def measure(number: int = 2000, repeat: int = 7) -> list[dict[str, Any]]:
         ("publish", "envelope", lambda: Event("OrderCreated", "ORD-1", data), "Event(...): id, time, defaults"),
         ("publish", "validation", lambda: validated(event, schemas.validate), "the schema (pydantic)"),
         ("publish", "JSON encode", lambda: _body(event), "json.dumps of the envelope"),
-        ("publish", "AMQP properties", lambda: RabbitBus._message(None, body, source="bench", event=event),  # type: ignore[arg-type]
-         "aio_pika.Message with the CloudEvents properties"),
+        (
+            "publish",
+            "AMQP properties",
+            lambda: RabbitBus._message(None, body, source="bench", event=event),  # type: ignore[arg-type]
+            "aio_pika.Message with the CloudEvents properties",
+        ),
         ("publish", "aio-pika alone", lambda: aio_pika.Message(body), "the library's own Message (baseline)"),
         ("consume", "JSON decode + envelope", lambda: Event.from_json(body), "json.loads, Event(...)"),
         ("consume", "decode + validation", lambda: decode(body, schemas.validate), "what _on_message calls"),
-        ("consume", "ack bookkeeping", lambda: Delivery("orders.created", "bench", 1, False),
-         "the Delivery handed to the handler"),
+        (
+            "consume",
+            "ack bookkeeping",
+            lambda: Delivery("orders.created", "bench", 1, False),
+            "the Delivery handed to the handler",
+        ),
     ]
     timings: list[list[float]] = [[] for _ in layers]
     for _ in range(repeat):  # in turn, layer after layer, so the machine's noise falls on all of them alike
         for i, (_, _, fn, _) in enumerate(layers):
             timings[i].append(_per_call_us(fn, number))
-    return [{"side": side, "layer": layer, "us": round(statistics.median(t), 2), "us_min": round(min(t), 2),
-             "what": what} for (side, layer, _, what), t in zip(layers, timings)]
+    return [
+        {"side": side, "layer": layer, "us": round(statistics.median(t), 2), "us_min": round(min(t), 2), "what": what}
+        for (side, layer, _, what), t in zip(layers, timings)
+    ]
 
 
 def table(rows: list[dict[str, Any]]) -> str:

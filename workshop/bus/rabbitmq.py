@@ -44,20 +44,33 @@ import asyncio
 import contextlib
 import functools
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import (
-    AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection,
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
 )
 
 from workshop import connect
 from workshop.bus.base import (
-    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, Unroutable, decode, dead_letter_headers,
+    DeadLetter,
+    Delivery,
+    Handler,
+    RetryPolicy,
+    SubscriptionStats,
+    Unroutable,
+    dead_letter_headers,
+    decode,
 )
-from workshop.config import Settings, settings as load_settings
+from workshop.config import Settings
+from workshop.config import settings as load_settings
 from workshop.events import Event, Validator, validated
 
 PUBLISH_TIMEOUT = 10.0  # seconds to wait for one publisher confirm
@@ -68,8 +81,13 @@ UNROUTED_MAX = 10_000  # messages kept in ns.unrouted (the oldest go first)
 # custom headers, which every consumer would have to decode): id → message_id,
 # type → type, source → app_id, time → timestamp, datacontenttype → content_type.
 # The envelope in the body carries them too, plus subject (aggregate_id) and schema_version.
-CLOUDEVENTS_PROPERTIES = {"id": "message_id", "type": "type", "source": "app_id", "time": "timestamp",
-                          "datacontenttype": "content_type"}
+CLOUDEVENTS_PROPERTIES = {
+    "id": "message_id",
+    "type": "type",
+    "source": "app_id",
+    "time": "timestamp",
+    "datacontenttype": "content_type",
+}
 
 
 def _body(event: Event) -> bytes:
@@ -92,8 +110,9 @@ def events_arguments(s: Settings) -> dict[str, Any]:
 
 async def _declare_events(channel: AbstractChannel, s: Settings) -> AbstractExchange:
     """The topic exchange every publisher sends to, with ``ns.unrouted`` as its alternate exchange."""
-    return await channel.declare_exchange(s.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True,
-                                          arguments=events_arguments(s))
+    return await channel.declare_exchange(
+        s.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True, arguments=events_arguments(s)
+    )
 
 
 @dataclass
@@ -123,32 +142,43 @@ class RabbitSubscription:
 class RabbitBus:
     """A bus on one RabbitMQ connection. Create with ``await RabbitBus.connect(settings)``."""
 
-    def __init__(self, connection: AbstractRobustConnection, channel: AbstractChannel, exchange: AbstractExchange,
-                 dlx: AbstractExchange, s: Settings, validate: Validator | None = None) -> None:
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        channel: AbstractChannel,
+        exchange: AbstractExchange,
+        dlx: AbstractExchange,
+        s: Settings,
+        validate: Validator | None = None,
+    ) -> None:
         self.connection, self.channel, self.exchange, self.dlx = connection, channel, exchange, dlx
         self.settings, self.ns, self.validate = s, s.namespace, validate
         self.subscriptions: dict[str, RabbitSubscription] = {}
 
     @classmethod
-    async def connect(cls, s: Settings | None = None, *, validate: Validator | None = None,
-                      reconnect_interval: float = 1.0) -> "RabbitBus":
+    async def connect(
+        cls, s: Settings | None = None, *, validate: Validator | None = None, reconnect_interval: float = 1.0
+    ) -> RabbitBus:
         s = s or load_settings()
         # robust: after a broker restart it reconnects, re-declares queues and resumes consuming
         connection = await connect.amqp(s, reconnect_interval=reconnect_interval)
         # publisher confirms are on by default; a returned (unroutable) mandatory publish raises
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        parking = await channel.declare_exchange(s.namespace.amqp("unrouted"), aio_pika.ExchangeType.FANOUT,
-                                                 durable=True)
-        parked = await channel.declare_queue(s.namespace.amqp("unrouted"), durable=True,
-                                             arguments={"x-max-length": UNROUTED_MAX})
+        parking = await channel.declare_exchange(
+            s.namespace.amqp("unrouted"), aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        parked = await channel.declare_queue(
+            s.namespace.amqp("unrouted"), durable=True, arguments={"x-max-length": UNROUTED_MAX}
+        )
         await parked.bind(parking)
         exchange = await _declare_events(channel, s)
         dlx = await channel.declare_exchange(s.namespace.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
         return cls(connection, channel, exchange, dlx, s, validate)
 
     # --- publishing -------------------------------------------------------------------
-    def _message(self, body: bytes, *, source: str, event: Event | None = None,
-                 headers: dict[str, Any] | None = None) -> aio_pika.Message:
+    def _message(
+        self, body: bytes, *, source: str, event: Event | None = None, headers: dict[str, Any] | None = None
+    ) -> aio_pika.Message:
         return aio_pika.Message(
             body,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
@@ -157,7 +187,7 @@ class RabbitBus:
             message_id=event.event_id if event else None,
             correlation_id=event.correlation_id if event else None,
             type=event.event_type if event else None,
-            timestamp=event.when if event else datetime.now(timezone.utc),  # CloudEvents "time"
+            timestamp=event.when if event else datetime.now(UTC),  # CloudEvents "time"
             headers=headers or None,
         )
 
@@ -199,8 +229,16 @@ class RabbitBus:
             raise Unroutable([routing_key], self.exchange.name) from exc
 
     # --- consuming --------------------------------------------------------------------
-    async def subscribe(self, name: str, patterns: Sequence[str], handler: Handler, *, prefetch: int = 10,
-                        retry: RetryPolicy | None = None, durable: bool = True) -> RabbitSubscription:
+    async def subscribe(
+        self,
+        name: str,
+        patterns: Sequence[str],
+        handler: Handler,
+        *,
+        prefetch: int = 10,
+        retry: RetryPolicy | None = None,
+        durable: bool = True,
+    ) -> RabbitSubscription:
         retry = retry or RetryPolicy()
         qname = self.ns.amqp(name)
         channel = await self.connection.channel()  # one channel per consumer: its own prefetch
@@ -209,28 +247,43 @@ class RabbitBus:
         dlx = await channel.declare_exchange(self.ns.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
         dlq = await channel.declare_queue(self.ns.amqp(name, "dlq"), durable=durable, auto_delete=not durable)
         await dlq.bind(dlx, routing_key=name)
-        queue = await channel.declare_queue(qname, durable=durable, auto_delete=not durable, arguments={
-            "x-dead-letter-exchange": dlx.name, "x-dead-letter-routing-key": name})
+        queue = await channel.declare_queue(
+            qname,
+            durable=durable,
+            auto_delete=not durable,
+            arguments={"x-dead-letter-exchange": dlx.name, "x-dead-letter-routing-key": name},
+        )
         for pattern in patterns:
             await queue.bind(exchange, routing_key=pattern)
         for attempt, delay in enumerate(retry.delays(), 1):
-            await channel.declare_queue(self.ns.amqp(name, "retry", str(attempt)), durable=durable,
-                                        auto_delete=False, arguments={
-                                            "x-message-ttl": max(1, int(delay * 1000)),
-                                            "x-dead-letter-exchange": "",
-                                            "x-dead-letter-routing-key": qname})
+            await channel.declare_queue(
+                self.ns.amqp(name, "retry", str(attempt)),
+                durable=durable,
+                auto_delete=False,
+                arguments={
+                    "x-message-ttl": max(1, int(delay * 1000)),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": qname,
+                },
+            )
         sub = RabbitSubscription(name, queue, channel=channel, durable=durable)
         # one coroutine per delivery, no wrapper around it: this is the consume hot path. (A partial of
         # the plain function, not of the bound method: aio-pika checks it is a coroutine function on
         # every delivery, and a plain function answers that at once.)
-        on_message = functools.partial(RabbitBus._on_message, self, sub, handler=handler, retry=retry,
-                                       channel=channel)
+        on_message = functools.partial(RabbitBus._on_message, self, sub, handler=handler, retry=retry, channel=channel)
         sub.consumer_tag = await queue.consume(on_message, no_ack=False)
         self.subscriptions[name] = sub
         return sub
 
-    async def _on_message(self, sub: RabbitSubscription, message: AbstractIncomingMessage, *, handler: Handler,
-                          retry: RetryPolicy, channel: AbstractChannel) -> None:
+    async def _on_message(
+        self,
+        sub: RabbitSubscription,
+        message: AbstractIncomingMessage,
+        *,
+        handler: Handler,
+        retry: RetryPolicy,
+        channel: AbstractChannel,
+    ) -> None:
         sub.stats.received += 1
         sub.in_flight += 1
         try:
@@ -247,10 +300,15 @@ class RabbitBus:
                 raise  # the consumer is stopping: no ack, RabbitMQ will redeliver
             except Exception as exc:  # noqa: BLE001 - every failure goes to a retry queue or the DLQ
                 step, arg = retry.next_step(attempt, exc)
-                out = aio_pika.Message(message.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                       content_type=message.content_type, app_id=message.app_id,
-                                       message_id=message.message_id, type=message.type,
-                                       headers={**headers, "x-attempt": attempt + 1, "x-original-routing-key": key})
+                out = aio_pika.Message(
+                    message.body,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    content_type=message.content_type,
+                    app_id=message.app_id,
+                    message_id=message.message_id,
+                    type=message.type,
+                    headers={**headers, "x-attempt": attempt + 1, "x-original-routing-key": key},
+                )
                 default = channel.default_exchange
                 if step == "retry":
                     await default.publish(out, self.ns.amqp(sub.name, "retry", str(attempt)), timeout=PUBLISH_TIMEOUT)
@@ -278,9 +336,16 @@ class RabbitBus:
                 if msg is None:
                     break
                 h = dict(msg.headers or {})
-                out.append(DeadLetter(msg.body, str(h.get("x-dead-reason", "rejected by broker")),
-                                      str(h.get("x-error", "")), int(h.get("x-attempts", 0) or 0),  # type: ignore[arg-type]
-                                      str(h.get("x-original-routing-key", msg.routing_key or "")), h))
+                out.append(
+                    DeadLetter(
+                        msg.body,
+                        str(h.get("x-dead-reason", "rejected by broker")),
+                        str(h.get("x-error", "")),
+                        int(h.get("x-attempts", 0) or 0),  # type: ignore[arg-type]
+                        str(h.get("x-original-routing-key", msg.routing_key or "")),
+                        h,
+                    )
+                )
         finally:
             with contextlib.suppress(Exception):
                 await channel.close()
@@ -296,8 +361,11 @@ class RabbitBus:
                 msg = await queue.get(no_ack=False, fail=False, timeout=5)
                 if msg is None:
                     break
-                out.append(DeadLetter(msg.body, "unrouted", "no binding matched", 0, msg.routing_key or "",
-                                      dict(msg.headers or {})))
+                out.append(
+                    DeadLetter(
+                        msg.body, "unrouted", "no binding matched", 0, msg.routing_key or "", dict(msg.headers or {})
+                    )
+                )
         finally:
             with contextlib.suppress(Exception):
                 await channel.close()
@@ -318,10 +386,17 @@ class RabbitBus:
                 msg = await queue.get(no_ack=False, fail=False, timeout=5)
                 if msg is None:
                     break
-                again = aio_pika.Message(msg.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                         content_type=msg.content_type, app_id=msg.app_id,
-                                         message_id=msg.message_id, correlation_id=msg.correlation_id,
-                                         type=msg.type, timestamp=msg.timestamp, headers=msg.headers or None)
+                again = aio_pika.Message(
+                    msg.body,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    content_type=msg.content_type,
+                    app_id=msg.app_id,
+                    message_id=msg.message_id,
+                    correlation_id=msg.correlation_id,
+                    type=msg.type,
+                    timestamp=msg.timestamp,
+                    headers=msg.headers or None,
+                )
                 await self._send(again, msg.routing_key or "")
                 await msg.ack()
                 routed += 1
@@ -337,7 +412,7 @@ class RabbitBus:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.connection.close(), 5)
 
-    async def __aenter__(self) -> "RabbitBus":
+    async def __aenter__(self) -> RabbitBus:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

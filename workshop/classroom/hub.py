@@ -64,14 +64,24 @@ def learner_python() -> str:
     if not python.exists():
         system = Path("/usr/bin") / version
         if not system.exists():
-            raise WorkshopError(f"the learners cannot run {real} and there is no /usr/bin/{version}: install the course "
-                                "in a venv every user can read (docs/classroom.md)")
-        subprocess.run([str(system), "-m", "venv", "--without-pip", str(runtime)], check=True, capture_output=True, timeout=60)
+            raise WorkshopError(
+                f"the learners cannot run {real} and there is no /usr/bin/{version}: install the course "
+                "in a venv every user can read (docs/classroom.md)"
+            )
+        subprocess.run(
+            [str(system), "-m", "venv", "--without-pip", str(runtime)], check=True, capture_output=True, timeout=60
+        )
         site = runtime / "lib" / version / "site-packages"
-        (site / "workshop_course.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+        (site / "workshop_course.pth").write_text(
+            f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n"
+        )
         # redis-py needs the async-timeout backport below Python 3.11.3 (Debian 12 has 3.11.2)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(site), "async-timeout"],
-                       check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(site), "async-timeout"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     return str(python)
 
 
@@ -108,9 +118,18 @@ def write_passwords(directory: Path) -> Path:
     return path
 
 
-def write_config(directory: Path, learners: list[str], *, ip: str = "127.0.0.1", port: int = 0,
-                 authenticator: str = "native", mem_limit: str = "3G", cpu_limit: float = 1.0,
-                 idle_timeout: int = 3600, nproc_limit: int = 512) -> dict[str, Any]:
+def write_config(
+    directory: Path,
+    learners: list[str],
+    *,
+    ip: str = "127.0.0.1",
+    port: int = 0,
+    authenticator: str = "native",
+    mem_limit: str = "3G",
+    cpu_limit: float = 1.0,
+    idle_timeout: int = 3600,
+    nproc_limit: int = 512,
+) -> dict[str, Any]:
     """Write ``classroom.json`` and the secrets JupyterHub's config reads; returns the settings."""
     from workshop.config import repo_root
 
@@ -122,10 +141,20 @@ def write_config(directory: Path, learners: list[str], *, ip: str = "127.0.0.1",
     if instructor in learners:
         raise WorkshopError(f"{instructor!r} is the instructor's hub account: give that learner another name")
     conf = {
-        "ip": ip, "port": port or free_port(), "hub_port": free_port(), "proxy_api_port": free_port(),
-        "proxy": str(proxy_command()), "python": learner_python(), "learners": sorted(learners), "authenticator": authenticator,
-        "admins": [instructor], "mem_limit": mem_limit, "cpu_limit": cpu_limit, "idle_timeout": idle_timeout,
-        "nproc_limit": nproc_limit, "repo": str(repo_root()),
+        "ip": ip,
+        "port": port or free_port(),
+        "hub_port": free_port(),
+        "proxy_api_port": free_port(),
+        "proxy": str(proxy_command()),
+        "python": learner_python(),
+        "learners": sorted(learners),
+        "authenticator": authenticator,
+        "admins": [instructor],
+        "mem_limit": mem_limit,
+        "cpu_limit": cpu_limit,
+        "idle_timeout": idle_timeout,
+        "nproc_limit": nproc_limit,
+        "repo": str(repo_root()),
     }
     (directory / "classroom.json").write_text(json.dumps(conf, indent=2) + "\n")
     return conf
@@ -139,7 +168,9 @@ class Hub:
         if not (directory / "classroom.json").is_file():
             raise WorkshopError(f"no class in {directory} yet: workshop classroom up --learners ...")
         self.conf = json.loads((directory / "classroom.json").read_text())
-        self.url = f"http://{'127.0.0.1' if self.conf['ip'] in ('0.0.0.0', '') else self.conf['ip']}:{self.conf['port']}"
+        self.url = (
+            f"http://{'127.0.0.1' if self.conf['ip'] in ('0.0.0.0', '') else self.conf['ip']}:{self.conf['port']}"
+        )
         self.session = requests.Session()
         self.session.headers["Authorization"] = "token " + (directory / "api_token").read_text().strip()
 
@@ -147,7 +178,9 @@ class Hub:
         try:
             resp = self.session.request(method, f"{self.url}/hub/api{path}", timeout=timeout, **kw)
         except requests.RequestException as exc:
-            raise WorkshopError(f"the hub at {self.url} did not answer ({type(exc).__name__}): is it up? (workshop classroom status)") from None
+            raise WorkshopError(
+                f"the hub at {self.url} did not answer ({type(exc).__name__}): is it up? (workshop classroom status)"
+            ) from None
         if resp.status_code >= 400:
             raise WorkshopError(f"hub API {method} {path}: {resp.status_code} {resp.text[:200]}")
         return resp.json() if resp.content else None
@@ -181,8 +214,12 @@ class Hub:
     def stop_server(self, name: str, timeout: float = 60) -> None:
         self.api("DELETE", f"/users/{name}/server")
         with contextlib.suppress(WaitTimeout):  # `down` goes on with the others; the hub's log says why
-            until_sync(lambda: not self.api("GET", f"/users/{name}").get("servers"), timeout=timeout, every=0.5,
-                       what=f"{name}'s server to stop")
+            until_sync(
+                lambda: not self.api("GET", f"/users/{name}").get("servers"),
+                timeout=timeout,
+                every=0.5,
+                what=f"{name}'s server to stop",
+            )
 
     def user_api(self, name: str, path: str, timeout: float = 10) -> Any:
         """GET on ``name``'s own Jupyter server, through the proxy (the token has access:servers)."""
@@ -211,9 +248,16 @@ def start(directory: Path, timeout: float = 90) -> Hub:
     if hub.alive():
         return hub
     env = {**os.environ, "WORKSHOP_CLASSROOM_DIR": str(directory)}
-    Server("JupyterHub", [str(Path(sys.executable).with_name("jupyterhub")), "-f", str(CONFIG_FILE)],
-           ready=hub.alive, log=directory / "hub.log", env=env, cwd=directory, startup_timeout=timeout,
-           detach=True).start()  # a daemon: `workshop classroom down` stops it through its pid file
+    Server(
+        "JupyterHub",
+        [str(Path(sys.executable).with_name("jupyterhub")), "-f", str(CONFIG_FILE)],
+        ready=hub.alive,
+        log=directory / "hub.log",
+        env=env,
+        cwd=directory,
+        startup_timeout=timeout,
+        detach=True,
+    ).start()  # a daemon: `workshop classroom down` stops it through its pid file
     return hub
 
 

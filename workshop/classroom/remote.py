@@ -40,23 +40,48 @@ class RunResult:
 def _request(code: str, session: str) -> dict:
     msg_id = uuid.uuid4().hex
     return {
-        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "classroom", "session": session,
-                   "date": "", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                    "allow_stdin": False, "stop_on_error": True},
+        "header": {
+            "msg_id": msg_id,
+            "msg_type": "execute_request",
+            "username": "classroom",
+            "session": session,
+            "date": "",
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "channel": "shell",
+        "buffers": [],
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
     }
 
 
-async def run_notebook(hub: Hub, learner: str, notebook: Path, cell_timeout: float = 120,
-                       keep_kernel: bool = True) -> RunResult:
+async def run_notebook(
+    hub: Hub, learner: str, notebook: Path, cell_timeout: float = 120, keep_kernel: bool = True
+) -> RunResult:
     """Execute ``notebook``'s code cells in a new kernel of ``learner``'s server."""
-    cells = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip()]
+    cells = [
+        c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip()
+    ]
     return await run_cells(hub, learner, cells, notebook.name, cell_timeout, keep_kernel)
 
 
-async def run_cells(hub: Hub, learner: str, cells: list[str], name: str = "cells", cell_timeout: float = 120,
-                    keep_kernel: bool = True, kernel_id: str = "") -> RunResult:
+async def run_cells(
+    hub: Hub,
+    learner: str,
+    cells: list[str],
+    name: str = "cells",
+    cell_timeout: float = 120,
+    keep_kernel: bool = True,
+    kernel_id: str = "",
+) -> RunResult:
     """Execute ``cells`` in ``learner``'s kernel ``kernel_id`` (a new kernel if empty)."""
     result = RunResult(learner, name)
     base = f"{hub.url}/user/{learner}/api"
@@ -66,7 +91,9 @@ async def run_cells(hub: Hub, learner: str, cells: list[str], name: str = "cells
         if kernel_id:
             result.kernel_id = kernel_id
         else:
-            async with http.post(f"{base}/kernels", json={"name": "python3"}, timeout=aiohttp.ClientTimeout(total=60)) as resp:
+            async with http.post(
+                f"{base}/kernels", json={"name": "python3"}, timeout=aiohttp.ClientTimeout(total=60)
+            ) as resp:
                 resp.raise_for_status()
                 result.kernel_id = (await resp.json())["id"]
         session = uuid.uuid4().hex

@@ -9,7 +9,6 @@ same projector wait instead of applying the same events again.
 
 from __future__ import annotations
 
-
 MOVED = "WS001"  # the SQLSTATE of move_checkpoint (schema.py) when another copy got there first
 
 
@@ -38,8 +37,10 @@ async def move(conn, schema: str, name: str, from_position: int, to_position: in
     and the COMMIT, in one round trip. (A commit lost in a crash loses its checkpoint too,
     and the batch is simply applied again: the feed is the durable copy.)
     """
-    await conn.execute("SELECT set_config('synchronous_commit', 'off', true), "
-                       f'"{schema}".move_checkpoint(%s, %s, %s, %s)', (name, from_position, to_position, skipped))
+    await conn.execute(
+        f"SELECT set_config('synchronous_commit', 'off', true), \"{schema}\".move_checkpoint(%s, %s, %s, %s)",
+        (name, from_position, to_position, skipped),
+    )
 
 
 async def read_one(conn, schema: str, name: str) -> int:
@@ -49,16 +50,18 @@ async def read_one(conn, schema: str, name: str) -> int:
     return (await cur.fetchone())[0]
 
 
-async def advance(conn, schema: str, name: str, position: int, skipped: int = 0, *,
-                  forward_only: bool = False) -> None:
+async def advance(conn, schema: str, name: str, position: int, skipped: int = 0, *, forward_only: bool = False) -> None:
     """Move ``name`` to ``position`` (in the caller's transaction), adding ``skipped`` unknown events.
 
     ``forward_only``: never move it back (for an at-least-once reader such as the relay).
     """
     guard = " AND position < %s" if forward_only else ""
     params = (position, skipped, name, position) if forward_only else (position, skipped, name)
-    await conn.execute(f'UPDATE "{schema}".checkpoints SET position = %s, skipped = skipped + %s, '
-                       f"updated_at = now() WHERE name = %s{guard}", params)
+    await conn.execute(
+        f'UPDATE "{schema}".checkpoints SET position = %s, skipped = skipped + %s, '
+        f"updated_at = now() WHERE name = %s{guard}",
+        params,
+    )
 
 
 async def read(pool, schema: str) -> dict[str, dict]:

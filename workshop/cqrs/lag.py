@@ -68,8 +68,7 @@ class LagMeter:
         for model in self.visible:
             lags = sorted(self.lags_ms(model))
             if lags:
-                out[model] = {"n": len(lags), "p50": percentile(lags, 50), "p99": percentile(lags, 99),
-                              "max": lags[-1]}
+                out[model] = {"n": len(lags), "p50": percentile(lags, 50), "p99": percentile(lags, 99), "max": lags[-1]}
         return out
 
     def split(self, model: str) -> dict[str, dict[str, float]]:
@@ -90,9 +89,14 @@ class LagMeter:
         if not rows:
             return {}
         rows.sort(key=sum)
-        slowest = rows[-max(1, len(rows) // 100):]
-        return {part: {"mean": statistics.fmean(r[i] for r in rows),
-                       "slowest_1pct": statistics.fmean(r[i] for r in slowest)} for i, part in enumerate(parts)}
+        slowest = rows[-max(1, len(rows) // 100) :]
+        return {
+            part: {
+                "mean": statistics.fmean(r[i] for r in rows),
+                "slowest_1pct": statistics.fmean(r[i] for r in slowest),
+            }
+            for i, part in enumerate(parts)
+        }
 
     def plot(self, ax: Any = None) -> Any:
         """One histogram per read model (log-scaled milliseconds), with p50 and p99 marked."""

@@ -29,9 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from collections.abc import Collection
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from workshop.config import Namespace
 from workshop.cqrs import checkpoints
@@ -43,7 +43,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from workshop.store import PostgresEventStore
 
 Listener = Callable[[list[int], float], None]  # (positions made visible, time.perf_counter() at commit)
-PHASES = ("woke", "read", "read_done", "ready", "connected", "applied")  # the moments of a batch before its commit, see Projector.phases
+PHASES = (
+    "woke",
+    "read",
+    "read_done",
+    "ready",
+    "connected",
+    "applied",
+)  # the moments of a batch before its commit, see Projector.phases
 
 
 class TableProjection(Protocol):
@@ -85,8 +92,7 @@ class Projector:
 
     kind = "?"
 
-    def __init__(self, store: EventStore, projection: TableProjection | KeyProjection, *,
-                 batch: int = 1000) -> None:
+    def __init__(self, store: EventStore, projection: TableProjection | KeyProjection, *, batch: int = 1000) -> None:
         self.store, self.projection, self.batch = store, projection, batch
         self.stats = ProjectorStats()
         self.listeners: list[Listener] = []
@@ -132,13 +138,15 @@ class Projector:
     async def start(self, bus: Bus | None = None, *, poll: float = 0.5) -> Projector:
         """Keep the model up to date: catch up on every wake-up from ``bus``, or every ``poll`` s."""
         if bus is not None:
+
             async def wake(event: Any, delivery: Any) -> None:
                 self.stats.wakeups += 1
                 self._woke = time.perf_counter()
                 self._wake.set()
 
-            self._subscription = await bus.subscribe(f"cqrs-{self.kind}-{self.name}", ["user.#"], wake,
-                                                     prefetch=100, durable=False)
+            self._subscription = await bus.subscribe(
+                f"cqrs-{self.kind}-{self.name}", ["user.#"], wake, prefetch=100, durable=False
+            )
         self._task = asyncio.create_task(self._run(poll), name=f"projector-{self.name}")
         return self
 
@@ -175,7 +183,7 @@ class PostgresProjector(Projector):
     store: PostgresEventStore
     projection: TableProjection
 
-    async def setup(self) -> "PostgresProjector":
+    async def setup(self) -> PostgresProjector:
         async with self.store.pool.connection() as conn, conn.transaction():
             await self.projection.setup(conn, self.store.schema)
             await checkpoints.lock(conn, self.store.schema, self.name)
@@ -221,8 +229,13 @@ class PostgresProjector(Projector):
         moments["read_done"] = time.perf_counter()
         return records, moments
 
-    async def _commit(self, position: int, records: list[Recorded], also: Callable[[Any], Any] | None = None,
-                      moments: dict[str, float] | None = None) -> int:
+    async def _commit(
+        self,
+        position: int,
+        records: list[Recorded],
+        also: Callable[[Any], Any] | None = None,
+        moments: dict[str, float] | None = None,
+    ) -> int:
         """Apply ``records`` (read after ``position``) and move the checkpoint, in one transaction.
 
         Returns how many feed events were consumed, or -1 if the checkpoint is no longer at
@@ -241,8 +254,14 @@ class PostgresProjector(Projector):
                 connected_at = time.perf_counter()
                 async with conn.transaction():
                     # first: a second copy of this projector waits here, then fails, and writes nothing
-                    await checkpoints.move(conn, self.store.schema, self.name, position,
-                                           records[-1].position if records else position, len(records) - len(known))
+                    await checkpoints.move(
+                        conn,
+                        self.store.schema,
+                        self.name,
+                        position,
+                        records[-1].position if records else position,
+                        len(records) - len(known),
+                    )
                     if also is not None:
                         await also(conn)
                     if known:
@@ -259,15 +278,20 @@ class PostgresProjector(Projector):
         if not records:
             return 0
         self._position = records[-1].position  # where the next step starts, without asking
-        self.phases = {**(moments or dict.fromkeys(PHASES[:3], ready_at)), "ready": ready_at,
-                       "connected": connected_at, "applied": applied_at}
+        self.phases = {
+            **(moments or dict.fromkeys(PHASES[:3], ready_at)),
+            "ready": ready_at,
+            "connected": connected_at,
+            "applied": applied_at,
+        }
         self._done(records, len(known))
         return len(records)
 
     async def position(self) -> int:
         async with self.store.pool.connection() as conn:
-            cur = await conn.execute(f'SELECT position FROM "{self.store.schema}".checkpoints WHERE name = %s',
-                                     (self.name,))
+            cur = await conn.execute(
+                f'SELECT position FROM "{self.store.schema}".checkpoints WHERE name = %s', (self.name,)
+            )
             row = await cur.fetchone()
         return row[0] if row else 0
 
@@ -278,14 +302,15 @@ class RedisProjector(Projector):
     kind = "redis"
     projection: KeyProjection
 
-    def __init__(self, store: EventStore, redis: Any, namespace: Namespace, projection: KeyProjection,
-                 **kw: Any) -> None:
+    def __init__(
+        self, store: EventStore, redis: Any, namespace: Namespace, projection: KeyProjection, **kw: Any
+    ) -> None:
         super().__init__(store, projection, **kw)
         self.redis, self.ns = redis, namespace
         self.checkpoint_key = namespace.key("cqrs", projection.name, "checkpoint")
         self.skipped_key = namespace.key("cqrs", projection.name, "skipped")
 
-    async def setup(self) -> "RedisProjector":
+    async def setup(self) -> RedisProjector:
         return self
 
     async def step(self) -> int:

@@ -98,9 +98,11 @@ class Publisher:
 
 async def wait_for_subscribers(pub: Publisher, channel: str, n: int, timeout: float) -> None:
     """Wait until ``n`` clients subscribe to ``channel`` (``PUBSUB NUMSUB``), so nothing is published to nobody."""
+
     async def enough() -> bool:
         [(_, count)] = await pub.redis.pubsub_numsub(pub.channel(channel))
         return count >= n
+
     await until(enough, timeout=timeout, every=0.1, what=f"{n} subscriber(s) on {pub.channel(channel)}")
 
 

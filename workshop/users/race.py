@@ -29,8 +29,9 @@ class FixedResult:
     max_attempts: int
 
 
-async def measure_with_expected_version(store, *, writers: int = 4, appends: int = 50, stream_id: str = "user-1",
-                                        timeout: float = 60.0) -> FixedResult:
+async def measure_with_expected_version(
+    store, *, writers: int = 4, appends: int = 50, stream_id: str = "user-1", timeout: float = 60.0
+) -> FixedResult:
     """The same race through ``retry.execute``: load, decide, append(expected_version), retry."""
     if await store.version(stream_id) == 0:
         await store.append(stream_id, [users.UserCreated(stream_id, "Alice", "Liddell", "alice@example.com")], 0)
@@ -47,6 +48,12 @@ async def measure_with_expected_version(store, *, writers: int = 4, appends: int
     await within(asyncio.gather(*(writer(w) for w in range(writers))), timeout, what=f"{writers} writers")
     events = await store.read(stream_id, from_version=before + 1)
     versions = [e.version for e in events]
-    return FixedResult(writers, writers * appends, len(events), writers * appends - len(events),
-                       versions == list(range(before + 1, before + 1 + len(events))),
-                       sum(a - 1 for a in attempts), max(attempts))
+    return FixedResult(
+        writers,
+        writers * appends,
+        len(events),
+        writers * appends - len(events),
+        versions == list(range(before + 1, before + 1 + len(events))),
+        sum(a - 1 for a in attempts),
+        max(attempts),
+    )
