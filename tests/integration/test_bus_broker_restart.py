@@ -50,8 +50,8 @@ async def restart_broker(pause: float = 1.0) -> None:
 
 @pytest.mark.timeout(180)
 async def test_no_confirmed_message_is_lost_across_a_broker_restart(ws_settings):
-    consumer = await RabbitBus.connect(ws_settings)
-    publisher = await RabbitBus.connect(ws_settings)
+    consumer = await RabbitBus.open(ws_settings)
+    publisher = await RabbitBus.open(ws_settings)
     received: set[str] = set()
 
     async def handler(event, delivery):

@@ -157,7 +157,7 @@ async def test_two_copies_of_a_projector_never_apply_a_batch_twice(store, redis,
 
 
 async def test_the_relay_publishes_the_feed_in_order_and_resumes_after_its_checkpoint(store, ws_settings):
-    bus = await RabbitBus.connect(ws_settings, validate=users.validate)
+    bus = await RabbitBus.open(ws_settings, validate=users.validate)
     got: list[str] = []
 
     async def collect(event, delivery):

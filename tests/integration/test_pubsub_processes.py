@@ -49,7 +49,7 @@ async def test_a_publisher_waiting_for_subscribers_gives_up_in_one_line(ws_setti
     from workshop.pubsub.publisher import Publisher, wait_for_subscribers
     from workshop.waiting import WaitTimeout
 
-    async with await Publisher.connect(ws_settings) as pub:
+    async with await Publisher.open(ws_settings) as pub:
         with pytest.raises(WaitTimeout, match=r"^waited 0.3 s for 2 subscriber\(s\) on ws_t_\w+:user_events") as info:
             await wait_for_subscribers(pub, "user_events", 2, 0.3)
     assert "\n" not in str(info.value)
@@ -76,7 +76,7 @@ async def test_a_stream_consumer_killed_with_sigkill_loses_nothing(ws_settings):
     line = await asyncio.wait_for(victim.stdout.readline(), 30)
     assert b"victim: consuming" in line
     seen: list[int] = []
-    rescuer = await GroupConsumer.create(
+    rescuer = await GroupConsumer.open(
         ws_settings,
         "user_events",
         group="billing",

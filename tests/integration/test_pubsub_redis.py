@@ -16,7 +16,7 @@ from workshop.waiting import until
 
 
 async def test_every_subscriber_gets_every_message_on_both_channels(ws_settings):
-    pub = await Publisher.connect(ws_settings)
+    pub = await Publisher.open(ws_settings)
     one = await Subscriber.start(ws_settings, channels=["user_events", "system_events"], name="one")
     two = await Subscriber.start(ws_settings, channels=["user_events", "system_events"], name="two")
     try:
@@ -33,7 +33,7 @@ async def test_every_subscriber_gets_every_message_on_both_channels(ws_settings)
 
 
 async def test_pattern_subscription_matches_by_glob(ws_settings):
-    pub = await Publisher.connect(ws_settings)
+    pub = await Publisher.open(ws_settings)
     got = []
     sub = await Subscriber.start(ws_settings, patterns=["*_events"], handler=lambda ch, e: got.append(ch))
     try:
@@ -47,7 +47,7 @@ async def test_pattern_subscription_matches_by_glob(ws_settings):
 
 
 async def test_a_subscriber_not_yet_subscribed_misses_messages_silently(ws_settings):
-    pub = await Publisher.connect(ws_settings)
+    pub = await Publisher.open(ws_settings)
     starting = asyncio.create_task(Subscriber.start(ws_settings, channels=["user_events"]))
     early = await pub.publish("user_events", user_action(1))  # the subscriber is still connecting
     sub = await starting
@@ -63,7 +63,7 @@ async def test_a_subscriber_not_yet_subscribed_misses_messages_silently(ws_setti
 
 
 async def test_an_offline_subscriber_loses_what_was_published_meanwhile_counted(ws_settings):
-    pub = await Publisher.connect(ws_settings)
+    pub = await Publisher.open(ws_settings)
     steady = await Subscriber.start(ws_settings, channels=["user_events"], name="steady")
     flaky = await Subscriber.start(ws_settings, channels=["user_events"], name="flaky")
     try:
@@ -89,7 +89,7 @@ async def test_an_offline_subscriber_loses_what_was_published_meanwhile_counted(
 
 
 async def test_bad_messages_are_counted_logged_once_and_skipped(ws_settings):
-    pub = await Publisher.connect(ws_settings)
+    pub = await Publisher.open(ws_settings)
     lines: list[str] = []
 
     def picky(channel, event):
@@ -137,4 +137,4 @@ async def test_redis_down_is_one_line_naming_it(ws_settings):
     message = str(caught.value)
     assert "Redis is not reachable at redis://127.0.0.1:1/0" in message and "\n" not in message
     with pytest.raises(ServiceUnavailable):
-        await Publisher.connect(down)
+        await Publisher.open(down)

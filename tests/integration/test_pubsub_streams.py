@@ -11,7 +11,7 @@ from workshop.waiting import until
 
 async def test_zero_loss_across_a_consumer_restart(ws_settings):
     seen: list[int] = []
-    c = await GroupConsumer.create(
+    c = await GroupConsumer.open(
         ws_settings, group="analytics", consumer="c1", handler=lambda e: seen.append(e.data["seq"])
     )
     key = c.key
@@ -20,10 +20,10 @@ async def test_zero_loss_across_a_consumer_restart(ws_settings):
     c.start(block_ms=50)
     await until(lambda: len(seen) == 5, what="the first five")
     await c.close()  # the consumer goes away ...
-    writer = await GroupConsumer.create(ws_settings, group="unused", consumer="w")
+    writer = await GroupConsumer.open(ws_settings, group="unused", consumer="w")
     for i in range(5, 12):  # ... while the producer carries on
         await append(writer.redis, key, user_action(i))
-    back = await GroupConsumer.create(
+    back = await GroupConsumer.open(
         ws_settings, group="analytics", consumer="c1", handler=lambda e: seen.append(e.data["seq"])
     )
     try:
@@ -37,11 +37,11 @@ async def test_zero_loss_across_a_consumer_restart(ws_settings):
 
 async def test_a_crashed_consumers_pending_entries_are_reclaimed_with_xautoclaim(ws_settings):
     stuck = asyncio.Event()
-    crasher = await GroupConsumer.create(
+    crasher = await GroupConsumer.open(
         ws_settings, group="g", consumer="crasher", handler=lambda e: stuck.wait(), claim_idle_ms=None
     )
     seen: list[int] = []
-    rescuer = await GroupConsumer.create(
+    rescuer = await GroupConsumer.open(
         ws_settings, group="g", consumer="rescuer", handler=lambda e: seen.append(e.data["seq"]), claim_idle_ms=1000
     )
     try:
@@ -78,7 +78,7 @@ async def test_an_entry_that_keeps_failing_goes_to_the_dead_letter_stream(ws_set
             raise RuntimeError(f"cannot handle {event.data['seq']}")
 
     lines: list[str] = []
-    c = await GroupConsumer.create(
+    c = await GroupConsumer.open(
         ws_settings,
         group="g",
         consumer="c",
@@ -108,7 +108,7 @@ async def test_an_entry_that_keeps_failing_goes_to_the_dead_letter_stream(ws_set
 
 
 async def test_maxlen_keeps_a_stream_bounded(ws_settings):
-    c = await GroupConsumer.create(ws_settings, group="g", consumer="c")
+    c = await GroupConsumer.open(ws_settings, group="g", consumer="c")
     try:
         for i in range(50):
             await append(c.redis, c.key, user_action(i), maxlen=10, approximate=False)

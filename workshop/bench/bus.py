@@ -59,7 +59,7 @@ async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
     def row(name: str, n: int, seconds: float, unit: str = "messages") -> None:
         rows.append(rate_row(name, n, seconds, unit))
 
-    bus = await RabbitBus.connect(s)
+    bus = await RabbitBus.open(s)
     try:
         sink = await bus.subscribe("bench_sink", ["order.#"], _ignore)
         await sink.cancel()  # declared and bound, nobody consuming: every publish below is routed here

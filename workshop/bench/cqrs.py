@@ -113,7 +113,7 @@ async def _bus_round_trips(s: Any, n: int) -> list[float]:
     from workshop.bus import RabbitBus
     from workshop.events import Event
 
-    bus = await RabbitBus.connect(replace(s, namespace=s.namespace.child("rt")))
+    bus = await RabbitBus.open(replace(s, namespace=s.namespace.child("rt")))
     arrived: asyncio.Queue = asyncio.Queue()
 
     async def handler(event: Any, delivery: Any) -> None:

@@ -98,7 +98,7 @@ async def delivered_bare(s: Settings, n: int) -> float:
 async def publish_one_by_one(s: Settings, n: int) -> float:
     from workshop.pubsub import Publisher
 
-    pub = await Publisher.connect(s)
+    pub = await Publisher.open(s)
     events = _events(n)
 
     async def run() -> None:
@@ -114,7 +114,7 @@ async def publish_one_by_one(s: Settings, n: int) -> float:
 async def publish_pipelined(s: Settings, n: int) -> float:
     from workshop.pubsub import Publisher
 
-    pub = await Publisher.connect(s)
+    pub = await Publisher.open(s)
     events = _events(n)
 
     async def run() -> None:
@@ -149,7 +149,7 @@ async def stream_append(s: Settings, n: int, stream: str = "bench_stream") -> fl
 async def stream_consume_package(s: Settings, n: int, stream: str = "bench_stream") -> float:
     from workshop.pubsub.streams import GroupConsumer
 
-    c = await GroupConsumer.create(s, stream, group="bench_pkg", consumer="c1", batch=500, claim_idle_ms=None)
+    c = await GroupConsumer.open(s, stream, group="bench_pkg", consumer="c1", batch=500, claim_idle_ms=None)
 
     async def run() -> None:
         while c.stats.handled < n:

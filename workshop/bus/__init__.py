@@ -1,7 +1,7 @@
 """Publish/subscribe buses with one contract: :mod:`~workshop.bus.memory` and :mod:`~workshop.bus.rabbitmq`.
 
     from workshop.bus import MemoryBus, RabbitBus, RetryPolicy
-    bus = await RabbitBus.connect(settings)            # or MemoryBus()
+    bus = await RabbitBus.open(settings)            # or MemoryBus()
     await bus.subscribe("payment", ["order.ordercreated"], handler, prefetch=20)
     await bus.publish("order.ordercreated", event, source="order")
 
@@ -62,5 +62,5 @@ async def open_bus(
     if kind == "rabbitmq":
         from workshop.bus.rabbitmq import RabbitBus
 
-        return await RabbitBus.connect(settings, validate=validate)
+        return await RabbitBus.open(settings, validate=validate)
     raise ValueError(f"unknown bus {kind!r}: choose 'memory' or 'rabbitmq'")

@@ -140,7 +140,7 @@ class RabbitSubscription:
 
 
 class RabbitBus:
-    """A bus on one RabbitMQ connection. Create with ``await RabbitBus.connect(settings)``."""
+    """A bus on one RabbitMQ connection. Create with ``await RabbitBus.open(settings)``."""
 
     def __init__(
         self,
@@ -156,7 +156,7 @@ class RabbitBus:
         self.subscriptions: dict[str, RabbitSubscription] = {}
 
     @classmethod
-    async def connect(
+    async def open(
         cls, s: Settings | None = None, *, validate: Validator | None = None, reconnect_interval: float = 1.0
     ) -> RabbitBus:
         s = s or load_settings()

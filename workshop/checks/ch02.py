@@ -41,7 +41,7 @@ def _scratch(suffix: str = "") -> Settings:
 async def check_type_counter(start_type_counter: Callable[..., Awaitable[Any]]) -> str:
     s = _scratch("chk21")  # channels only, no keys: nothing left over from an earlier run
     counts: Counter = Counter()
-    pub = await Publisher.connect(s)  # ready first: it publishes the moment the learner's function returns
+    pub = await Publisher.open(s)  # ready first: it publishes the moment the learner's function returns
     sub = None
     try:
         sub = await acall(

@@ -50,7 +50,7 @@ async def child(mode: str, orders: int, crash_at: int) -> None:
 
     s = load_settings()
     pool = await db.open_pool(s, max_size=2)
-    bus = await RabbitBus.connect(s, validate=schemas.validate)
+    bus = await RabbitBus.open(s, validate=schemas.validate)
     service = OrderService(pool, bus)
     service.relay.start()
     item = [{"sku": "BOOK", "qty": 1, "price": 10.0}]
@@ -80,7 +80,7 @@ async def run(s: Settings, mode: str, *, orders: int = 5, crash_at: int = 3, tim
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     pool = await db.open_pool(s, max_size=2)
-    bus = await RabbitBus.connect(s, validate=schemas.validate)
+    bus = await RabbitBus.open(s, validate=schemas.validate)
     seen: set[str] = set()
 
     async def tap(event, delivery) -> None:

@@ -187,7 +187,7 @@ async def slow_subscriber(
 
     # its one-line problem reports stay in sub.problems; the result counts them (`noticed`)
     sub = await Subscriber.start(s, channels=["firehose"], handler=slow, name="slow", log_line=lambda line: None)
-    pub = await Publisher.connect(s)
+    pub = await Publisher.open(s)
     try:
         padding = "x" * size
         events = [Event("tick", "sensor-1", {"phase": "burst", "seq": i, "pad": padding}) for i in range(burst)]

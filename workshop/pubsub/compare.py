@@ -64,7 +64,7 @@ async def delivered_package(s: Settings, n: int) -> float:
     from workshop.pubsub import Publisher, Subscriber
 
     subs = [await Subscriber.start(s, channels=["bench"], name=f"bench-{i}") for i in (1, 2)]
-    pub = await Publisher.connect(s)
+    pub = await Publisher.open(s)
     events = _events(n)
     try:
 
@@ -92,7 +92,7 @@ async def streams_rate(s: Settings, n: int) -> float:
     from workshop.pubsub.streams import GroupConsumer, append_many
 
     groups = [
-        await GroupConsumer.create(s, "compare", group=f"reader{i}", consumer="c", batch=500, claim_idle_ms=None)
+        await GroupConsumer.open(s, "compare", group=f"reader{i}", consumer="c", batch=500, claim_idle_ms=None)
         for i in (1, 2)
     ]
     events = _events(n)
@@ -112,7 +112,7 @@ async def rabbitmq_rate(s: Settings, n: int) -> float:
     """Chapter 1's bus: two durable queues on the topic exchange, confirms, prefetch 500, manual acks."""
     from workshop.bus.rabbitmq import RabbitBus
 
-    bus = await RabbitBus.connect(s)
+    bus = await RabbitBus.open(s)
     try:
         subs = [await bus.subscribe(f"compare{i}", ["compare.#"], _noop, prefetch=500) for i in (1, 2)]
         start = time.perf_counter()

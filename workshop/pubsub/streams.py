@@ -11,7 +11,7 @@ not acknowledged yet (the *pending entries list*, PEL). So:
   ``max_deliveries`` deliveries — Redis has no DLQ of its own; this is the usual convention.
 
     await append(r, s.namespace.key("user_events"), event, maxlen=10_000)   # XADD (trimmed)
-    c = await GroupConsumer.create(s, "user_events", group="analytics", consumer="c1", handler=on_event)
+    c = await GroupConsumer.open(s, "user_events", group="analytics", consumer="c1", handler=on_event)
     await c.poll()                 # reclaim idle pending entries, then read new ones; returns how many
     await c.pending()              # XPENDING summary: {"pending": 2, "consumers": {"c1": 2}}
     await c.close()
@@ -113,7 +113,7 @@ class GroupConsumer:
         self._task: asyncio.Task | None = None
 
     @classmethod
-    async def create(
+    async def open(
         cls,
         s: Settings | None = None,
         stream: str = "user_events",

@@ -22,7 +22,7 @@ from workshop.pubsub.subscriber import Subscriber, print_event
 
 
 async def publisher(args: argparse.Namespace, stop: asyncio.Event) -> None:
-    async with await Publisher.connect(settings()) as pub:
+    async with await Publisher.open(settings()) as pub:
         if args.wait_subscribers:
             await wait_for_subscribers(pub, args.channel, args.wait_subscribers, 60.0)
         await publish_loop(pub, args.channel, args.interval, args.count, stop)
@@ -52,7 +52,7 @@ async def consumer(args: argparse.Namespace, stop: asyncio.Event) -> None:
         await asyncio.sleep(args.work_delay)  # the work; a SIGKILL here leaves the batch pending
         print(f"{args.consumer}: handled {event.event_type} seq={event.data.get('seq')}", flush=True)
 
-    c = await GroupConsumer.create(
+    c = await GroupConsumer.open(
         settings(),
         args.stream,
         group=args.group,
