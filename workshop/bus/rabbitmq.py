@@ -19,6 +19,12 @@ Topology for a namespace ``ns`` and a subscription ``payment``::
   single queue with per-message TTL? RabbitMQ expires messages only at the head
   of a queue, so a 10 s message would hold back a 0.1 s one. Why not a quorum
   queue's ``x-delivery-limit``? It redelivers immediately, with no backoff.
+* **On a cluster** (chapter 7): ``connect(s, urls=[...], queue_type="quorum", delivery_limit=5)``
+  connects to the first node that answers and fails over to the next when it dies
+  (:mod:`workshop.bus.failover`); every queue it declares (main, delay, dead-letter) is then a
+  replicated quorum queue, and ``x-delivery-limit`` dead-letters a message whose consumer died
+  ``delivery_limit`` times while handling it — the poison message that never reaches the
+  ``except`` below.
 * **Dead letters with a reason**: the adapter republishes the message to the
   DLX with ``x-dead-reason``/``x-error`` headers, then acks the original. The
   main queue also names the DLX, so anything the broker itself rejects lands
@@ -99,21 +105,39 @@ class RabbitBus:
     """A bus on one RabbitMQ connection. Create with ``await RabbitBus.connect(settings)``."""
 
     def __init__(self, connection: AbstractRobustConnection, channel: AbstractChannel, exchange: AbstractExchange,
-                 dlx: AbstractExchange, s: Settings, validate: Validator | None = None) -> None:
+                 dlx: AbstractExchange, s: Settings, validate: Validator | None = None, *,
+                 queue_type: str = "classic", delivery_limit: int | None = None) -> None:
+        if queue_type not in ("classic", "quorum"):
+            raise ValueError(f"queue_type must be 'classic' or 'quorum', not {queue_type!r}")
         self.connection, self.channel, self.exchange, self.dlx = connection, channel, exchange, dlx
         self.settings, self.ns, self.validate = s, s.namespace, validate
+        self.queue_type, self.delivery_limit = queue_type, delivery_limit
         self.subscriptions: dict[str, RabbitSubscription] = {}
 
     @classmethod
     async def connect(cls, s: Settings | None = None, *, validate: Validator | None = None,
-                      reconnect_interval: float = 1.0) -> "RabbitBus":
+                      reconnect_interval: float = 1.0, urls: Sequence[str] | None = None,
+                      queue_type: str = "classic", delivery_limit: int | None = None) -> "RabbitBus":
+        """``urls``: a cluster's nodes (instead of ``s.amqp_url``); see the module docstring."""
         s = s or load_settings()
         # robust: after a broker restart it reconnects, re-declares queues and resumes consuming
-        connection = await connect.amqp(s, reconnect_interval=reconnect_interval)
+        if urls:
+            from workshop.bus.failover import connect_failover
+            connection: AbstractRobustConnection = await connect_failover(urls, reconnect_interval=reconnect_interval)
+        else:
+            connection = await connect.amqp(s, reconnect_interval=reconnect_interval)
         channel = await connection.channel()  # publisher confirms are on by default
         exchange = await channel.declare_exchange(s.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True)
         dlx = await channel.declare_exchange(s.namespace.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
-        return cls(connection, channel, exchange, dlx, s, validate)
+        return cls(connection, channel, exchange, dlx, s, validate, queue_type=queue_type,
+                   delivery_limit=delivery_limit)
+
+    def _queue_arguments(self, main: bool = False) -> dict[str, Any]:
+        """Extra arguments of every queue this bus declares: the queue type (and the delivery limit)."""
+        if self.queue_type == "classic":
+            return {}
+        limit = {"x-delivery-limit": self.delivery_limit} if main and self.delivery_limit else {}
+        return {"x-queue-type": self.queue_type, **limit}
 
     # --- publishing -------------------------------------------------------------------
     def _message(self, body: bytes, *, source: str, event: Event | None = None,
@@ -155,15 +179,18 @@ class RabbitBus:
     async def subscribe(self, name: str, patterns: Sequence[str], handler: Handler, *, prefetch: int = 10,
                         retry: RetryPolicy | None = None, durable: bool = True) -> RabbitSubscription:
         retry = retry or RetryPolicy()
+        if self.queue_type == "quorum" and not durable:
+            raise ValueError("quorum queues are always durable: subscribe with durable=True")
         qname = self.ns.amqp(name)
         channel = await self.connection.channel()  # one channel per consumer: its own prefetch
         await channel.set_qos(prefetch_count=prefetch)
         exchange = await channel.declare_exchange(self.ns.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True)
         dlx = await channel.declare_exchange(self.ns.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
-        dlq = await channel.declare_queue(self.ns.amqp(name, "dlq"), durable=durable, auto_delete=not durable)
+        dlq = await channel.declare_queue(self.ns.amqp(name, "dlq"), durable=durable, auto_delete=not durable,
+                                          arguments=self._queue_arguments() or None)
         await dlq.bind(dlx, routing_key=name)
         queue = await channel.declare_queue(qname, durable=durable, auto_delete=not durable, arguments={
-            "x-dead-letter-exchange": dlx.name, "x-dead-letter-routing-key": name})
+            "x-dead-letter-exchange": dlx.name, "x-dead-letter-routing-key": name, **self._queue_arguments(main=True)})
         for pattern in patterns:
             await queue.bind(exchange, routing_key=pattern)
         for attempt, delay in enumerate(retry.delays(), 1):
@@ -171,7 +198,7 @@ class RabbitBus:
                                         auto_delete=False, arguments={
                                             "x-message-ttl": max(1, int(delay * 1000)),
                                             "x-dead-letter-exchange": "",
-                                            "x-dead-letter-routing-key": qname})
+                                            "x-dead-letter-routing-key": qname, **self._queue_arguments()})
         sub = RabbitSubscription(name, queue, channel=channel, durable=durable)
         # one coroutine per delivery, no wrapper around it: this is the consume hot path. (A partial of
         # the plain function, not of the bound method: aio-pika checks it is a coroutine function on
