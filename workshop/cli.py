@@ -14,7 +14,7 @@ from workshop.errors import WorkshopError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "lab": ("workshop.lab", "start JupyterLab on the course (port 8888 or the next free one)"),
-    "setup": ("workshop.infra.setup", "what `make lab`/`make test` need: Debian packages, .env, services, kernel"),
+    "setup": ("workshop.setup", "what `make lab`/`make test` need: Debian packages, .env, services, kernel"),
     "doctor": ("workshop.infra.doctor", "check every service: reachable, version, latency, fix"),
     "up": ("workshop.infra.updown", "start the services (Docker Compose, else native binaries)"),
     "down": ("workshop.infra.updown", "stop the services that `workshop up` started"),

@@ -182,6 +182,11 @@ def settings(env: dict[str, str] | None = None, dotenv: Path | str | None = None
     )
 
 
+def state_dir() -> Path:
+    """Where logs, pid files and ``started.json`` live (``$WORKSHOP_STATE_DIR`` or ``.workshop/``)."""
+    return Path(os.environ.get("WORKSHOP_STATE_DIR") or repo_root() / ".workshop")
+
+
 def repo_root() -> Path:
     """The checkout this package lives in (where `.env`, `notebooks/`... are)."""
     return Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from workshop.lab import free_port
+from workshop.process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +21,7 @@ def _get(url: str) -> dict:
 
 
 def test_lab_answers_api_status_and_offers_a_workshop_kernel(tmp_path):
-    port = free_port(18888)
+    port = free_port(start=18888)
     token = "testtoken"
     env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(tmp_path),
            "WORKSHOP_STATE_DIR": str(tmp_path / "state")}

@@ -18,7 +18,7 @@ import socketio
 
 from workshop.webrtc.signaling import Rooms, SignalingError, create_app, origins_from_env, serve
 from workshop.webrtc.tokens import room_token
-from workshop.webrtc.turn import turn_credentials
+from workshop.infra.turn import turn_credentials
 
 pytestmark = pytest.mark.timeout(60)
 

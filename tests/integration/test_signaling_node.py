@@ -17,7 +17,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from workshop.webrtc.relay import free_udp_tcp_port as free_port
+from workshop.process import free_port
 from tests.integration._sio_node import NodeClients
 from workshop.webrtc.limits import Limits
 from workshop.webrtc.signaling import create_app, serve
@@ -138,7 +138,7 @@ async def test_sigterm_stops_the_server_promptly(node, tmp_path):
     port = free_port()
     env = {**os.environ, "TURN_SECRET": SECRET, "WORKSHOP_ENV_FILE": str(tmp_path / "none.env")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "workshop.webrtc.signaling", "--port", str(port),
+        sys.executable, "-m", "workshop.run.signaling", "--port", str(port),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), 20)

@@ -17,7 +17,8 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from workshop.webrtc.call import SignalingPeer, loopback_call, synthetic_media
 from workshop.webrtc.peer import CallError, host_addresses, rtc_config, selected_pair, wait_connected
-from workshop.webrtc.relay import TurnServer, free_udp_tcp_port as free_port
+from workshop.process import free_port
+from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.tokens import room_token
 from workshop.webrtc.tracks import PatternVideoTrack, read_number
@@ -88,7 +89,7 @@ async def test_a_turn_failure_is_a_clear_error_within_seconds(turn, error):
         if turn == "another secret":  # a coturn whose static-auth-secret is not the signaling server's
             turn_url = (await stack.enter_async_context(TurnServer("not-the-signaling-secret"))).url
         else:
-            turn_url = f"turn:127.0.0.1:{free_port()}"
+            turn_url = f"turn:127.0.0.1:{free_port(udp=True)}"
         runner, address = await signaling(turn_url)
         stack.push_async_callback(runner.cleanup)
         start = time.monotonic()
@@ -100,7 +101,7 @@ async def test_a_turn_failure_is_a_clear_error_within_seconds(turn, error):
 
 async def test_failed_ice_ends_in_a_clear_error_within_seconds():
     """Candidates that lead nowhere (the answer's ports point at a closed port): ICE never connects."""
-    dead = free_port()
+    dead = free_port(udp=True)
 
     def nowhere(sdp: str) -> str:
         return re.sub(r"(candidate:\S+ \d \S+ \d+ 127\.0\.0\.1) \d+", rf"\1 {dead}", sdp)

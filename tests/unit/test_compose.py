@@ -335,8 +335,9 @@ def test_order_services_run_the_package_module_and_consumers_can_scale(resolved,
     import importlib.util
 
     svc = services(resolved)[name]
-    module = svc["command"][svc["command"].index("-m") + 1]
-    assert module == f"workshop.orders.{name}" and importlib.util.find_spec(module), module
+    at = svc["command"].index("-m")
+    assert svc["command"][at + 1:at + 3] == ["workshop.run.orders", name], svc["command"]
+    assert importlib.util.find_spec("workshop.run.orders")
     assert {"rabbitmq", "postgres"} <= set(svc["depends_on"])
     assert "container_name" not in svc, "a fixed container name prevents --scale"
     if name != "order":

@@ -1,4 +1,4 @@
-"""`workshop setup` (workshop.infra.setup): install a missing Debian package when we may, else say how.
+"""`workshop setup` (workshop.setup, packages in workshop.infra.setup): install a missing Debian package when we may, else say how.
 
 The machine is faked: a PATH of our own with (or without) an ``apt-get`` and a
 ``sudo`` that record what they were asked, and a pretend user id.
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from workshop import setup as command
 from workshop.infra import dotenv, setup, updown
 
 ALL_TEST_PACKAGES = "coturn chromium chromium-driver docker-compose nodejs npm"
@@ -104,19 +105,19 @@ def no_packages(monkeypatch, machine, tmp_path):
     steps: list[str] = []
     monkeypatch.setattr(dotenv, "main", lambda argv: steps.append("env") or 0)
     monkeypatch.setattr(updown, "up_main", lambda argv: steps.append("up") or 1)  # coturn cannot start
-    monkeypatch.setattr(setup, "install_kernel", lambda log: steps.append("kernel") or True)
+    monkeypatch.setattr(command, "install_kernel", lambda log: steps.append("kernel") or True)
     return steps
 
 
 def test_make_test_stops_with_that_one_line(no_packages, capsys):
-    assert setup.main(["test"]) == 1
+    assert command.main(["test"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and out[0].endswith(f"sudo apt-get install -y {ALL_TEST_PACKAGES}")
     assert no_packages == []  # nothing else was attempted
 
 
 def test_make_lab_goes_on_and_opens_the_lab(no_packages, capsys):
-    assert setup.main(["lab"]) == 0
+    assert command.main(["lab"]) == 0
     out = capsys.readouterr().out
     assert "sudo apt-get install -y coturn" in out and "chromium" not in out  # the lab needs only coturn
     assert "the lab opens anyway" in out

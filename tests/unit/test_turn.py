@@ -1,4 +1,4 @@
-"""TURN REST API credentials (workshop.webrtc.turn)."""
+"""TURN REST API credentials (workshop.infra.turn)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from workshop.config import settings
 from workshop.errors import ConfigError
-from workshop.webrtc.turn import ice_servers, turn_credentials
+from workshop.infra.turn import ice_servers, turn_credentials
 
 # Computed independently with OpenSSL:
 #   printf %s "1700003600:learner" | openssl dgst -binary -sha1 -hmac "s3cret" | base64

@@ -15,7 +15,7 @@ import av
 import numpy as np
 
 from workshop.checks import acall, call, check, expect, expect_equal, expect_isinstance, expect_raises, fail, trying
-from workshop.webrtc import turn
+from workshop.infra import turn
 from workshop.webrtc.signaling import Rooms, SignalingError
 from workshop.webrtc.tracks import PatternVideoTrack
 

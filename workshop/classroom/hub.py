@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from workshop.config import state_dir as state_dir_of_workshop
 from workshop.errors import WorkshopError
 
 PROXY_PACKAGE = Path(__file__).with_name("proxy")
@@ -27,9 +28,8 @@ CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
 
 
 def state_dir() -> Path:
-    from workshop.infra.updown import state_dir as workshop_state
 
-    return Path(os.environ.get("WORKSHOP_CLASSROOM_DIR") or workshop_state() / "classroom")
+    return Path(os.environ.get("WORKSHOP_CLASSROOM_DIR") or state_dir_of_workshop() / "classroom")
 
 
 def free_port() -> int:
@@ -43,7 +43,7 @@ def proxy_command(install: bool = True) -> Path:
     binary = PROXY_PACKAGE / "node_modules" / ".bin" / "configurable-http-proxy"
     if binary.exists() or not install:
         return binary
-    from workshop.webrtc.vendor import npm_ci
+    from workshop.infra.npm import npm_ci
 
     npm_ci(PROXY_PACKAGE)
     return binary
@@ -63,9 +63,8 @@ def learner_python() -> str:
     real = Path(sys.executable).resolve()
     if all(p.stat().st_mode & stat.S_IXOTH for p in real.parents):
         return sys.executable
-    from workshop.infra.updown import state_dir as workshop_state
 
-    runtime = workshop_state() / "classroom-runtime"
+    runtime = state_dir_of_workshop() / "classroom-runtime"
     python = runtime / "bin" / "python"
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     if not python.exists():

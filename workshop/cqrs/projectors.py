@@ -18,7 +18,7 @@ The bus only *wakes* projectors up (any event on ``user.#``); what they apply
 always comes from the feed, in feed order. A lost or repeated wake-up costs
 nothing, and a projector started today back-fills from position 0.
 
-    python -m workshop.cqrs.projectors     # all read models (compose: cqrs-projectors)
+    python -m workshop.run.cqrs projectors     # all read models (compose: cqrs-projectors)
 """
 
 from __future__ import annotations
@@ -236,48 +236,3 @@ class RedisProjector(Projector):
 
     async def position(self) -> int:
         return int(await self.redis.get(self.checkpoint_key) or 0)
-
-
-async def main(argv: list[str] | None = None) -> None:  # the compose service, and the kill-and-resume test
-    import argparse
-
-    from workshop import connect
-    from workshop.bus import open_bus
-    from workshop.config import settings
-    from workshop.cqrs import rebuild
-    from workshop.cqrs.readmodels import SignupsByDay
-    from workshop.cqrs.system import default_projectors, open_store
-
-    parser = argparse.ArgumentParser(prog="python -m workshop.cqrs.projectors")
-    parser.add_argument("--models", default="users,activity,cache",
-                        help="comma-separated: users, activity, cache, signups")
-    parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--no-bus", action="store_true", help="poll the feed only")
-    args = parser.parse_args(argv)
-    s = settings()
-    store = await open_store(s)
-    redis = await connect.redis(s)
-    bus = None if args.no_bus else await open_bus("rabbitmq", s)
-    users_table = await rebuild.active(store.pool, store.schema)
-    made = dict(zip(("users", "activity", "cache"),
-                    default_projectors(store, redis, s.namespace, users_table, batch=args.batch)))
-    made["signups"] = PostgresProjector(store, SignupsByDay(), batch=args.batch)
-    running = []
-    for model in args.models.split(","):
-        projector = await made[model].setup()
-        running.append(await projector.start(bus, poll=0.2))
-    print(f"projectors: {', '.join(p.name for p in running)} in {store.schema}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        for p in running:
-            await p.stop()
-        if bus is not None:
-            await bus.close()
-        await redis.aclose()
-        await store.close()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())

@@ -13,7 +13,7 @@ an answer older than the client's own write. (Not a 5xx: nothing is broken,
 the model is just behind the position the client asked for.) Every answer carries the
 model's position in ``X-Read-Position``.
 
-    uvicorn --factory workshop.cqrs.read_api:app --port 8001     # compose: cqrs-read-api
+    python -m workshop.run.cqrs read-api --port 8001     # compose: cqrs-read-api
 """
 
 from __future__ import annotations
@@ -246,10 +246,3 @@ async def open_read_side(s: Any = None) -> tuple[ReadSide, Any]:
         await store.close()
 
     return ReadSide(store.pool, store.schema, redis, s.namespace), close
-
-
-def app() -> FastAPI:  # pragma: no cover - uvicorn --factory
-    """The read API as a service: connections opened at start-up, closed at shutdown."""
-    from workshop.cqrs.system import served
-
-    return served(create_app, open_read_side)

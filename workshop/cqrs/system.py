@@ -158,31 +158,3 @@ class CqrsSystem:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.stop()
-
-
-def served(create_app: Any, open_target: Any) -> Any:
-    """``create_app(target)`` as a service: ``await open_target()`` → ``(target, close)`` runs at start-up.
-
-    What ``uvicorn --factory`` calls for both APIs: connections open in the server's
-    own event loop and close at shutdown.
-    """
-    import contextlib
-
-    holder: dict[str, Any] = {}
-
-    class Late:  # stands for the target until the lifespan has opened it
-        def __getattr__(self, name: str) -> Any:
-            return getattr(holder["target"], name)
-
-    app = create_app(Late())
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Any):
-        holder["target"], close = await open_target()
-        try:
-            yield
-        finally:
-            await close()
-
-    app.router.lifespan_context = lifespan
-    return app

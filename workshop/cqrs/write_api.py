@@ -17,7 +17,7 @@
   and in each case nothing is stored. Bodies over 64 kB get **413**, non-JSON
   **400**/**415** (:mod:`workshop.webapi`).
 
-    uvicorn --factory workshop.cqrs.write_api:app --port 8000     # compose: cqrs-write-api
+    python -m workshop.run.cqrs write-api --port 8000     # compose: cqrs-write-api
 """
 
 from __future__ import annotations
@@ -132,10 +132,3 @@ async def open_handler(s: Any = None) -> tuple[CommandHandler, Any]:
 
     store = await open_store(s or settings())
     return CommandHandler(store, emails=EmailReservations(store.pool, store.schema)), store.close
-
-
-def app() -> FastAPI:  # pragma: no cover - uvicorn --factory
-    """The write API as a service: the event store opened at start-up, closed at shutdown."""
-    from workshop.cqrs.system import served
-
-    return served(create_app, open_handler)

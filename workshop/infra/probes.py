@@ -26,7 +26,7 @@ from workshop.config import Settings, repo_root
 from workshop.connect import failure_reason
 from workshop.errors import WorkshopError, redact
 from workshop.infra.coturn import LOCAL_HOSTS, find_running
-from workshop.infra.fixes import FIXES, fix_for
+from workshop.fixes import FIXES, fix_for
 from workshop.infra.setup import PACKAGES, install_hint
 
 TIMEOUT = 2.5  # seconds per probe
@@ -121,7 +121,7 @@ async def probe_management(s: Settings, timeout: float) -> tuple[str, float, str
 
 async def probe_coturn(s: Settings, timeout: float) -> tuple[str, float, str]:
     from workshop.infra.stun import StunError, TurnProbe
-    from workshop.webrtc.turn import turn_credentials
+    from workshop.infra.turn import turn_credentials
 
     host, port = s.turn_host_port
     async with TurnProbe(host, port, timeout) as probe:

@@ -4,7 +4,7 @@
   notebook can measure what goes wrong with them;
 * :mod:`.publisher`, :mod:`.subscriber` — the same flow on redis-py's asyncio client:
   JSON events, subscriptions confirmed before anything is published, pattern
-  subscriptions, bad messages counted and skipped (``python -m workshop.pubsub.subscriber``);
+  subscriptions, bad messages counted and skipped (``python -m workshop.run.pubsub subscriber``);
 * :mod:`.streams` — Redis Streams with a consumer group: ``XADD``, ``XREADGROUP``, ``XACK``,
   ``XPENDING``, ``XAUTOCLAIM`` and a dead-letter stream;
 * :mod:`.timeline` — who received what, and the delivery timeline plot;
@@ -18,7 +18,7 @@ __all__ = ["Publisher", "Subscriber"]
 
 
 def __getattr__(name: str):
-    # imported on first use, so `python -m workshop.pubsub.subscriber` does not import itself twice
+    # imported on first use: `import workshop.pubsub.streams` need not import the others
     if name == "Publisher":
         from workshop.pubsub.publisher import Publisher
         return Publisher

@@ -43,9 +43,34 @@ def _events(n: int) -> list[Event]:
     return [user_action(i) for i in range(n)]
 
 
-async def pubsub_rate(s: Settings, n: int) -> float:
-    from workshop.bench.pubsub import delivered_package
+CHUNK = 1000  # messages per pipeline
 
+
+async def _clock(coro: Any) -> float:
+    start = time.perf_counter()
+    await coro
+    return time.perf_counter() - start
+
+
+async def delivered_package(s: Settings, n: int) -> float:
+    """Seconds until two package Subscribers have each received ``n`` events published pipelined."""
+    from workshop.pubsub import Publisher, Subscriber
+
+    subs = [await Subscriber.start(s, channels=["bench"], name=f"bench-{i}") for i in (1, 2)]
+    pub = await Publisher.connect(s)
+    events = _events(n)
+    try:
+        async def run() -> None:
+            for i in range(0, n, CHUNK):
+                await pub.publish_many([("bench", e) for e in events[i:i + CHUNK]])
+            await until(lambda: all(sub.stats.received >= n for sub in subs), timeout=120, every=0.005,
+                        what=f"{n} deliveries to both subscribers")
+        return await _clock(run())
+    finally:
+        await asyncio.gather(pub.close(), *(sub.stop() for sub in subs))
+
+
+async def pubsub_rate(s: Settings, n: int) -> float:
     return 2 * n / await delivered_package(s, n)
 
 

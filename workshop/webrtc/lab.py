@@ -23,7 +23,7 @@ from workshop.webrtc.call import LIVE
 from workshop.webrtc.peer import CallError, check_turn
 from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import create_app, serve
-from workshop.webrtc.turn import ice_servers_for
+from workshop.infra.turn import ice_servers_for
 
 _current: "CallLab | None" = None
 

@@ -39,7 +39,7 @@ What the course's version got wrong, and what this one does instead:
 
 Run it::
 
-    python -m workshop.webrtc.signaling --host 127.0.0.1 --port 3000
+    python -m workshop.run.signaling --host 127.0.0.1 --port 3000     # workshop.run.signaling
     curl http://127.0.0.1:3000/healthz
 
 Room state lives in this process's memory, so run one signaling process (several
@@ -65,7 +65,7 @@ from aiohttp import web
 
 from workshop.webrtc.limits import Bucket, Limits
 from workshop.webrtc.tokens import TokenError, check_room_token
-from workshop.webrtc.turn import ice_servers_for
+from workshop.infra.turn import ice_servers_for
 
 log = logging.getLogger("workshop.signaling")
 
@@ -424,49 +424,3 @@ def origins_from_env(env: dict[str, str] | None = None) -> tuple[str, ...]:
     raw = (os.environ if env is None else env).get("SIGNALING_ALLOWED_ORIGINS", "")
     found = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
     return found or DEFAULT_ORIGINS
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m workshop.webrtc.signaling [--host H] [--port P] [--max-room-size N] [--origin O ...]``."""
-    from workshop.config import settings
-    from workshop.errors import WorkshopError
-    from workshop.webrtc.turn import check_secret
-
-    p = argparse.ArgumentParser(prog="python -m workshop.webrtc.signaling", description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=int, default=3000)
-    p.add_argument("--max-room-size", type=int, default=MAX_ROOM_SIZE, help="peers per room (2: a 1:1 call)")
-    p.add_argument("--origin", action="append", dest="origins",
-                   help="a browser origin allowed to connect (repeatable; default: "
-                        "$SIGNALING_ALLOWED_ORIGINS or localhost:3000/8888)")
-    p.add_argument("--turn-url", help="the TURN server handed to joined clients (default: $TURN_URL)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log every join, leave and refusal")
-    args = p.parse_args(argv)
-    if args.max_room_size < 1:
-        p.error("--max-room-size must be at least 1")
-    try:
-        s = settings()
-        secret = check_secret(s.turn_secret)
-    except WorkshopError as exc:
-        raise SystemExit(f"signaling: {exc}") from None
-    origins = tuple(args.origins) if args.origins else origins_from_env()
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="signaling: %(levelname)s %(message)s")
-    app = create_app(secret, turn_url=args.turn_url or s.turn_url, max_room_size=args.max_room_size,
-                     allowed_origins=origins)
-    print(f"Signaling server on http://{args.host}:{args.port} "
-          f"(rooms of {args.max_room_size}; origins: {', '.join(origins)})", flush=True)
-    try:
-        web.run_app(app, host=args.host, port=args.port, print=None, shutdown_timeout=0.25)
-    except OSError as exc:  # port taken, address not available
-        raise SystemExit(f"signaling: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    return 0
-
-
-if __name__ == "__main__":
-    code = main()
-    # Stopped cleanly (SIGTERM/SIGINT: sockets dropped, server closed). Skip the interpreter's
-    # teardown of every imported module, which takes over a second on a busy machine.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

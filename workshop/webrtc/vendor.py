@@ -13,10 +13,9 @@ The copies are committed so that ``pip install`` alone gives a working page;
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
-from workshop.errors import WorkshopError
+from workshop.infra.npm import npm_ci
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = HERE / "node_modules" / "socket.io-client"
@@ -31,21 +30,6 @@ def npm_install(timeout: float = 180) -> Path:
     if not (PACKAGE / "package.json").is_file():
         npm_ci(HERE, timeout)
     return PACKAGE
-
-
-def npm_ci(folder: Path, timeout: float = 180) -> None:
-    """``npm ci`` in ``folder`` (its ``package-lock.json``); a one-line :class:`WorkshopError` if it fails."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise WorkshopError("npm is not installed: install Node.js (apt-get install nodejs npm)")
-    try:
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise WorkshopError(f"npm ci did not finish within {timeout:g} s (is the npm registry reachable?)") from None
-    if done.returncode:
-        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise WorkshopError(f"npm ci failed in {folder}: {last}")
 
 
 def vendor() -> list[Path]:
