@@ -112,6 +112,7 @@ class RabbitBus:
         self.connection, self.channel, self.exchange, self.dlx = connection, channel, exchange, dlx
         self.settings, self.ns, self.validate = s, s.namespace, validate
         self.queue_type, self.delivery_limit = queue_type, delivery_limit
+        self._replacing = False
         self.subscriptions: dict[str, RabbitSubscription] = {}
 
     @classmethod
@@ -157,7 +158,31 @@ class RabbitBus:
     async def publish(self, routing_key: str, event: Event, *, source: str = "") -> None:
         validated(event, self.validate)
         msg = self._message(_body(event), source=source, event=event)
-        await self.exchange.publish(msg, routing_key, mandatory=False, timeout=PUBLISH_TIMEOUT)
+        exchange = self.exchange
+        try:
+            await exchange.publish(msg, routing_key, mandatory=False, timeout=PUBLISH_TIMEOUT)
+        except aio_pika.exceptions.DeliveryError:  # a nack: RabbitMQ did not take it, the caller publishes again
+            await self._replace_publisher(exchange)
+            raise
+
+    async def _replace_publisher(self, failed: AbstractExchange) -> None:
+        """After a nack, publish on a new channel.
+
+        On a cluster (RabbitMQ 3.10), a channel that published to a quorum queue while the
+        queue's leader was changing can go on nacking every later publish; a new channel
+        works at once. Only the first failed publish replaces it; the others just retry.
+        """
+        if failed is not self.exchange or self._replacing:
+            return
+        self._replacing = True
+        try:
+            old, self.channel = self.channel, await self.connection.channel()
+            self.exchange = await self.channel.declare_exchange(self.ns.amqp("events"), aio_pika.ExchangeType.TOPIC,
+                                                                durable=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.close(), 5)
+        finally:
+            self._replacing = False
 
     async def publish_many(self, items: Iterable[tuple[str, Event]], *, source: str = "", window: int = 256) -> int:
         """Publish concurrently (up to ``window`` confirms in flight); raises if any was not confirmed."""
