@@ -12,6 +12,7 @@ The bus that fails over is chapter 1's, with options: ``RabbitBus.connect(s, url
 queue_type="quorum")`` (see :mod:`workshop.bus.failover`).
 """
 
-from workshop.cluster.nodes import Cluster, Node, leftover_nodes, stop_leftovers
+from workshop.cluster.nodes import Cluster, Node
+from workshop.infra.throwaway import cluster_nodes as leftover_nodes
 
-__all__ = ["Cluster", "Node", "leftover_nodes", "stop_leftovers"]
+__all__ = ["Cluster", "Node", "leftover_nodes"]

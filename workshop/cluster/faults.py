@@ -10,7 +10,8 @@ to: the worst case, client and queue lose their node at once.
 What is counted, per run:
 
 * **completed / stalled / lost** orders: final (shipped or cancelled) within the deadline, not
-  final at the deadline, and still not final after the node came back;
+  final at the deadline, and still not final after the node came back (``dead_lettered``
+  says how many messages the services parked in their dead-letter queues meanwhile);
 * **charged twice**: orders with two charges in the payment table (an effect done twice);
 * **redelivered**: events a consumer saw a second time (at-least-once; the inboxes absorb them);
 * **reordered**: events a tap received after a later step of the same order's saga;
@@ -80,6 +81,8 @@ class FaultRun:
     reordered: int
     inconsistent: int
     seconds: float  # from the first order to the last final one (or the deadline)
+    dead_lettered: int = 0  # messages the services parked in their dead-letter queues
+
 
     def __str__(self) -> str:
         short = lambda n: n.split("@")[0].rsplit("-", 1)[-1]  # noqa: E731
@@ -88,7 +91,7 @@ class FaultRun:
                 f"{short(self.leader_before)} → {short(self.leader_after) or '-'}): {self.orders} orders, "
                 f"{self.completed} completed in time, {self.stalled} stalled, {self.lost} lost, "
                 f"{self.charged_twice} charged twice, {self.redelivered} redelivered, {self.reordered} reordered, "
-                f"{self.inconsistent} inconsistent")
+                f"{self.inconsistent} inconsistent, {self.dead_lettered} dead-lettered")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,6 +150,7 @@ async def orders_under_fault(cluster: Cluster, s: Settings, *, queue_type: str =
                                      ids)
         inconsistent = await _inconsistent(system, ids)
         redelivered = sum(svc.duplicates for svc in system.running.values())
+        dead = sum(stats.get("dead_lettered", 0) for stats in system.stats().values())
     finally:
         await system.stop()
         for node in cluster.nodes:  # leave the cluster whole for the next experiment
@@ -157,7 +161,7 @@ async def orders_under_fault(cluster: Cluster, s: Settings, *, queue_type: str =
         await db.setup(s)  # nothing to undo in PostgreSQL: the caller resets its namespace
     return FaultRun(queue_type, fault if fault != "none" else "none", victim.name, leader_before, leader_after,
                     len(ids), len(ids) - stalled, stalled, lost, charged_twice, redelivered + counter.doubled,
-                    counter.reordered, inconsistent, round(seconds, 1))
+                    counter.reordered, inconsistent, round(seconds, 1), dead)
 
 
 async def _inject(cluster: Cluster, node: Any, fault: str, freeze_for: float) -> None:

@@ -42,11 +42,11 @@ from typing import Any
 from urllib.parse import quote
 
 from workshop.errors import WorkshopError
+from workshop.infra.throwaway import DIR_PREFIX
 from workshop.process import Server, free_port, port_open
 
 RABBITMQ_BIN = Path(os.environ.get("WORKSHOP_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
 PLUGINS = ("rabbitmq_management", "rabbitmq_consistent_hash_exchange")
-DIR_PREFIX = "workshop-cluster-"  # in every node's command line: how `workshop down` finds leftovers
 WAL_MAX_BYTES = 8 * 1024 * 1024
 # Nodes are spawned from these threads, which live as long as this process: a child started with
 # PR_SET_PDEATHSIG gets SIGTERM when the *thread* that spawned it ends, not only the process.
@@ -221,7 +221,7 @@ class Cluster:
             node.server.stop()
         self.nodes = []
         if self.root is not None:
-            os.environ.get("KEEP") or shutil.rmtree(self.root, ignore_errors=True)
+            shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
 
     async def astart(self) -> Cluster:
@@ -368,30 +368,3 @@ def _booted(console: Path) -> bool:
         return "completed with" in console.read_text(errors="replace")
     except OSError:
         return False
-
-
-def leftover_nodes() -> list[int]:
-    """Process ids of throw-away cluster nodes still running (e.g. from a kernel that was killed)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"beam" in cmdline.split(b"\0", 1)[0] and DIR_PREFIX.encode() in cmdline:
-            pids.append(int(proc.name))
-    return pids
-
-
-def stop_leftovers() -> int:
-    """Kill the throw-away nodes :func:`leftover_nodes` finds (thaw first: a frozen one ignores signals)."""
-    pids = leftover_nodes()
-    for pid in pids:
-        for sig in (signal.SIGCONT, signal.SIGKILL):
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-    return len(pids)
