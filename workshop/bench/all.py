@@ -183,9 +183,31 @@ def webrtc(size: str, scale: float, figs: Figures) -> None:
          fps["value"], fps["sent_fps"], target=0.95)
 
 
+# a throw-away three-node cluster starts first (20-60 s): one run, small counts
+CLUSTER = {"quick": {"publish": 1000, "pause": 150, "orders": 100},
+           "full": {"publish": 5000, "pause": 500, "orders": 400}}
+
+
+def cluster(size: str, scale: float, figs: Figures) -> None:
+    from workshop.bench import cluster as b
+
+    rows = {r["name"]: r for r in asyncio.run(b.run(_sized(CLUSTER[size], scale, least=20), log=lambda m: None))}
+    ch = "7 cluster"
+    _fig(figs, ch, "confirmed publish, quorum queue", "msg/s", "classic queue",
+         rows["confirmed publish, quorum queue"]["rate"], rows["confirmed publish, classic queue"]["rate"])
+    p50 = rows["failover: publish latency p50"]["value"]
+    for name in ("failover: publish latency p99", "failover: longest publish (the pause)"):
+        _fig(figs, ch, name, "ms", "publish latency p50", rows[name]["value"], p50, higher_is_better=False)
+    one = rows["1 partition(s), one consumer each"]["rate"]
+    for k in (2, 3):
+        _fig(figs, ch, f"{k} partitions, one consumer each", "events/s", "1 partition",
+             rows[f"{k} partition(s), one consumer each"]["rate"], one)
+
+
 ADAPTERS: dict[str, Callable[[str, float, Figures], None]] = {
-    "bus": bus, "pubsub": pubsub, "store": store, "cqrs": cqrs, "webrtc": webrtc}
-CHAPTERS = {"bus": "1 bus", "pubsub": "2 pub/sub", "store": "3 event store", "cqrs": "4 CQRS", "webrtc": "5 WebRTC"}
+    "bus": bus, "pubsub": pubsub, "store": store, "cqrs": cqrs, "webrtc": webrtc, "cluster": cluster}
+CHAPTERS = {"bus": "1 bus", "pubsub": "2 pub/sub", "store": "3 event store", "cqrs": "4 CQRS", "webrtc": "5 WebRTC",
+            "cluster": "7 cluster"}
 
 
 def generic(name: str, figs: Figures) -> None:
@@ -224,7 +246,7 @@ def run(names: list[str], *, size: str = "quick", scale: float = 1.0, runs: int 
     errors: dict[str, str] = {}
     started = datetime.now(timezone.utc)
     for name in names:
-        n = runs or (1 if name in ("webrtc", "cqrs") or size == "full" and name == "store" else 3)
+        n = runs or (1 if name in ("webrtc", "cqrs", "cluster") or size == "full" and name == "store" else 3)
         if name not in ADAPTERS:
             n = 1
         start = time.perf_counter()

@@ -340,6 +340,7 @@ class Cluster:
     async def restart(self, node: Node) -> None:
         """Start a killed node again: same name, same data, so it rejoins the cluster by itself."""
         if not node.running:
+            (node.home / "console.log").unlink(missing_ok=True)  # "booted" must mean this boot, not the last one
             await asyncio.wrap_future(_STARTER.submit(node.server.start))
 
     async def wait_running(self, count: int | None = None, timeout: float = 120.0) -> list[str]:

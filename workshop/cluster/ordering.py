@@ -139,7 +139,7 @@ async def _work(work: float) -> None:
 
 
 async def competing(connection: Any, s: Settings, *, consumers: int = 3, orders: int = 100, prefetch: int = 10,
-                    work: float = 0.004, timeout: float = 60.0) -> OrderingRun:
+                    work: float = 0.01, timeout: float = 60.0) -> OrderingRun:
     """Chapter 1's scaling: ``consumers`` consumers on one queue, each handling up to ``prefetch`` at once."""
     check = OrderCheck()
     channel = await connection.channel()
@@ -170,7 +170,7 @@ async def competing(connection: Any, s: Settings, *, consumers: int = 3, orders:
 
 
 async def partitioned(connection: Any, s: Settings, *, partitions: int = 3, orders: int = 100,
-                      prefetch: int = 10, work: float = 0.004, timeout: float = 60.0) -> OrderingRun:
+                      prefetch: int = 50, work: float = 0.01, timeout: float = 60.0) -> OrderingRun:
     """``partitions`` queues behind a consistent-hash exchange, each with one active consumer in sequence."""
     check = OrderCheck()
     channel = await connection.channel()
