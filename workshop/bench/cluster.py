@@ -49,14 +49,22 @@ async def run(sizes: dict[str, int], log: Any = print) -> list[dict[str, Any]]:
     from workshop.cluster.ordering import partitioned
     from workshop.infra.reset import reset_namespace
 
+    import logging
+
+    for name in ("aio_pika", "aiormq"):  # the failover's reconnection attempts are expected, not news
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     rows: list[dict[str, Any]] = []
     log("starting a throw-away three-node cluster …")
     async with Cluster() as cluster:
         s = await scratch(None, "bench_cluster")
         try:
             memory = cluster.memory()
-            classic = await confirmed_publish(cluster.urls, s, "classic", sizes["publish"])
-            quorum = await confirmed_publish(cluster.urls, s, "quorum", sizes["publish"])
+            best: dict[str, dict[str, Any]] = {}
+            for kind in ("classic", "quorum", "classic", "quorum"):  # interleaved, best of two: no warm-up bias
+                row = await confirmed_publish(cluster.urls, s, kind, sizes["publish"])
+                if kind not in best or row["rate"] > best[kind]["rate"]:
+                    best[kind] = row
+            classic, quorum = best["classic"], best["quorum"]
             quorum["vs_classic_queue"] = round(quorum["rate"] / classic["rate"], 3)
             rows += [classic, quorum]
 
