@@ -89,6 +89,15 @@ class StoreContract:
         assert await store.read_all(after=4) == []
         assert await store.head() == 4
 
+    async def test_position_finds_a_streams_event_in_the_global_feed(self, store):
+        await store.append("a", [ev("a", 1), ev("a", 2)], expected_version=0)
+        await store.append("b", [ev("b", 3)], expected_version=0)
+        await store.append("a", [ev("a", 4)], expected_version=2)
+        assert [await store.position("a", v) for v in (1, 2, 3)] == [1, 2, 4]
+        assert await store.position("b", 1) == 3
+        assert await store.position("a", 0) == 0  # before the first event
+        assert await store.position("a", 9) == 0 and await store.position("nobody", 1) == 0
+
     async def test_only_one_of_many_concurrent_writers_wins(self, store):
         results = await asyncio.gather(
             *(store.append("acc-1", [ev("acc-1", i)], expected_version=0) for i in range(6)),

@@ -35,14 +35,14 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from workshop.errors import WorkshopError
 from workshop.waiting import WaitTimeout, stop_task, until_sync, within
 
-Main = Callable[[asyncio.Event], Awaitable[int | None]]
+Main = Callable[[asyncio.Event], Coroutine[Any, Any, int | None]]
 
 
 # --- ports ----------------------------------------------------------------------------------
@@ -268,8 +268,11 @@ async def serve_http(app: Any, host: str, port: int, stop: asyncio.Event, *, gra
     """Serve the ASGI ``app`` on ``host:port`` (uvicorn, in this event loop) until ``stop`` is set."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # run() owns the signals
+    class Server(uvicorn.Server):
+        def capture_signals(self) -> Any:  # run() owns SIGTERM and SIGINT: uvicorn must not take them over
+            return contextlib.nullcontext()
+
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:  # bound here, not by uvicorn: a taken port is one line, not uvicorn's sys.exit(1)

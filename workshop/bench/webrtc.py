@@ -69,6 +69,7 @@ async def call_setup(url: str, secret: str, relay: bool, media: Any) -> tuple[fl
     start = time.perf_counter()
     async with loopback_call(url, secret, relay=relay, media=media) as call:
         took = time.perf_counter() - start
+        assert call.caller.pc is not None  # connected: loopback_call returned
         return took, selected_pair(call.caller.pc)["relayed"]
 
 
@@ -84,7 +85,8 @@ async def frame_rate(url: str, secret: str, cfg: dict[str, Any]) -> dict[str, fl
     async with loopback_call(url, secret, media=media) as call:
         await call.first_frame(timeout=10)
         sender = call.caller.tracks[0]
-        sink: FrameSink = call.callee.sink
+        sink = call.callee.sink
+        assert sink is not None  # first_frame() returned: the callee receives
         got0, sent0, cpu0, t0 = sink.frames, sender.sent, time.process_time(), time.perf_counter()
         await asyncio.sleep(cfg["seconds"])
         got, sent, cpu, wall = sink.frames - got0, sender.sent - sent0, time.process_time() - cpu0, time.perf_counter() - t0

@@ -3,6 +3,7 @@
     workshop classroom up --learners 12          # s01 … s12
     workshop classroom up --learners alice,bob   # or names
     workshop classroom status                    # who runs what: servers, kernels, memory
+    workshop classroom progress                  # learners × exercises: done, stuck, last hint
     workshop classroom reset alice               # empty alice's namespace on every service
     workshop classroom remove alice              # alice's accounts, data and Unix account gone
     workshop classroom down                      # stop the hub and the learners' servers
@@ -72,6 +73,12 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def progress(args: argparse.Namespace) -> int:
+    from workshop.classroom import progress as room  # the grid and the hub's live page: classroom/progress*.py
+
+    return room.main(settings(), hubs.state_dir())
+
+
 def reset(args: argparse.Namespace) -> int:
     learner = Roster(hubs.state_dir()).get(check_name(args.name))
     if learner is None:
@@ -121,6 +128,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--accept-open-services", action="store_true", help="start even if admin logins need no secret")
     p.set_defaults(func=up)
     sub.add_parser("status", help="servers, kernels and memory per learner").set_defaults(func=status)
+    sub.add_parser("progress", help="learners × exercises: done, stuck, last hint").set_defaults(func=progress)
     for name, func, text in (("reset", reset, "empty one learner's namespace"),
                              ("remove", remove, "delete one learner entirely")):
         p = sub.add_parser(name, help=text)

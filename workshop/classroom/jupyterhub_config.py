@@ -61,6 +61,11 @@ c.JupyterHub.services = [
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={conf['idle_timeout']}", "--cull-every=60"]},
 ]
+# the instructor's live progress page, admins only (workshop/classroom/progress_service.py)
+from workshop.classroom.hub import free_port  # noqa: E402
+from workshop.classroom.progress_service import hub_service  # noqa: E402
+
+c.JupyterHub.services.append(hub_service(state, conf.get("progress_port") or free_port()))
 c.JupyterHub.load_roles = [
     {"name": "workshop-classroom", "services": ["workshop-classroom"],
      "scopes": ["admin:users", "admin:servers", "access:servers", "list:users", "read:users", "tokens"]},

@@ -86,3 +86,9 @@ class Relay:
         if self._task is not None:
             await stop_task(self._task, raise_error=False)
             self._task = None
+
+    async def __aenter__(self) -> Relay:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

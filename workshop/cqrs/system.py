@@ -28,6 +28,7 @@ from workshop.cqrs.projectors import PostgresProjector, Projector, RedisProjecto
 from workshop.cqrs.readmodels import Activity, UsersTable
 from workshop.cqrs.relay import Relay
 from workshop.cqrs.uniqueness import EmailReservations
+from workshop.errors import WorkshopError
 from workshop.waiting import until
 
 
@@ -105,6 +106,8 @@ class CqrsSystem:
 
     async def send(self, command: Command) -> Accepted:
         """Handle a command (as the write API does) and note when it was accepted."""
+        if self.handler is None:
+            raise WorkshopError("the CQRS system is not started: `await cqrs.start()` (or `async with CqrsSystem(...)`)")
         accepted = await self.handler.handle(command)
         if accepted.events:
             self.lag.accept(accepted.position, time.perf_counter())

@@ -70,7 +70,8 @@ async def probe_postgres(s: Settings, timeout: float) -> tuple[str, float, str]:
     try:
         with _Timer() as t:
             cur = await conn.execute("SHOW server_version")
-            (version,) = await cur.fetchone()
+            row = await cur.fetchone()
+        version = str(row[0]) if row else "?"
         return version.split()[0], t.ms, ""
     finally:
         await conn.close()
@@ -95,6 +96,7 @@ async def probe_rabbitmq(s: Settings, timeout: float) -> tuple[str, float, str]:
     with _quiet("aiormq.connection"):  # it logs every refused connection itself; we report it once
         conn = await aio_pika.connect(s.amqp_url, timeout=timeout)
     try:
+        assert conn.transport is not None  # connected: aio-pika has its underlying connection
         props = conn.transport.connection.server_properties
         with _Timer() as t:  # opening a channel is one round trip to the broker
             channel = await conn.channel(publisher_confirms=False)

@@ -102,6 +102,12 @@ class Relay:
             self._task = None
             self._stopping = False
 
+    async def __aenter__(self) -> Relay:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
 
 async def pending(pool: Any, source: str | None = None) -> int:
     """How many events wait in the outbox."""

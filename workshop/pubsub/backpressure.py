@@ -21,6 +21,7 @@ import asyncio
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,7 @@ async def slow_subscriber(server: ThrowawayRedis, burst: int = 3000, size: int =
         extra = [Event("tick", "sensor-1", {"phase": "after", "seq": i}) for i in range(after)]
         last = extra[-1].event_id
         for e in extra:  # one by one: each PUBLISH says whether it reached the subscriber
-            await until(lambda e=e: pub.publish("firehose", e), timeout=timeout,
+            await until(partial(pub.publish, "firehose", e), timeout=timeout,
                         what="a PUBLISH that reaches the reconnected subscriber")
         await until(lambda: any(e.event_id == last for e in sub.events), timeout=timeout,
                     what="the events published after the burst")

@@ -91,7 +91,7 @@ def start_subscriber(url: str, channels: tuple[str, ...], printed: list[str], ti
     import threading
     import uuid
 
-    from workshop.errors import WorkshopError
+    from workshop.waiting import until_sync
 
     name = f"course-subscriber-{uuid.uuid4().hex[:8]}"
     r = redis.Redis.from_url(url, decode_responses=True, socket_timeout=timeout, client_name=name)
@@ -110,9 +110,6 @@ def start_subscriber(url: str, channels: tuple[str, ...], printed: list[str], ti
     thread = threading.Thread(target=main, name=name, daemon=True)
     thread.error = None  # type: ignore[attr-defined]
     thread.start()
-    deadline = time.monotonic() + timeout
-    while not any(c.get("name") == name and int(c.get("sub", 0)) == len(channels) for c in r.client_list()):
-        if time.monotonic() > deadline:
-            raise WorkshopError(f"the course's subscriber did not subscribe within {timeout:g} s")
-        thread.join(0.01)
+    until_sync(lambda: any(c.get("name") == name and int(c.get("sub", 0)) == len(channels) for c in r.client_list()),
+               timeout=timeout, every=0.01, what="the course's subscriber to subscribe")
     return thread

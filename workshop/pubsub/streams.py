@@ -231,3 +231,9 @@ class GroupConsumer:
     async def close(self) -> None:
         await self.stop()
         await self.redis.aclose()
+
+    async def __aenter__(self) -> GroupConsumer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -125,6 +125,12 @@ class Subscriber:
         await self._pubsub.aclose()
         await self.redis.aclose()
 
+    async def __aenter__(self) -> Subscriber:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     @property
     def events(self) -> list[Event]:
         return [event for _, _, event in self.received]

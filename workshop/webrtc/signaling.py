@@ -48,13 +48,11 @@ would need the rooms in a shared store such as Redis).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
 import os
 import re
-import sys
 from collections import defaultdict
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
