@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "down": ("workshop.infra.updown", "stop the services that `workshop up` started"),
     "env": ("workshop.infra.dotenv", "create .env from .env.example with fresh secrets"),
     "reset": ("workshop.infra.reset", "delete everything in a namespace (schema, keys, queues)"),
-    "exercises": ("workshop.exercises", "build exercises/ from solutions/, or check it is current"),
+    "exercises": ("workshop.exercises", "build exercises/ from solutions/, check them, or copy them: copy mine"),
     "progress": ("workshop.progress", "your exercises: done, attempts, the last hint"),
     "classroom": ("workshop.classroom.cli", "JupyterHub for a class: up, status, progress, reset NAME, down"),
     "bench": ("workshop.bench", "benchmarks: print a table and save JSON"),

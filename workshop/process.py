@@ -123,12 +123,15 @@ class Server:
     ``log`` is where the server's stdout and stderr go (a server that writes its own log
     file can be given that file instead): its last line is quoted when the server exits at
     once or never answers. ``await astart()`` / ``async with`` do the same from asyncio.
+    ``detach=True`` is for a daemon that must outlive this process (the classroom's hub): its
+    own session, no parent-death signal; once started, stopping it is the caller's business.
     """
 
     def __init__(self, name: str, argv: Sequence[str], *, ready: Callable[[], Any],
                  log: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None,
-                 startup_timeout: float = 30.0, stop_timeout: float = 10.0, output: Path | None = None) -> None:
-        self.name, self.argv, self.ready = name, list(argv), ready
+                 startup_timeout: float = 30.0, stop_timeout: float = 10.0, output: Path | None = None,
+                 detach: bool = False) -> None:
+        self.name, self.argv, self.ready, self.detach = name, list(argv), ready, detach
         self.log, self.env, self.cwd = log, env, cwd
         self.output = output if output is not None else log  # where stdout/stderr go
         self.startup_timeout, self.stop_timeout = startup_timeout, stop_timeout
@@ -160,7 +163,8 @@ class Server:
         try:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                          env=None if self.env is None else dict(self.env), cwd=self.cwd,
-                                         preexec_fn=_die_with_parent)  # noqa: PLW1509 - needed for PDEATHSIG
+                                         start_new_session=self.detach,
+                                         preexec_fn=None if self.detach else _die_with_parent)
         except OSError as exc:
             raise WorkshopError(f"{self.name} could not be started: {exc.strerror or exc}") from None
         finally:

@@ -31,7 +31,11 @@ from workshop.infra.setup import Say, _logged, ensure_packages
 
 
 def install_kernel(log: Path, say: Say = print) -> bool:
-    """Register this venv's Python as the Jupyter kernel the notebooks ask for ("python3")."""
+    """Register this venv's Python as the kernel every notebook names: "python3", "Python 3 (workshop)".
+
+    The same name and display name as each notebook's metadata (docs/style.md; tests/unit/test_style.py):
+    a notebook naming another display name turns "unsaved" the moment JupyterLab opens it.
+    """
     ok = _logged([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3",
                   "--display-name", "Python 3 (workshop)"], log)
     say("Jupyter kernel: Python 3 (workshop)" + ("" if ok else f" could not be installed (log {log})"))

@@ -3,7 +3,7 @@ one done, one stuck, one not started — whose check runs were recorded with the
 the page seen by an admin in headless Chromium (a screenshot is saved), refused to a learner.
 
 Bounded: the hub must answer within 90 s, the page must show the three learners within 45 s;
-everything created (hub, roles, schemas) is removed at the end.
+everything created (hub, roles, databases) is removed at the end.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from workshop.checks import progress
 from workshop.classroom import hub as hubs
 from workshop.classroom import postgres as class_postgres
 from workshop.classroom.learners import Roster
-from workshop.classroom.progress import class_database, learner_settings, read_class, roster_namespaces
+from workshop.classroom.progress import learner_settings, read_class
 from workshop.classroom.progress import main as class_progress_main
 from workshop.config import settings
 
@@ -103,7 +103,7 @@ def test_the_instructor_reads_the_room_and_a_learner_is_refused(room, capsys):
     assert not rows[who["fresh"]]["started"]
     assert teacher.json()["pass_rates"]["0.1"] == {"done": 2, "of": 3}
     # the CLI reads the same: workshop classroom progress
-    room_view = asyncio.run(read_class(class_database(admin), roster_namespaces(directory)))
+    room_view = asyncio.run(read_class(admin, Roster(directory).all()))  # each with the learner's own login
     assert [(r.name, r.started, len(r.stuck)) for r in room_view] == [
         (who["done"], True, 0), (who["fresh"], False, 0), (who["stuck"], True, 1)]
     assert class_progress_main(admin, directory) == 0

@@ -149,3 +149,20 @@ async def test_the_relay_publishes_the_feed_in_order_and_resumes_after_its_check
         assert got == [r.event.event_id for r in await store.read_all(limit=100)]
     finally:
         await bus.close()
+
+
+async def test_a_copy_whose_checkpoint_moved_writes_nothing_and_reads_again(store, redis, ws_settings):
+    """The checkpoint's move fails the whole pipelined transaction when another copy got there
+    first, also when the model read rows in the same round trip (UsersTable, versions above 1)."""
+    await fill(store)
+    for model in (UsersTable, SignupsByDay):
+        first, second = PostgresProjector(store, model(), batch=13), PostgresProjector(store, model(), batch=13)
+        for p in (first, second):
+            await p.setup()
+        assert await first.step() == 13
+        assert await second.step() == 13  # starts where the first one's commit left the checkpoint
+        assert await first.step() == 13  # its batch 14..26 is refused; it reads again from 26
+        assert await first.position() == 39 and first.stats.batches == 2
+        await first.catch_up()
+    await RedisProjector(store, redis, ws_settings.namespace, Activity()).catch_up()
+    await assert_exact(store, redis, ws_settings.namespace)

@@ -42,8 +42,9 @@ async def test_a_publisher_waiting_for_subscribers_gives_up_in_one_line(ws_setti
     from workshop.waiting import WaitTimeout
 
     async with await Publisher.connect(ws_settings) as pub:
-        with pytest.raises(WaitTimeout, match=r"^waited 0.3 s for 2 subscriber\(s\) on ws_t_\w+:user_events"):
+        with pytest.raises(WaitTimeout, match=r"^waited 0.3 s for 2 subscriber\(s\) on ws_t_\w+:user_events") as info:
             await wait_for_subscribers(pub, "user_events", 2, 0.3)
+    assert "\n" not in str(info.value)
 
 
 async def test_a_subscriber_process_with_redis_down_says_so_in_one_line(ws_settings):

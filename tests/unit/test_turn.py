@@ -67,7 +67,8 @@ def test_ice_servers_without_secret_is_a_clear_error():
 
 
 def test_ice_servers_work_with_aiortc():
-    aiortc = pytest.importorskip("aiortc")
+    import aiortc  # a dependency of the package: missing, this fails rather than skips
+
     s = settings(env={"TURN_SECRET": "s3cret"}, dotenv="/nonexistent")
     servers = [aiortc.RTCIceServer(**server) for server in ice_servers(s)]
     assert servers[1].username and servers[1].credential

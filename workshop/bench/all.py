@@ -2,15 +2,18 @@
 
 Each figure stands next to its baseline **measured in the same run** — the client
 library's own rate (aio-pika, redis-py, aiortc), the server's (``redis-benchmark``, a
-plain ``COPY``) or the slow way the lesson is about — and is repeated ``--runs`` times:
-the report gives min / median / max of the value, the baseline and their ratio.
+plain ``COPY``) or the slow way the lesson is about. Each chapter's bench runs ``--runs``
+times (default 5), so every figure is a series of pairs taken in turn — A B, A B, … on the
+same data — and the report gives the median of the pairs' ratios with its spread, and a
+verdict per target: ✓, ✗, or *unstable* when the spread is too wide to judge
+(the rule: :func:`workshop.bench._report.judge`).
 
     workshop bench all --quick                          # under two minutes on 2 cores
     workshop bench all --json report.json --markdown report.md
     workshop bench all --only bus,pubsub --scale 0.1    # a smoke test
 
 A chapter benchmark this file has no adapter for (a new ``workshop/bench/<name>.py``) is still run,
-with ``--quick --json``: its rows that carry a ``vs_…`` ratio are reported with one run.
+with ``--quick --json``: its rows that carry a ``vs_…`` ratio are reported with one run (no target).
 """
 
 from __future__ import annotations
@@ -183,31 +186,10 @@ def webrtc(size: str, scale: float, figs: Figures) -> None:
          fps["value"], fps["sent_fps"], target=0.95)
 
 
-# a throw-away three-node cluster starts first (20-60 s): one run, small counts
-CLUSTER = {"quick": {"publish": 1000, "pause": 150, "orders": 100},
-           "full": {"publish": 5000, "pause": 500, "orders": 400}}
-
-
-def cluster(size: str, scale: float, figs: Figures) -> None:
-    from workshop.bench import cluster as b
-
-    rows = {r["name"]: r for r in asyncio.run(b.run(_sized(CLUSTER[size], scale, least=20), log=lambda m: None))}
-    ch = "7 cluster"
-    _fig(figs, ch, "confirmed publish, quorum queue", "msg/s", "classic queue",
-         rows["confirmed publish, quorum queue"]["rate"], rows["confirmed publish, classic queue"]["rate"])
-    p50 = rows["failover: publish latency p50"]["value"]
-    for name in ("failover: publish latency p99", "failover: longest publish (the pause)"):
-        _fig(figs, ch, name, "ms", "publish latency p50", rows[name]["value"], p50, higher_is_better=False)
-    one = rows["1 partition(s), one consumer each"]["rate"]
-    for k in (2, 3):
-        _fig(figs, ch, f"{k} partitions, one consumer each", "events/s", "1 partition",
-             rows[f"{k} partition(s), one consumer each"]["rate"], one)
-
-
 ADAPTERS: dict[str, Callable[[str, float, Figures], None]] = {
-    "bus": bus, "pubsub": pubsub, "store": store, "cqrs": cqrs, "webrtc": webrtc, "cluster": cluster}
+    "bus": bus, "pubsub": pubsub, "store": store, "cqrs": cqrs, "webrtc": webrtc}
 CHAPTERS = {"bus": "1 bus", "pubsub": "2 pub/sub", "store": "3 event store", "cqrs": "4 CQRS", "webrtc": "5 WebRTC",
-            "cluster": "7 cluster"}
+            "cluster": "7 cluster", "replicas": "8 replicas"}
 
 
 def generic(name: str, figs: Figures) -> None:
@@ -246,9 +228,7 @@ def run(names: list[str], *, size: str = "quick", scale: float = 1.0, runs: int 
     errors: dict[str, str] = {}
     started = datetime.now(timezone.utc)
     for name in names:
-        n = runs or (1 if name in ("webrtc", "cqrs", "cluster") or size == "full" and name == "store" else 3)
-        if name not in ADAPTERS:
-            n = 1
+        n = (runs or _report.PAIRS) if name in ADAPTERS else 1  # fewer than PAIRS: targets read "unstable"
         start = time.perf_counter()
         for i in range(n):
             progress(f"bench all: {name} run {i + 1}/{n} …")
@@ -284,7 +264,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes: the whole run in under two minutes")
     p.add_argument("--json", metavar="FILE", help="save the report as JSON")
     p.add_argument("--markdown", metavar="FILE", help="save the table as Markdown")
-    p.add_argument("--runs", type=int, help="runs per bench (default 3; 1 for webrtc)")
+    p.add_argument("--runs", type=int, help=f"runs (pairs) per bench (default {_report.PAIRS}; "
+                                            f"fewer leave every target unstable)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every count (e.g. 0.05 for a smoke test)")
     p.add_argument("--only", help=f"comma-separated subset of: {','.join(benches)}")
     args = p.parse_args(argv)

@@ -11,11 +11,15 @@
 | projection events/s (users table, batches of 1,000) | the store's bare ``read_all`` rate | (reported) |
 | rebuild events/s (blue/green, batches of 5,000) | the store's bare ``read_all`` rate | ≥ 0.5x, 100,000 in < 10 s |
 
+The users table's lag is split into its parts (bus wake-up, queued, read, apply, commit:
+see ``workshop.cqrs.lag``), as a mean and as the mean of the slowest 1% of commands.
 Where the time goes is reported too: the handler alone (no HTTP), the handler without the
 email reservation, so the cost of each layer reads as a difference. A command is several round
 trips (claim the email, append, look up the position; other commands load the stream first)
 where a single append is one, so one client cannot reach the append rate; eight clients at once
-show what the API does for a class. The lag run is open-loop: commands leave on schedule.
+show what the API does for a class. The lag run is open-loop: commands leave on schedule,
+at most 8 at a time (a machine too slow for the rate queues them before the write side,
+where they cost no lag: it is counted from acceptance); the achieved rate is reported.
 """
 
 from __future__ import annotations
@@ -148,15 +152,22 @@ async def run(s: Any, *, events: int, commands: int, lag_rate: float, lag_second
         system.lag.reset()
         n_lag = max(1, int(lag_rate * lag_seconds))
         from workshop.cqrs import CreateUser
+        in_flight = asyncio.Semaphore(8)  # fewer than the write side's connections: a slow machine queues here
+
+        async def send(command: Any) -> None:
+            async with in_flight:
+                await system.send(command)
+
         start, sent = time.perf_counter(), []
         for i in range(n_lag):  # open loop: a command every 1/rate s, whether or not the last one answered
-            sent.append(asyncio.ensure_future(system.send(CreateUser(
+            sent.append(asyncio.ensure_future(send(CreateUser(
                 user_id=f"lag-{i}", first_name="L", last_name=str(i), email=f"lag{i}@example.org"))))
             await asyncio.sleep(max(0.0, start + (i + 1) / lag_rate - time.perf_counter()))
         await asyncio.gather(*sent)
         achieved = n_lag / (time.perf_counter() - start)
         await system.wait_visible(await store.head(), timeout=30)
         lag = system.lag.summary()
+        split = {m: system.lag.split(m) for m in lag if system.lag.split(m)}  # PostgreSQL models note their phases
         log(f"lag at {achieved:,.0f} commands/s: " + ", ".join(f"{m} p99 {v['p99']:.1f} ms" for m, v in lag.items()))
         for name in list(system.projectors):  # quiet for the throughput runs
             await system.remove(name)
@@ -188,7 +199,7 @@ async def run(s: Any, *, events: int, commands: int, lag_rate: float, lag_second
         "figures": {"commands_per_s_http": http, "commands_per_s_http_8_clients": http_clients,
                     "commands_per_s_handler": direct,
                     "commands_per_s_handler_without_reservation": bare_handler,
-                    "lag_ms": lag, "lag_p50_ms": worst["p50"], "lag_p99_ms": worst["p99"],
+                    "lag_ms": lag, "lag_p50_ms": worst["p50"], "lag_p99_ms": worst["p99"], "lag_split_ms": split,
                     "projection_events_per_s": projection_rate, "rebuild_events_per_s": rebuild_rate,
                     "rebuild_seconds": rebuild_seconds},
         "ratios": {"commands_vs_single_append": http / single, "commands_8_clients_vs_single_append": http_clients / single, "lag_p99_vs_round_trip_p99": worst["p99"] / rt_p99,
@@ -226,6 +237,9 @@ def table(r: dict) -> str:
         lines.append("  ".join(str(v).ljust(w) for v, w in zip(row[:6], widths)) + f"  {met}")
     per_model = ", ".join(f"{m} p50 {v['p50']:.1f} / p99 {v['p99']:.1f} ms" for m, v in f["lag_ms"].items())
     lines.append(f"lag per read model: {per_model}")
+    for model, parts in f.get("lag_split_ms", {}).items():
+        lines.append(f"{model}'s lag, split (ms, mean / mean of the slowest 1%): " + ", ".join(
+            f"{part} {v['mean']:.2f} / {v['slowest_1pct']:.2f}" for part, v in parts.items()))
     return "\n".join(lines)
 
 

@@ -137,11 +137,11 @@ def check_cost(n: int = 2000) -> float:
 
 
 async def run(cfg: dict[str, Any]) -> list[dict[str, Any]]:
-    secret = secrets.token_urlsafe(16)
+    secret, turn_secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)  # room tokens; TURN credentials
     media = synthetic_media(cfg["width"] // 2, cfg["height"] // 2, cfg["fps"])
     rows: list[dict[str, Any]] = []
-    async with TurnServer(secret) as turn:
-        runner, url = await serve(create_app(secret, turn_url=turn.url, limits=UNLIMITED))
+    async with TurnServer(turn_secret) as turn:
+        runner, url = await serve(create_app(secret, turn_url=turn.url, turn_secret=turn_secret, limits=UNLIMITED))
         try:
             bare = statistics.median([await bare_setup(media) for _ in range(cfg["calls"])])
             rows.append({"name": "set-up: bare aiortc (ceiling)", "value": bare, "unit": "s", "vs_bare": 1.0})

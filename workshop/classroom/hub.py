@@ -7,14 +7,12 @@ credentials, JupyterHub's sqlite database and ``hub.log``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,8 @@ import requests
 
 from workshop.config import state_dir as state_dir_of_workshop
 from workshop.errors import WorkshopError
+from workshop.process import Server, free_port
+from workshop.waiting import WaitTimeout, until_sync
 
 PROXY_PACKAGE = Path(__file__).with_name("proxy")
 CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
@@ -30,12 +30,6 @@ CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
 def state_dir() -> Path:
 
     return Path(os.environ.get("WORKSHOP_CLASSROOM_DIR") or state_dir_of_workshop() / "classroom")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def proxy_command(install: bool = True) -> Path:
@@ -88,9 +82,35 @@ def _secret_file(path: Path, nbytes: int = 32) -> None:
             out.write(secrets.token_hex(nbytes))
 
 
+def instructor_account(directory: Path, name: str = "instructor") -> dict[str, str]:
+    """The instructor's hub account (an admin, no server): created once with a random password."""
+    from workshop.classroom.auth import INSTRUCTOR_FILE
+
+    path = directory / INSTRUCTOR_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({"name": name, "password": secrets.token_urlsafe(18)}, out)
+    return json.loads(path.read_text())
+
+
+def write_passwords(directory: Path) -> Path:
+    """``hub-passwords.txt`` (0600): each account's first password, for the instructor to hand out."""
+    from workshop.classroom.learners import Roster
+
+    instructor = instructor_account(directory)
+    lines = [f"{instructor['name']} {instructor['password']}  (the instructor: /hub/admin)"]
+    lines += [f"{learner.name} {learner.hub}" for learner in Roster(directory).all()]
+    path = directory / "hub-passwords.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    return path
+
+
 def write_config(directory: Path, learners: list[str], *, ip: str = "127.0.0.1", port: int = 0,
                  authenticator: str = "native", mem_limit: str = "3G", cpu_limit: float = 1.0,
-                 idle_timeout: int = 3600) -> dict[str, Any]:
+                 idle_timeout: int = 3600, nproc_limit: int = 512) -> dict[str, Any]:
     """Write ``classroom.json`` and the secrets JupyterHub's config reads; returns the settings."""
     from workshop.config import repo_root
 
@@ -98,10 +118,14 @@ def write_config(directory: Path, learners: list[str], *, ip: str = "127.0.0.1",
     os.chmod(directory, 0o700)
     for name in ("cookie_secret", "proxy_token", "api_token"):
         _secret_file(directory / name)
+    instructor = instructor_account(directory)["name"]
+    if instructor in learners:
+        raise WorkshopError(f"{instructor!r} is the instructor's hub account: give that learner another name")
     conf = {
         "ip": ip, "port": port or free_port(), "hub_port": free_port(), "proxy_api_port": free_port(),
         "proxy": str(proxy_command()), "python": learner_python(), "learners": sorted(learners), "authenticator": authenticator,
-        "mem_limit": mem_limit, "cpu_limit": cpu_limit, "idle_timeout": idle_timeout, "repo": str(repo_root()),
+        "admins": [instructor], "mem_limit": mem_limit, "cpu_limit": cpu_limit, "idle_timeout": idle_timeout,
+        "nproc_limit": nproc_limit, "repo": str(repo_root()),
     }
     (directory / "classroom.json").write_text(json.dumps(conf, indent=2) + "\n")
     return conf
@@ -144,19 +168,21 @@ class Hub:
         """Start ``name``'s server and wait until it answers; returns its URL."""
         if not (self.api("GET", f"/users/{name}").get("servers", {}).get("", {}) or {}).get("ready"):
             self.api("POST", f"/users/{name}/server", timeout=timeout)  # answers when started, or 202 after ~10 s
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def ready() -> str | None:
             server = self.api("GET", f"/users/{name}").get("servers", {}).get("")
-            if server and server.get("ready"):
-                return self.url + server["url"]
-            time.sleep(0.5)
-        raise WorkshopError(f"{name}'s server was not ready within {timeout:g} s: see {self.directory / 'hub.log'}")
+            return self.url + server["url"] if server and server.get("ready") else None
+
+        try:
+            return until_sync(ready, timeout=timeout, every=0.5, what=f"{name}'s server to be ready")
+        except WaitTimeout as exc:
+            raise WorkshopError(f"{exc}: see {self.directory / 'hub.log'}") from None
 
     def stop_server(self, name: str, timeout: float = 60) -> None:
         self.api("DELETE", f"/users/{name}/server")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.api("GET", f"/users/{name}").get("servers"):
-            time.sleep(0.5)
+        with contextlib.suppress(WaitTimeout):  # `down` goes on with the others; the hub's log says why
+            until_sync(lambda: not self.api("GET", f"/users/{name}").get("servers"), timeout=timeout, every=0.5,
+                       what=f"{name}'s server to stop")
 
     def user_api(self, name: str, path: str, timeout: float = 10) -> Any:
         """GET on ``name``'s own Jupyter server, through the proxy (the token has access:servers)."""
@@ -184,23 +210,11 @@ def start(directory: Path, timeout: float = 90) -> Hub:
     hub = Hub(directory)
     if hub.alive():
         return hub
-    log = open(directory / "hub.log", "ab")
     env = {**os.environ, "WORKSHOP_CLASSROOM_DIR": str(directory)}
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("jupyterhub")), "-f", str(CONFIG_FILE)],
-                            cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    log.close()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if hub.alive():
-            return hub
-        if proc.poll() is not None:
-            break
-        time.sleep(0.5)
-    tail = (directory / "hub.log").read_text(errors="replace").strip().splitlines()[-1:] or ["(empty log)"]
-    if proc.poll() is None:
-        proc.terminate()
-    raise WorkshopError(f"JupyterHub did not start within {timeout:g} s: {tail[0][:200]} (log {directory / 'hub.log'})")
+    Server("JupyterHub", [str(Path(sys.executable).with_name("jupyterhub")), "-f", str(CONFIG_FILE)],
+           ready=hub.alive, log=directory / "hub.log", env=env, cwd=directory, startup_timeout=timeout,
+           detach=True).start()  # a daemon: `workshop classroom down` stops it through its pid file
+    return hub
 
 
 def _pid(path: Path) -> int | None:
@@ -213,15 +227,17 @@ def _pid(path: Path) -> int | None:
 
 
 def _terminate(pid: int, timeout: float = 15) -> None:
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return
-        time.sleep(0.2)
-    os.kill(pid, signal.SIGKILL)
+    """SIGTERM, then SIGKILL if ``pid`` is still there after ``timeout`` seconds."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        proc.terminate()
+        proc.wait(timeout)
+    except psutil.TimeoutExpired:
+        proc.kill()
+    except psutil.NoSuchProcess:
+        pass
 
 
 def stop(directory: Path) -> list[str]:

@@ -1,9 +1,12 @@
 """``workshop classroom progress``: the room at a glance — learners × exercises, and who is stuck.
 
 Each learner's check runs are ``ExerciseChecked`` events in their own namespace
-(``ws_alice_progress``, see ``workshop/checks/progress.py``). The instructor's view folds
-every learner's stream with the same projection; only outcomes and one-line hints are
-there to read, never a learner's code. The hub serves the same view as a live page
+(``ws_alice_progress`` in alice's own database, see ``workshop/checks/progress.py``). The
+instructor's view folds every learner's stream with the same projection; only outcomes and
+one-line hints are there to read, never a learner's code. Each stream is read **with the
+learner's own login**: the tables, views and functions there are the learner's, and the
+instructor's superuser never runs a query over objects a learner could have planted
+(docs/classroom.md, attack 1). The hub serves the same view as a live page
 (``workshop/classroom/progress_service.py``).
 
     workshop classroom progress
@@ -25,8 +28,8 @@ from typing import Any
 from workshop import connect
 from workshop.checks import progress
 from workshop.checks.progress import ExerciseProgress
-from workshop.classroom.learners import DATABASE, Learner, Roster, with_login
-from workshop.config import Namespace, Settings
+from workshop.classroom.learners import Learner, Roster
+from workshop.config import Settings
 from workshop.store import PostgresEventStore
 from workshop.store.postgres import pool_kwargs
 
@@ -54,35 +57,31 @@ class LearnerProgress:
         return [p for p in self.exercises.values() if p.stuck]
 
 
-def class_database(admin: Settings) -> Settings:
-    """The instructor's settings pointed at the class database (where every learner owns schemas)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(admin.database_url)
-    return replace(admin, database_url=parts._replace(path="/" + DATABASE).geturl())
-
-
-async def read_class(s: Settings, learners: dict[str, Namespace]) -> list[LearnerProgress]:
-    """Each learner's projected progress, read with the instructor's login from ``s``'s database.
-
-    ``learners`` maps a learner's name to their namespace (``alice`` → ``ws_alice``). Nothing is
-    created: a learner who never ran a check has no tables yet, and shows as not started.
-    """
+async def read_learner(admin: Settings, learner: Learner) -> LearnerProgress:
+    """One learner's projected progress, read with the learner's own login from their own database.
+    Nothing is created: a learner who never ran a check (or cannot log in: frozen by the size
+    watch, or using all their connections) shows as not started."""
     import psycopg
 
-    pool = await connect.postgres_pool(s, min_size=1, max_size=2, kwargs=pool_kwargs())
+    s = learner_settings(admin, learner)
     try:
-        out = []
-        for name, namespace in sorted(learners.items()):
-            store = PostgresEventStore(pool, namespace.child(progress.STREAM).schema)
-            try:
-                events = await store.read(progress.STREAM)
-            except (psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedTable):
-                events = []
-            out.append(LearnerProgress(name, progress.project(events)))
-        return out
+        pool = await connect.postgres_pool(s, min_size=1, max_size=1, kwargs=pool_kwargs())
+    except Exception:  # noqa: BLE001 - one learner we cannot read must not hide the room
+        return LearnerProgress(learner.name, {})
+    try:
+        store = PostgresEventStore(pool, learner.namespace.child(progress.STREAM).schema)
+        try:
+            events = await store.read(progress.STREAM)
+        except (psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedTable):
+            events = []
+        return LearnerProgress(learner.name, progress.project(events))
     finally:
         await pool.close()
+
+
+async def read_class(admin: Settings, learners: list[Learner]) -> list[LearnerProgress]:
+    """Every learner's projected progress (:func:`read_learner`), sorted by name."""
+    return [await read_learner(admin, learner) for learner in sorted(learners, key=lambda one: one.name)]
 
 
 def summary(room: list[LearnerProgress], exercises: list[str] | None = None) -> dict:
@@ -134,23 +133,16 @@ def grid(data: dict, hint_width: int = 70) -> str:
     return "\n".join(lines)
 
 
-def roster_namespaces(directory: Path) -> dict[str, Namespace]:
-    """The class list on disk (the hub's state folder): learner name → namespace."""
-    roster = Roster(directory)
-    return {name: (roster.get(name) or Learner.new(name)).namespace for name in roster.names()}
-
-
 def learner_settings(admin: Settings, learner: Learner) -> Settings:
-    """A learner's own settings (their login, their namespace) — what their kernel uses."""
-    return replace(class_database(admin), namespace=learner.namespace,
-                   database_url=with_login(admin.database_url, learner.account, learner.postgres, "/" + DATABASE))
+    """A learner's own settings (their login, their database, their namespace) — what their kernel uses."""
+    return replace(admin, namespace=learner.namespace, database_url=learner.env(admin)["DATABASE_URL"])
 
 
 def main(admin: Settings, directory: Path) -> int:
-    learners = roster_namespaces(directory)
+    learners = Roster(directory).all()
     if not learners:
         print(f"no learners in {directory} yet: workshop classroom up --learners …")
         return 1
-    room = asyncio.run(read_class(class_database(admin), learners))
+    room = asyncio.run(read_class(admin, learners))
     print(grid(summary(room)))
     return 0

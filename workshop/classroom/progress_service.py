@@ -29,7 +29,6 @@ REFRESH_SECONDS = 5
 
 def hub_service(state: Path, port: int) -> dict[str, Any]:
     """The entry for ``c.JupyterHub.services``: a managed service on loopback, OAuth without a confirm page."""
-    from workshop.classroom.progress import class_database
     from workshop.config import settings
 
     return {
@@ -38,7 +37,7 @@ def hub_service(state: Path, port: int) -> dict[str, Any]:
         "command": [sys.executable, "-m", "workshop.classroom.progress_service"],
         "oauth_no_confirm": True,
         "environment": {
-            "DATABASE_URL": class_database(settings()).database_url,  # the instructor's login, read only here
+            "DATABASE_URL": settings().database_url,  # host and port; each learner is read with their own login
             "WORKSHOP_CLASSROOM_DIR": str(state),
             "WORKSHOP_ENV_FILE": os.devnull,
         },
@@ -101,11 +100,12 @@ refresh(); setInterval(refresh, REFRESH);
 
 async def room_data() -> dict:
     """What the page shows, read fresh from every learner's progress stream."""
-    from workshop.classroom.progress import read_class, roster_namespaces, summary
+    from workshop.classroom.learners import Roster
+    from workshop.classroom.progress import read_class, summary
     from workshop.config import settings
 
     directory = Path(os.environ["WORKSHOP_CLASSROOM_DIR"])
-    return summary(await read_class(settings(), roster_namespaces(directory)))
+    return summary(await read_class(settings(), Roster(directory).all()))
 
 
 def make_app() -> Any:

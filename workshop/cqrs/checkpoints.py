@@ -10,6 +10,9 @@ same projector wait instead of applying the same events again.
 from __future__ import annotations
 
 
+MOVED = "WS001"  # the SQLSTATE of move_checkpoint (schema.py) when another copy got there first
+
+
 async def lock(conn, schema: str, name: str, *, durable: bool = True) -> int:
     """The checkpoint of ``name``, locked until the transaction ends (created at 0 if missing).
 
@@ -24,6 +27,19 @@ async def lock(conn, schema: str, name: str, *, durable: bool = True) -> int:
         cur = await conn.execute(f'SELECT position FROM "{schema}".checkpoints WHERE name = %s FOR UPDATE', (name,))
         row = await cur.fetchone()
     return row[0]
+
+
+async def move(conn, schema: str, name: str, from_position: int, to_position: int, skipped: int = 0) -> None:
+    """Move ``name`` from ``from_position`` to ``to_position`` in the caller's transaction, without
+    waiting for the disk at COMMIT; the transaction fails with SQLSTATE :data:`MOVED` if the
+    checkpoint is no longer at ``from_position`` (another copy committed first).
+
+    One statement that needs no answer: in pipeline mode it leaves with the batch's writes
+    and the COMMIT, in one round trip. (A commit lost in a crash loses its checkpoint too,
+    and the batch is simply applied again: the feed is the durable copy.)
+    """
+    await conn.execute("SELECT set_config('synchronous_commit', 'off', true), "
+                       f'"{schema}".move_checkpoint(%s, %s, %s, %s)', (name, from_position, to_position, skipped))
 
 
 async def read_one(conn, schema: str, name: str) -> int:

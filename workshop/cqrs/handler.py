@@ -20,6 +20,7 @@ no moment where an event is stored but not published (the course's dual write).
 * **Idempotency**: the events carry the command's id as ``causation_id``. A
   repeated command finds its own events in the stream and gets the first
   answer back (``duplicate=True``) — whether it arrives a minute later or races itself.
+  Another command under the same id is refused (409): deciding it again must give the same events.
 * **Cross-stream rules** (one account per email) go through ``emails``, a
   :class:`~workshop.cqrs.uniqueness.EmailReservations` (or, to see the race, a ``ReadModelCheck``).
 """
@@ -90,6 +91,7 @@ class CommandHandler:
         version = history[-1].version if history else 0
         earlier = [e for e in history if e.causation_id == command.command_id]
         if earlier:  # the same command again: answer as the first time, change nothing
+            self._same_command(command, history, earlier)
             self.stats["duplicates"] += 1
             return await self._accepted(command, earlier[-1].version, 0, duplicate=True)
         state = users.fold(history)
@@ -99,6 +101,22 @@ class CommandHandler:
         new_version = await self._append(command, state, events, version)
         self.stats["accepted"] += 1
         return await self._accepted(command, new_version, len(events))
+
+    def _same_command(self, command: Command, history: list[Event], earlier: list[Event]) -> None:
+        """A ``command_id`` seen before must come with the same command: decided again, it gives the same events.
+
+        Another command under a used id is a client's mistake, not a retry: **409**, nothing happens.
+        (The id is remembered in the user's stream: under another user it is another command.)
+        """
+        before = users.fold(e for e in history if e.version < earlier[0].version)
+        try:
+            again = users.decide(command.to_domain(), before)
+        except users.UserError:
+            again = []
+        if [(e.event_type, e.data) for e in again] != [(e.event_type, e.data) for e in earlier]:
+            self.stats["rejected"] += 1
+            raise CommandRejected(409, f"the command id (Idempotency-Key) {command.command_id[:40]!r} was already "
+                                       f"used for another command on user {command.user_id!r}; use a new key")
 
     def _decide(self, command: Command, state: dict) -> list[Event]:
         try:

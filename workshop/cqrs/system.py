@@ -9,6 +9,10 @@ Inside: the event store (PostgreSQL), the command handler with email
 reservations, the relay (feed → RabbitMQ), and projectors for the users table
 (PostgreSQL) and the activity model (Redis), woken up by the bus. The same
 pieces run as separate processes in compose (``--profile cqrs``).
+
+The read side (relay and projectors) reads the feed through its own connections
+(``feed``), as it does in its own process in compose: a burst of commands queueing
+for the write side's connections never holds a read model back.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class CqrsSystem:
     bus_kind: str = "rabbitmq"
     start_projectors: bool = True
     store: Any = None
+    feed: Any = None  # the same store, with the read side's own connections
     bus: Any = None
     redis: Any = None
     handler: CommandHandler | None = None
@@ -77,12 +82,13 @@ class CqrsSystem:
 
         try:
             self.store = await open_store(self.settings)
+            self.feed = await open_store(self.settings, max_size=4)
             self.redis = await connect.redis(self.settings)
             self.bus = await open_bus(self.bus_kind, self.settings, validate=users.validate)
             self.handler = CommandHandler(self.store, emails=EmailReservations(self.store.pool, self.store.schema))
-            self.relay = Relay(self.store, self.bus, self.settings).start()
+            self.relay = Relay(self.feed, self.bus, self.settings).start()
             if self.start_projectors:
-                for projector in default_projectors(self.store, self.redis, self.settings.namespace,
+                for projector in default_projectors(self.feed, self.redis, self.settings.namespace,
                                                     await rebuild.active(self.store.pool, self.store.schema)):
                     await self.add(projector)
         except BaseException:
@@ -152,9 +158,10 @@ class CqrsSystem:
             await self.bus.close()
         if self.redis is not None:
             await self.redis.aclose()
-        if self.store is not None:
-            await self.store.close()
-        self.store = self.bus = self.redis = self.relay = None
+        for store in (self.feed, self.store):
+            if store is not None:
+                await store.close()
+        self.store = self.feed = self.bus = self.redis = self.relay = None
 
     async def __aenter__(self) -> "CqrsSystem":
         return await self.start()

@@ -40,6 +40,7 @@ NEEDED_BY = {
     "RabbitMQ management": "chapter 1's broker UI",
     "coturn": "chapter 5 (WebRTC)",
     "signaling": "chapter 5 (WebRTC)",
+    "replication": "chapter 8 (replicated data)",
 }
 
 

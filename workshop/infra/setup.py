@@ -35,6 +35,9 @@ PACKAGES = (
     Package("docker-compose", "docker-compose", "the test that validates docker/compose.yml", for_lab=False),
     Package("nodejs", "node", "the Socket.IO client the signaling tests run", for_lab=False),
     Package("npm", "npm", "installs that client", for_lab=False),
+    Package("patroni", "patroni", "PostgreSQL failover of chapter 8 (replicated data)", for_lab=True),
+    Package("etcd-server", "etcd", "Patroni's leader key in chapter 8", for_lab=True),
+    Package("redis-sentinel", "redis-sentinel", "Redis failover of chapter 8", for_lab=True),
 )
 
 

@@ -18,14 +18,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from workshop.errors import WorkshopError
 from workshop.events import Event
 from workshop.orders import domain, outbox
+from workshop.orders.domain import IdempotencyConflict
 from workshop.orders.service import Service
-
-
-class IdempotencyConflict(WorkshopError):
-    """An idempotency key that already created an order, sent again with a different order."""
 
 
 class OrderService(Service):

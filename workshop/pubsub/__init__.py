@@ -1,4 +1,5 @@
-"""Chapter 2 — publish/subscribe with Redis, and Redis Streams that lose nothing.
+"""Chapter 2 — publish/subscribe with Redis, and Redis Streams that survive a consumer crash
+(and, with the append-only file on, a server crash).
 
 * :mod:`.course` — the course's ``publisher.py`` / ``subscriber.py`` as written, so the
   notebook can measure what goes wrong with them;

@@ -35,15 +35,21 @@ DISCONNECT_LOG = "overcoming of output buffer limits"  # what redis-server logs 
 
 
 class ThrowawayRedis:
-    """A private ``redis-server`` on 127.0.0.1:<free port>, no persistence, for one experiment.
+    """A private ``redis-server`` on 127.0.0.1:<free port> for one experiment.
 
-    ``args`` adds redis-server options (e.g. ``("--appendonly", "yes")``); the server runs in a
-    temporary folder of its own, removed when it stops.
+    No persistence by default (like every Redis this course starts, for speed); ``appendfsync``
+    ``"everysec"`` or ``"always"`` turns the append-only file (AOF) on. ``args`` adds other
+    redis-server options. The server runs in a temporary folder of its own, removed when it
+    stops; :meth:`crash` kills it with ``SIGKILL`` and :meth:`start` brings it back on the same
+    port and folder.
     """
 
     def __init__(self, pubsub_limit: str = "256kb 128kb 0", startup_timeout: float = 10.0,
-                 args: tuple[str, ...] = ()) -> None:
+                 args: tuple[str, ...] = (), appendfsync: str | None = None) -> None:
+        if appendfsync not in (None, "everysec", "always"):
+            raise ValueError("appendfsync must be None (no persistence), 'everysec' or 'always'")
         self.pubsub_limit, self.startup_timeout, self.args = pubsub_limit, startup_timeout, args
+        self.appendfsync = appendfsync
         self.port = 0
         self.server: Server | None = None
         self._dir: tempfile.TemporaryDirectory | None = None
@@ -67,9 +73,12 @@ class ThrowawayRedis:
         if binary is None:
             raise WorkshopError("redis-server is not installed, so no throw-away server can be started: "
                                 "apt-get install redis-server (or brew install redis)")
-        self._dir = tempfile.TemporaryDirectory(prefix="workshop-redis-")
-        self.port = free_port()
-        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        if self._dir is None:  # a restart after crash() keeps its folder and port
+            self._dir = tempfile.TemporaryDirectory(prefix="workshop-redis-")
+            self.port = free_port()
+        persistence = (["--appendonly", "no"] if self.appendfsync is None
+                       else ["--appendonly", "yes", "--appendfsync", self.appendfsync])
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
                 "--dir", self._dir.name, "--logfile", str(self.logfile),
                 "--client-output-buffer-limit", f"pubsub {self.pubsub_limit}", *self.args]
         self.server = Server(f"the throw-away redis-server on port {self.port}", argv, log=self.logfile,
@@ -92,6 +101,14 @@ class ThrowawayRedis:
             return self.logfile.read_text().count(DISCONNECT_LOG)
         except OSError:
             return 0
+
+    async def crash(self) -> None:
+        """``SIGKILL``: the process dies at once, no shutdown, no last write — its files stay."""
+        if self.server is not None and self.server.proc is not None:
+            proc, self.server.proc = self.server.proc, None
+            proc.kill()
+            await asyncio.to_thread(proc.wait, 5)
+        self.server = None
 
     async def stop(self) -> None:
         if self.server is not None:

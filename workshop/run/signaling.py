@@ -2,7 +2,8 @@
 
     python -m workshop.run.signaling --host 127.0.0.1 --port 3000 [--max-room-size N] [--origin O ...]
 
-Room tokens are checked with the secret from the settings; SIGTERM drops open sockets and exits.
+Room tokens are checked with SIGNALING_SECRET, the TURN credentials handed to joined clients are
+signed with TURN_SECRET (both from the settings); SIGTERM drops open sockets and exits.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from functools import partial
 from workshop.config import settings
 from workshop.errors import WorkshopError
 from workshop.process import exit_now, run
-from workshop.webrtc.signaling import MAX_ROOM_SIZE, create_app, origins_from_env, serve
 from workshop.infra.turn import check_secret
+from workshop.webrtc.signaling import MAX_ROOM_SIZE, create_app, origins_from_env, serve
+from workshop.webrtc.tokens import signaling_secret
 
 
 async def main_loop(args: argparse.Namespace, stop: asyncio.Event) -> None:
     s = settings()
-    secret = check_secret(s.turn_secret)
+    secret, turn_secret = signaling_secret(s), check_secret(s.turn_secret)
     origins = tuple(args.origins) if args.origins else origins_from_env()
     if args.verbose:
         logging.getLogger().setLevel(logging.INFO)
-    app = create_app(secret, turn_url=args.turn_url or s.turn_url, max_room_size=args.max_room_size,
-                     allowed_origins=origins)
+    app = create_app(secret, turn_url=args.turn_url or s.turn_url, turn_secret=turn_secret,
+                     max_room_size=args.max_room_size, allowed_origins=origins)
     try:
         runner, url = await serve(app, args.host, args.port)
     except OSError as exc:  # port taken, address not available

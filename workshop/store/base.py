@@ -1,7 +1,7 @@
 """The contract every event store keeps — whatever it stores events in.
 
 An event store does four things (the memory and PostgreSQL stores both do them,
-and ``tests/*/test_store_contract.py`` runs one suite against both):
+and ``tests/store_contract.py`` is one suite run against both):
 
 * ``append(stream_id, events, expected_version)`` — all or nothing. The caller
   says which version it saw; if the stream has moved on since, nothing is

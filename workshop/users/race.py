@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 
 from workshop import users
 from workshop.store.retry import ConflictRetry, execute
@@ -40,7 +41,7 @@ async def measure_with_expected_version(store, *, writers: int = 4, appends: int
     async def writer(w: int) -> None:
         for i in range(appends):
             cmd = users.ChangeEmail(stream_id, f"w{w}-{i}@example.com")
-            out = await execute(store, stream_id, lambda state: users.decide(cmd, state), users.evolve, policy)
+            out = await execute(store, stream_id, partial(users.decide, cmd), users.evolve, policy)
             attempts.append(out.attempts)
 
     await within(asyncio.gather(*(writer(w) for w in range(writers))), timeout, what=f"{writers} writers")

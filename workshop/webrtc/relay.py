@@ -32,7 +32,7 @@ class TurnServer:
     def url(self) -> str:
         return f"turn:{self.host}:{self.port}"
 
-    async def __aenter__(self) -> "TurnServer":
+    async def __aenter__(self) -> TurnServer:
         binary = shutil.which("turnserver") or "/usr/bin/turnserver"
         if not Path(binary).is_file():
             raise WorkshopError("coturn is not installed: apt-get install coturn (or use `workshop up`)")

@@ -7,7 +7,7 @@ into ``static/``, where the signaling server serves them at ``/client/``::
     python -m workshop.webrtc.vendor          # after changing the version in package.json
 
 The copies are committed so that ``pip install`` alone gives a working page;
-``tests/unit/test_webrtc_vendor.py`` fails when they differ from what npm installed.
+``tests/unit/test_webrtc_signaling_parts.py`` fails when they differ from what npm installed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 PACKAGE = HERE / "node_modules" / "socket.io-client"
 FILES = {  # npm package file -> file in static/
     "dist/socket.io.min.js": "socket.io.min.js",
+    "dist/socket.io.min.js.map": "socket.io.min.js.map",  # the script names it: without it, a 404 in DevTools
     "LICENSE": "socket.io-client.LICENSE",
 }
 
