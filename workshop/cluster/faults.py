@@ -268,7 +268,7 @@ async def failover_pause(cluster: Cluster, s: Settings, *, messages: int = 300, 
     victim = None
     try:
         await bus.subscribe("pause", ["pause.#"], consume, prefetch=50, retry=RetryPolicy(max_attempts=1))
-        port = bus.connection.url.port  # the node this client talks to: the one to kill
+        port = getattr(bus.connection, "node_port", None)  # the node this client talks to: the one to kill
         victim = next(n for n in cluster.nodes if n.amqp_port == port)
         for i in range(messages):
             if i == kill_index:
