@@ -32,7 +32,11 @@ def cluster_nodes() -> list[int]:
 
 
 def stop_cluster_nodes() -> int:
-    """Kill the nodes :func:`cluster_nodes` finds (thawed first: a frozen one ignores signals); how many."""
+    """Kill the nodes :func:`cluster_nodes` finds (thawed first: a frozen one ignores signals) and delete
+    the clusters' temporary directories; returns how many nodes were running."""
+    import shutil
+    import tempfile
+
     pids = cluster_nodes()
     for pid in pids:
         for sig in (signal.SIGCONT, signal.SIGKILL):
@@ -40,4 +44,6 @@ def stop_cluster_nodes() -> int:
                 os.kill(pid, sig)
             except OSError:
                 pass
+    for leftover in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     return len(pids)
