@@ -35,8 +35,10 @@ class LagMeter:
     def reset(self) -> None:
         """Forget what was measured so far (the next run starts a new distribution)."""
         self.accepted.clear()
-        for seen in (*self.visible.values(), *self.moments.values()):
+        for seen in self.visible.values():
             seen.clear()
+        for phases in self.moments.values():
+            phases.clear()
 
     def accept(self, position: int, at: float) -> None:
         self.accepted[position] = at
