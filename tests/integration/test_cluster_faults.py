@@ -42,6 +42,7 @@ async def test_three_nodes_run_as_one_cluster_and_show_where_a_queue_leads(clust
     assert status["running"] == status["members"] and not status["partitions"]
     bus = await RabbitBus.connect(ws_settings, urls=cluster.urls, queue_type="quorum", delivery_limit=3)
     try:
+
         async def nothing(event, delivery):
             return None
 
@@ -58,8 +59,7 @@ async def test_three_nodes_run_as_one_cluster_and_show_where_a_queue_leads(clust
 
 @pytest.mark.timeout(300)
 async def test_quorum_queue_leader_killed_under_load_loses_nothing_and_charges_nothing_twice(cluster, ws_settings):
-    run = await orders_under_fault(cluster, ws_settings, queue_type="quorum", fault="kill", orders=150,
-                                   deadline=90)
+    run = await orders_under_fault(cluster, ws_settings, queue_type="quorum", fault="kill", orders=150, deadline=90)
     print(run)
     assert (run.stalled, run.lost, run.charged_twice, run.inconsistent) == (0, 0, 0, 0), run
     assert run.completed == run.orders == 150
@@ -68,8 +68,9 @@ async def test_quorum_queue_leader_killed_under_load_loses_nothing_and_charges_n
 
 @pytest.mark.timeout(300)
 async def test_classic_queue_on_a_killed_node_stalls_the_orders_until_the_node_returns(cluster, ws_settings):
-    run = await orders_under_fault(cluster, ws_settings, queue_type="classic", fault="kill", orders=120,
-                                   deadline=15, recover=60)
+    run = await orders_under_fault(
+        cluster, ws_settings, queue_type="classic", fault="kill", orders=120, deadline=15, recover=60
+    )
     print(run)
     assert run.stalled > 0, run  # the queue lived on one node: nothing moves while it is down
     assert run.leader_after == run.leader_before  # a classic queue never moves
@@ -79,8 +80,9 @@ async def test_classic_queue_on_a_killed_node_stalls_the_orders_until_the_node_r
 
 @pytest.mark.timeout(300)
 async def test_a_frozen_node_loses_nothing(cluster, ws_settings):
-    run = await orders_under_fault(cluster, ws_settings, queue_type="quorum", fault="freeze", orders=120,
-                                   freeze_for=15, deadline=90)
+    run = await orders_under_fault(
+        cluster, ws_settings, queue_type="quorum", fault="freeze", orders=120, freeze_for=15, deadline=90
+    )
     print(run)
     assert (run.stalled, run.lost, run.charged_twice, run.inconsistent) == (0, 0, 0, 0), run
 

@@ -43,13 +43,16 @@ def test_the_stubs_are_not_done():
         ch07.check_redelivery(stub)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda e, n: zlib.crc32(e["event_id"].encode()) % n, "from the order id, not from the event id"),  # wrong key
-    (lambda e, n: zlib.crc32(e["order_id"].encode()) % n + 1, "a whole number from 0 to"),  # off by one
-    (lambda e, n: random.randrange(n), "same partition"),  # not stable
-    (lambda e, n: 0, "spread the orders"),  # one partition does all the work
-    (lambda e, n: str(zlib.crc32(e["order_id"].encode()) % n), "a whole number"),  # a string
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda e, n: zlib.crc32(e["event_id"].encode()) % n, "from the order id, not from the event id"),  # wrong key
+        (lambda e, n: zlib.crc32(e["order_id"].encode()) % n + 1, "a whole number from 0 to"),  # off by one
+        (lambda e, n: random.randrange(n), "same partition"),  # not stable
+        (lambda e, n: 0, "spread the orders"),  # one partition does all the work
+        (lambda e, n: str(zlib.crc32(e["order_id"].encode()) % n), "a whole number"),  # a string
+    ],
+)
 def test_wrong_partitions_get_a_hint(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         ch07.check_partition(wrong)
@@ -87,12 +90,15 @@ def swallowed_and_remembered(event, inbox, charge):
     return True
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (no_inbox, "was charged 2 times"),
-    (by_order, "event ids, not order ids"),
-    (remembered_first, "only after the charge succeeded"),
-    (swallowed_and_remembered, "only after the charge succeeded"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (no_inbox, "was charged 2 times"),
+        (by_order, "event ids, not order ids"),
+        (remembered_first, "only after the charge succeeded"),
+        (swallowed_and_remembered, "only after the charge succeeded"),
+    ],
+)
 def test_wrong_handlers_get_a_hint(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         ch07.check_redelivery(wrong)

@@ -29,6 +29,7 @@ async def confirmed_publish(urls: list[str], s: Any, queue_type: str, n: int) ->
 
     bus = await RabbitBus.connect(s, urls=urls, queue_type=queue_type)
     try:
+
         async def nothing(event: Any, delivery: Any) -> None:
             return None
 
@@ -43,13 +44,13 @@ async def confirmed_publish(urls: list[str], s: Any, queue_type: str, n: int) ->
 
 
 async def run(sizes: dict[str, int], log: Any = print) -> list[dict[str, Any]]:
+    import logging
+
     from workshop.bus.failover import connect_failover
     from workshop.cluster import Cluster
     from workshop.cluster.faults import failover_pause
     from workshop.cluster.ordering import partitioned
     from workshop.infra.reset import reset_namespace
-
-    import logging
 
     for name in ("aio_pika", "aiormq"):  # the failover's reconnection attempts are expected, not news
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -70,13 +71,32 @@ async def run(sizes: dict[str, int], log: Any = print) -> list[dict[str, Any]]:
 
             pause = await failover_pause(cluster, s, messages=sizes["pause"], rate=50)
             rows.append({"name": "failover: publish latency p50", "value": round(pause.p50_ms, 1), "unit": "ms"})
-            rows.append({"name": "failover: publish latency p99", "value": round(pause.p99_ms, 1), "unit": "ms",
-                         "vs_p50": round(pause.p99_ms / pause.p50_ms, 1) if pause.p50_ms else None})
+            rows.append(
+                {
+                    "name": "failover: publish latency p99",
+                    "value": round(pause.p99_ms, 1),
+                    "unit": "ms",
+                    "vs_p50": round(pause.p99_ms / pause.p50_ms, 1) if pause.p50_ms else None,
+                }
+            )
             rows.append({"name": "failover: longest publish (the pause)", "value": round(pause.max_ms), "unit": "ms"})
-            rows.append({"name": "failover: seconds until messages flow again",
-                         "value": round(pause.flowing_again_s, 2), "unit": "s"})
-            rows.append({"name": "failover: lost / doubled / reordered", "value": 0, "unit": "messages",
-                         "lost": pause.lost, "doubled": pause.doubled, "reordered": pause.reordered})
+            rows.append(
+                {
+                    "name": "failover: seconds until messages flow again",
+                    "value": round(pause.flowing_again_s, 2),
+                    "unit": "s",
+                }
+            )
+            rows.append(
+                {
+                    "name": "failover: lost / doubled / reordered",
+                    "value": 0,
+                    "unit": "messages",
+                    "lost": pause.lost,
+                    "doubled": pause.doubled,
+                    "reordered": pause.reordered,
+                }
+            )
 
             connection = await connect_failover(cluster.urls)
             try:
@@ -91,9 +111,15 @@ async def run(sizes: dict[str, int], log: Any = print) -> list[dict[str, Any]]:
                     rows.append(row)
             finally:
                 await connection.close()
-            rows.append({"name": "memory per node (after the runs)", "unit": "MiB",
-                         "value": round(max(cluster.memory().values()), 1), "at_start": memory,
-                         "at_end": cluster.memory()})
+            rows.append(
+                {
+                    "name": "memory per node (after the runs)",
+                    "unit": "MiB",
+                    "value": round(max(cluster.memory().values()), 1),
+                    "at_start": memory,
+                    "at_end": cluster.memory(),
+                }
+            )
         finally:
             await reset_namespace(s, quiet=True)
     return rows
@@ -112,17 +138,20 @@ def verdicts(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
     by = {r["name"]: r for r in rows}
     lost = by["failover: lost / doubled / reordered"]
     three = by["3 partition(s), one consumer each"]
-    return [("no confirmed message lost across the failover", lost["lost"] == 0),
-            ("partitions keep every order's events in order", all(r.get("reordered", 0) == 0 for r in rows)),
-            ("3 partitions move at least 1.5x the events of 1", three.get("vs_1_partition", 0) >= 1.5)]
+    return [
+        ("no confirmed message lost across the failover", lost["lost"] == 0),
+        ("partitions keep every order's events in order", all(r.get("reordered", 0) == 0 for r in rows)),
+        ("3 partitions move at least 1.5x the events of 1", three.get("vs_1_partition", 0) >= 1.5),
+    ]
 
 
 def main(argv: list[str]) -> int:
     p = parser("cluster", __doc__)
     p.add_argument("--quick", action="store_true", help="smaller counts (the cluster's start-up dominates)")
     args = p.parse_args(argv)
-    sizes = ({"publish": 1000, "pause": 150, "orders": 100} if args.quick
-             else {"publish": 5000, "pause": 500, "orders": 400})
+    sizes = (
+        {"publish": 1000, "pause": 150, "orders": 100} if args.quick else {"publish": 5000, "pause": 500, "orders": 400}
+    )
     rows = asyncio.run(run(sizes))
     print(table(rows))
     save_json(args.json, {"benchmark": "cluster", "results": rows, "targets": verdict_lines(verdicts(rows))})

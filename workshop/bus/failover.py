@@ -21,7 +21,8 @@ of chapter 1 turn that into "nothing lost, nothing done twice".
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from aio_pika import RobustConnection
 from yarl import URL
@@ -65,8 +66,9 @@ class FailoverConnection(RobustConnection):
         return self.url.port
 
 
-async def connect_failover(urls: Sequence[str], *, timeout: float = TIMEOUT, reconnect_interval: float = 0.5,
-                           **kwargs: Any) -> FailoverConnection:
+async def connect_failover(
+    urls: Sequence[str], *, timeout: float = TIMEOUT, reconnect_interval: float = 0.5, **kwargs: Any
+) -> FailoverConnection:
     """A connected :class:`FailoverConnection`; the first node that answers is used.
 
     Raises :class:`~workshop.errors.ServiceUnavailable` (one line) when no node answers.
@@ -83,6 +85,9 @@ async def connect_failover(urls: Sequence[str], *, timeout: float = TIMEOUT, rec
         except Exception as exc:  # noqa: BLE001 - try the next node
             last = exc
             await connection.close()
-    raise ServiceUnavailable("RabbitMQ cluster", ", ".join(URL(u).with_password("***").human_repr() for u in urls),
-                             failure_reason(last) if last else "no URL",
-                             fix="start the cluster first: `async with Cluster() as cluster:` (workshop.cluster)")
+    raise ServiceUnavailable(
+        "RabbitMQ cluster",
+        ", ".join(URL(u).with_password("***").human_repr() for u in urls),
+        failure_reason(last) if last else "no URL",
+        fix="start the cluster first: `async with Cluster() as cluster:` (workshop.cluster)",
+    )

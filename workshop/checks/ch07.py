@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from workshop.checks import call, check, expect, expect_equal
 
@@ -28,21 +29,33 @@ def check_partition(partition_of: Callable[[dict, int], Any]) -> str:
             events = [_event(order, n) for n in range(4)]
             got = [call("7.1", partition_of, e, partitions, hint="return a whole number") for e in events]
             for e, p in zip(events, got):
-                expect("7.1", isinstance(p, int) and not isinstance(p, bool) and 0 <= p < partitions,
-                       f"partition_of({e['order_id']!r}'s event, {partitions}) returned {p!r}: with {partitions} "
-                       f"partitions the answer is a whole number from 0 to {partitions - 1}")
+                expect(
+                    "7.1",
+                    isinstance(p, int) and not isinstance(p, bool) and 0 <= p < partitions,
+                    f"partition_of({e['order_id']!r}'s event, {partitions}) returned {p!r}: with {partitions} "
+                    f"partitions the answer is a whole number from 0 to {partitions - 1}",
+                )
             again = [call("7.1", partition_of, events[0], partitions) for _ in range(5)]
-            expect("7.1", all(p == got[0] for p in again),
-                   f"partition_of(<the same event of {events[0]['order_id']}>, {partitions}) asked 6 times gave "
-                   f"{sorted(set(again + [got[0]]))}: the same event must always get the same partition — no "
-                   "randomness, no clock")
-            expect("7.1", len(set(got)) == 1,
-                   f"the 4 events of {events[0]['order_id']} went to partitions {sorted(set(got))}: they must meet "
-                   "one consumer — compute the partition from the order id, not from the event id")
+            expect(
+                "7.1",
+                all(p == got[0] for p in again),
+                f"partition_of(<the same event of {events[0]['order_id']}>, {partitions}) asked 6 times gave "
+                f"{sorted(set(again + [got[0]]))}: the same event must always get the same partition — no "
+                "randomness, no clock",
+            )
+            expect(
+                "7.1",
+                len(set(got)) == 1,
+                f"the 4 events of {events[0]['order_id']} went to partitions {sorted(set(got))}: they must meet "
+                "one consumer — compute the partition from the order id, not from the event id",
+            )
             seen.add(got[0])
-        expect("7.1", len(seen) == partitions,
-               f"60 orders used only partition(s) {sorted(seen)} of {partitions}: the others get no work — "
-               "spread the orders, e.g. a hash of the order id modulo the number of partitions")
+        expect(
+            "7.1",
+            len(seen) == partitions,
+            f"60 orders used only partition(s) {sorted(seen)} of {partitions}: the others get no work — "
+            "spread the orders, e.g. a hash of the order id modulo the number of partitions",
+        )
     return "every order keeps to one partition, and the orders use them all"
 
 
@@ -69,31 +82,59 @@ def check_redelivery(handle_payment: Callable[[dict, set, Callable[[dict], None]
     inbox: set[str] = set()
 
     def deliver(event: dict, what: str) -> None:
-        call("7.2", handle_payment, event, inbox, gateway.charge,
-             shown=f"handle_payment(<{what}>, inbox, charge)", hint="charge, then remember the event id")
+        call(
+            "7.2",
+            handle_payment,
+            event,
+            inbox,
+            gateway.charge,
+            shown=f"handle_payment(<{what}>, inbox, charge)",
+            hint="charge, then remember the event id",
+        )
 
     deliver(first, "order 1's event")
     deliver(second, "order 2's event")
     deliver(first, "order 1's event again (redelivered after a failover)")
     charged = [e for _, e in gateway.charges]
-    expect("7.2", charged.count(first["event_id"]) == 1,
-           f"order 1's event, delivered twice (the broker redelivers after a failover), was charged "
-           f"{charged.count(first['event_id'])} times: remember each handled event id in the inbox and skip a repeat")
+    expect(
+        "7.2",
+        charged.count(first["event_id"]) == 1,
+        f"order 1's event, delivered twice (the broker redelivers after a failover), was charged "
+        f"{charged.count(first['event_id'])} times: remember each handled event id in the inbox and skip a repeat",
+    )
     deliver(later, "a new event of order 1")
     charged = [e for _, e in gateway.charges]
-    expect("7.2", later["event_id"] in charged,
-           "a new event of order 1 (another event id) was not charged: the inbox holds event ids, not order ids "
-           "— a redelivery repeats the event id, a new event has its own")
+    expect(
+        "7.2",
+        later["event_id"] in charged,
+        "a new event of order 1 (another event id) was not charged: the inbox holds event ids, not order ids "
+        "— a redelivery repeats the event id, a new event has its own",
+    )
     try:  # the gateway's error may come through (then the broker delivers the event again), or be handled
-        call("7.2", handle_payment, flaky, inbox, gateway.charge, allow=(ConnectionError,),
-             shown="handle_payment(<order 3's event>, inbox, charge) while the gateway times out")
+        call(
+            "7.2",
+            handle_payment,
+            flaky,
+            inbox,
+            gateway.charge,
+            allow=(ConnectionError,),
+            shown="handle_payment(<order 3's event>, inbox, charge) while the gateway times out",
+        )
     except ConnectionError:
         pass
     deliver(flaky, "order 3's event, redelivered after the gateway timed out")
     charged = [e for _, e in gateway.charges]
-    expect("7.2", flaky["event_id"] in charged,
-           "order 3's event was never charged: the gateway failed the first time and the redelivery was skipped "
-           "— add the event id to the inbox only after the charge succeeded (in one transaction, in chapter 1)")
-    expect_equal("7.2", len(charged), 4, what="charges for 5 deliveries of 4 events (one failed once)",
-                 hint="each event id is charged exactly once")
+    expect(
+        "7.2",
+        flaky["event_id"] in charged,
+        "order 3's event was never charged: the gateway failed the first time and the redelivery was skipped "
+        "— add the event id to the inbox only after the charge succeeded (in one transaction, in chapter 1)",
+    )
+    expect_equal(
+        "7.2",
+        len(charged),
+        4,
+        what="charges for 5 deliveries of 4 events (one failed once)",
+        hint="each event id is charged exactly once",
+    )
     return "one charge per event, however often the broker delivers it"

@@ -36,8 +36,16 @@ from workshop.events import Event
 from workshop.waiting import WaitTimeout, until
 
 # the order of a saga's steps, to tell an event that arrives after a later one
-STEP = {"OrderCreated": 0, "PaymentProcessed": 1, "PaymentFailed": 1, "InventoryReserved": 2,
-        "InventoryShortage": 2, "OrderShipped": 3, "PaymentRefunded": 3, "OrderCancelled": 4}
+STEP = {
+    "OrderCreated": 0,
+    "PaymentProcessed": 1,
+    "PaymentFailed": 1,
+    "InventoryReserved": 2,
+    "InventoryShortage": 2,
+    "OrderShipped": 3,
+    "PaymentRefunded": 3,
+    "OrderCancelled": 4,
+}
 
 
 @dataclass
@@ -83,23 +91,34 @@ class FaultRun:
     seconds: float  # from the first order to the last final one (or the deadline)
     dead_lettered: int = 0  # messages the services parked in their dead-letter queues
 
-
     def __str__(self) -> str:
         short = lambda n: n.split("@")[0].rsplit("-", 1)[-1]  # noqa: E731
-        return (f"{self.queue_type:>7} · {self.fault:<6} node {short(self.victim)} "
-                f"(payment's {'leader' if self.queue_type == 'quorum' else 'home'}: "
-                f"{short(self.leader_before)} → {short(self.leader_after) or '-'}): {self.orders} orders, "
-                f"{self.completed} completed in time, {self.stalled} stalled, {self.lost} lost, "
-                f"{self.charged_twice} charged twice, {self.redelivered} redelivered, {self.reordered} reordered, "
-                f"{self.inconsistent} inconsistent, {self.dead_lettered} dead-lettered")
+        return (
+            f"{self.queue_type:>7} · {self.fault:<6} node {short(self.victim)} "
+            f"(payment's {'leader' if self.queue_type == 'quorum' else 'home'}: "
+            f"{short(self.leader_before)} → {short(self.leader_after) or '-'}): {self.orders} orders, "
+            f"{self.completed} completed in time, {self.stalled} stalled, {self.lost} lost, "
+            f"{self.charged_twice} charged twice, {self.redelivered} redelivered, {self.reordered} reordered, "
+            f"{self.inconsistent} inconsistent, {self.dead_lettered} dead-lettered"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-async def orders_under_fault(cluster: Cluster, s: Settings, *, queue_type: str = "quorum", fault: str = "kill",
-                             orders: int = 200, rate: float = 40.0, at: float = 0.3, freeze_for: float = 15.0,
-                             deadline: float = 60.0, recover: float = 90.0) -> FaultRun:
+async def orders_under_fault(
+    cluster: Cluster,
+    s: Settings,
+    *,
+    queue_type: str = "quorum",
+    fault: str = "kill",
+    orders: int = 200,
+    rate: float = 40.0,
+    at: float = 0.3,
+    freeze_for: float = 15.0,
+    deadline: float = 60.0,
+    recover: float = 90.0,
+) -> FaultRun:
     """Place ``orders`` at ``rate``/s; after ``at`` of them, ``fault`` the payment queue's node.
 
     ``fault``: ``"kill"`` (SIGKILL; restarted after the deadline if orders stalled, then
@@ -112,8 +131,14 @@ async def orders_under_fault(cluster: Cluster, s: Settings, *, queue_type: str =
 
     if fault not in ("kill", "freeze", "none"):
         raise ValueError(f"fault must be 'kill', 'freeze' or 'none', not {fault!r}")
-    bus = await RabbitBus.connect(s, urls=cluster.urls, validate=schemas.validate, queue_type=queue_type,
-                                  delivery_limit=5 if queue_type == "quorum" else None, reconnect_interval=0.5)
+    bus = await RabbitBus.connect(
+        s,
+        urls=cluster.urls,
+        validate=schemas.validate,
+        queue_type=queue_type,
+        delivery_limit=5 if queue_type == "quorum" else None,
+        reconnect_interval=0.5,
+    )
     system = OrderSystem(s, bus=bus, prefetch=20)
     counter = EventCounter()
 
@@ -145,9 +170,12 @@ async def orders_under_fault(cluster: Cluster, s: Settings, *, queue_type: str =
             await cluster.restart(victim)
             lost = len(ids) - len(await _final_within(system, ids, recover))
         leader_after = await _leader_or_none(cluster, queue)
-        charged_twice = await _count(system, "SELECT count(*) FROM (SELECT order_id FROM payments WHERE kind = "
-                                             "'charge' AND order_id = ANY(%s) GROUP BY order_id HAVING count(*) > 1) t",
-                                     ids)
+        charged_twice = await _count(
+            system,
+            "SELECT count(*) FROM (SELECT order_id FROM payments WHERE kind = "
+            "'charge' AND order_id = ANY(%s) GROUP BY order_id HAVING count(*) > 1) t",
+            ids,
+        )
         inconsistent = await _inconsistent(system, ids)
         redelivered = sum(svc.duplicates for svc in system.running.values())
         dead = sum(stats.get("dead_lettered", 0) for stats in system.stats().values())
@@ -159,9 +187,23 @@ async def orders_under_fault(cluster: Cluster, s: Settings, *, queue_type: str =
             if not node.running:
                 await cluster.restart(node)
         await db.setup(s)  # nothing to undo in PostgreSQL: the caller resets its namespace
-    return FaultRun(queue_type, fault if fault != "none" else "none", victim.name, leader_before, leader_after,
-                    len(ids), len(ids) - stalled, stalled, lost, charged_twice, redelivered + counter.doubled,
-                    counter.reordered, inconsistent, round(seconds, 1), dead)
+    return FaultRun(
+        queue_type,
+        fault if fault != "none" else "none",
+        victim.name,
+        leader_before,
+        leader_after,
+        len(ids),
+        len(ids) - stalled,
+        stalled,
+        lost,
+        charged_twice,
+        redelivered + counter.doubled,
+        counter.reordered,
+        inconsistent,
+        round(seconds, 1),
+        dead,
+    )
 
 
 async def _inject(cluster: Cluster, node: Any, fault: str, freeze_for: float) -> None:
@@ -206,7 +248,9 @@ async def _count(system: Any, sql: str, ids: list[str]) -> int:
 async def _inconsistent(system: Any, ids: list[str]) -> int:
     """Final orders whose payments and shipments do not match: shipped = 1 charge, 0 refunds, 1 shipment;
     cancelled = as many refunds as charges, no shipment."""
-    return await _count(system, """
+    return await _count(
+        system,
+        """
         SELECT count(*) FROM orders o
         LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE kind = 'charge') AS charges,
                                   count(*) FILTER (WHERE kind = 'refund') AS refunds
@@ -215,7 +259,9 @@ async def _inconsistent(system: Any, ids: list[str]) -> int:
         WHERE o.id = ANY(%s) AND NOT (
               (o.status = 'shipped' AND m.charges = 1 AND m.refunds = 0 AND s.n = 1)
            OR (o.status = 'cancelled' AND m.charges = m.refunds AND s.n = 0)
-           OR o.status NOT IN ('shipped', 'cancelled'))""", ids)
+           OR o.status NOT IN ('shipped', 'cancelled'))""",
+        ids,
+    )
 
 
 # --- what one client feels ----------------------------------------------------------------------
@@ -238,14 +284,17 @@ class Pause:
     kill_index: int = 0
 
     def __str__(self) -> str:
-        return (f"{self.messages} confirmed publishes across the kill of {self.victim.split('@')[0]}: latency p50 "
-                f"{self.p50_ms:.1f} ms, p99 {self.p99_ms:.0f} ms, max {self.max_ms:.0f} ms; messages flowed again "
-                f"{self.flowing_again_s:.1f} s after the kill; {self.lost} lost, {self.doubled} doubled, "
-                f"{self.reordered} reordered")
+        return (
+            f"{self.messages} confirmed publishes across the kill of {self.victim.split('@')[0]}: latency p50 "
+            f"{self.p50_ms:.1f} ms, p99 {self.p99_ms:.0f} ms, max {self.max_ms:.0f} ms; messages flowed again "
+            f"{self.flowing_again_s:.1f} s after the kill; {self.lost} lost, {self.doubled} doubled, "
+            f"{self.reordered} reordered"
+        )
 
 
-async def failover_pause(cluster: Cluster, s: Settings, *, messages: int = 300, rate: float = 50.0,
-                         at: float = 0.3, deadline: float = 60.0) -> Pause:
+async def failover_pause(
+    cluster: Cluster, s: Settings, *, messages: int = 300, rate: float = 50.0, at: float = 0.3, deadline: float = 60.0
+) -> Pause:
     """Publish ``messages`` at ``rate``/s with confirms (retrying until confirmed), kill the node
     the client is connected to after ``at`` of them, and time what the client sees."""
     from workshop.bus.rabbitmq import RabbitBus
@@ -276,13 +325,21 @@ async def failover_pause(cluster: Cluster, s: Settings, *, messages: int = 300, 
                 killed_at = time.monotonic()
             begin = time.monotonic()
             event = Event("Ticked", f"tick-{i}", {"i": i})
-            await until(lambda: _try_publish(bus, event), timeout=deadline, every=0.05,
-                        what=f"message {i} to be confirmed by a surviving node")
+            await until(
+                lambda e=event: _try_publish(bus, e),
+                timeout=deadline,
+                every=0.05,
+                what=f"message {i} to be confirmed by a surviving node",
+            )
             latencies.append((time.monotonic() - begin) * 1000)
             await asyncio.sleep(max(0.0, 1 / rate - (time.monotonic() - begin)))
-        await until(lambda: len(received) >= messages, timeout=deadline, every=0.05,
-                    what=f"all {messages} messages to be delivered",
-                    detail=lambda: f"{len(received)} of {messages} delivered")
+        await until(
+            lambda: len(received) >= messages,
+            timeout=deadline,
+            every=0.05,
+            what=f"all {messages} messages to be delivered",
+            detail=lambda: f"{len(received)} of {messages} delivered",
+        )
     except WaitTimeout:
         pass  # counted below as lost
     finally:
@@ -296,11 +353,19 @@ async def failover_pause(cluster: Cluster, s: Settings, *, messages: int = 300, 
             reordered += 1
         high = max(high, i)
     ordered = sorted(latencies) or [0.0]
-    return Pause(confirmed, victim.name if victim else "?", statistics.median(ordered),
-                 ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], ordered[-1],
-                 first_after[0] if first_after else float("nan"),
-                 sum(1 for i in range(confirmed) if i not in received),
-                 sum(c - 1 for c in received.values()), reordered, latencies, kill_index)
+    return Pause(
+        confirmed,
+        victim.name if victim else "?",
+        statistics.median(ordered),
+        ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        ordered[-1],
+        first_after[0] if first_after else float("nan"),
+        sum(1 for i in range(confirmed) if i not in received),
+        sum(c - 1 for c in received.values()),
+        reordered,
+        latencies,
+        kill_index,
+    )
 
 
 async def _try_publish(bus: Any, event: Event) -> bool:

@@ -119,13 +119,17 @@ class Cluster:
             return self
         for tool in ("rabbitmq-server", "rabbitmqctl"):
             if not (RABBITMQ_BIN / tool).is_file():
-                raise WorkshopError(f"RabbitMQ is not installed here ({RABBITMQ_BIN / tool} is missing), so no "
-                                    f"throw-away cluster can start: {INSTALL}")
+                raise WorkshopError(
+                    f"RabbitMQ is not installed here ({RABBITMQ_BIN / tool} is missing), so no "
+                    f"throw-away cluster can start: {INSTALL}"
+                )
         ports = list(self.ports or [])
         for port in ports:
             if port_open("127.0.0.1", port):
-                raise WorkshopError(f"cannot start the throw-away RabbitMQ cluster: port {port} is taken "
-                                    "by another program (choose other ports, or stop what listens there)")
+                raise WorkshopError(
+                    f"cannot start the throw-away RabbitMQ cluster: port {port} is taken "
+                    "by another program (choose other ports, or stop what listens there)"
+                )
         self.root = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
         try:
             self._write_shared_files()
@@ -147,6 +151,7 @@ class Cluster:
         The stops and starts run side by side (each ``rabbitmqctl`` call takes seconds on a busy
         machine); the joins one after the other, as RabbitMQ's clustering guide asks.
         """
+
         def each(command: str) -> None:
             for future in [_STARTER.submit(self.ctl, n, command) for n in joining]:
                 future.result()
@@ -164,8 +169,9 @@ class Cluster:
         cookie.write_text(secrets.token_hex(16).upper())
         cookie.chmod(0o400)  # Erlang refuses a cookie others can read
         (self.root / "enabled_plugins").write_text(f"[{','.join(PLUGINS)}].\n")
-        (self.root / "rabbitmq-env.conf").write_text("# empty: the machine's /etc/rabbitmq/rabbitmq-env.conf "
-                                                     "must not apply to these nodes\n")
+        (self.root / "rabbitmq-env.conf").write_text(
+            "# empty: the machine's /etc/rabbitmq/rabbitmq-env.conf must not apply to these nodes\n"
+        )
 
     def _node(self, name: str, amqp: int, dist: int, management: int) -> Node:
         assert self.root is not None
@@ -176,34 +182,54 @@ class Cluster:
             f"management.tcp.port = {management}\n"
             "management.tcp.ip = 127.0.0.1\n"
             f"raft.wal_max_size_bytes = {WAL_MAX_BYTES}\n"
-            "cluster_partition_handling = pause_minority\n")
-        env = {**self._env(), "RABBITMQ_NODENAME": name, "RABBITMQ_NODE_PORT": str(amqp),
-               "RABBITMQ_DIST_PORT": str(dist), "RABBITMQ_MNESIA_BASE": str(home / "data"),
-               "RABBITMQ_LOG_BASE": str(home / "log"), "RABBITMQ_CONFIG_FILE": str(home / "rabbitmq"),
-               "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
-               "RABBITMQ_PID_FILE": str(home / "pid"),
-               # exec the Erlang VM in place of the start script (-noinput keeps it a server): the
-               # process we start IS the node, so SIGKILL/SIGSTOP reach RabbitMQ itself
-               "RABBITMQ_ALLOW_INPUT": "1", "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-noinput"}
-        server = Server(f"RabbitMQ node {name} (AMQP port {amqp})", [str(RABBITMQ_BIN / "rabbitmq-server")],
-                        ready=lambda: _booted(home / "console.log"), log=home / "console.log", env=env,
-                        startup_timeout=self.startup_timeout, stop_timeout=15.0)
+            "cluster_partition_handling = pause_minority\n"
+        )
+        env = {
+            **self._env(),
+            "RABBITMQ_NODENAME": name,
+            "RABBITMQ_NODE_PORT": str(amqp),
+            "RABBITMQ_DIST_PORT": str(dist),
+            "RABBITMQ_MNESIA_BASE": str(home / "data"),
+            "RABBITMQ_LOG_BASE": str(home / "log"),
+            "RABBITMQ_CONFIG_FILE": str(home / "rabbitmq"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(home / "pid"),
+            # exec the Erlang VM in place of the start script (-noinput keeps it a server): the
+            # process we start IS the node, so SIGKILL/SIGSTOP reach RabbitMQ itself
+            "RABBITMQ_ALLOW_INPUT": "1",
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-noinput",
+        }
+        server = Server(
+            f"RabbitMQ node {name} (AMQP port {amqp})",
+            [str(RABBITMQ_BIN / "rabbitmq-server")],
+            ready=lambda: _booted(home / "console.log"),
+            log=home / "console.log",
+            env=env,
+            startup_timeout=self.startup_timeout,
+            stop_timeout=15.0,
+        )
         return Node(name, amqp, dist, management, home, server)
 
     def _env(self) -> dict[str, str]:
         """What the nodes and ``rabbitmqctl`` share: the cookie (via ``HOME``) and no machine-wide env file."""
         assert self.root is not None
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
-        return {**keep, "HOME": str(self.root / "home"), "RABBITMQ_CONF_ENV_FILE": str(self.root / "rabbitmq-env.conf"),
-                "ERL_EPMD_ADDRESS": "127.0.0.1"}
+        return {
+            **keep,
+            "HOME": str(self.root / "home"),
+            "RABBITMQ_CONF_ENV_FILE": str(self.root / "rabbitmq-env.conf"),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
 
     def _start_servers(self, nodes: list[Node]) -> None:
         for node in nodes:  # each port is checked right before its node starts: a clear line, not a crash dump
-            for port, what in ((node.amqp_port, "AMQP"), (node.dist_port, "distribution"),
-                               (node.management_port, "management")):
+            for port, what in (
+                (node.amqp_port, "AMQP"),
+                (node.dist_port, "distribution"),
+                (node.management_port, "management"),
+            ):
                 if port_open("127.0.0.1", port):
-                    raise WorkshopError(f"cannot start {node.name}: its {what} port {port} is taken by another "
-                                        "program")
+                    raise WorkshopError(f"cannot start {node.name}: its {what} port {port} is taken by another program")
         for future in [_STARTER.submit(n.server.start) for n in nodes]:  # the nodes boot side by side
             future.result()
 
@@ -262,8 +288,9 @@ class Cluster:
         try:
             done = subprocess.run(argv, env=self._env(), capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise WorkshopError(f"rabbitmqctl {' '.join(args)} on {node.name} did not answer in {timeout:g} s") \
-                from None
+            raise WorkshopError(
+                f"rabbitmqctl {' '.join(args)} on {node.name} did not answer in {timeout:g} s"
+            ) from None
         if done.returncode != 0:
             last = " ".join((done.stderr.strip() or done.stdout.strip() or "no output").split())[:1500]
             raise WorkshopError(f"rabbitmqctl {' '.join(args)} on {node.name} failed: {last}")
@@ -277,9 +304,12 @@ class Cluster:
         node = via or self._any_running()
         out = await asyncio.to_thread(self.ctl, node, "cluster_status", "--formatter", "json")
         raw = json.loads(out)
-        return {"members": sorted(raw.get("disk_nodes", []) + raw.get("ram_nodes", [])),
-                "running": sorted(raw.get("running_nodes", [])), "partitions": raw.get("partitions", {}),
-                "alarms": raw.get("alarms", [])}
+        return {
+            "members": sorted(raw.get("disk_nodes", []) + raw.get("ram_nodes", [])),
+            "running": sorted(raw.get("running_nodes", [])),
+            "partitions": raw.get("partitions", {}),
+            "alarms": raw.get("alarms", []),
+        }
 
     async def queue(self, name: str, timeout: float = 3.0) -> dict[str, Any]:
         """What the management API says of queue ``name`` (asked of a running, unfrozen node)."""
@@ -358,8 +388,13 @@ class Cluster:
                 return False
             return len(seen) >= want
 
-        await until(enough, timeout=timeout, every=1.0, what=f"{want} running node(s) in the cluster",
-                    detail=lambda: f"running: {seen}")
+        await until(
+            enough,
+            timeout=timeout,
+            every=1.0,
+            what=f"{want} running node(s) in the cluster",
+            detail=lambda: f"running: {seen}",
+        )
         return seen
 
 

@@ -98,11 +98,16 @@ class OrderingRun:
         return self.events / self.seconds if self.seconds else 0.0
 
     def __str__(self) -> str:
-        how = (f"{self.consumers} competing consumers" if self.mode == "competing"
-               else f"{self.partitions} partition(s), one active consumer each")
-        return (f"{how}: {self.events} events of {self.orders} orders, {self.reordered} handled out of order "
-                f"({self.orders_affected} orders affected), {self.doubled} doubled, {self.lost} lost, "
-                f"{self.rate:,.0f} events/s")
+        how = (
+            f"{self.consumers} competing consumers"
+            if self.mode == "competing"
+            else f"{self.partitions} partition(s), one active consumer each"
+        )
+        return (
+            f"{how}: {self.events} events of {self.orders} orders, {self.reordered} handled out of order "
+            f"({self.orders_affected} orders affected), {self.doubled} doubled, {self.lost} lost, "
+            f"{self.rate:,.0f} events/s"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "rate": self.rate}
@@ -114,10 +119,14 @@ async def _publish_all(exchange: Any, orders: int, key: Any, batch: int = 5) -> 
     Within a batch, step n of every order is confirmed before step n+1 is sent: each order's
     events enter the queue in order, so any disorder later is the consumers' doing.
     """
+
     async def one(order_id: str, step: int) -> None:
         body = f'{{"order_id": "{order_id}", "step": {step}, "type": "{STEPS[step]}"}}'.encode()
-        await exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                                message_id=f"{order_id}:{step}"), key(order_id), timeout=30)
+        await exchange.publish(
+            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=f"{order_id}:{step}"),
+            key(order_id),
+            timeout=30,
+        )
 
     for first in range(0, orders, batch):
         ids = [f"ORD-{o:04d}" for o in range(first, min(orders, first + batch))]
@@ -138,8 +147,16 @@ async def _work(work: float) -> None:
     await asyncio.sleep(random.uniform(0, 2 * work))
 
 
-async def competing(connection: Any, s: Settings, *, consumers: int = 3, orders: int = 100, prefetch: int = 10,
-                    work: float = 0.01, timeout: float = 60.0) -> OrderingRun:
+async def competing(
+    connection: Any,
+    s: Settings,
+    *,
+    consumers: int = 3,
+    orders: int = 100,
+    prefetch: int = 10,
+    work: float = 0.01,
+    timeout: float = 60.0,
+) -> OrderingRun:
     """Chapter 1's scaling: ``consumers`` consumers on one queue, each handling up to ``prefetch`` at once."""
     check = OrderCheck()
     channel = await connection.channel()
@@ -169,20 +186,30 @@ async def competing(connection: Any, s: Settings, *, consumers: int = 3, orders:
     return _result("competing", consumers, 1, orders, events, check, seconds)
 
 
-async def partitioned(connection: Any, s: Settings, *, partitions: int = 3, orders: int = 100,
-                      prefetch: int = 50, work: float = 0.01, timeout: float = 60.0) -> OrderingRun:
+async def partitioned(
+    connection: Any,
+    s: Settings,
+    *,
+    partitions: int = 3,
+    orders: int = 100,
+    prefetch: int = 50,
+    work: float = 0.01,
+    timeout: float = 60.0,
+) -> OrderingRun:
     """``partitions`` queues behind a consistent-hash exchange, each with one active consumer in sequence."""
     check = OrderCheck()
     channel = await connection.channel()
     channels: list[Any] = []
     tasks: list[asyncio.Task] = []
     try:
-        exchange = await channel.declare_exchange(s.namespace.amqp("orders", "by_id", str(partitions)),
-                                                  "x-consistent-hash", durable=True)
+        exchange = await channel.declare_exchange(
+            s.namespace.amqp("orders", "by_id", str(partitions)), "x-consistent-hash", durable=True
+        )
         names = [s.namespace.amqp("ordering", f"p{partitions}", str(p)) for p in range(partitions)]
         for name in names:
-            queue = await channel.declare_queue(name, durable=True, arguments={
-                "x-queue-type": "quorum", "x-single-active-consumer": True})
+            queue = await channel.declare_queue(
+                name, durable=True, arguments={"x-queue-type": "quorum", "x-single-active-consumer": True}
+            )
             await queue.purge()
             await queue.bind(exchange, routing_key="1")  # the binding key is the partition's weight
 
@@ -214,17 +241,34 @@ async def partitioned(connection: Any, s: Settings, *, partitions: int = 3, orde
 
 async def _wait(check: OrderCheck, total: int, timeout: float, start: float) -> float:
     try:
-        await until(lambda: len(check.seen) >= total, timeout=timeout, every=0.005,
-                    what=f"{total} events to be handled", detail=lambda: f"{len(check.seen)} handled")
+        await until(
+            lambda: len(check.seen) >= total,
+            timeout=timeout,
+            every=0.005,
+            what=f"{total} events to be handled",
+            detail=lambda: f"{len(check.seen)} handled",
+        )
     except WaitTimeout:
         pass  # the missing ones are counted as lost
     return time.monotonic() - start
 
 
-def _result(mode: str, consumers: int, partitions: int, orders: int, events: int, check: OrderCheck,
-            seconds: float) -> OrderingRun:
-    return OrderingRun(mode, consumers, partitions, orders, events, check.handled, check.reordered,
-                       len(check.affected), check.doubled, events - len(check.seen), round(seconds, 3))
+def _result(
+    mode: str, consumers: int, partitions: int, orders: int, events: int, check: OrderCheck, seconds: float
+) -> OrderingRun:
+    return OrderingRun(
+        mode,
+        consumers,
+        partitions,
+        orders,
+        events,
+        check.handled,
+        check.reordered,
+        len(check.affected),
+        check.doubled,
+        events - len(check.seen),
+        round(seconds, 3),
+    )
 
 
 async def _close(channels: list[Any]) -> None:
