@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from workshop.errors import WorkshopError
-from workshop.waiting import WaitTimeout, stop_task, until_sync, within
+from workshop.waiting import WaitTimeout, stop_task, until, until_sync, within
 
 Main = Callable[[asyncio.Event], Coroutine[Any, Any, int | None]]
 
@@ -166,6 +166,23 @@ class Server:
         """Spawn the server and return once ``ready()`` is true; a one-line error otherwise."""
         if self.running:
             return self
+        self._spawn()
+        try:
+            until_sync(
+                self._answers,
+                timeout=self.startup_timeout,
+                every=0.1,
+                what=f"{self.name} to answer",
+                detail=self.log_tail,
+            )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self) -> None:
+        """Start the child from *this* thread: Linux sends the parent-death signal when the thread
+        that forked the child ends, not only the process — so never spawn from a short-lived thread."""
         out: Any = subprocess.DEVNULL
         if self.output is not None:
             self.output.parent.mkdir(parents=True, exist_ok=True)
@@ -186,18 +203,6 @@ class Server:
         finally:
             if out is not subprocess.DEVNULL:
                 out.close()
-        try:
-            until_sync(
-                self._answers,
-                timeout=self.startup_timeout,
-                every=0.1,
-                what=f"{self.name} to answer",
-                detail=self.log_tail,
-            )
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def _answers(self) -> Any:
         if self.proc is not None and self.proc.poll() is not None:
@@ -224,7 +229,23 @@ class Server:
             self.proc.send_signal(sig)
 
     async def astart(self) -> Server:
-        return await asyncio.to_thread(self.start)
+        """:meth:`start` from asyncio: spawned in the event loop's thread (which outlives the server),
+        then ``ready()`` polled in a worker thread so the loop keeps running meanwhile."""
+        if self.running:
+            return self
+        self._spawn()
+        try:
+            await until(
+                lambda: asyncio.to_thread(self._answers),
+                timeout=self.startup_timeout,
+                every=0.1,
+                what=f"{self.name} to answer",
+                detail=self.log_tail,
+            )
+        except BaseException:
+            await self.astop()
+            raise
+        return self
 
     async def astop(self) -> None:
         await asyncio.to_thread(self.stop)

@@ -358,6 +358,7 @@ CHAPTERS = {
     "store": "3 event store",
     "cqrs": "4 CQRS",
     "webrtc": "5 WebRTC",
+    "cluster": "7 cluster",
     "replicas": "8 replicas",
 }
 

@@ -32,6 +32,12 @@ Topology for a namespace ``ns`` and a subscription ``payment``::
   single queue with per-message TTL? RabbitMQ expires messages only at the head
   of a queue, so a 10 s message would hold back a 0.1 s one. Why not a quorum
   queue's ``x-delivery-limit``? It redelivers immediately, with no backoff.
+* **On a cluster** (chapter 7): ``connect(s, urls=[...], queue_type="quorum", delivery_limit=5)``
+  connects to the first node that answers and fails over to the next when it dies
+  (:mod:`workshop.bus.failover`); every queue it declares (main, delay, dead-letter, unrouted) is
+  then a replicated quorum queue, and ``x-delivery-limit`` dead-letters a message whose consumer
+  died ``delivery_limit`` times while handling it — the poison message that never reaches the
+  ``except`` below.
 * **Dead letters with a reason**: the adapter republishes the message to the
   DLX with ``x-dead-reason``/``x-error`` headers, then acks the original. The
   main queue also names the DLX, so anything the broker itself rejects lands
@@ -108,6 +114,13 @@ def events_arguments(s: Settings) -> dict[str, Any]:
     return {"alternate-exchange": s.namespace.amqp("unrouted")}
 
 
+def _queue_arguments(queue_type: str, delivery_limit: int | None = None) -> dict[str, Any]:
+    """Extra arguments of every queue a bus declares: the queue type (and, for the main queue, the delivery limit)."""
+    if queue_type == "classic":
+        return {}
+    return {"x-queue-type": queue_type, **({"x-delivery-limit": delivery_limit} if delivery_limit else {})}
+
+
 async def _declare_events(channel: AbstractChannel, s: Settings) -> AbstractExchange:
     """The topic exchange every publisher sends to, with ``ns.unrouted`` as its alternate exchange."""
     return await channel.declare_exchange(
@@ -150,30 +163,54 @@ class RabbitBus:
         dlx: AbstractExchange,
         s: Settings,
         validate: Validator | None = None,
+        *,
+        queue_type: str = "classic",
+        delivery_limit: int | None = None,
     ) -> None:
         self.connection, self.channel, self.exchange, self.dlx = connection, channel, exchange, dlx
         self.settings, self.ns, self.validate = s, s.namespace, validate
+        self.queue_type, self.delivery_limit = queue_type, delivery_limit
+        self._replacing = False
         self.subscriptions: dict[str, RabbitSubscription] = {}
 
     @classmethod
     async def open(
-        cls, s: Settings | None = None, *, validate: Validator | None = None, reconnect_interval: float = 1.0
+        cls,
+        s: Settings | None = None,
+        *,
+        validate: Validator | None = None,
+        reconnect_interval: float = 1.0,
+        urls: Sequence[str] | None = None,
+        queue_type: str = "classic",
+        delivery_limit: int | None = None,
     ) -> RabbitBus:
+        """``urls``: a cluster's nodes (instead of ``s.amqp_url``); see the module docstring."""
         s = s or load_settings()
+        if queue_type not in ("classic", "quorum"):
+            raise ValueError(f"queue_type must be 'classic' or 'quorum', not {queue_type!r}")
         # robust: after a broker restart it reconnects, re-declares queues and resumes consuming
-        connection = await connect.amqp(s, reconnect_interval=reconnect_interval)
+        if urls:
+            from workshop.bus.failover import connect_failover
+
+            connection: AbstractRobustConnection = await connect_failover(urls, reconnect_interval=reconnect_interval)
+        else:
+            connection = await connect.amqp(s, reconnect_interval=reconnect_interval)
         # publisher confirms are on by default; a returned (unroutable) mandatory publish raises
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         parking = await channel.declare_exchange(
             s.namespace.amqp("unrouted"), aio_pika.ExchangeType.FANOUT, durable=True
         )
         parked = await channel.declare_queue(
-            s.namespace.amqp("unrouted"), durable=True, arguments={"x-max-length": UNROUTED_MAX}
+            s.namespace.amqp("unrouted"),
+            durable=True,
+            arguments={"x-max-length": UNROUTED_MAX, **_queue_arguments(queue_type)},
         )
         await parked.bind(parking)
         exchange = await _declare_events(channel, s)
         dlx = await channel.declare_exchange(s.namespace.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
-        return cls(connection, channel, exchange, dlx, s, validate)
+        return cls(
+            connection, channel, exchange, dlx, s, validate, queue_type=queue_type, delivery_limit=delivery_limit
+        )
 
     # --- publishing -------------------------------------------------------------------
     def _message(
@@ -223,10 +260,33 @@ class RabbitBus:
 
     async def _send(self, message: aio_pika.Message, routing_key: str) -> None:
         """Publish mandatory and wait for the confirm; a ``basic.return`` before it → :class:`Unroutable`."""
+        exchange = self.exchange
         try:
-            await self.exchange.publish(message, routing_key, mandatory=True, timeout=PUBLISH_TIMEOUT)
+            await exchange.publish(message, routing_key, mandatory=True, timeout=PUBLISH_TIMEOUT)
         except aio_pika.exceptions.PublishError as exc:
             raise Unroutable([routing_key], self.exchange.name) from exc
+        except aio_pika.exceptions.DeliveryError:  # a nack: RabbitMQ did not take it, the caller publishes again
+            await self._replace_publisher(exchange)
+            raise
+
+    async def _replace_publisher(self, failed: AbstractExchange) -> None:
+        """After a nack, publish on a new channel.
+
+        On a cluster (RabbitMQ 3.10), a channel that published to a quorum queue while the
+        queue's leader was changing can go on nacking every later publish; a new channel
+        works at once. Only the first failed publish replaces it; the others just retry.
+        """
+        if failed is not self.exchange or self._replacing:
+            return
+        self._replacing = True
+        try:
+            old = self.channel
+            self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+            self.exchange = await _declare_events(self.channel, self.settings)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.close(), 5)
+        finally:
+            self._replacing = False
 
     # --- consuming --------------------------------------------------------------------
     async def subscribe(
@@ -240,18 +300,29 @@ class RabbitBus:
         durable: bool = True,
     ) -> RabbitSubscription:
         retry = retry or RetryPolicy()
+        if self.queue_type == "quorum" and not durable:
+            raise ValueError("quorum queues are always durable: subscribe with durable=True")
         qname = self.ns.amqp(name)
         channel = await self.connection.channel()  # one channel per consumer: its own prefetch
         await channel.set_qos(prefetch_count=prefetch)
         exchange = await _declare_events(channel, self.settings)
         dlx = await channel.declare_exchange(self.ns.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
-        dlq = await channel.declare_queue(self.ns.amqp(name, "dlq"), durable=durable, auto_delete=not durable)
+        dlq = await channel.declare_queue(
+            self.ns.amqp(name, "dlq"),
+            durable=durable,
+            auto_delete=not durable,
+            arguments=_queue_arguments(self.queue_type) or None,
+        )
         await dlq.bind(dlx, routing_key=name)
         queue = await channel.declare_queue(
             qname,
             durable=durable,
             auto_delete=not durable,
-            arguments={"x-dead-letter-exchange": dlx.name, "x-dead-letter-routing-key": name},
+            arguments={
+                "x-dead-letter-exchange": dlx.name,
+                "x-dead-letter-routing-key": name,
+                **_queue_arguments(self.queue_type, self.delivery_limit),
+            },
         )
         for pattern in patterns:
             await queue.bind(exchange, routing_key=pattern)
@@ -264,6 +335,7 @@ class RabbitBus:
                     "x-message-ttl": max(1, int(delay * 1000)),
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": qname,
+                    **_queue_arguments(self.queue_type),
                 },
             )
         sub = RabbitSubscription(name, queue, channel=channel, durable=durable)

@@ -179,6 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     required = tuple(x.strip() for x in args.required.split(",") if x.strip())
     report = doctor(load_settings(), required, args.timeout)
     print(report.to_json() if args.json else report)
+    if not args.json:
+        from workshop.infra.throwaway import cluster_nodes
+
+        if nodes := cluster_nodes():
+            print(
+                f"note: {len(nodes)} throw-away RabbitMQ node(s) of chapter 7's cluster are running "
+                "(a notebook's or a test's); `workshop down` stops them"
+            )
     return 0 if report.ok else 1
 
 

@@ -392,6 +392,10 @@ def up_native(names: list[str], s: Settings, d: Path, say: Callable[[str], None]
 
 
 def down_native(s: Settings, d: Path, say: Callable[[str], None] = print) -> int:
+    from workshop.infra.throwaway import stop_cluster_nodes
+
+    if left := stop_cluster_nodes():  # chapter 7's throw-away nodes that outlived their kernel
+        say(f"{'cluster':<11} {left} throw-away RabbitMQ node(s) stopped")
     state = load_state(d)
     if not state:
         say(f"Nothing to stop: `workshop up` has not started any service (no {d / 'started.json'}).")
