@@ -18,9 +18,7 @@ model's position in ``X-Read-Position``.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Path, Query, Response
@@ -29,6 +27,7 @@ from pydantic import BaseModel
 
 from workshop.cqrs.cache import UserCache
 from workshop.cqrs.readmodels import Activity
+from workshop.waiting import WaitTimeout, until
 from workshop.webapi import Problem, ValidationProblem, add_healthz, harden, problem
 
 MAX_WAIT = 5.0
@@ -97,14 +96,17 @@ class ReadSide:
 
     async def wait_for(self, position_of: Any, after: int | None, wait: float) -> int:
         """The model's position once it is >= ``after`` (polling every 5 ms, up to ``wait`` s)."""
-        deadline = time.monotonic() + wait
-        while True:
-            position = await position_of()
-            if after is None or position >= after:
-                return position
-            if time.monotonic() >= deadline:
-                raise NotCaughtUp(position, after)
-            await asyncio.sleep(0.005)
+        seen = [0]
+
+        async def caught_up() -> bool:
+            seen[0] = await position_of()
+            return after is None or seen[0] >= after
+
+        try:
+            await until(caught_up, timeout=wait, every=0.005, what="the read model to catch up")
+        except WaitTimeout:
+            raise NotCaughtUp(seen[0], after or 0) from None
+        return seen[0]
 
     async def user(self, user_id: str, after: int | None = None) -> dict | None:
         if after is not None:  # a cached row that already includes the client's write is good enough
