@@ -19,7 +19,7 @@ model's position in ``X-Read-Position``.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Path, Query, Response
 from fastapi.responses import JSONResponse
@@ -29,6 +29,12 @@ from workshop.cqrs.cache import UserCache
 from workshop.cqrs.readmodels import Activity
 from workshop.waiting import WaitTimeout, until
 from workshop.webapi import Problem, ValidationProblem, add_healthz, harden, problem
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from psycopg_pool import AsyncConnectionPool
+    from redis.asyncio import Redis
+
+    from workshop.config import Namespace
 
 MAX_WAIT = 5.0
 USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -75,7 +81,7 @@ class ReadSide:
 
     COLUMNS = ("user_id", "name", "email", "status", "version", "position")
 
-    def __init__(self, pool: Any, schema: str, redis: Any, namespace: Any) -> None:
+    def __init__(self, pool: AsyncConnectionPool, schema: str, redis: Redis, namespace: Namespace) -> None:
         self.pool, self.schema, self.redis, self.ns = pool, schema, redis, namespace
         self.cache = UserCache(redis, namespace)
         self.activity = Activity()
@@ -138,7 +144,7 @@ class ReadSide:
 
     async def stats(self) -> dict[str, int]:
         counts = await self.redis.hgetall(self.activity.keys(self.ns)["counts"])
-        return {k: int(v) for k, v in counts.items()}
+        return {str(k): int(v) for k, v in counts.items()}  # a client with decode_responses: str already
 
     async def recent(self, limit: int) -> list[dict]:
         return [json.loads(x) for x in await self.redis.lrange(self.activity.keys(self.ns)["recent"], 0, limit - 1)]
@@ -146,10 +152,11 @@ class ReadSide:
     async def positions(self) -> dict:
         async with self.pool.connection() as conn:
             cur = await conn.execute(f'SELECT name, position FROM "{self.schema}".checkpoints')
-            models = dict(await cur.fetchall())
-            head = (
-                await (await conn.execute(f'SELECT coalesce(max(position), 0) FROM "{self.schema}".events')).fetchone()
-            )[0]
+            models: dict[str, int] = {name: position for name, position in await cur.fetchall()}
+            row = await (
+                await conn.execute(f'SELECT coalesce(max(position), 0) FROM "{self.schema}".events')
+            ).fetchone()
+            head = row[0] if row else 0
         models.pop("relay", None)
         for name in ("activity", "cache"):
             models[name] = int(await self.redis.get(self.ns.key("cqrs", name, "checkpoint")) or 0)

@@ -13,12 +13,18 @@ old table stays until you drop it (a quick way back).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from psycopg_pool import AsyncConnectionPool
+
+    from workshop.cqrs.projectors import TableProjection
+    from workshop.store import PostgresEventStore
 
 from workshop.cqrs.projectors import PostgresProjector
 
 
-async def active(pool: Any, schema: str, logical: str = "users") -> str | None:
+async def active(pool: AsyncConnectionPool, schema: str, logical: str = "users") -> str | None:
     """The table behind read model ``logical`` (None before the first activation)."""
     async with pool.connection() as conn:
         cur = await conn.execute(f'SELECT active FROM "{schema}".read_models WHERE name = %s', (logical,))
@@ -37,7 +43,7 @@ async def activate(conn: Any, schema: str, logical: str, table: str) -> None:
     )
 
 
-async def ensure_active(pool: Any, schema: str, logical: str, table: str) -> str:
+async def ensure_active(pool: AsyncConnectionPool, schema: str, logical: str, table: str) -> str:
     """Activate ``table`` unless ``logical`` already points somewhere; returns the active table."""
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.read_models",))
@@ -50,7 +56,12 @@ async def ensure_active(pool: Any, schema: str, logical: str, table: str) -> str
 
 
 async def rebuild(
-    store: Any, projection: Any, *, logical: str = "users", progress: bool = True, batch: int = 5000
+    store: PostgresEventStore,
+    projection: TableProjection,
+    *,
+    logical: str = "users",
+    progress: bool = True,
+    batch: int = 5000,
 ) -> PostgresProjector:
     """Build ``projection`` (a new table) from the whole feed, then swap ``logical`` to it.
 

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from workshop.bus.base import Bus
+    from workshop.store import PostgresEventStore
 
 from workshop.config import Settings
 from workshop.config import settings as load_settings
@@ -37,7 +41,13 @@ class Relay:
     """Forwards the feed of ``store`` to ``bus``; ``await relay.catch_up()`` or ``relay.start()``."""
 
     def __init__(
-        self, store: Any, bus: Any, settings: Settings | None = None, *, batch: int = 500, poll: float = 0.5
+        self,
+        store: PostgresEventStore,
+        bus: Bus,
+        settings: Settings | None = None,
+        *,
+        batch: int = 500,
+        poll: float = 0.5,
     ) -> None:
         self.store, self.bus, self.batch, self.poll = store, bus, batch, poll
         self.settings = settings or load_settings()  # where to LISTEN (the store's database)

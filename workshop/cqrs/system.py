@@ -19,7 +19,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from redis.asyncio import Redis
+
+    from workshop.config import Namespace
+    from workshop.store import PostgresEventStore
 
 from workshop import users
 from workshop.config import Settings
@@ -56,7 +62,7 @@ async def open_store(s: Settings, *, max_size: int = 10) -> Any:
 
 
 def default_projectors(
-    store: Any, redis: Any, namespace: Any, users_table: str | None, *, batch: int = 1000
+    store: PostgresEventStore, redis: Redis, namespace: Namespace, users_table: str | None, *, batch: int = 1000
 ) -> list[Projector]:
     """The users table (PostgreSQL), the activity model and the cache floors (Redis)."""
     return [
