@@ -27,6 +27,10 @@ async def confirmed_publish(urls: list[str], s: Any, queue_type: str, n: int) ->
     from workshop.bus.rabbitmq import RabbitBus
     from workshop.events import Event
 
+    from dataclasses import replace
+
+    # each queue type in a namespace of its own: the bus's exchanges and parking queue take its type too
+    s = replace(s, namespace=s.namespace.child(queue_type))
     bus = await RabbitBus.open(s, urls=urls, queue_type=queue_type)
     try:
 
