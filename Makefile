@@ -13,6 +13,9 @@ PIPLOG := .workshop/pip.log
 # install from it; `make lock` refreshes it. pyproject.toml keeps ranges for installs elsewhere.
 LOCK   := constraints.txt
 EXTRAS := test,bench,classroom
+# The lock is resolved on Debian 12's Python (3.11.2, the lab image's): some releases require a
+# later 3.11 patch (e.g. soupsieve 3.0.2+ needs >=3.11.5) and would not install there.
+LOCK_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) $(PYTHON))
 
 .PHONY: lab test test-containers lock setup exercises doctor down clean
 
@@ -50,8 +53,8 @@ test-containers: $(STAMP)
 # pip included (setuptools is the build's own); then every test runs on them (the venv is
 # reinstalled from the new lock first).
 lock:
-	@rm -rf .workshop/lock-venv && mkdir -p .workshop && $(PYTHON) -m venv .workshop/lock-venv
-	@echo "Resolving the newest versions within pyproject.toml's ranges (log: .workshop/lock.log) ..."
+	@rm -rf .workshop/lock-venv && mkdir -p .workshop && $(LOCK_PYTHON) -m venv .workshop/lock-venv
+	@echo "Resolving the newest versions within pyproject.toml's ranges for $$($(LOCK_PYTHON) -V) (log: .workshop/lock.log) ..."
 	@.workshop/lock-venv/bin/python -m pip install --upgrade pip ".[$(EXTRAS)]" > .workshop/lock.log 2>&1 \
 	  || { grep -v "^WARNING: Location" .workshop/lock.log | tail -n 20; echo "pip failed: full log in .workshop/lock.log"; exit 1; }
 	@{ sed -n '/^#/p;/^[^#]/q' $(LOCK); .workshop/lock-venv/bin/python -m pip freeze --all --exclude-editable \

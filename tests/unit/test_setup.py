@@ -13,7 +13,7 @@ import pytest
 
 from workshop.infra import dotenv, setup, updown
 
-ALL_TEST_PACKAGES = "coturn chromium chromium-driver docker-compose nodejs npm"
+ALL_TEST_PACKAGES = "coturn chromium chromium-driver docker-compose podman debootstrap nodejs npm"
 
 
 def _program(directory: Path, name: str, body: str) -> None:

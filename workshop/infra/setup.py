@@ -45,7 +45,10 @@ PACKAGES = (
     Package("coturn", "turnserver", "the TURN server of chapter 5 (WebRTC)", for_lab=True),
     Package("chromium", "chromium", "the browser the WebRTC tests drive", for_lab=False),
     Package("chromium-driver", "chromedriver", "lets the tests drive chromium", for_lab=False),
-    Package("docker-compose", "docker-compose", "the test that validates docker/compose.yml", for_lab=False),
+    Package("docker-compose", "docker-compose", "the tests of docker/compose.yml", for_lab=False),
+    Package("podman", "podman", "the container test's engine where Docker is absent", for_lab=False),
+    Package("debootstrap", "debootstrap", "the container test's debian:bookworm-slim without a registry",
+            for_lab=False),
     Package("nodejs", "node", "the Socket.IO client the signaling tests run", for_lab=False),
     Package("npm", "npm", "installs that client", for_lab=False),
 )
