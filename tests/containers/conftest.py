@@ -46,6 +46,7 @@ def engine():
         finally:
             probe.close()
         shutil.rmtree(store, ignore_errors=True)
+        shutil.rmtree(f"/run/{os.path.basename(store)}", ignore_errors=True)  # its run root (engine.py)
     eng = open_engine()
     yield eng
     eng.close()
