@@ -308,7 +308,15 @@ class Compose:
     def up(self, *args: str, profiles: tuple[str, ...] = (), timeout: float = 420) -> None:
         """``up -d`` (no build), pumping healthchecks meanwhile (see :class:`HealthPump`)."""
         with HealthPump(self):
-            self("up", "-d", "--no-build", *args, profiles=profiles, timeout=timeout)
+            try:
+                self("up", "-d", "--no-build", *args, profiles=profiles, timeout=timeout)
+            except StackError as exc:
+                pending = self.pending([c["Config"]["Labels"].get("com.docker.compose.service", "?")
+                                        for c in self.containers()])
+                if not pending:
+                    raise
+                name, why = pending[0]
+                raise StackError(f"`compose up` stopped: {name} {why}") from exc
 
     def wait_healthy(self, services: list[str], timeout: float = 300) -> None:
         """Until every container of ``services`` runs and, when it has a healthcheck, is healthy.
@@ -319,19 +327,7 @@ class Compose:
         deadline = time.monotonic() + timeout
         with HealthPump(self):
             while True:
-                pending = []
-                for name in services:
-                    found = self.containers(name)
-                    if not found:
-                        pending.append((name, "has no container"))
-                    for c in found:
-                        state = c["State"]
-                        health = (state.get("Health") or state.get("Healthcheck") or {}).get("Status", "")
-                        if state.get("Status") != "running":
-                            pending.append((name, f"is {state.get('Status')} (exit {state.get('ExitCode')})"))
-                        elif health not in ("", "healthy"):
-                            log = (state.get("Health") or state.get("Healthcheck") or {}).get("Log") or [{}]
-                            pending.append((name, f"is {health} ({(log[-1].get('Output') or '').strip()[:160]!r})"))
+                pending = self.pending(services)
                 if not pending:
                     return
                 if time.monotonic() > deadline:
@@ -339,6 +335,23 @@ class Compose:
                     last = self.logs(name, tail=1).splitlines()[-1:] or ["-"]
                     raise StackError(f"{name} {why} after {timeout:.0f} s; its last log line: {last[0][:200]}")
                 time.sleep(2)
+
+    def pending(self, services: list[str]) -> list[tuple[str, str]]:
+        """``(service, why)`` for each of ``services`` that is not running, or not healthy yet."""
+        pending = []
+        for name in dict.fromkeys(services):
+            found = self.containers(name)
+            if not found:
+                pending.append((name, "has no container"))
+            for c in found:
+                state = c["State"]
+                health = state.get("Health") or state.get("Healthcheck") or {}
+                if state.get("Status") != "running":
+                    pending.append((name, f"is {state.get('Status')} (exit {state.get('ExitCode')})"))
+                elif health.get("Status", "") not in ("", "healthy"):
+                    output = ((health.get("Log") or [{}])[-1].get("Output") or "").strip()
+                    pending.append((name, f"is {health['Status']} (last check: {output[:160]!r})"))
+        return pending
 
     # -- teardown --
 
