@@ -90,6 +90,7 @@ def test_chapter_notebooks_run_inside_the_lab_container(stack):
     started = time.monotonic()
     done = stack.exec("lab", "python", "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval", "--nbval-current-env",
                       "--nbval-sanitize-with", "/tmp/sanitize.cfg", "--nbval-cell-timeout=300",
+                      "-o", "asyncio_default_fixture_loop_scope=function",
                       *(f"notebooks/{name}.ipynb" for name in NOTEBOOKS),
                       env={"SIGNALING_URL": ""}, timeout=1500, check=False)
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
