@@ -124,8 +124,12 @@ def _docker_is_podman() -> bool:
     return "podman" in done.stdout.lower()
 
 
-def open_engine(store: Path | None = None) -> Engine:
-    """Docker when it runs here, else podman with a private store (``store``) and API socket."""
+def open_engine(store: Path | None = None, extra_volumes: list[str] | None = None) -> Engine:
+    """Docker when it runs here, else podman with a private store (``store``) and API socket.
+
+    ``extra_volumes`` (podman): ``host:container:ro`` mounts into every container of this
+    service, builds included (see learner_path.py).
+    """
     if os.environ.get("WORKSHOP_CONTAINER_ENGINE", "") != "podman" and _docker_works():
         plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode == 0
         compose = ["docker", "compose"] if plugin else ["docker-compose"]
@@ -141,6 +145,7 @@ def open_engine(store: Path | None = None) -> Engine:
     # ("error setting rlimit type 7: operation not permitted"): keep the engine's own. crun
     # refuses a cgroup v1/v2 hybrid; runc copes with it.
     conf.write_text("[containers]\ndefault_ulimits = []\n"
+                    + (f"volumes = {json.dumps(extra_volumes)}\n" if extra_volumes else "")
                     + ('[engine]\nruntime = "runc"\n' if shutil.which("runc") else ""))
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
     cli = ["podman", "--root", str(store / "storage"), "--runroot", f"/run/{store.name}"]
@@ -305,11 +310,11 @@ class Compose:
 
     # -- health --
 
-    def up(self, *args: str, profiles: tuple[str, ...] = (), timeout: float = 420) -> None:
-        """``up -d`` (no build), pumping healthchecks meanwhile (see :class:`HealthPump`)."""
+    def up(self, *args: str, profiles: tuple[str, ...] = (), timeout: float = 420, build: bool = False) -> None:
+        """``up -d`` (no build unless asked), pumping healthchecks meanwhile (see :class:`HealthPump`)."""
         with HealthPump(self):
             try:
-                self("up", "-d", "--no-build", *args, profiles=profiles, timeout=timeout)
+                self("up", "-d", *([] if build else ["--no-build"]), *args, profiles=profiles, timeout=timeout)
             except StackError as exc:
                 pending = self.pending([c["Config"]["Labels"].get("com.docker.compose.service", "?")
                                         for c in self.containers()])

@@ -227,10 +227,8 @@ def test_volumes_survive_down_and_go_with_down_v(stack):
     assert _events(stack) == events, "the event store lost events across down/up"
     assert asyncio.run(_durable_message(stack, queue, None)) == 1, "the durable queue lost its message"
 
+    volumes = [v for v in stack.leftovers() if v.startswith("volume ")]
+    assert len(volumes) == 2, f"expected the postgres and rabbitmq volumes, found {volumes}"
     stack.down(volumes=True)
     assert not stack.leftovers(), f"down -v left {stack.leftovers()}"
-    stack.up("postgres", "rabbitmq")
-    stack.wait_healthy(["postgres", "rabbitmq"], timeout=180)
-    assert _events(stack) == 0, "down -v kept the event store"
-    assert asyncio.run(_durable_message(stack, queue, None)) == 0, "down -v kept the durable queue"
-    say("persistence: events and a durable message survived down/up; down -v removed them")
+    say(f"persistence: {events} events and a durable message survived down/up; down -v removed both volumes")
