@@ -98,6 +98,47 @@ def test_chapter_notebooks_run_inside_the_lab_container(stack):
     assert done.returncode == 0, f"nbval in the lab container failed:\n{done.stdout[-6000:]}\n{done.stderr[-1000:]}"
 
 
+# --- chapter 5: a call through the signaling container, relayed by the coturn container -----
+
+CALL = """
+import asyncio, json, uuid
+from workshop.config import settings
+from workshop.webrtc.call import SignalingPeer
+from workshop.webrtc.peer import selected_pair
+from workshop.webrtc.tokens import room_token
+from workshop.webrtc.turn import ice_servers_for
+
+async def main():
+    s = settings()  # SIGNALING_URL http://signaling:3000, TURN_URL turn:coturn:3478, from compose
+    room = f"container-test-{uuid.uuid4().hex[:8]}"
+    token = room_token(s.turn_secret, room, ttl=600)
+    # TURN only; the lab reaches coturn by its service name (the signaling server hands out
+    # the address a browser on the host uses, 127.0.0.1, which is not coturn from in here)
+    servers = ice_servers_for(s.turn_secret, s.turn_url)
+    callee = SignalingPeer("callee", s.signaling_url, room, token, relay=True, ice_servers=servers)
+    caller = SignalingPeer("caller", s.signaling_url, room, token, relay=True, ice_servers=servers)
+    try:
+        await callee.start()
+        await caller.start()
+        await asyncio.gather(caller.connected(60), callee.connected(60))
+        print(json.dumps(selected_pair(caller.pc)))
+    finally:
+        await asyncio.gather(caller.close(), callee.close(), return_exceptions=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_call_through_the_signaling_container_is_relayed_by_coturn(stack):
+    import json
+
+    done = stack.exec("lab", "python", "-c", CALL, timeout=180, check=False)
+    assert done.returncode == 0, f"the call failed: {(done.stdout + done.stderr).strip()[-800:]}"
+    pair = json.loads(done.stdout.strip().splitlines()[-1])
+    say(f"chapter 5 in containers: candidate pair {pair}")
+    assert pair["relayed"] and pair["local"].startswith("relay"), pair
+
+
 # --- chapter 1: the order system, payment scaled to three ------------------------------------
 
 
