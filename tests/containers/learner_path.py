@@ -53,13 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     engine = open_engine(extra_volumes=extra_volumes)
     compose = Compose(engine)
     try:
-        build_base(engine)
-        if args.cold:
+        if args.cold:  # every image and build cache but the base
             for image in engine("images", "--format", "{{.Repository}}:{{.Tag}}", timeout=60).stdout.split():
                 if image != BASE_IMAGE and not image.startswith("<none>"):
                     engine("rmi", "--force", image, timeout=300, check=False)
-            engine("image", "prune", "--all", "--force", "--filter", "dangling=true", timeout=300, check=False)
-            engine("builder", "prune", "--all", "--force", timeout=300, check=False)
+            engine("image", "prune", "--force", timeout=300, check=False)  # the dangling layers
+            if engine.name == "docker":
+                engine("builder", "prune", "--all", "--force", timeout=300, check=False)
+        build_base(engine)
         url = f"http://127.0.0.1:{compose.port('LAB_HOST_PORT')}/lab?token={compose.values['JUPYTER_TOKEN']}"
         started = time.monotonic()
         compose.up("--build", timeout=args.timeout, build=True)
