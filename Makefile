@@ -1,6 +1,6 @@
 # Two commands: `make lab` for learners, `make test` for instructors and CI.
 # Both set everything up first and are safe to re-run: the Python packages (below), then
-# `workshop setup` (workshop/infra/setup.py): Debian packages, .env, services, Jupyter kernel.
+# `workshop setup` (workshop/setup.py): Debian packages, .env, services, Jupyter kernel.
 # `make lab` opens the lab even when something is missing (the doctor marks the chapters
 # affected); `make test` stops with the command that installs it.
 

@@ -65,6 +65,27 @@ class BusContract:
         assert got["payments"] == ["payment.processed"]
         assert sorted(got["all"]) == ["order.line.added", "order.ordercreated", "payment.processed"]
 
+    async def test_a_message_no_subscription_takes_is_parked_not_dropped_and_can_be_replayed(self, make_bus):
+        bus = await make_bus()
+        got = []
+
+        async def handler(event, delivery):
+            got.append((delivery.routing_key, event.data["n"]))
+
+        await bus.publish("order.ordercreated", ev(1))  # nobody subscribed yet: confirmed, and parked
+        await bus.publish_many([("payment.processed", ev(2, "PaymentProcessed"))])
+        parked = await bus.unrouted()
+        assert [(d.routing_key, d.reason, d.event.data["n"]) for d in parked] == [
+            ("order.ordercreated", "unrouted", 1), ("payment.processed", "unrouted", 2)]
+        assert len(await bus.unrouted()) == 2  # peeking leaves them in place
+
+        await bus.subscribe("orders", ["order.*"], handler)
+        assert await bus.replay_unrouted() == 2
+        await wait_until(lambda: got, what="the replayed order event")
+        await asyncio.sleep(0.1)
+        assert got == [("order.ordercreated", 1)]
+        assert [d.routing_key for d in await bus.unrouted()] == ["payment.processed"]  # still nobody's: parked again
+
     async def test_handler_sees_the_event_and_who_sent_it(self, make_bus):
         bus = await make_bus()
         seen = []

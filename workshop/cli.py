@@ -14,14 +14,15 @@ from workshop.errors import WorkshopError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "lab": ("workshop.lab", "start JupyterLab on the course (port 8888 or the next free one)"),
-    "setup": ("workshop.infra.setup", "what `make lab`/`make test` need: Debian packages, .env, services, kernel"),
+    "setup": ("workshop.setup", "what `make lab`/`make test` need: Debian packages, .env, services, kernel"),
     "doctor": ("workshop.infra.doctor", "check every service: reachable, version, latency, fix"),
     "up": ("workshop.infra.updown", "start the services (Docker Compose, else native binaries)"),
     "down": ("workshop.infra.updown", "stop the services that `workshop up` started"),
     "env": ("workshop.infra.dotenv", "create .env from .env.example with fresh secrets"),
     "reset": ("workshop.infra.reset", "delete everything in a namespace (schema, keys, queues)"),
-    "exercises": ("workshop.exercises", "build exercises/ from solutions/, or check it is current"),
-    "classroom": ("workshop.classroom.cli", "JupyterHub for a class: up, status, reset NAME, down"),
+    "exercises": ("workshop.exercises", "build exercises/ from solutions/, check them, or copy them: copy mine"),
+    "progress": ("workshop.progress", "your exercises: done, attempts, the last hint"),
+    "classroom": ("workshop.classroom.cli", "JupyterHub for a class: up, status, progress, reset NAME, down"),
     "bench": ("workshop.bench", "benchmarks: print a table and save JSON"),
 }
 

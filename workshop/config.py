@@ -123,6 +123,7 @@ class Settings:
     turn_secret: str
     signaling_url: str
     namespace: Namespace
+    signaling_secret: str = ""  # signs the signaling server's room tokens (TURN_SECRET is coturn's alone)
 
     @property
     def turn_host_port(self) -> tuple[str, int]:
@@ -179,7 +180,13 @@ def settings(env: dict[str, str] | None = None, dotenv: Path | str | None = None
         turn_secret=get("TURN_SECRET"),
         signaling_url=get("SIGNALING_URL"),
         namespace=Namespace(get("WORKSHOP_NAMESPACE") or default_namespace()),
+        signaling_secret=get("SIGNALING_SECRET"),
     )
+
+
+def state_dir() -> Path:
+    """Where logs, pid files and ``started.json`` live (``$WORKSHOP_STATE_DIR`` or ``.workshop/``)."""
+    return Path(os.environ.get("WORKSHOP_STATE_DIR") or repo_root() / ".workshop")
 
 
 def repo_root() -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 
 from workshop.config import Settings, settings
 from workshop.errors import ServiceUnavailable, WorkshopError
+from workshop.fixes import fix_for
 
 TIMEOUT = 5.0  # seconds: long enough for a loaded classroom server, short enough to never feel like a hang
 
@@ -50,7 +51,7 @@ async def redis(s: Settings | None = None, *, decode_responses: bool = True, tim
         await asyncio.wait_for(client.ping(), timeout)
     except Exception as exc:
         await client.aclose()
-        raise ServiceUnavailable("Redis", s.redis_url, failure_reason(exc)) from None
+        raise ServiceUnavailable("Redis", s.redis_url, failure_reason(exc), fix_for("Redis")) from None
     return client
 
 
@@ -63,7 +64,7 @@ async def amqp(s: Settings | None = None, *, robust: bool = True, timeout: float
     try:
         return await asyncio.wait_for(connect(s.amqp_url, timeout=timeout, **kw), timeout + 1)
     except Exception as exc:
-        raise ServiceUnavailable("RabbitMQ", s.amqp_url, failure_reason(exc)) from None
+        raise ServiceUnavailable("RabbitMQ", s.amqp_url, failure_reason(exc), fix_for("RabbitMQ")) from None
 
 
 async def postgres(s: Settings | None = None, *, timeout: float = TIMEOUT, **kw: Any):
@@ -74,7 +75,7 @@ async def postgres(s: Settings | None = None, *, timeout: float = TIMEOUT, **kw:
     try:
         return await psycopg.AsyncConnection.connect(s.database_url, connect_timeout=max(1, int(timeout)), **kw)
     except Exception as exc:
-        raise ServiceUnavailable("PostgreSQL", s.database_url, failure_reason(exc)) from None
+        raise ServiceUnavailable("PostgreSQL", s.database_url, failure_reason(exc), fix_for("PostgreSQL")) from None
 
 
 async def postgres_pool(s: Settings | None = None, *, min_size: int = 1, max_size: int = 8,
@@ -94,5 +95,5 @@ async def postgres_pool(s: Settings | None = None, *, min_size: int = 1, max_siz
         await pool.open(wait=True, timeout=timeout)
     except Exception as exc:
         await pool.close()
-        raise ServiceUnavailable("PostgreSQL", s.database_url, failure_reason(exc)) from None
+        raise ServiceUnavailable("PostgreSQL", s.database_url, failure_reason(exc), fix_for("PostgreSQL")) from None
     return pool

@@ -17,13 +17,10 @@ class ConfigError(WorkshopError, ValueError):
 
 
 class ServiceUnavailable(WorkshopError, ConnectionError):
-    """A backing service does not answer. The message names it and the fix."""
+    """A backing service does not answer. The message names it and the fix (``workshop.fixes``)."""
 
-    def __init__(self, service: str, url: str, reason: str, fix: str | None = None) -> None:
-        from workshop.infra.fixes import fix_for  # late import: avoids a cycle
-
-        self.service, self.url, self.reason = service, url, reason
-        self.fix = fix or fix_for(service)
+    def __init__(self, service: str, url: str, reason: str, fix: str) -> None:
+        self.service, self.url, self.reason, self.fix = service, url, reason, fix
         super().__init__(f"{service} is not reachable at {redact(url)} ({reason}). Start it: {self.fix}")
 
 

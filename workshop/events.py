@@ -17,6 +17,11 @@ Two errors: :class:`EventFormatError` (not an event at all) and its subclass
 :class:`SchemaError` (an event whose ``data`` breaks its schema). Stores and
 buses check ``data`` through the same hook, ``validate=`` (see :data:`Validator`).
 
+Schemas are pydantic models deriving from :class:`Schema` — for event data
+(:class:`EventSchemas`, one model per type and version), HTTP bodies and
+signaling payloads alike: unknown fields are refused and no text may hold a
+NUL character (PostgreSQL cannot store one). No envelope field may hold one either.
+
     >>> e = Event("UserCreated", "user-1", {"name": "Alice"})
     >>> Event.from_json(e.to_json()) == e
     True
@@ -27,9 +32,13 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from workshop.errors import WorkshopError
 
@@ -44,7 +53,7 @@ class SchemaError(EventFormatError):
 
 def utc_now() -> str:
     """The current time as an ISO-8601 string with its ``+00:00`` offset."""
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def new_id() -> str:
@@ -80,7 +89,7 @@ class Event:
                           sort_keys=True, default=_plain)
 
     @classmethod
-    def from_dict(cls, raw: Any) -> "Event":
+    def from_dict(cls, raw: Any) -> Event:
         if not isinstance(raw, dict):
             raise EventFormatError(f"an event must be a JSON object, got {type(raw).__name__}")
         if not ("event_type" in raw and "aggregate_id" in raw and "data" in raw):  # the common case costs 3 lookups
@@ -96,7 +105,7 @@ class Event:
             raise EventFormatError(f"{exc}: {_short(raw)}") from None
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "Event":
+    def from_json(cls, text: str | bytes) -> Event:
         try:
             raw = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -104,7 +113,7 @@ class Event:
         return cls.from_dict(raw)
 
     # --- helpers ----------------------------------------------------------------
-    def caused(self, event_type: str, data: dict[str, Any], aggregate_id: str | None = None, **kw: Any) -> "Event":
+    def caused(self, event_type: str, data: dict[str, Any], aggregate_id: str | None = None, **kw: Any) -> Event:
         """A follow-up event: same conversation (correlation), caused by this one."""
         return Event(
             event_type=event_type,
@@ -115,7 +124,7 @@ class Event:
             **kw,
         )
 
-    def replace(self, **changes: Any) -> "Event":
+    def replace(self, **changes: Any) -> Event:
         """A copy with some fields changed (events themselves are never edited)."""
         return replace(self, **changes)
 
@@ -142,12 +151,18 @@ def _validate(e: Event) -> None:
             and type(e.data) is dict and type(e.version) is int and e.version >= 1
             and type(e.schema_version) is int and e.schema_version >= 1 and type(e.event_id) is str and e.event_id):
         _explain_invalid(e)  # the usual event passes the line above; anything else gets the full checks
+    if "\x00" in f"{e.event_type}{e.aggregate_id}{e.event_id}{e.correlation_id}{e.causation_id}":
+        name = next(n for n in _TEXT_FIELDS if "\x00" in (getattr(e, n) or ""))
+        raise EventFormatError(f"{name} {_short(getattr(e, name), 60)!r} {NUL_MESSAGE}")
     try:
         when = datetime.fromisoformat(e.timestamp)
     except (TypeError, ValueError):
         raise EventFormatError(f"timestamp {e.timestamp!r} is not an ISO-8601 date-time") from None
     if when.tzinfo is None:  # the course's utcnow() strings: naive, meant as UTC
-        e.timestamp = when.replace(tzinfo=timezone.utc).isoformat()
+        e.timestamp = when.replace(tzinfo=UTC).isoformat()
+
+
+_TEXT_FIELDS = ("event_type", "aggregate_id", "event_id", "correlation_id", "causation_id")
 
 
 def _explain_invalid(e: Event) -> None:
@@ -176,7 +191,8 @@ def _short(value: Any, limit: int = 120) -> str:
 Validator = Callable[[Event], object]
 """``validate(event)`` raises :class:`EventFormatError` when ``event.data`` is wrong; its return
 value is ignored. Stores (``append``) and buses (``publish`` and every delivery) take one as
-``validate=``: a domain's :class:`EventTypes`, ``orders.schemas.validate``, or any function."""
+``validate=``: a domain's :class:`EventSchemas` (``users.validate``, ``orders.schemas.validate``),
+or any function."""
 
 
 def validated(event: Event, validate: Validator | None) -> Event:
@@ -195,68 +211,115 @@ def validated(event: Event, validate: Validator | None) -> Event:
     return event
 
 
-class EventTypes:
-    """A domain's event types and what their ``data`` must hold; ``validate`` is its hook.
+# --- the one schema system: pydantic models ---------------------------------------------------
+#
+# Event data, HTTP bodies and signaling payloads are all pydantic models deriving from
+# Schema, so one set of rules holds everywhere and a refusal reads the same everywhere.
 
-    Each domain keeps its own (``users.TYPES``) and hands ``validate`` to its stores
-    and buses, so what is accepted never depends on which modules were imported::
+NUL_MESSAGE = "must not contain the NUL character (\\u0000)"
 
-        TYPES = EventTypes()
-        EmailUpdated = TYPES.register("EmailUpdated", {"email": str})
-        EmailUpdated("user-1", email="ada@example.com")     # an Event; bad data raises
-        store = MemoryEventStore(validate=TYPES.validate)
 
-    Types nobody registered pass unchecked.
+def _refuse_nul(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise PydanticCustomError("no_nul", NUL_MESSAGE)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key)
+            _refuse_nul(item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _refuse_nul(item)
+
+
+class Schema(BaseModel):
+    """The base of every schema of the course: an event's ``data``, an HTTP body, a signaling payload.
+
+    Two rules hold for all of them:
+
+    * a field nobody declared is refused (``extra="forbid"``): a typo is an error, not a silent default;
+    * **no text holds a NUL character** (``\\u0000``), in any field, list or dict key:
+      PostgreSQL's ``text`` and ``jsonb`` cannot store one, so it would turn bad input
+      into a 500 (or a poisoned message) far from where it came in.
+
+    A subclass adds its own fields and rules; nested models check themselves.
     """
 
-    def __init__(self) -> None:
-        self._checks: dict[str, Callable[[dict[str, Any]], None]] = {}
+    model_config = ConfigDict(extra="forbid")
 
-    def register(self, event_type: str, required: dict[str, type | tuple[type, ...]]) -> Callable[..., Event]:
-        """Declare ``event_type`` with the fields its ``data`` must have.
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        _refuse_nul(value)
+        return value
 
-        Returns a factory ``make(aggregate_id, **data) -> Event`` that rejects bad
-        data before an event even exists.
-        """
 
-        def check_data(data: dict[str, Any]) -> None:
-            problems = []
-            for name, typ in required.items():
-                if name not in data:
-                    problems.append(f"missing {name!r}")
-                elif not isinstance(data[name], typ) or isinstance(data[name], bool) and bool not in _as_tuple(typ):
-                    problems.append(f"{name!r} should be {_type_names(typ)}, got {type(data[name]).__name__}")
-            if problems:
-                raise SchemaError(f"{event_type}: " + "; ".join(problems))
+def check(model: type[BaseModel], data: Any, what: str) -> dict[str, Any]:
+    """``data`` validated by ``model``, JSON-ready (``model_dump(mode="json")``).
 
-        self.add(event_type, check_data)
+    Raises :class:`SchemaError` in one line: ``what``, then each field at fault and why
+    (``"UserCreated v2: email: should be an address, got 'nope'"``).
+    """
+    try:
+        return model.model_validate(data).model_dump(mode="json")
+    except ValidationError as exc:
+        raise SchemaError(f"{what}: {problems(exc)}") from None
 
-        def make(aggregate_id: str, **data: Any) -> Event:
-            check_data(data)
-            return Event(event_type, aggregate_id, data)
 
-        make.__name__ = make.__qualname__ = event_type
-        make.__doc__ = f"Create a {event_type} event; data needs {', '.join(required) or 'nothing'}."
-        return make
+def problems(exc: ValidationError) -> str:
+    """A pydantic error in one line: ``field: message; other.0.field: message``."""
+    parts = [f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors(include_url=False)]
+    return _short(" ".join("; ".join(parts).split()), 300)  # one line, whatever a validator's message held
 
-    def add(self, event_type: str, check_data: Callable[[dict[str, Any]], None]) -> None:
-        """Use a hand-written ``check_data(data)`` (raising :class:`SchemaError`) for ``event_type``."""
-        self._checks[event_type] = check_data
+
+class EventSchemas:
+    """A domain's event types: one pydantic :class:`Schema` per type and ``schema_version``.
+
+    ``validate`` is the domain's ``validate=`` hook for stores and buses; ``make``
+    builds an event whose data is checked before the event even exists::
+
+        USERS = EventSchemas({"EmailUpdated": {1: EmailUpdatedData}}, others="pass")
+        USERS.make("EmailUpdated", "user-1", {"email": "ada@example.com"})
+        store = MemoryEventStore(validate=USERS.validate)
+
+    Each domain keeps its own (``users.SCHEMAS``, ``orders.schemas.EVENTS``), so what is
+    accepted never depends on which modules were imported. Types the domain does not
+    know are refused, or with ``others="pass"`` let through unchecked (a users store
+    also holds a notebook's ``Ticked`` events).
+    """
+
+    def __init__(self, models: Mapping[str, Mapping[int, type[BaseModel]]], *,
+                 others: Literal["refuse", "pass"] = "refuse") -> None:
+        self.models = {name: dict(versions) for name, versions in models.items()}
+        self.others = others
+
+    def model(self, event_type: str, schema_version: int) -> type[BaseModel] | None:
+        """The model for this type and version; ``None`` for a type passed unchecked; else :class:`SchemaError`."""
+        versions = self.models.get(event_type)
+        if versions is None:
+            if self.others == "pass":
+                return None
+            raise SchemaError(f"unknown event type {_short(event_type, 60)!r}; known: {', '.join(self.models)}")
+        model = versions.get(schema_version)
+        if model is None:
+            raise SchemaError(f"{event_type} has no schema version {schema_version} (known: {sorted(versions)})")
+        return model
 
     def validate(self, event: Event) -> Event:
-        """The hook: check ``event.data`` against its registered type (unregistered types pass)."""
-        check_data = self._checks.get(event.event_type)
-        if check_data:
-            check_data(event.data)
+        """The hook: check ``event.data`` against its type's schema for its ``schema_version``."""
+        model = self.model(event.event_type, event.schema_version)
+        if model is not None:
+            check(model, event.data, f"{event.event_type} v{event.schema_version}")
         return event
 
+    def make(self, event_type: str, aggregate_id: str, data: dict[str, Any], *,
+             schema_version: int | None = None, **envelope: Any) -> Event:
+        """A new ``event_type`` event (latest schema version unless given) with checked, JSON-ready data."""
+        version = schema_version or max(self.models[event_type])
+        model = self.model(event_type, version)
+        assert model is not None
+        clean = check(model, data, f"{event_type} v{version}")
+        return Event(event_type, aggregate_id, clean, schema_version=version, **envelope)
+
     def __repr__(self) -> str:
-        return f"EventTypes({', '.join(self._checks)})"
-
-
-def _as_tuple(typ: type | tuple[type, ...]) -> tuple[type, ...]:
-    return typ if isinstance(typ, tuple) else (typ,)
-
-
-def _type_names(typ: type | tuple[type, ...]) -> str:
-    return " or ".join(t.__name__ for t in _as_tuple(typ))
+        return f"EventSchemas({', '.join(self.models)})"

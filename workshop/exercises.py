@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError({message})"
 MARKDOWN_STUB = "_Your answer here._"
-DEFAULT_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+DEFAULT_KERNELSPEC = {"display_name": "Python 3 (workshop)", "language": "python", "name": "python3"}
 FIX = "run `workshop exercises build` (or `make exercises`) and commit exercises/"
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -309,14 +310,56 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def copy(exercises: Path, folder: Path) -> tuple[list[str], list[str]]:
+    """Copy every exercise notebook into ``folder`` (created), never overwriting one already there.
+
+    ``folder`` must sit next to ``exercises/`` (same parent): the notebooks link to
+    ``../notebooks/…`` and ``../exercises/…``, and those links only resolve from there.
+    Returns (copied, kept) file names.
+    """
+    if folder.resolve().parent != exercises.resolve().parent:
+        raise ValueError(f"{folder} must be a folder next to {exercises} (e.g. {exercises.parent / 'mine'}), "
+                         "or the notebooks' links to ../notebooks/ would lead nowhere")
+    if folder.resolve() == exercises.resolve():
+        raise ValueError("copy into a folder of your own, not into exercises/ itself")
+    folder.mkdir(exist_ok=True)
+    copied, kept = [], []
+    for source in sorted(exercises.glob("*.ipynb")):
+        target = folder / source.name
+        if target.exists():
+            kept.append(source.name)
+        else:
+            shutil.copyfile(source, target)
+            copied.append(source.name)
+    return copied, kept
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``workshop exercises {build,check} [--solutions DIR] [--exercises DIR]``."""
+    """``workshop exercises {build,check} [--solutions DIR] [--exercises DIR]`` or ``copy NAME``."""
     root = project_root()
     parser = argparse.ArgumentParser(prog="workshop exercises", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["build", "check"], help="build: write exercises/; check: fail if stale")
+    parser.add_argument("action", choices=["build", "check", "copy"],
+                        help="build: write exercises/; check: fail if stale; "
+                             "copy NAME: your own copies in NAME/, next to exercises/, links working")
+    parser.add_argument("name", nargs="?", help="copy: the folder to copy into (created next to exercises/)")
     parser.add_argument("--solutions", type=Path, default=root / "solutions", help="default: %(default)s")
     parser.add_argument("--exercises", type=Path, default=root / "exercises", help="default: %(default)s")
     args = parser.parse_args(argv)
+    if args.action == "copy":
+        if not args.name or "/" in args.name or args.name in (".", ".."):
+            parser.error("copy needs a plain folder name, e.g. `workshop exercises copy mine`")
+        try:
+            copied, kept = copy(args.exercises, args.exercises.parent / args.name)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        where = _shown(args.exercises.parent / args.name)
+        print(f"{where}/: {len(copied)} exercise notebook(s) copied" +
+              (f", {len(kept)} already there and kept (your answers)" if kept else "") +
+              f" — open {where}/ in JupyterLab; its links lead to ../notebooks/ as before")
+        return 0
+    if args.name:
+        parser.error(f"{args.action} takes no folder name")
     if args.action == "check":
         result = plan(args.solutions, args.exercises)
         if result.problems:

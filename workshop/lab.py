@@ -10,45 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
-from workshop.config import repo_root
-from workshop.errors import WorkshopError
+from workshop.config import repo_root, state_dir
+from workshop.process import Server, free_port, http_ok
 
 READY_TIMEOUT = 120  # seconds: a first start on a busy machine builds caches
-
-
-def free_port(start: int = 8888, host: str = "127.0.0.1", tries: int = 50) -> int:
-    """The first port from ``start`` on which nothing listens."""
-    for port in range(start, start + tries):
-        with socket.socket() as s:
-            try:
-                s.bind((host, port))
-            except OSError:
-                continue
-            return port
-    raise WorkshopError(f"ports {start}-{start + tries - 1} are all taken; pass --port")
-
-
-def wait_ready(proc: subprocess.Popen, status_url: str, log: Path, timeout: float = READY_TIMEOUT) -> None:
-    """Return once JupyterLab answers ``status_url``; a one-line error if it exits or stays silent."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(empty log)"]
-            raise WorkshopError(f"JupyterLab exited (code {proc.returncode}): {tail[0]} — full log: {log}")
-        try:
-            with urllib.request.urlopen(status_url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise WorkshopError(f"JupyterLab did not answer within {timeout:g} s — see {log}")
 
 
 def box(*lines: str) -> str:
@@ -57,14 +24,12 @@ def box(*lines: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from workshop.infra.updown import state_dir
-
     p = argparse.ArgumentParser(prog="workshop lab", description=__doc__.split("\n\n")[0])
     p.add_argument("--port", type=int, default=8888, help="first port to try (default 8888)")
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     args = p.parse_args(argv)
-    port = free_port(args.port, args.ip)
+    port = free_port(args.ip, start=args.port)
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
     base = f"http://{args.ip}:{port}"
     log = state_dir() / "jupyter.log"
@@ -81,17 +46,16 @@ def main(argv: list[str]) -> int:
         cmd.append("--allow-root")
     print(f"JupyterLab: starting on port {port}" + (f" ({args.port} is taken)" if port != args.port else "")
           + f"; its log: {log}", flush=True)
-    with log.open("w") as out:  # stdin is not a terminal: Ctrl-C stops the server without a question
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        wait_ready(proc, f"{base}/api/status?token={token}", log)
+    log.write_text("")  # this run's log only
+    server = Server("JupyterLab", cmd, ready=lambda: http_ok(f"{base}/api/status?token={token}"), log=log,
+                    startup_timeout=READY_TIMEOUT, stop_timeout=15)
+    try:  # stdin is not a terminal: Ctrl-C stops the server without a question
+        server.start()
         url = f"{base}/lab/tree/notebooks/00_setup.ipynb?token={token}"
         print("\n" + box("JupyterLab is ready. Open:", url, "", "Ctrl-C here stops it."), flush=True)
-        return proc.wait()
+        assert server.proc is not None
+        return server.proc.wait()
     except KeyboardInterrupt:  # the server got the same Ctrl-C: give it time to shut down cleanly
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.stop()
         print("\nJupyterLab stopped.")
         return 0

@@ -8,7 +8,9 @@ give up with a one-line error that says what never happened.
     dead = await until(three_dead_letters, what="3 dead letters")  # returns the truthy value
     code = await within(proc.wait(), 10, what="the child process to exit")
 
-Every wait in the package goes through these two, so every wait that gives up
+A blocking caller (a CLI command, a test, spawning a server) uses :func:`until_sync`.
+
+Every wait in the package goes through these, so every wait that gives up
 raises :class:`WaitTimeout`: a ``TimeoutError`` (code can catch it as one) and a
 :class:`~workshop.errors.WorkshopError` (a notebook shows it as one line).
 """
@@ -51,6 +53,19 @@ async def until(probe: Callable[[], Any], *, timeout: float = 5.0, every: float 
         if time.monotonic() >= deadline:
             raise _gave_up(timeout, what, detail() if detail else "")
         await asyncio.sleep(every)
+
+
+def until_sync(probe: Callable[[], Any], *, timeout: float = 5.0, every: float = 0.1,
+               what: str = "the condition", detail: Callable[[], str] | None = None) -> Any:
+    """:func:`until` for code that is not async: block until ``probe()`` is truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise _gave_up(timeout, what, detail() if detail else "")
+        time.sleep(every)
 
 
 async def within(awaitable: Awaitable[T], timeout: float, *, what: str) -> T:

@@ -12,7 +12,9 @@
 * :func:`inline_schema` — a model's JSON Schema without ``$ref``, for a
   request body the route reads itself (``openapi_extra``);
 * :func:`problem` — an error answer for a route's ``responses=``, so the
-  OpenAPI document lists every status the route can give.
+  OpenAPI document lists every status the route can give;
+* :func:`add_healthz` — ``GET /healthz``: **200** ``{"status": "ok"}`` when a
+  probe of the backing service answers, else **503** naming what is down.
 
 :func:`harden` installs the middleware and the handlers on a FastAPI app:
 with ``backend="the database"``, PostgreSQL being away is a **503**, not a 500.
@@ -23,8 +25,9 @@ from __future__ import annotations
 import json
 import math
 import reprlib
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,6 +47,27 @@ class Problem(BaseModel):
 def problem(description: str) -> dict[str, Any]:
     """A documented error answer: ``responses={404: problem("no such order")}``."""
     return {"model": Problem, "description": description}
+
+
+class Health(BaseModel):
+    """``GET /healthz``'s answer: ``ok``, or ``unavailable`` with what is down."""
+
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None
+
+
+def add_healthz(app: FastAPI, probe: Callable[[], Awaitable[Any]], *, what: str) -> None:
+    """``GET /healthz`` on ``app``: 200 when ``await probe()`` returns, 503 (naming ``what``) when it raises."""
+
+    @app.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "not ready"}})
+    async def healthz() -> Any:
+        try:
+            await probe()
+        except Exception as exc:  # whatever the reason, the service cannot do its work
+            return JSONResponse({"status": "unavailable", "detail": f"{what}: {type(exc).__name__}"}, 503)
+        return Health(status="ok")
+
+    healthz.__doc__ = f"200 when {what} answers, else 503."
 
 
 class FieldProblem(BaseModel):
@@ -115,7 +139,8 @@ def validate_body(model: type[BaseModel], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]) from None
 
 
 async def validation_problems(request: Request, exc: Exception) -> JSONResponse:

@@ -32,6 +32,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
          "--remote-debugging-port=0"]
 FRAMES = 30  # each side must have decoded at least this many frames
+# what a learner sees: the status line, and any request of the page that failed (a 404 in the console)
+PAGE_CHECK = """JSON.stringify({
+  status: document.getElementById('status').textContent,
+  failed: performance.getEntriesByType('resource').filter(e => e.responseStatus >= 400).map(e => e.name),
+  icon: (document.querySelector('link[rel=icon]') || {}).href || null})"""
 
 
 async def page_stats(profile: Path, deadline: float) -> tuple[aiohttp.ClientSession, aiohttp.ClientWebSocketResponse]:
@@ -63,10 +68,10 @@ async def evaluate(ws: aiohttp.ClientWebSocketResponse, expression: str, msg_id:
 
 
 async def main() -> dict:
-    secret = secrets.token_urlsafe(16)
+    secret, turn_secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)  # room tokens; TURN credentials
     result: dict = {}
-    async with TurnServer(secret) as turn:
-        runner, url = await serve(create_app(secret, turn_url=turn.url))
+    async with TurnServer(turn_secret) as turn:
+        runner, url = await serve(create_app(secret, turn_url=turn.url, turn_secret=turn_secret))
         room = "e2e"
         peer = await SignalingPeer("aiortc", url, room, room_token(secret, room), relay=True,
                                    media=synthetic_media(320, 240, 15)).start()
@@ -89,8 +94,9 @@ async def main() -> dict:
                 if stats.get("framesDecoded", 0) >= FRAMES and sink is not None and sink.frames >= FRAMES:
                     break
                 await asyncio.sleep(0.5)
+            page = json.loads(await evaluate(ws, PAGE_CHECK, n + 1) or "{}")
             sink = peer.sink
-            result = {"browser": stats, "aiortc_frames": sink.frames if sink else 0,
+            result = {"browser": stats, "page": page, "aiortc_frames": sink.frames if sink else 0,
                       "aiortc_audio_frames": sum(s.frames for s in peer.sinks if s.kind == "audio"),
                       "aiortc_pair": selected_pair(peer.pc) if peer.pc is not None and sink else None,
                       "seconds": round(time.monotonic() - start, 2), "errors": peer.errors}

@@ -38,3 +38,7 @@ def test_browser_calls_an_aiortc_peer_through_the_relay():
     assert browser["framesDecoded"] >= 30, f"the page decoded only {browser['framesDecoded']} frames from aiortc"
     assert result["aiortc_frames"] >= 30, f"aiortc received only {result['aiortc_frames']} frames from the browser"
     assert result["aiortc_audio_frames"] > 0 and browser["audioPackets"] > 0, "no audio in one direction"
+    page = result["page"]
+    assert page["status"].startswith("Room e2e: call connected · path relay ↔ relay (through TURN)"), page["status"]
+    assert not page["failed"], f"the page's requests that failed: {page['failed']}"
+    assert page["icon"] == "data:,", "without an icon the browser asks for /favicon.ico (a 404)"

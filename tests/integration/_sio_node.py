@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from workshop.waiting import until
 from workshop.webrtc.vendor import HERE, npm_install
 
 SCRIPT = Path(__file__).resolve().parent.parent / "node" / "sio_client.js"
@@ -64,14 +65,22 @@ class NodeClients:
     async def connect(self, id: str, url: str) -> str | None:
         """Connect socket ``id``; its sid, or None when the server refused it."""
         await self.send(op="connect", id=id, url=url)
-        async def answered() -> bool:
-            return bool(self.got(id, "connect") or self.got(id, "connect_error"))
-        for _ in range(250):
-            if await answered():
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: self.got(id, "connect") or self.got(id, "connect_error"), timeout=5,
+                    what=f"{id}'s connect or connect_error")
         ok = self.got(id, "connect")
         return ok[0] if ok else None
+
+    async def handled(self, id: str) -> None:
+        """Return once the server has handled everything ``id`` sent so far.
+
+        The server handles one socket's messages in order, and acknowledges a message
+        after its handler ran: an acknowledged ``leave_room`` of a room ``id`` is not in
+        changes nothing and comes after all the rest. (Like any message it may be
+        dropped by the rate limit; the acknowledgement comes all the same.)
+        """
+        before = len(self.got(id, "$ack"))
+        await self.send(op="emit", id=id, event="leave_room", data="barrier-room-nobody-joined", ack=True)
+        await self.wait_for(id, "$ack", count=before + 1)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -48,10 +48,23 @@ async def publish_other_field(r, stream, event):
     return await r.xadd(stream, {"payload": event.to_json()})
 
 
+async def publish_fixed_stream(r, stream, event):  # the example's key, not the argument
+    try:
+        return await r.xadd(f"{stream}-mine", {"event": event.to_json()})
+    finally:
+        await r.delete(f"{stream}-mine")
+
+
+async def publish_returns_nothing(r, stream, event):
+    await r.xadd(stream, {"event": event.to_json()})
+
+
 @pytest.mark.parametrize("wrong, hint", [
-    (publish_str, "is not the event's JSON"),
-    (publish_data_only, "is not the event's JSON"),
+    (publish_str, "not the event's JSON"),
+    (publish_data_only, r"not the event's JSON .*not only event.data"),
     (publish_other_field, "field named 'event'"),
+    (publish_fixed_stream, "ignored its `stream` argument"),
+    (publish_returns_nothing, r"return the entry id that XADD gives back .* got \[None, None\]"),
 ])
 async def test_wrong_publish_gets_a_hint(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
@@ -66,9 +79,25 @@ async def read_newest_first(r, stream):
     return [Event.from_json(fields["event"]) for _, fields in await r.xrevrange(stream)]
 
 
+async def read_first_page(r, stream):  # one XRANGE with a count: a long stream is cut
+    return [Event.from_json(fields["event"]) for _, fields in await r.xrange(stream, count=100)]
+
+
+async def read_fixed_stream(r, stream):  # the example's key, not the argument
+    return [Event.from_json(fields["event"]) for _, fields in await r.xrange("events:user-1")]
+
+
+async def read_crashes_when_empty(r, stream):
+    entries = await r.xrange(stream)
+    first = Event.from_json(entries[0][1]["event"])
+    return [first] + [Event.from_json(fields["event"]) for _, fields in entries[1:]]
+
+
 @pytest.mark.parametrize("wrong, hint", [
     (read_dicts, "Event.from_json"),
     (read_newest_first, "oldest entry first"),
+    (read_first_page, "returned 100: XRANGE with count= gives only the first"),
+    (read_fixed_stream, "read the stream you were given"),
 ])
 async def test_wrong_read_back_gets_a_hint(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
@@ -114,6 +143,8 @@ async def read_whole_fields(r, stream):
                                            "await r.xrange(stream)"]),
     (check_read_back, read_wrong_key, ["read_back(r, stream) on a stream of 3 events raised KeyError: 'payload'"]),
     (check_read_back, read_whole_fields, ["read_back(r, stream) on a stream of 3 events raised TypeError:"]),
+    (check_read_back, read_crashes_when_empty, ["read_back(r, stream) on a stream that does not exist raised "
+                                                "IndexError", "XRANGE gives [], so return []"]),
 ], ids=lambda v: getattr(v, "__name__", ""))
 async def test_a_crashing_answer_is_one_line(check_fn, wrong, parts, capsys):
     await assert_async_check_one_line(check_fn, wrong, parts, capsys)

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 
-from workshop.classroom import provision
+from workshop.classroom import postgres, provision
 from workshop.classroom.hooks import provision_on_spawn
 from workshop.classroom.learners import Roster
 from workshop.classroom.spawner import remove_system_user
@@ -30,19 +30,35 @@ def test_up_status_reset_remove_down(tmp_path, monkeypatch, capsys):
         # this machine's services have open administrator doors: up refuses, naming them
         assert main(["classroom", "up", "--learners", name, "--port", "0"]) == 1
         out = capsys.readouterr()
-        assert "open door: PostgreSQL accepts 'postgres' without a password" in out.out
+        # every door of docs/classroom.md, the Unix socket's 'local' lines included
+        assert "open door: PostgreSQL lets anyone log in as 'postgres' (a superuser or role admin) over TCP" in out.out
+        assert "over the Unix socket in /var/run/postgresql without a password ('trust' on a 'local' line" in out.out
+        assert "open door: Redis has no maxmemory" in out.out
         assert "learners could step around their accounts" in out.err
 
         assert main(["classroom", "up", "--learners", name, "--port", "0", "--accept-open-services"]) == 0
-        assert "JupyterHub is up at http://127.0.0.1:" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "JupyterHub is up at http://127.0.0.1:" in out and "first passwords to hand out" in out
+        passwords = (tmp_path / "hub-passwords.txt").read_text()
+        assert f"{name} {Roster(tmp_path).get(name).hub}" in passwords and "instructor " in passwords
+        assert oct((tmp_path / "hub-passwords.txt").stat().st_mode & 0o777) == "0o600"
         assert main(["classroom", "status"]) == 0
-        assert f"{name}" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "DB MiB" in out and f"{name}" in out  # the size watch's column
 
         learner = Roster(tmp_path).get(name)
         with psycopg.connect(learner.env(settings())["DATABASE_URL"], autocommit=True, connect_timeout=5) as db:
             db.execute("CREATE TABLE work (x int)")
+        # the size watch: past the limit (0 MiB here), status tells the instructor and the learner is frozen
+        caps = postgres.CAPS
+        monkeypatch.setattr(postgres, "CAPS", postgres.Caps(size_limit_mib=0))
+        assert main(["classroom", "status"]) == 0
+        assert f"{name}: PostgreSQL database" in (out := capsys.readouterr().out) and "frozen (cannot log in" in out
+        with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
+            psycopg.connect(learner.env(settings())["DATABASE_URL"], connect_timeout=5)
+        monkeypatch.setattr(postgres, "CAPS", caps)
         assert main(["classroom", "reset", name]) == 0
-        assert f"{name}: 1 schemas" in capsys.readouterr().out
+        assert f"{name}: 1 schemas" in capsys.readouterr().out  # her database dropped and made again
         with psycopg.connect(learner.env(settings())["DATABASE_URL"], autocommit=True, connect_timeout=5) as db:
             assert db.execute("SELECT to_regclass('work')").fetchone() == (None,)  # emptied, login kept
 

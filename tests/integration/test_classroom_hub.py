@@ -23,7 +23,7 @@ import requests
 from workshop.classroom import hub as hubs
 from workshop.classroom import provision
 from workshop.classroom.learners import Roster
-from workshop.classroom.remote import run_notebook
+from workshop.classroom.remote import run_cells, run_notebook
 from workshop.classroom.spawner import remove_system_user
 from workshop.config import repo_root, settings
 
@@ -148,3 +148,196 @@ def test_restarting_the_hub_keeps_the_learners_servers_and_kernels(classroom):
     server = hub.api("GET", f"/users/{names[2]}")["servers"][""]
     assert server["ready"]
     assert kernel["id"] in [k["id"] for k in hub.user_api(names[2], "/kernels")]
+
+
+# --- issue #22: the attacks that need the learners' own servers, each performed and refused ----------------
+
+def _as_user(hub, user: str, code: str, timeout: float = 60) -> str:
+    """Run ``code`` with the learners' Python as the Unix user ``user`` (a classmate at a terminal)."""
+    import pwd
+    import subprocess
+
+    from workshop.classroom.spawner import ensure_system_user
+
+    ensure_system_user(user)
+    done = subprocess.run([hub.conf["python"], "-c", code], check=False, user=user, group=pwd.getpwnam(user).pw_gid,
+                          extra_groups=[], cwd="/",
+                          capture_output=True, text=True, timeout=timeout,
+                          env={"PATH": "/usr/bin:/bin", "HOME": f"/home/{user}"})
+    assert done.returncode == 0, done.stderr[-500:]
+    return done.stdout
+
+
+LISTEN = """
+import sys, time, zmq
+sock = zmq.Context().socket(zmq.SUB)
+sock.setsockopt(zmq.SUBSCRIBE, b"")
+sock.connect(sys.argv[1] if len(sys.argv) > 1 else {endpoint!r})
+got, deadline = 0, time.monotonic() + {seconds}
+while time.monotonic() < deadline:
+    if sock.poll(200):
+        sock.recv_multipart()
+        got += 1
+print(got)
+"""
+
+
+@pytest.mark.timeout(300)
+def test_attack3_a_classmate_cannot_overhear_a_kernel(classroom):
+    """Kernels talk over IPC sockets in a 0700 folder: a classmate's ZMQ socket subscribed to the
+    victim's IOPub receives nothing, while the victim's own user (the control) receives the output."""
+    import pwd
+    import subprocess
+
+    import psutil
+
+    hub, names = classroom
+    victim, attacker = names[0], names[1]
+    for name in (victim, attacker):
+        hub.start_server(name)
+    kernel = requests.post(f"{hub.url}/user/{victim}/api/kernels", headers=hub.session.headers, json={}, timeout=60).json()
+    runtime = Path(f"/home/{victim}/.jupyter-runtime")
+    conn_file = runtime / f"kernel-{kernel['id']}.json"
+    deadline = time.monotonic() + 30
+    while not conn_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    info = json.loads(conn_file.read_text())
+    assert info["transport"] == "ipc" and info["ip"].startswith(str(runtime)), info
+    assert oct(runtime.stat().st_mode & 0o777) == "0o700"
+    kernel_procs = [p for p in psutil.process_iter(["username", "cmdline"])
+                    if p.info["username"] == victim and kernel["id"] in " ".join(p.info["cmdline"] or [])]
+    assert kernel_procs
+    for proc in kernel_procs:  # no TCP port a classmate could find with `ss -ltn`
+        assert [c for c in proc.net_connections("inet") if c.status == psutil.CONN_LISTEN] == []
+    endpoint = f"ipc://{info['ip']}-{info['iopub_port']}"
+    code = LISTEN.format(endpoint=endpoint, seconds=12)
+    def cmd(user: str) -> subprocess.Popen:
+        return subprocess.Popen([hub.conf["python"], "-c", code], user=user, group=pwd.getpwnam(user).pw_gid,
+                                extra_groups=[], cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={"PATH": "/usr/bin:/bin"})
+
+    spy, owner = cmd(attacker), cmd(victim)
+    time.sleep(3)  # both subscribed (or trying to)
+    secret = "print('DATABASE_URL=' + __import__('os').environ['DATABASE_URL'], flush=True)"
+    result = asyncio.run(run_cells(hub, victim, [secret] * 5, kernel_id=kernel["id"]))
+    assert result.ok and "DATABASE_URL=postgresql://" in "".join(result.outputs), result.error
+    spied, seen = spy.communicate(timeout=60), owner.communicate(timeout=60)
+    assert int(seen[0].strip() or 0) > 0, seen  # the control: the socket carries the output
+    assert int(spied[0].strip() or 0) == 0, spied  # the attack: a classmate gets nothing
+
+
+@pytest.mark.timeout(300)
+def test_attack4_a_classmates_files_are_private(classroom):
+    """Home 0700, umask 077 in the server and kernels, TMPDIR in the home: nothing a learner writes
+    (notebooks, history, /tmp files) is readable by another learner."""
+    hub, names = classroom
+    victim, attacker = names[0], names[2]
+    hub.start_server(victim)
+    cell = ("import os, tempfile\n"
+            "paths = [os.path.expanduser('~/course/notes.txt'), os.path.join(tempfile.gettempdir(), 'scratch.txt'),\n"
+            "         '/tmp/" + victim + "-in-tmp.txt']\n"
+            "for p in paths:\n    open(p, 'w').write('secret')\n"
+            "print(oct(os.umask(0o077)), tempfile.gettempdir(), *paths)")
+    result = asyncio.run(run_cells(hub, victim, [cell], keep_kernel=False))
+    assert result.ok, result.error
+    umask, tmpdir, *paths = "".join(result.outputs).split()
+    assert umask == "0o77" and tmpdir == f"/home/{victim}/.tmp"
+    home = Path(f"/home/{victim}")
+    assert oct(home.stat().st_mode & 0o777) == "0o700"
+    try:
+        probe = ("import os, sys\nrefused = 0\n"
+                 f"for p in {[str(home), str(home / 'course'), *paths, str(home / '.ipython')]!r}:\n"
+                 "    try:\n        os.listdir(p) if not p.endswith('.txt') else open(p).read()\n"
+                 "    except PermissionError:\n        refused += 1\n"
+                 "print(refused)")
+        assert _as_user(hub, attacker, probe).strip() == "6"  # every one of them refused
+        assert oct(Path(paths[2]).stat().st_mode & 0o777) == "0o600"  # /tmp is shared; the file is not
+    finally:
+        Path(paths[2]).unlink(missing_ok=True)
+
+
+@pytest.mark.timeout(300)
+def test_attack8_a_fork_bomb_stops_at_the_learners_process_limit(classroom):
+    """RLIMIT_NPROC: threads and processes of the learner's account stop at the limit (512); the bomb
+    is bounded at 700 so a missing limit fails the test instead of the machine."""
+    hub, names = classroom
+    for name in names[1:]:
+        hub.start_server(name)
+    bomb = ("import resource, threading\n"
+            "threading.stack_size(64 * 1024)\n"
+            "stop, started = threading.Event(), 0\n"
+            "try:\n"
+            "    for _ in range(700):\n"
+            "        threading.Thread(target=stop.wait, daemon=True).start(); started += 1\n"
+            "    outcome = 'no limit'\n"
+            "except RuntimeError as exc:\n"
+            "    outcome = 'refused'\n"
+            "stop.set()\n"
+            "print(resource.getrlimit(resource.RLIMIT_NPROC)[0], started, outcome)")
+    result = asyncio.run(run_cells(hub, names[1], [bomb], keep_kernel=False))
+    assert result.ok, result.error
+    limit, started, outcome = "".join(result.outputs).split()
+    assert (limit, outcome) == ("512", "refused") and int(started) < 512, result.outputs
+    neighbour = asyncio.run(run_cells(hub, names[2], ["print(1 + 1)"], keep_kernel=False))  # others go on
+    assert neighbour.ok and neighbour.outputs == ["2\n"], neighbour.error
+
+
+# --- attack 2: the login page, in a real browser -----------------------------------------------------------
+
+@pytest.fixture
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _login(page, hub_url: str, name: str, password: str, next_url: str = ""):
+    page.goto(f"{hub_url}/hub/login" + (f"?next={next_url}" if next_url else ""))
+    page.fill("#username_input", name)
+    page.fill("#password_input", password)
+    with page.expect_navigation():
+        page.click("#login_submit")
+
+
+@pytest.mark.timeout(300)
+def test_attack2_login_page_works_for_a_learner_and_the_instructor(classroom, browser):
+    hub, names = classroom
+    learner = Roster(hub.directory).get(names[2])
+    page = browser.new_page()
+    _login(page, hub.url, names[2], "not-her-password")
+    assert "Invalid username or password" in page.content()  # refused, not a 500
+    _login(page, hub.url, names[2], learner.hub)
+    page.wait_for_url(lambda url: f"/user/{names[2]}/" in url or f"/spawn-pending/{names[2]}" in url, timeout=120_000)
+    assert "500" not in (page.title() or "")
+    page.goto(f"{hub.url}/hub/change-password")  # the learner's own page to replace the issued password
+    assert page.locator("input[type=password]").count() >= 2
+    page.close()
+    instructor = json.loads((hub.directory / "instructor.json").read_text())
+    admin = browser.new_page()
+    _login(admin, hub.url, instructor["name"], instructor["password"])
+    admin.wait_for_url("**/hub/admin**", timeout=60_000)
+    admin.get_by_text(names[0]).first.wait_for(timeout=60_000)  # the admin page lists the class
+    admin.close()
+
+
+@pytest.mark.timeout(180)
+def test_attack2_a_learner_cannot_claim_a_classmates_name(classroom, browser):
+    """No sign-up: alice cannot create carol's account with a password of her choosing, before carol
+    ever logs in; carol's account exists already, with the password the instructor issued to carol."""
+    hub, names = classroom
+    alice, carol = Roster(hub.directory).get(names[0]), names[1]
+    page = browser.new_page()
+    response = page.goto(f"{hub.url}/hub/signup")
+    assert response.status == 404
+    claim = page.request.post(f"{hub.url}/hub/signup", form={"username": carol, "signup_password": "alices-choice-123",
+                                                                "signup_password_confirmation": "alices-choice-123"})
+    assert claim.status in (403, 404, 405), claim.status
+    _login(page, hub.url, carol, "alices-choice-123")
+    assert "Invalid username or password" in page.content()
+    _login(page, hub.url, carol, alice.hub)  # not with her own password either
+    assert "Invalid username or password" in page.content()
+    page.close()

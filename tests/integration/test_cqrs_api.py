@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -56,6 +58,43 @@ async def test_the_same_idempotency_key_twice_is_one_effect(apis):
     assert await system.store.head() == 1
     in_body = await w.post("/commands", json={**alice(), "command_id": "k-1"})
     assert in_body.status_code == 422 and "Idempotency-Key" in in_body.text
+
+
+async def test_the_same_idempotency_key_with_another_command_is_409_and_changes_nothing(apis):
+    system, read, w, r = apis
+    first = await w.post("/commands", json=alice(), headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 201, first.text
+    for other in ({**alice(), "first_name": "Alicia"},  # the same type, another body
+                  {"type": "ChangeEmail", "user_id": "u1", "email": "new@example.org"}):  # another command
+        got = await w.post("/commands", json=other, headers={"Idempotency-Key": "k-1"})
+        assert got.status_code == 409, got.text
+        assert "k-1" in got.json()["detail"] and "another command" in got.json()["detail"]
+    again = await w.post("/commands", json=alice(), headers={"Idempotency-Key": "k-1"})
+    assert again.status_code == 200 and again.json()["position"] == first.json()["position"]
+    assert await system.store.head() == 1
+    assert [e.data["first_name"] for e in await system.store.read("u1")] == ["Alice"]
+
+
+async def test_twenty_concurrent_retries_of_one_command_are_one_effect(apis):
+    system, read, w, r = apis
+    answers = await asyncio.gather(*(w.post("/commands", json=alice(), headers={"Idempotency-Key": "retry-me"})
+                                     for _ in range(20)))
+    assert sorted(a.status_code for a in answers) == [200] * 19 + [201], [a.text for a in answers]
+    assert len({a.json()["position"] for a in answers}) == 1
+    assert await system.store.head() == 1
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name", "email", "user_id"])
+async def test_a_nul_character_in_any_field_is_422_not_500(apis, field):
+    system, read, w, r = apis
+    body = alice()
+    body[field] = body[field][:2] + "\u0000" + body[field][2:]
+    got = await w.post("/commands", json=body)
+    assert got.status_code == 422, got.text
+    assert got.json()["detail"][0]["loc"][-1] == field
+    reason = await w.post("/commands", json={"type": "DeleteUser", "user_id": "u1", "reason": "a\u0000"})
+    assert reason.status_code == 422 and reason.json()["detail"][0]["loc"][-1] == "reason"
+    assert await system.store.head() == 0
 
 
 @pytest.mark.parametrize("body, status", [

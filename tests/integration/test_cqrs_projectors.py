@@ -80,7 +80,7 @@ async def test_a_projector_killed_mid_run_resumes_with_no_lost_or_doubled_rows(s
 
     async def start():
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "workshop.cqrs.projectors", "--models", "users,signups,activity", "--batch", "7",
+            sys.executable, "-m", "workshop.run.cqrs", "projectors", "--models", "users,signups,activity", "--batch", "7",
             "--no-bus", env=child_env(ws_settings), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
             line = await asyncio.wait_for(proc.stdout.readline(), 30)

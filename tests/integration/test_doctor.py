@@ -14,7 +14,7 @@ import pytest
 
 from workshop.config import settings
 from workshop.infra.doctor import adoctor, doctor
-from workshop.infra.fixes import FIXES
+from workshop.fixes import FIXES
 
 from ._net import cli_env, free_port, turnserver, workshop
 

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from workshop.lab import free_port
+from workshop.process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +21,7 @@ def _get(url: str) -> dict:
 
 
 def test_lab_answers_api_status_and_offers_a_workshop_kernel(tmp_path):
-    port = free_port(18888)
+    port = free_port(start=18888)
     token = "testtoken"
     env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(tmp_path),
            "WORKSHOP_STATE_DIR": str(tmp_path / "state")}
@@ -41,8 +41,11 @@ def test_lab_answers_api_status_and_offers_a_workshop_kernel(tmp_path):
             assert time.monotonic() < deadline and proc.poll() is None, "no URL box within 120 s:\n" + "".join(lines)
             time.sleep(0.2)
         assert "started" in _get(f"http://127.0.0.1:{port}/api/status?token={token}")
-        specs = _get(f"http://127.0.0.1:{port}/api/kernelspecs?token={token}")
-        assert "python3" in specs["kernelspecs"]
+        specs = _get(f"http://127.0.0.1:{port}/api/kernelspecs?token={token}")["kernelspecs"]
+        # the workshop kernel: `workshop setup`'s python3, running this environment's Python
+        kernel = specs["python3"]["spec"]
+        assert kernel["display_name"] == "Python 3 (workshop)", kernel
+        assert Path(kernel["argv"][0]).resolve() == Path(sys.executable).resolve(), kernel["argv"]
         time.sleep(1)  # nothing more is printed while the server runs
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -56,9 +59,16 @@ def test_the_kernel_imports_workshop():
     from jupyter_client.manager import start_new_kernel
 
     km, kc = start_new_kernel(kernel_name="python3")
+    printed: list[str] = []
+
+    def output(msg: dict) -> None:
+        if msg["msg_type"] == "stream":
+            printed.append(msg["content"]["text"])
+
     try:
-        reply = kc.execute_interactive("import workshop, sys; print(workshop.__file__)", timeout=30)
+        reply = kc.execute_interactive("import workshop; print(workshop.__file__)", timeout=30, output_hook=output)
         assert reply["content"]["status"] == "ok"
+        assert Path("".join(printed).strip()) == ROOT / "workshop" / "__init__.py"  # this checkout's package
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

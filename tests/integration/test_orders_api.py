@@ -258,3 +258,34 @@ async def test_without_the_database_healthz_and_every_route_are_503(api, ws_sett
         assert r.status_code == 503 and r.json()["status"] == "unavailable"
         for r in (await broken.get("/orders/ORD-1"), await broken.post("/orders", json=ORDER)):
             assert r.status_code == 503 and r.json() == {"detail": "the database cannot be reached; try again shortly"}
+
+
+# --- the same rules when the API runs as its own process -----------------------------------------------------
+
+@pytest.mark.timeout(90)
+async def test_the_order_process_answers_409_for_a_reused_key_not_500(ws_settings):
+    """The order service as a process (its own ``__main__``): a conflict is still a 409, as in-process."""
+    from workshop.orders import processes
+    from workshop.process import free_port
+    from workshop.waiting import until
+
+    port = free_port()
+    proc = await processes.start("order", ws_settings, "--port", str(port))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            async def healthy():
+                try:
+                    return (await http.get("/healthz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await until(healthy, timeout=20, what="the order process's API to answer")
+            first = await http.post("/orders", json=ORDER, headers={"Idempotency-Key": "proc-1"})
+            same = await http.post("/orders", json=ORDER, headers={"Idempotency-Key": "proc-1"})
+            other = await http.post("/orders", json={**ORDER, "user_id": "bob"}, headers={"Idempotency-Key": "proc-1"})
+    finally:
+        await processes.stop(proc)
+    assert (first.status_code, same.status_code) == (201, 200), (first.text, same.text)
+    assert same.json()["order_id"] == first.json()["order_id"]
+    assert other.status_code == 409, other.text
+    assert "proc-1" in other.json()["detail"] and first.json()["order_id"] in other.json()["detail"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,8 @@ import httpx
 import pytest
 
 from workshop.orders import processes
+from workshop.process import free_port
 from workshop.orders.system import SERVICES
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.timeout(120)
@@ -60,7 +54,7 @@ async def test_five_processes_serve_an_order_end_to_end(ws_settings):
 
 def test_a_service_without_rabbitmq_says_so_in_one_line(ws_settings):
     env = processes.child_env(replace(ws_settings, amqp_url=f"amqp://guest:guest@127.0.0.1:{free_port()}/"))
-    proc = subprocess.run([sys.executable, "-m", "workshop.orders.payment"], env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "workshop.run.orders", "payment"], env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()

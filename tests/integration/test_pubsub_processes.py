@@ -1,4 +1,4 @@
-"""The second way to run chapter 2: `python -m workshop.pubsub.subscriber` / `.publisher` as processes."""
+"""The second way to run chapter 2: `python -m workshop.run.pubsub subscriber|publisher|consumer` as processes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 import pytest
 
 
-async def _spawn(module: str, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", f"workshop.pubsub.{module}", *args, env=env,
+async def _spawn(what: str, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "workshop.run.pubsub", what, *args, env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
 
 
@@ -37,12 +37,14 @@ async def test_one_publisher_two_subscriber_processes(ws_settings):
         assert f"subscriber-{i}: stopped after 3 message(s), 0 bad" in text
 
 
-async def test_a_publisher_waiting_for_subscribers_gives_up_in_one_line(ws_settings, monkeypatch):
-    from workshop.pubsub import publisher
+async def test_a_publisher_waiting_for_subscribers_gives_up_in_one_line(ws_settings):
+    from workshop.pubsub.publisher import Publisher, wait_for_subscribers
+    from workshop.waiting import WaitTimeout
 
-    monkeypatch.setattr(publisher, "stop_on_signals", asyncio.Event)  # no signal handlers inside pytest
-    with pytest.raises(Exception, match=r"waited 0.3 s for 2 subscriber\(s\) on ws_t_\w+:user_events"):
-        await publisher.run(ws_settings, "user_events", 0.01, 1, subscribers=2, wait=0.3)
+    async with await Publisher.connect(ws_settings) as pub:
+        with pytest.raises(WaitTimeout, match=r"^waited 0.3 s for 2 subscriber\(s\) on ws_t_\w+:user_events") as info:
+            await wait_for_subscribers(pub, "user_events", 2, 0.3)
+    assert "\n" not in str(info.value)
 
 
 async def test_a_subscriber_process_with_redis_down_says_so_in_one_line(ws_settings):
@@ -60,7 +62,7 @@ async def test_a_stream_consumer_killed_with_sigkill_loses_nothing(ws_settings):
     from workshop.pubsub.streams import GroupConsumer, append_many
 
     env = {**os.environ, "WORKSHOP_NAMESPACE": ws_settings.namespace.name, "REDIS_URL": ws_settings.redis_url}
-    victim = await _spawn("streams", "--group", "billing", "--consumer", "victim", "--work-delay", "0.2",
+    victim = await _spawn("consumer", "--group", "billing", "--consumer", "victim", "--work-delay", "0.2",
                           "--batch", "5", env=env)
     line = await asyncio.wait_for(victim.stdout.readline(), 30)
     assert b"victim: consuming" in line

@@ -25,4 +25,5 @@ def test_redis_down_fails_on_the_first_code_cell_with_one_line(monkeypatch, path
     (error,) = [o for o in code_cells[0].outputs if o.output_type == "error"]
     assert error.ename == "ServiceUnavailable" and len(error.traceback) == 1
     assert "Redis is not reachable at redis://127.0.0.1:1/0" in error.traceback[0] and "Start it:" in error.traceback[0]
+    assert "\n" not in error.traceback[0].strip()  # one entry, and that entry one line
     assert all(not c.get("outputs") for c in code_cells[1:]), "nothing after the failing cell ran"

@@ -39,7 +39,7 @@ async def test_a_crashed_consumers_pending_entries_are_reclaimed_with_xautoclaim
                                          handler=lambda e: stuck.wait(), claim_idle_ms=None)
     seen: list[int] = []
     rescuer = await GroupConsumer.create(ws_settings, group="g", consumer="rescuer",
-                                         handler=lambda e: seen.append(e.data["seq"]), claim_idle_ms=200)
+                                         handler=lambda e: seen.append(e.data["seq"]), claim_idle_ms=1000)
     try:
         for i in range(6):
             await append(crasher.redis, crasher.key, user_action(i))
@@ -51,9 +51,16 @@ async def test_a_crashed_consumers_pending_entries_are_reclaimed_with_xautoclaim
         await until(handed_out, what="six entries handed to the crasher")
         await crasher.crash()                         # dies mid-handler: nothing acknowledged
         assert await rescuer.pending() == {"pending": 6, "consumers": {"crasher": 6}}
-        assert await rescuer.reclaim() == 0           # not idle long enough yet
-        await asyncio.sleep(0.25)
-        assert await rescuer.reclaim() == 6
+        assert await rescuer.reclaim() == 0           # not idle for claim_idle_ms (1 s) yet
+        reclaimed = 0
+
+        async def all_reclaimed() -> bool:            # once they have been idle long enough, all six
+            nonlocal reclaimed
+            reclaimed += await rescuer.reclaim()
+            return reclaimed >= 6
+
+        await until(all_reclaimed, timeout=10, every=0.05, what="the rescuer to reclaim the six idle entries")
+        assert reclaimed == 6
         assert sorted(seen) == list(range(6)) and rescuer.stats.reclaimed == 6
         assert (await rescuer.pending())["pending"] == 0
     finally:

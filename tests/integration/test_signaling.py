@@ -16,15 +16,17 @@ import aiohttp
 import pytest
 import socketio
 
+from workshop.waiting import until
 from workshop.webrtc.signaling import Rooms, SignalingError, create_app, origins_from_env, serve
 from workshop.webrtc.tokens import room_token
-from workshop.webrtc.turn import turn_credentials
+from workshop.infra.turn import turn_credentials
 
 pytestmark = pytest.mark.timeout(60)
 
 WAIT = 3.0  # seconds to wait for an expected message
 QUIET = 0.3  # seconds of silence that count as "nothing arrived"
-SECRET = "test-secret-signaling"  # a throw-away secret for these in-process servers
+SECRET = "test-secret-signaling"  # a throw-away secret for these in-process servers: room tokens
+TURN_SECRET = "test-secret-turn"  # ...and another for the TURN credentials they hand out
 TURN_URL = "turn:127.0.0.1:3478"
 EVENTS = ("room_users", "ice_servers", "user_joined", "user_left", "offer", "answer", "ice_candidate", "error")
 OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
@@ -79,7 +81,7 @@ class Peer:
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
     """A signaling server on a free 127.0.0.1 port; yields its URL and stops it afterwards."""
-    runner, url = await serve(create_app(SECRET, turn_url=TURN_URL, max_room_size=2))
+    runner, url = await serve(create_app(SECRET, turn_url=TURN_URL, turn_secret=TURN_SECRET, max_room_size=2))
     try:
         yield url
     finally:
@@ -204,9 +206,13 @@ async def test_disconnect_tells_only_the_rooms_it_was_in_and_empties_them(server
         async with http.get(f"{server}/healthz") as resp:
             assert (await resp.json())["rooms"] == 2
         await alice.close()
-        await asyncio.sleep(QUIET)  # the server handles the disconnect
-        async with http.get(f"{server}/healthz") as resp:
-            health = await resp.json()
+
+        async def alice_gone() -> dict | None:
+            async with http.get(f"{server}/healthz") as resp:
+                health = await resp.json()
+            return health if health["sockets"] == 2 else None  # carol and dave
+
+        health = await until(alice_gone, timeout=WAIT, what="the server to handle alice's disconnect")
     assert health["rooms"] == 1, "an empty room was kept"  # only call-2 is left
     assert health["clients"] == 2
 
@@ -254,6 +260,7 @@ async def test_joining_needs_a_valid_token_for_that_room(peers):
                       ({"room": "call-1"}, "{room, token}"),
                       ({"room": "call-1", "token": room_token(SECRET, "call-2")}, "not valid for this room"),
                       ({"room": "call-1", "token": room_token("another-secret", "call-1")}, "not valid"),
+                      ({"room": "call-1", "token": room_token(TURN_SECRET, "call-1")}, "not valid"),  # TURN's
                       ({"room": "call-1", "token": room_token(SECRET, "call-1", ttl=5, now=0)}, "expired"),
                       ({"room": "call-1", "token": "garbage"}, "malformed")]:
         await alice.sio.emit("join_room", data)
@@ -270,8 +277,16 @@ async def test_joined_clients_get_time_limited_turn_credentials(peers):
     turn = next(s for s in servers if s["urls"][0].startswith("turn:"))
     expiry, _, user = turn["username"].partition(":")
     assert turn["urls"] == [TURN_URL] and user and int(expiry) > time.time() + 60
-    # the password is the HMAC coturn recomputes from the same secret (use-auth-secret)
-    assert turn_credentials(SECRET, user=user, ttl=1, now=int(expiry) - 1)["credential"] == turn["credential"]
+    # the password is the HMAC coturn recomputes from its secret (use-auth-secret): TURN's, not the room tokens'
+    assert turn_credentials(TURN_SECRET, user=user, ttl=1, now=int(expiry) - 1)["credential"] == turn["credential"]
+    assert turn_credentials(SECRET, user=user, ttl=1, now=int(expiry) - 1)["credential"] != turn["credential"]
+
+
+def test_turn_credentials_need_the_turn_servers_secret():
+    with pytest.raises(ValueError, match="turn_secret"):
+        create_app(SECRET, turn_url=TURN_URL)  # not the room tokens' secret by default
+    with pytest.raises(ValueError, match="SIGNALING_SECRET"):
+        create_app("", turn_url=TURN_URL, turn_secret=TURN_SECRET)
 
 
 async def test_only_type_and_sdp_are_relayed(peers):

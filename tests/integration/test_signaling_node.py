@@ -17,7 +17,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from workshop.webrtc.relay import free_udp_tcp_port as free_port
+from workshop.process import free_port
 from tests.integration._sio_node import NodeClients
 from workshop.webrtc.limits import Limits
 from workshop.webrtc.signaling import create_app, serve
@@ -69,23 +69,30 @@ async def test_strangers_cannot_lock_a_room_by_joining_first(node, server):
 
 async def test_a_candidate_flood_is_cut_at_the_burst_and_answered_once(node, server):
     alice, bob = await pair(node, server)
+    start = time.monotonic()
     await node.send(op="emit", id="alice", event="ice_candidate", data={"target": bob, "candidate": CANDIDATE}, n=500)
-    await node.wait_for("alice", "error")
-    await asyncio.sleep(0.5)
+    await node.handled("alice")  # all 500 went through the server...
+    took = time.monotonic() - start
+    await node.handled("bob")  # ...and what it relayed reached bob (one socket's packets arrive in order)
     relayed, errors = len(node.got("bob", "ice_candidate")), node.got("alice", "error")
-    assert 10 <= relayed <= Limits.per_socket_burst + 10, relayed  # before: all 500
-    assert len(errors) == 1 and "too many" in errors[0]["message"], errors
+    # the burst, plus what the bucket refilled while they arrived (before: all 500)
+    assert 10 <= relayed <= Limits.per_socket_burst + Limits.per_socket_rate * took + 1, (relayed, took)
+    flood = [e for e in errors if e["event"] == "ice_candidate"]  # (the barrier itself may be dropped too)
+    assert 1 <= len(flood) <= 1 + int(took), (errors, took)  # "slow down" at most once a second
+    assert all("too many" in e["message"] for e in flood), errors
 
 
 async def test_refused_offers_do_not_draw_an_error_each(node, server):
     await node.connect("mallory", server)
     bad = {"target": "nobody", "offer": {"type": "offer", "sdp": "v=0"}}
+    start = time.monotonic()
     await node.send(op="emit", id="mallory", event="offer", data=bad, n=500)
-    await node.wait_for("mallory", "$sent")
-    await asyncio.sleep(0.5)
-    errors = node.got("mallory", "error")
-    # the burst, what refilled while they arrived, and one "slow down" (before: 500)
-    assert Limits.per_socket_burst <= len(errors) <= Limits.per_socket_burst + Limits.per_socket_rate + 1, len(errors)
+    await node.handled("mallory")  # all 500 went through the server
+    took = time.monotonic() - start
+    errors = [e for e in node.got("mallory", "error") if e["event"] == "offer"]
+    # the burst, what refilled while they arrived, and a "slow down" a second (before: 500)
+    most = Limits.per_socket_burst + Limits.per_socket_rate * took + 1 + int(took)
+    assert Limits.per_socket_burst <= len(errors) <= most, (len(errors), took)
 
 
 async def test_sockets_per_client_address_are_capped(node, server):
@@ -136,14 +143,14 @@ async def test_sigterm_stops_the_server_promptly(node, tmp_path):
 
     A quiet machine exits in < 0.1 s; the bound leaves room for a loaded 2-core CI run."""
     port = free_port()
-    env = {**os.environ, "TURN_SECRET": SECRET, "WORKSHOP_ENV_FILE": str(tmp_path / "none.env")}
+    env = {**os.environ, "SIGNALING_SECRET": SECRET, "TURN_SECRET": "another-secret-for-turn",
+           "WORKSHOP_ENV_FILE": str(tmp_path / "none.env")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "workshop.webrtc.signaling", "--port", str(port),
+        sys.executable, "-m", "workshop.run.signaling", "--port", str(port),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
-        assert b"Signaling server on" in line, line
-        await asyncio.sleep(0.3)
+        assert b"Signaling server on" in line, line  # printed once it listens
         await pair(node, f"http://127.0.0.1:{port}")  # open websockets make aiohttp wait on shutdown
         start = time.monotonic()
         proc.send_signal(signal.SIGTERM)

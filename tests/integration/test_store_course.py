@@ -1,7 +1,8 @@
 """The course's store as written (store/course.py), measured: the bugs are real, and the fixes fix them."""
 
 from workshop.store import PostgresEventStore
-from workshop.store.course import feed_gap_demo, feed_gap_fixed, measure_naive, measure_with_expected_version
+from workshop.store.course import feed_gap_demo, feed_gap_fixed, measure_naive
+from workshop.users.race import measure_with_expected_version
 
 
 async def test_read_then_insert_loses_appends_under_concurrency(ws_settings):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from workshop.infra import stun
-from workshop.webrtc.turn import turn_credentials
+from workshop.infra.turn import turn_credentials
 
 from ._net import free_port
 from ._net import turnserver as start_turnserver

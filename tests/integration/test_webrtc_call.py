@@ -17,29 +17,31 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from workshop.webrtc.call import SignalingPeer, loopback_call, synthetic_media
 from workshop.webrtc.peer import CallError, host_addresses, rtc_config, selected_pair, wait_connected
-from workshop.webrtc.relay import TurnServer, free_udp_tcp_port as free_port
+from workshop.process import free_port
+from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.tokens import room_token
 from workshop.webrtc.tracks import PatternVideoTrack, read_number
 
 pytestmark = pytest.mark.timeout(90)
 
-SECRET = "test-secret-call"
+SECRET = "test-secret-call"  # room tokens
+TURN_SECRET = "test-secret-call-turn"  # the throw-away coturn's
 SMALL = synthetic_media(160, 120, 10)
 
 
 async def signaling(turn_url: str | None) -> tuple[web.AppRunner, str]:
-    return await serve(create_app(SECRET, turn_url=turn_url))
+    return await serve(create_app(SECRET, turn_url=turn_url, turn_secret=TURN_SECRET))
 
 
 @pytest.fixture(scope="module")
 def turn_secret() -> str:
-    return SECRET
+    return TURN_SECRET
 
 
 @pytest.fixture
 async def turn() -> AsyncIterator[TurnServer]:
-    async with TurnServer(SECRET) as server:
+    async with TurnServer(TURN_SECRET) as server:
         yield server
 
 
@@ -85,10 +87,10 @@ async def test_relay_call_goes_through_coturn(url):
                                          ("nothing listening", "unreachable")])
 async def test_a_turn_failure_is_a_clear_error_within_seconds(turn, error):
     async with contextlib.AsyncExitStack() as stack:
-        if turn == "another secret":  # a coturn whose static-auth-secret is not the signaling server's
-            turn_url = (await stack.enter_async_context(TurnServer("not-the-signaling-secret"))).url
+        if turn == "another secret":  # a coturn whose static-auth-secret is not the one the server signs with
+            turn_url = (await stack.enter_async_context(TurnServer("not-our-turn-secret"))).url
         else:
-            turn_url = f"turn:127.0.0.1:{free_port()}"
+            turn_url = f"turn:127.0.0.1:{free_port(udp=True)}"
         runner, address = await signaling(turn_url)
         stack.push_async_callback(runner.cleanup)
         start = time.monotonic()
@@ -100,7 +102,7 @@ async def test_a_turn_failure_is_a_clear_error_within_seconds(turn, error):
 
 async def test_failed_ice_ends_in_a_clear_error_within_seconds():
     """Candidates that lead nowhere (the answer's ports point at a closed port): ICE never connects."""
-    dead = free_port()
+    dead = free_port(udp=True)
 
     def nowhere(sdp: str) -> str:
         return re.sub(r"(candidate:\S+ \d \S+ \d+ 127\.0\.0\.1) \d+", rf"\1 {dead}", sdp)
@@ -141,12 +143,12 @@ async def test_a_dropped_peer_is_noticed_and_the_call_made_again(url):
 
 async def test_the_signaling_client_reconnects_and_rejoins_by_itself(turn):
     port = free_port()
-    runner, url = await serve(create_app(SECRET, turn_url=turn.url), port=port)
+    runner, url = await serve(create_app(SECRET, turn_url=turn.url, turn_secret=TURN_SECRET), port=port)
     peer = await SignalingPeer("alone", url, "room-r", room_token(SECRET, "room-r")).start()
     try:
         await runner.cleanup()  # the server goes away...
         peer.joined.clear()
-        runner, _ = await serve(create_app(SECRET, turn_url=turn.url), port=port)  # ...and comes back
+        runner, _ = await serve(create_app(SECRET, turn_url=turn.url, turn_secret=TURN_SECRET), port=port)  # ...and comes back
         await asyncio.wait_for(peer.joined.wait(), 10)  # reconnected and joined again
     finally:
         await peer.close()

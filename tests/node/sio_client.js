@@ -4,6 +4,8 @@
 //   {"op": "connect", "id": "a", "url": "http://127.0.0.1:3000"}  -> {"id":"a","event":"connect","data":sid}
 //                                                                    or {"id":"a","event":"connect_error","data":msg}
 //   {"op": "emit", "id": "a", "event": "offer", "data": {...}, "n": 1}  (n > 1: a burst, sent at once)
+//   {"op": "emit", ..., "ack": true}  -> {"id":"a","event":"$ack","data":event} once the server has handled it
+//                                        (the server handles one socket's messages in order: a barrier)
 //   {"op": "close", "id": "a"}
 // In "data", {"$bytes": n} becomes a binary attachment (a Buffer of n bytes) and
 // {"$deep": n} an object nested n levels deep. Received binary comes back as {"$bytes": n}.
@@ -42,7 +44,10 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
     s.onAny((event, data) => out({ id: cmd.id, event, data: plain(data) }));
   } else if (cmd.op === "emit") {
     const data = revive(cmd.data);
-    for (let i = 0; i < (cmd.n || 1); i++) sockets[cmd.id].emit(cmd.event, data);
+    for (let i = 0; i < (cmd.n || 1); i++) {
+      if (cmd.ack) sockets[cmd.id].emit(cmd.event, data, () => out({ id: cmd.id, event: "$ack", data: cmd.event }));
+      else sockets[cmd.id].emit(cmd.event, data);
+    }
     out({ id: cmd.id, event: "$sent", data: cmd.n || 1 });
   } else if (cmd.op === "close") {
     sockets[cmd.id].close();

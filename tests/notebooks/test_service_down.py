@@ -24,5 +24,6 @@ def test_warmup_with_redis_down_fails_on_the_first_code_cell_with_one_line(monke
     assert error.ename == "ServiceUnavailable"
     assert len(error.traceback) == 1, f"expected one line, got {len(error.traceback)}"
     line = error.traceback[0]
+    assert "\n" not in line.strip(), line
     assert "Redis is not reachable at redis://127.0.0.1:1/0" in line and "Start it:" in line
     assert all(not c.get("outputs") for c in code_cells[1:]), "nothing after the failing cell ran"

@@ -31,8 +31,41 @@ def creds_crash(secret, user, ttl, now):
     return {"username": f"{now + ttl}:{user}", "credential": hmac.new(secret, user, hashlib.sha1)}  # str key: TypeError
 
 
-def test_turn_credentials_check_passes_on_the_solution(capsys):
-    ch05.check_turn_credentials(creds)
+def creds_float_expiry(secret, user, ttl, now):  # now from time.time() kept as a float
+    return creds(secret, user, ttl, now, expiry=now + ttl)
+
+
+def creds_user_first(secret, user, ttl, now):
+    username = f"{user}:{int(now) + ttl}"
+    return {"username": username,
+            "credential": base64.b64encode(hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()).decode()}
+
+
+def creds_ttl_only(secret, user, ttl, now):
+    return creds(secret, user, ttl, now, expiry=ttl)
+
+
+def creds_milliseconds(secret, user, ttl, now):
+    return creds(secret, user, ttl, now, expiry=int(now) + ttl * 1000)
+
+
+def creds_swapped(secret, user, ttl, now):
+    username = f"{int(now) + ttl}:{user}"
+    return {"username": username,
+            "credential": base64.b64encode(hmac.new(username.encode(), secret.encode(), hashlib.sha1).digest()).decode()}
+
+
+def creds_fixed_secret(secret, user, ttl, now):
+    return creds("classroom-secret", user, ttl, now)
+
+
+def creds_fixed_user(secret, user, ttl, now):
+    return creds(secret, "alice", 600, now)
+
+
+@pytest.mark.parametrize("right", [creds, lambda s, u, t, n: creds(s, u, t, n, expiry=round(n) + t)])
+def test_turn_credentials_check_passes_on_the_solution(right, capsys):
+    ch05.check_turn_credentials(right)
     assert "✅ Exercise 5.1 passed" in capsys.readouterr().out
 
 
@@ -46,6 +79,13 @@ def test_turn_credentials_check_says_not_done_on_the_stub():
     (lambda s, u, t, n: creds(s, u, t, n, digest=hashlib.sha256), "SHA1"),
     (lambda s, u, t, n: creds(s, u, t, n, expiry=n), "now \\+ ttl"),
     (lambda s, u, t, n: creds(s, u, t, n, encode=lambda mac: base64.b64encode(mac.digest())), "add .decode"),
+    (creds_float_expiry, r"gave the username '1700000600.123:alice': coturn answers 401 .* int\(now\) \+ ttl"),
+    (creds_user_first, "expiry first, then the user"),
+    (creds_ttl_only, "not the ttl alone"),
+    (creds_milliseconds, "ttl is in seconds"),
+    (creds_swapped, "key and message are swapped"),
+    (creds_fixed_secret, "ignored its `secret` argument"),
+    (creds_fixed_user, "use the `user` and `ttl` arguments"),
 ])
 def test_turn_credentials_check_catches_wrong_answers(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
@@ -100,17 +140,64 @@ def test_relay_check_says_not_done_on_the_stub():
         ch05.check_relay_answer(relay_stub)
 
 
+def relay_any_description(sender, data, rooms):
+    """Wrong: checks the room, copies type and sdp, but never checks that it is an answer."""
+    if not isinstance(data, dict) or not isinstance(data.get("answer"), dict):
+        raise SignalingError("no answer")
+    target = data.get("target")
+    if not isinstance(target, str) or target == sender or not rooms.share_a_room(sender, target):
+        raise SignalingError("not in your room")
+    answer = data["answer"]
+    if not isinstance(answer.get("sdp"), str):
+        raise SignalingError("sdp")
+    return target, {"answer": {"type": answer.get("type"), "sdp": answer["sdp"]}, "sender": sender}
+
+
+def relay_back_to_sender(sender, data, rooms):
+    target, message = relay_solution(sender, data, rooms)
+    return sender, message
+
+
+def relay_pops(sender, data, rooms):
+    """Wrong: strips the client's dict in place."""
+    target, message = relay_solution(sender, data, rooms)
+    data.pop("target")
+    return target, message
+
+
+def relay_no_sender(sender, data, rooms):
+    target, message = relay_solution(sender, data, rooms)
+    return target, {"answer": message["answer"]}
+
+
+def relay_keeps_non_text_targets(sender, data, rooms):
+    """Wrong: a target that is not a string reaches share_a_room."""
+    if not isinstance(data, dict) or "target" not in data:
+        raise SignalingError("no target")
+    answer = data.get("answer")
+    if not (isinstance(answer, dict) and answer.get("type") == "answer" and isinstance(answer.get("sdp"), str)):
+        raise SignalingError("bad answer")
+    if data["target"] == 7:
+        return 7, {"answer": {"type": "answer", "sdp": answer["sdp"]}, "sender": sender}
+    return relay_solution(sender, data, rooms)
+
+
 @pytest.mark.parametrize("wrong, hint", [(relay_everything, "only `type` and `sdp`"),
-                                         (relay_anywhere, "another room")])
+                                         (relay_anywhere, "another room"),
+                                         (relay_back_to_sender, "not back to its sender"),
+                                         (relay_pops, "Don't change what the client sent"),
+                                         (relay_no_sender, "it names the sender"),
+                                         (relay_keeps_non_text_targets, r"a target that is not a name \(7\)"),
+                                         (relay_any_description, "an offer sent as an answer")])
 def test_relay_check_catches_wrong_answers(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         ch05.check_relay_answer(wrong)
 
 
 def test_relay_check_names_the_crash_in_one_line():
-    with pytest.raises(ExerciseCrashed, match=r"relay_crash\('bob', .*\) raised KeyError: 'SDP'") as caught:
+    with pytest.raises(ExerciseCrashed, match=r"relay_answer\('bob', .*rooms\) raised KeyError: 'SDP'") as caught:
         ch05.check_relay_answer(relay_crash)
-    assert "\n" not in str(caught.value)
+    assert "\n" not in str(caught.value) and " at 0x" not in str(caught.value)
 
 
 # --- 5.3 -----------------------------------------------------------------------------------
@@ -156,6 +243,34 @@ class MirrorUpsideDown(MirrorSolution):
         return out
 
 
+class MirrorSwapsColours(MirrorSolution):
+    async def recv(self):
+        frame = await self.source.recv()
+        out = av.VideoFrame.from_ndarray(np.fliplr(frame.to_ndarray(format="bgr24")).copy(), format="rgb24")
+        out.pts, out.time_base = frame.pts, frame.time_base
+        return out
+
+
+class MirrorReturnsArray(MirrorSolution):
+    async def recv(self):
+        frame = await self.source.recv()
+        return np.fliplr(frame.to_ndarray(format="rgb24"))
+
+
+class MirrorSkipsSuper(VideoStreamTrack):
+    def __init__(self, source):  # no super().__init__()
+        self.source = source
+
+    async def recv(self):
+        return await MirrorSolution.recv(self)
+
+
+class MirrorTwoFrames(MirrorSolution):
+    async def recv(self):
+        await self.source.recv()
+        return await super().recv()
+
+
 class MirrorCrash(MirrorSolution):
     async def recv(self):
         frame = await self.source.recv()
@@ -173,13 +288,18 @@ async def test_mirror_check_says_not_done_on_the_stub():
 
 
 @pytest.mark.parametrize("wrong, hint", [(MirrorNoTiming, "pts"), (MirrorUnchanged, "unchanged"),
-                                         (MirrorUpsideDown, "not the source frame mirrored")])
+                                         (MirrorUpsideDown, "upside down"),
+                                         (MirrorSwapsColours, "red and blue are swapped"),
+                                         (MirrorReturnsArray, r"got an array of shape \(48, 64, 3\) \(uint8\)"),
+                                         (MirrorSkipsSuper, r"skipped super\(\).__init__\(\)"),
+                                         (MirrorTwoFrames, "exactly one frame")])
 async def test_mirror_check_catches_wrong_answers(wrong, hint):
-    with pytest.raises(ExerciseFailed, match=hint):
+    with pytest.raises(ExerciseFailed, match=hint) as caught:
         await ch05.check_mirror_track(wrong)
+    assert "\n" not in str(caught.value)
 
 
 async def test_mirror_check_turns_a_crash_into_one_line():
-    with pytest.raises(ExerciseCrashed, match=r"await track.recv\(\) raised") as caught:
+    with pytest.raises(ExerciseCrashed, match=r"await track.recv\(\) \(frame 1\) raised ValueError") as caught:
         await ch05.check_mirror_track(MirrorCrash)
     assert "\n" not in str(caught.value)

@@ -29,13 +29,14 @@ COMPOSE = DOCKER / "compose.yml"
 BACKING = ("redis", "rabbitmq", "postgres", "coturn")  # the services the chapters talk to
 SECRETS = {  # distinctive values, so that we can see exactly where each one ends up
     "TURN_SECRET": "turn-sentinel-5e1",
+    "SIGNALING_SECRET": "signaling-sentinel-8d6",
     "POSTGRES_PASSWORD": "pg-sentinel-7a2",
     "RABBITMQ_PASSWORD": "rabbit-sentinel-3c9",
     "JUPYTER_TOKEN": "jupyter-sentinel-0b4",
 }
 NOT_FOR_WORKSHOP_CONFIG = {"JUPYTER_TOKEN"}  # read by Jupyter Server, not by workshop.config
 CONFIG_URL_VARS = ("REDIS_URL", "AMQP_URL", "RABBITMQ_MANAGEMENT_URL", "DATABASE_URL",
-                   "TURN_URL", "TURN_SECRET", "SIGNALING_URL")
+                   "TURN_URL", "TURN_SECRET", "SIGNALING_SECRET", "SIGNALING_URL")
 
 
 # --- running docker-compose -----------------------------------------------------------------
@@ -118,7 +119,7 @@ def test_compose_config_is_valid(resolved):
 
 
 def test_missing_secret_stops_compose_with_a_clear_message(tmp_path):
-    for missing in ("TURN_SECRET", "POSTGRES_PASSWORD"):
+    for missing in ("TURN_SECRET", "SIGNALING_SECRET", "POSTGRES_PASSWORD"):
         result = run_config(tmp_path, {k: v for k, v in SECRETS.items() if k != missing})
         assert result.returncode != 0, f"compose accepted a missing {missing}"
         assert missing in result.stderr and "workshop env" in result.stderr, result.stderr
@@ -219,6 +220,10 @@ def test_lab_credentials_match_the_services(resolved, tmp_path):
     coturn_args = svc["coturn"]["command"]
     assert f"--static-auth-secret={SECRETS['TURN_SECRET']}" in coturn_args
     assert s.turn_secret == SECRETS["TURN_SECRET"]
+    assert s.signaling_secret == SECRETS["SIGNALING_SECRET"]  # the lab signs room tokens for the signaling server
+    signaling = environment(svc["signaling"])
+    assert (signaling["SIGNALING_SECRET"], signaling["TURN_SECRET"]) == (SECRETS["SIGNALING_SECRET"],
+                                                                         SECRETS["TURN_SECRET"])
     assert environment(svc["lab"])["JUPYTER_TOKEN"] == SECRETS["JUPYTER_TOKEN"]
 
 
@@ -360,8 +365,9 @@ def test_order_services_run_the_package_module_and_consumers_can_scale(resolved,
     import importlib.util
 
     svc = services(resolved)[name]
-    module = svc["command"][svc["command"].index("-m") + 1]
-    assert module == f"workshop.orders.{name}" and importlib.util.find_spec(module), module
+    at = svc["command"].index("-m")
+    assert svc["command"][at + 1:at + 3] == ["workshop.run.orders", name], svc["command"]
+    assert importlib.util.find_spec("workshop.run.orders")
     assert {"rabbitmq", "postgres"} <= set(svc["depends_on"])
     assert "container_name" not in svc, "a fixed container name prevents --scale"
     if name != "order":

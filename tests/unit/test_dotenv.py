@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stat
 
-from workshop.config import read_dotenv
+from workshop.config import read_dotenv, repo_root
 from workshop.infra.dotenv import fill_env, main
 
 EXAMPLE = """\
@@ -77,3 +77,12 @@ def test_cli_never_prints_secrets(tmp_path, capsys):
 def test_cli_missing_example_fails(tmp_path, capsys):
     assert main(["--example", str(tmp_path / "nope"), "--env", str(tmp_path / ".env")]) == 1
     assert not (tmp_path / ".env").exists()
+
+
+def test_the_real_example_gets_a_signaling_secret_of_its_own(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("TURN_SECRET=mine\n")  # a checkout from before SIGNALING_SECRET existed
+    filled = fill_env(repo_root() / ".env.example", env)
+    values = read_dotenv(env)
+    assert "SIGNALING_SECRET" in filled and "TURN_SECRET" not in filled
+    assert len(values["SIGNALING_SECRET"]) >= 32 and values["SIGNALING_SECRET"] != values["TURN_SECRET"] == "mine"

@@ -3,7 +3,7 @@ from datetime import timezone
 
 import pytest
 
-from workshop.events import Event, EventFormatError, EventTypes, SchemaError, validated
+from workshop.events import Event, EventFormatError, EventSchemas, Schema, SchemaError, check, validated
 
 
 def test_round_trip_keeps_every_field():
@@ -69,25 +69,82 @@ def test_replace_returns_a_changed_copy():
     assert later.event_id == e.event_id and later is not e
 
 
-def test_registered_type_rejects_bad_data_before_an_event_exists():
-    types = EventTypes()
-    make = types.register("TestThingHappened", {"user_id": str, "total": (int, float)})
-    ok = make("a-1", user_id="u", total=2.5)
-    assert types.validate(ok) is ok
-    with pytest.raises(SchemaError, match=r"missing 'user_id'.*'total' should be int or float, got str"):
-        make("a-1", total="lots")
-    with pytest.raises(SchemaError, match="should be int or float, got bool"):
-        make("a-1", user_id="u", total=True)
-    with pytest.raises(SchemaError, match="'user_id' should be str, got int"):
-        types.validate(Event("TestThingHappened", "a-1", {"user_id": 3, "total": 1}))
+class ThingHappened(Schema):
+    user_id: str
+    total: int | float
+
+
+class ThingHappenedV2(Schema):
+    user_id: str
+    total: int | float
+    note: str = ""
+
+
+THINGS = EventSchemas({"TestThingHappened": {1: ThingHappened, 2: ThingHappenedV2}})
+
+
+def test_a_schema_rejects_bad_data_before_an_event_exists_in_one_line():
+    ok = THINGS.make("TestThingHappened", "a-1", {"user_id": "u", "total": 2.5})
+    assert (ok.schema_version, ok.data) == (2, {"user_id": "u", "total": 2.5, "note": ""})  # the latest version
+    assert THINGS.validate(ok) is ok
+    with pytest.raises(SchemaError) as info:
+        THINGS.make("TestThingHappened", "a-1", {"total": "lots"})
+    assert str(info.value) == ("TestThingHappened v2: user_id: Field required; total.int: Input should be a valid "
+                               "integer, unable to parse string as an integer; total.float: Input should be a valid "
+                               "number, unable to parse string as a number")
+    with pytest.raises(SchemaError, match=r"^TestThingHappened v1: extra: Extra inputs are not permitted$"):
+        THINGS.validate(Event("TestThingHappened", "a-1", {"user_id": "u", "total": 1, "extra": 1}))
+    with pytest.raises(SchemaError, match=r"^TestThingHappened has no schema version 3 \(known: \[1, 2\]\)$"):
+        THINGS.validate(Event("TestThingHappened", "a-1", {}, schema_version=3))
+    with pytest.raises(SchemaError, match=r"^unknown event type 'SomethingElse'; known: TestThingHappened$"):
+        THINGS.validate(Event("SomethingElse", "a-1", {}))
+    lenient = EventSchemas(THINGS.models, others="pass")
     unknown = Event("SomethingElse", "a-1", {"anything": object()})
-    assert types.validate(unknown) is unknown  # unregistered types pass
+    assert lenient.validate(unknown) is unknown  # a domain may let other types through unchecked
 
 
-def test_event_types_are_per_domain_not_global():
-    mine, theirs = EventTypes(), EventTypes()
-    mine.register("TestShared", {"n": int})
-    assert theirs.validate(Event("TestShared", "a-1", {"n": "x"}))  # another domain's rule does not leak
+def test_event_schemas_are_per_domain_not_global():
+    mine, theirs = EventSchemas({"TestShared": {1: ThingHappened}}), EventSchemas({}, others="pass")
+    bad = Event("TestShared", "a-1", {"n": "x"})
+    assert theirs.validate(bad) is bad  # another domain's rule does not leak
+    with pytest.raises(SchemaError):
+        mine.validate(bad)
+
+
+@pytest.mark.parametrize("data", [
+    {"user_id": "a\x00b", "total": 1},
+    {"user_id": "u", "total": 1, "note": "line\x00"},
+])
+def test_no_text_in_event_data_holds_a_nul(data):
+    with pytest.raises(SchemaError) as info:
+        THINGS.validate(Event("TestThingHappened", "a-1", data, schema_version=2))
+    assert str(info.value).endswith("must not contain the NUL character (\\u0000)") and "\n" not in str(info.value)
+
+
+def test_no_text_anywhere_in_a_schema_holds_a_nul_not_even_in_a_list_or_a_key():
+    class Nested(Schema):
+        tags: list[str] = []
+        counts: dict[str, int] = {}
+
+    class Outer(Schema):
+        inner: Nested
+        names: tuple[str, ...] = ()
+
+    assert check(Outer, {"inner": {"tags": ["a"], "counts": {"k": 1}}, "names": ["n"]}, "Outer")
+    for bad, where in [({"inner": {"tags": ["a", "b\x00"]}}, "inner.tags"),
+                       ({"inner": {"counts": {"k\x00": 1}}}, "inner.counts"),
+                       ({"inner": {}, "names": ["\x00"]}, "names")]:
+        with pytest.raises(SchemaError, match=f"^Outer: {where}: must not contain the NUL character"):
+            check(Outer, bad, "Outer")
+
+
+@pytest.mark.parametrize("field", ["event_type", "aggregate_id", "event_id", "correlation_id", "causation_id"])
+def test_no_envelope_field_holds_a_nul(field):
+    fields = {"event_type": "X", "aggregate_id": "a", "data": {}, field: "bad\x00id"}
+    with pytest.raises(EventFormatError, match=f"^{field} 'bad\\\\x00id' must not contain the NUL character"):
+        Event(**fields)
+    with pytest.raises(EventFormatError, match=field):
+        Event.from_json(json.dumps(fields))
 
 
 def test_validated_turns_any_rejection_into_one_schema_error():

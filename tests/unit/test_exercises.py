@@ -11,7 +11,7 @@ from nbformat import v4
 from workshop import cli
 from workshop.exercises import MarkerError, build, exercises_in, main, make_exercise, plan, render
 
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+KERNELSPEC = {"display_name": "Python 3 (workshop)", "language": "python", "name": "python3"}
 
 
 def notebook(*cells: nbformat.NotebookNode, **metadata: object) -> nbformat.NotebookNode:
@@ -298,3 +298,23 @@ def test_missing_solutions_directory_is_one_clear_line(tmp_path: Path, capsys: p
     assert cli.main(["exercises", "check", *args(tmp_path / "nope", tmp_path / "ex")]) == 1
     err = capsys.readouterr().err.strip()
     assert "no solutions directory" in err and "--solutions DIR" in err and "\n" not in err
+
+
+def test_copy_puts_the_exercises_next_to_exercises_so_links_keep_working_and_never_overwrites(tmp_path):
+    import json as _json
+
+    from workshop import exercises as ex
+
+    (tmp_path / "exercises").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_x.ipynb").write_text("{}")
+    (tmp_path / "exercises" / "01_x.ipynb").write_text(_json.dumps({"link": "../notebooks/01_x.ipynb"}))
+    assert ex.main(["copy", "mine", "--exercises", str(tmp_path / "exercises")]) == 0
+    mine = tmp_path / "mine" / "01_x.ipynb"
+    link = _json.loads(mine.read_text())["link"]
+    assert (mine.parent / link).resolve() == (tmp_path / "notebooks" / "01_x.ipynb").resolve()
+    mine.write_text("my answers")
+    assert ex.main(["copy", "mine", "--exercises", str(tmp_path / "exercises")]) == 0
+    assert mine.read_text() == "my answers"
+    with pytest.raises(ValueError, match="next to"):
+        ex.copy(tmp_path / "exercises", tmp_path / "deep" / "mine")

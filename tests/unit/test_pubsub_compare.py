@@ -13,7 +13,7 @@ def test_the_table_lists_each_way_and_each_property():
     assert all(way in header for way in compare.WAYS)
     assert [r.split("  ")[0] for r in rows] == [g[0] for g in compare.GUARANTEES]
     assert "at most once" in rows[0] and "at least once" in rows[0]
-    assert measured.endswith("RabbitMQ queues: 10 events/s") and "Redis pub/sub: 1,234 events/s" in measured
+    assert measured.endswith("RabbitMQ queues: 10 msg/s") and "Redis pub/sub: 1,234 msg/s" in measured
     sanitised = re.sub(r"[\d,]+(\.\d+)?\s?(events|msg|messages|orders|appends)/s", "RATE", measured)
     assert not re.search(r"\d", sanitised.split("consumers", 1)[1])  # tests/notebooks/sanitize.cfg's [rate] hides every number
 

@@ -1,4 +1,4 @@
-"""`workshop setup` (workshop.infra.setup): install a missing Debian package when we may, else say how.
+"""`workshop setup` (workshop.setup, packages in workshop.infra.setup): install a missing Debian package when we may, else say how.
 
 The machine is faked: a PATH of our own with (or without) an ``apt-get`` and a
 ``sudo`` that record what they were asked, and a pretend user id.
@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from workshop import setup as command
 from workshop.infra import dotenv, setup, updown
 
-ALL_TEST_PACKAGES = "coturn chromium chromium-driver docker-compose podman debootstrap nodejs npm"
+LAB_PACKAGES = "coturn patroni etcd-server redis-sentinel"
+LAB_PROGRAMS = ("turnserver", "patroni", "etcd", "redis-sentinel")
+ALL_TEST_PACKAGES = "coturn chromium chromium-driver docker-compose podman debootstrap nodejs npm patroni etcd-server redis-sentinel"
 
 
 def _program(directory: Path, name: str, body: str) -> None:
@@ -31,19 +34,20 @@ def machine(tmp_path):
 
 
 def fake_apt(bin_dir: Path, record: Path) -> None:
-    """An apt-get that records its arguments and "installs" coturn (a fake turnserver appears)."""
+    """An apt-get that records its arguments and "installs" the lab's packages (fake programs appear)."""
+    fakes = "; ".join(f'printf "#!/bin/sh\\n" > {bin_dir}/{p}; chmod +x {bin_dir}/{p}' for p in LAB_PROGRAMS)
     _program(bin_dir, "apt-get", f'echo "$*" >> {record}\n'
-                                 f'case "$*" in *coturn*) printf "#!/bin/sh\\n" > {bin_dir}/turnserver; '
-                                 f'chmod +x {bin_dir}/turnserver;; esac')
+                                 f'case "$*" in *coturn*) {fakes};; esac')
 
 
 def test_nothing_missing_nothing_installed(machine, tmp_path):
     bin_dir, record = machine
     fake_apt(bin_dir, record)
-    _program(bin_dir, "turnserver", "")
+    for program in LAB_PROGRAMS:
+        _program(bin_dir, program, "")
     said: list[str] = []
     assert setup.ensure_packages("lab", tmp_path / "log", said.append, path=str(bin_dir), euid=0)
-    assert said == ["Debian packages: all present (coturn)"]
+    assert said == [f"Debian packages: all present ({LAB_PACKAGES.replace(' ', ', ')})"]
     assert not record.exists()
 
 
@@ -52,8 +56,8 @@ def test_root_with_apt_get_installs_what_the_lab_needs_in_one_line(machine, tmp_
     fake_apt(bin_dir, record)
     said: list[str] = []
     assert setup.ensure_packages("lab", tmp_path / "log", said.append, path=str(bin_dir), euid=0)
-    assert record.read_text().splitlines() == ["update -qq", "install -y -qq coturn"]  # update once, then install
-    assert said == ["Debian packages: installing coturn (the TURN server of chapter 5 (WebRTC)) …"]
+    assert record.read_text().splitlines() == ["update -qq", f"install -y -qq {LAB_PACKAGES}"]  # update once, then install
+    assert len(said) == 1 and said[0].startswith("Debian packages: installing coturn (the TURN server of chapter 5 (WebRTC)); patroni")
     assert (bin_dir / "turnserver").exists()
 
 
@@ -65,8 +69,8 @@ def test_passwordless_sudo_installs_through_sudo(machine, tmp_path):
     assert setup.ensure_packages("lab", tmp_path / "log", said.append, path=str(bin_dir), euid=1000)
     calls = record.read_text().splitlines()
     assert calls[0] == "sudo -n true"  # may we? (-n: never ask for a password)
-    assert f"sudo -n env DEBIAN_FRONTEND=noninteractive {bin_dir}/apt-get install -y -qq coturn" in calls
-    assert "install -y -qq coturn" in calls
+    assert f"sudo -n env DEBIAN_FRONTEND=noninteractive {bin_dir}/apt-get install -y -qq {LAB_PACKAGES}" in calls
+    assert f"install -y -qq {LAB_PACKAGES}" in calls
 
 
 @pytest.mark.parametrize("why", ["no apt-get", "not root, sudo wants a password", "not root, no sudo"])
@@ -104,20 +108,20 @@ def no_packages(monkeypatch, machine, tmp_path):
     steps: list[str] = []
     monkeypatch.setattr(dotenv, "main", lambda argv: steps.append("env") or 0)
     monkeypatch.setattr(updown, "up_main", lambda argv: steps.append("up") or 1)  # coturn cannot start
-    monkeypatch.setattr(setup, "install_kernel", lambda log: steps.append("kernel") or True)
+    monkeypatch.setattr(command, "install_kernel", lambda log: steps.append("kernel") or True)
     return steps
 
 
 def test_make_test_stops_with_that_one_line(no_packages, capsys):
-    assert setup.main(["test"]) == 1
+    assert command.main(["test"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and out[0].endswith(f"sudo apt-get install -y {ALL_TEST_PACKAGES}")
     assert no_packages == []  # nothing else was attempted
 
 
 def test_make_lab_goes_on_and_opens_the_lab(no_packages, capsys):
-    assert setup.main(["lab"]) == 0
+    assert command.main(["lab"]) == 0
     out = capsys.readouterr().out
-    assert "sudo apt-get install -y coturn" in out and "chromium" not in out  # the lab needs only coturn
+    assert f"sudo apt-get install -y {LAB_PACKAGES}" in out and "chromium" not in out  # not the tests' browser
     assert "the lab opens anyway" in out
     assert no_packages == ["env", "up", "kernel"]

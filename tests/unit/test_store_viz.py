@@ -6,7 +6,8 @@ matplotlib.use("Agg")
 
 from workshop import users  # noqa: E402
 from workshop.store import plots  # noqa: E402
-from workshop.store.course import FixedResult, NaiveResult  # noqa: E402
+from workshop.store.course import NaiveResult  # noqa: E402
+from workshop.users.race import FixedResult  # noqa: E402
 from workshop.viz import replay as rv  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""TURN REST API credentials (workshop.webrtc.turn)."""
+"""TURN REST API credentials (workshop.infra.turn)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from workshop.config import settings
 from workshop.errors import ConfigError
-from workshop.webrtc.turn import ice_servers, turn_credentials
+from workshop.infra.turn import ice_servers, turn_credentials
 
 # Computed independently with OpenSSL:
 #   printf %s "1700003600:learner" | openssl dgst -binary -sha1 -hmac "s3cret" | base64
@@ -67,7 +67,8 @@ def test_ice_servers_without_secret_is_a_clear_error():
 
 
 def test_ice_servers_work_with_aiortc():
-    aiortc = pytest.importorskip("aiortc")
+    import aiortc  # a dependency of the package: missing, this fails rather than skips
+
     s = settings(env={"TURN_SECRET": "s3cret"}, dotenv="/nonexistent")
     servers = [aiortc.RTCIceServer(**server) for server in ice_servers(s)]
     assert servers[1].username and servers[1].credential

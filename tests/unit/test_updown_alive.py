@@ -1,11 +1,12 @@
 """`workshop down` waits until a service is really gone, not just its main thread."""
 
-import os
 import subprocess
 import sys
-import time
+
+import psutil
 
 from workshop.infra.updown import _alive
+from workshop.waiting import until_sync
 
 # The main thread exits; a worker thread lives on (and would keep a port open), as turnserver's do.
 LEADER_EXITS_FIRST = """
@@ -20,9 +21,11 @@ def test_a_zombie_main_thread_with_live_workers_counts_as_alive():
     proc = subprocess.Popen([sys.executable, "-c", LEADER_EXITS_FIRST], stdout=subprocess.PIPE)
     try:
         assert proc.stdout.readline() == b"ready\n"
-        time.sleep(0.3)  # the main thread has exited by now; the worker sleeps on
-        state = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[-1].split()[0]
-        assert state == "Z" and len(os.listdir(f"/proc/{proc.pid}/task")) > 1
+        # wait for the main thread to have exited (a zombie leader) while the worker sleeps on
+        leader = psutil.Process(proc.pid)
+        until_sync(lambda: leader.status() == psutil.STATUS_ZOMBIE, timeout=10, every=0.01,
+                   what="the main thread to exit")
+        assert leader.num_threads() > 1
         assert _alive(proc.pid, None)
         proc.kill()
         proc.wait(5)

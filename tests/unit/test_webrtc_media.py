@@ -47,3 +47,32 @@ async def test_a_relay_call_without_turn_is_refused_at_once():
     assert turn_server([{"urls": ["stun:127.0.0.1:3478"]}]) is None
     with pytest.raises(CallError, match="needs a turn: server"):
         await check_turn([{"urls": ["stun:127.0.0.1:3478"]}])
+
+
+async def test_frames_that_arrive_in_a_burst_do_not_inflate_the_frame_rate():
+    import asyncio
+
+    from aiortc.mediastreams import MediaStreamTrack
+
+    from workshop.webrtc.tracks import FrameSink
+
+    class Burst(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.left = 10
+
+        async def recv(self):
+            if self.left == 0:
+                await asyncio.sleep(3600)  # then nothing more
+            self.left -= 1
+            return await PatternVideoTrack(16, 16, fps=1000).recv()
+
+    sink = FrameSink(Burst(), window=2.0)
+    try:
+        await asyncio.sleep(1.0)
+        assert sink.frames == 10
+        assert 3 < sink.fps < 15, sink.fps  # 10 frames in about a second, not 10 frames in no time
+    finally:
+        await sink.stop()

@@ -7,7 +7,7 @@ class Counter(Aggregate):
     @event("Created")
     def __init__(self) -> None:
         self.count = 0
-        self.last = None
+        self.last: int | None = None
 
     @event("Ticked")
     def tick(self, i: int) -> None:

@@ -185,7 +185,8 @@ def webrtc(size: str, scale: float, figs: Figures) -> None:
 
 ADAPTERS: dict[str, Callable[[str, float, Figures], None]] = {
     "bus": bus, "pubsub": pubsub, "store": store, "cqrs": cqrs, "webrtc": webrtc}
-CHAPTERS = {"bus": "1 bus", "pubsub": "2 pub/sub", "store": "3 event store", "cqrs": "4 CQRS", "webrtc": "5 WebRTC"}
+CHAPTERS = {"bus": "1 bus", "pubsub": "2 pub/sub", "store": "3 event store", "cqrs": "4 CQRS", "webrtc": "5 WebRTC",
+            "replicas": "8 replicas"}
 
 
 def generic(name: str, figs: Figures) -> None:

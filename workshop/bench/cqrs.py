@@ -87,7 +87,7 @@ async def _commands(handler: Any, n: int, prefix: str, http: bool, clients: int 
             start = time.perf_counter()
             await asyncio.gather(*(client(bodies[k::clients]) for k in range(clients)))
             return n / (time.perf_counter() - start)
-    commands = [CreateUser(**{k: v for k, v in b.items() if k != "type"}) for b in bodies]
+    commands = [CreateUser.model_validate(b) for b in bodies]
     start = time.perf_counter()
     for command in commands:
         await handler.handle(command)
@@ -160,7 +160,8 @@ async def run(s: Any, *, events: int, commands: int, lag_rate: float, lag_second
         log(f"lag at {achieved:,.0f} commands/s: " + ", ".join(f"{m} p99 {v['p99']:.1f} ms" for m, v in lag.items()))
         for name in list(system.projectors):  # quiet for the throughput runs
             await system.remove(name)
-        await system.relay.stop()
+        if system.relay is not None:
+            await system.relay.stop()
 
         await _fill(store, events, log)
         feed_rate, feed_events = await _read_all_rate(store)

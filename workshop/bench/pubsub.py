@@ -31,6 +31,7 @@ from workshop.bench._report import parser, rate_row, save_json, scratch, verdict
 from workshop import connect
 from workshop.config import Settings
 from workshop.events import Event
+from workshop.pubsub.compare import delivered_package
 from workshop.waiting import until
 
 CHUNK = 1000  # messages per pipeline
@@ -52,24 +53,6 @@ async def _clock(coro: Any) -> float:
 
 
 # --- pub/sub ---------------------------------------------------------------------------------
-
-
-async def delivered_package(s: Settings, n: int) -> float:
-    """Seconds until two package Subscribers have each received ``n`` events published pipelined."""
-    from workshop.pubsub import Publisher, Subscriber
-
-    subs = [await Subscriber.start(s, channels=["bench"], name=f"bench-{i}") for i in (1, 2)]
-    pub = await Publisher.connect(s)
-    events = _events(n)
-    try:
-        async def run() -> None:
-            for i in range(0, n, CHUNK):
-                await pub.publish_many([("bench", e) for e in events[i:i + CHUNK]])
-            await until(lambda: all(sub.stats.received >= n for sub in subs), timeout=120, every=0.005,
-                        what=f"{n} deliveries to both subscribers")
-        return await _clock(run())
-    finally:
-        await asyncio.gather(pub.close(), *(sub.stop() for sub in subs))
 
 
 async def delivered_bare(s: Settings, n: int) -> float:

@@ -51,7 +51,8 @@ class Ours:
     """Our PostgresEventStore; each method times one round and returns events/s."""
 
     def __init__(self, store) -> None:
-        self.store, self.versions = store, {}
+        self.store = store
+        self.versions: dict[str, int] = {}
 
     async def _append(self, stream: str, batch: list[Event]) -> None:
         self.versions[stream] = await self.store.append(stream, batch, self.versions.get(stream, 0))

@@ -69,6 +69,7 @@ async def call_setup(url: str, secret: str, relay: bool, media: Any) -> tuple[fl
     start = time.perf_counter()
     async with loopback_call(url, secret, relay=relay, media=media) as call:
         took = time.perf_counter() - start
+        assert call.caller.pc is not None  # connected: loopback_call returned
         return took, selected_pair(call.caller.pc)["relayed"]
 
 
@@ -84,7 +85,8 @@ async def frame_rate(url: str, secret: str, cfg: dict[str, Any]) -> dict[str, fl
     async with loopback_call(url, secret, media=media) as call:
         await call.first_frame(timeout=10)
         sender = call.caller.tracks[0]
-        sink: FrameSink = call.callee.sink
+        sink = call.callee.sink
+        assert sink is not None  # first_frame() returned: the callee receives
         got0, sent0, cpu0, t0 = sink.frames, sender.sent, time.process_time(), time.perf_counter()
         await asyncio.sleep(cfg["seconds"])
         got, sent, cpu, wall = sink.frames - got0, sender.sent - sent0, time.process_time() - cpu0, time.perf_counter() - t0
@@ -135,11 +137,11 @@ def check_cost(n: int = 2000) -> float:
 
 
 async def run(cfg: dict[str, Any]) -> list[dict[str, Any]]:
-    secret = secrets.token_urlsafe(16)
+    secret, turn_secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)  # room tokens; TURN credentials
     media = synthetic_media(cfg["width"] // 2, cfg["height"] // 2, cfg["fps"])
     rows: list[dict[str, Any]] = []
-    async with TurnServer(secret) as turn:
-        runner, url = await serve(create_app(secret, turn_url=turn.url, limits=UNLIMITED))
+    async with TurnServer(turn_secret) as turn:
+        runner, url = await serve(create_app(secret, turn_url=turn.url, turn_secret=turn_secret, limits=UNLIMITED))
         try:
             bare = statistics.median([await bare_setup(media) for _ in range(cfg["calls"])])
             rows.append({"name": "set-up: bare aiortc (ceiling)", "value": bare, "unit": "s", "vs_bare": 1.0})

@@ -13,14 +13,15 @@ messages in durable queues and redelivers whatever was not acknowledged.
 """
 
 from workshop.bus.base import (
-    Bus, DeadLetter, Delivery, Handler, Reject, RetryPolicy, Subscription, SubscriptionStats, topic_matches,
+    Bus, DeadLetter, Delivery, Handler, Reject, RetryPolicy, Subscription, SubscriptionStats, Unroutable,
+    topic_matches,
 )
 from workshop.bus.memory import MemoryBus
 from workshop.config import Settings
 from workshop.events import Validator
 
 __all__ = ["Bus", "DeadLetter", "Delivery", "Handler", "MemoryBus", "RabbitBus", "Reject", "RetryPolicy",
-           "Subscription", "SubscriptionStats", "open_bus", "topic_matches"]
+           "Subscription", "SubscriptionStats", "Unroutable", "open_bus", "topic_matches"]
 
 
 def __getattr__(name: str):  # RabbitBus imports aio-pika only when asked for

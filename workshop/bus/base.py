@@ -14,6 +14,13 @@ patterns (``order.*``, ``payment.processed``, ``#``) and drained by a handler
 
 Dead letters keep the reason in their headers (``x-dead-reason``, ``x-error``,
 ``x-attempts``) and can be inspected with ``await bus.dead_letters(name)``.
+
+Publishing is **confirmed and never silently dropped**: ``publish`` returns once
+the message is in a queue. A message that matches no subscription (its queue
+does not exist yet) is *parked*, not lost: ``await bus.unrouted()`` shows it and
+``await bus.replay_unrouted()`` publishes it again once the queue exists. (On
+RabbitMQ a bare confirm would not be enough: the broker confirms an unroutable
+message and drops it. See :mod:`workshop.bus.rabbitmq`.)
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Protocol, Sequence, runtime_checkable
 
+from workshop.errors import WorkshopError
 from workshop.events import Event, EventFormatError, SchemaError, Validator, validated
 
 # --- delivery details handed to a handler ------------------------------------------------
@@ -43,6 +51,20 @@ Handler = Callable[[Event, Delivery], Awaitable[None]]
 
 class Reject(Exception):
     """Raise from a handler for a permanent failure: dead-letter now, do not retry."""
+
+
+class Unroutable(WorkshopError):
+    """The broker returned a message: no queue at all took it (not even the parking queue).
+
+    ``keys`` holds the routing keys that found no queue; ``failed`` their indices in
+    the batch given to ``publish_many`` (the others were delivered and confirmed).
+    """
+
+    def __init__(self, keys: Sequence[str], exchange: str, failed: Sequence[int] = (0,)) -> None:
+        self.keys, self.exchange, self.failed = list(keys), exchange, list(failed)
+        shown = ", ".join(repr(k) for k in dict.fromkeys(self.keys))
+        super().__init__(f"unroutable: no queue is bound to {shown} on {exchange} "
+                         f"({len(self.keys)} message(s) returned, not delivered) — subscribe first")
 
 
 # --- retries ---------------------------------------------------------------------------------
@@ -172,10 +194,13 @@ class Bus(Protocol):
     validate: Validator | None
 
     async def publish(self, routing_key: str, event: Event, *, source: str = "") -> None:
-        """Publish one event; returns once the bus has it (RabbitMQ: confirmed)."""
+        """Publish one event; returns once it is in a queue (RabbitMQ: confirmed, on disk) — a
+        subscription's, or the parking queue of :meth:`unrouted` when no binding matched."""
 
     async def publish_many(self, items: Iterable[tuple[str, Event]], *, source: str = "") -> int:
-        """Publish several events concurrently, waiting for all confirms."""
+        """Publish several events concurrently, waiting for all confirms.
+
+        Raises :class:`Unroutable` (after the others were confirmed) naming those no queue took."""
 
     async def publish_raw(self, routing_key: str, body: bytes, *, source: str = "") -> None:
         """Publish bytes as they are (for poison-message demos)."""
@@ -187,7 +212,15 @@ class Bus(Protocol):
     async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
         """The dead letters of subscription ``name`` (left in place)."""
 
+    async def unrouted(self, limit: int = 100) -> list[DeadLetter]:
+        """Messages that matched no subscription when published (reason ``unrouted``), left in place."""
+
+    async def replay_unrouted(self) -> int:
+        """Publish the parked messages again (now that their queue may exist); returns how many."""
+
     async def close(self) -> None: ...
+    async def __aenter__(self) -> Any: ...
+    async def __aexit__(self, *exc: object) -> None: ...
 
 
 def topic_matches(pattern: str, routing_key: str) -> bool:

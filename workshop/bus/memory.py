@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from workshop.bus.base import (
-    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, decode, dead_letter_headers, topic_matches,
+    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, decode, dead_letter_headers,
+    topic_matches,
 )
 from workshop.events import Event, Validator, validated
 from workshop.waiting import stop_task
@@ -91,6 +92,7 @@ class MemoryBus:
     def __init__(self, validate: Validator | None = None) -> None:
         self.validate = validate
         self._subs: dict[str, MemorySubscription] = {}
+        self._unrouted: list[_Message] = []
         self._timers: set[asyncio.Task] = set()
 
     async def publish(self, routing_key: str, event: Event, *, source: str = "") -> None:
@@ -105,9 +107,29 @@ class MemoryBus:
         return n
 
     async def publish_raw(self, routing_key: str, body: bytes, *, source: str = "") -> None:
+        msg = _Message(routing_key, bytes(body), source)
+        if not self._route(msg):
+            self._unrouted.append(msg)  # what RabbitMQ's alternate exchange does: park it, visibly
+
+    def _route(self, msg: _Message) -> bool:
+        """Put a copy in every matching subscription's queue; False when none matched."""
+        routed = False
         for sub in list(self._subs.values()):
-            if any(topic_matches(p, routing_key) for p in sub.patterns):
-                sub.queue.put_nowait(_Message(routing_key, bytes(body), source))
+            if any(topic_matches(p, msg.routing_key) for p in sub.patterns):
+                sub.queue.put_nowait(_Message(msg.routing_key, msg.body, msg.source))  # a copy each
+                routed = True
+        return routed
+
+    async def unrouted(self, limit: int = 100) -> list[DeadLetter]:
+        return [DeadLetter(m.body, "unrouted", "no binding matched", 0, m.routing_key, {})
+                for m in self._unrouted[:limit]]
+
+    async def replay_unrouted(self) -> int:
+        parked, self._unrouted = self._unrouted, []
+        for msg in parked:
+            if not self._route(msg):
+                self._unrouted.append(msg)
+        return len(parked)
 
     async def subscribe(self, name: str, patterns: Sequence[str], handler: Handler, *, prefetch: int = 10,
                         retry: RetryPolicy | None = None, durable: bool = True) -> MemorySubscription:

@@ -8,11 +8,24 @@ Topology for a namespace ``ns`` and a subscription ``payment``::
                             x-dead-letter-exchange "" → back to ns.payment only
     ns.dlx                  direct exchange for dead letters
     ns.payment.dlq          durable queue bound to ns.dlx with key "payment"
+    ns.unrouted             ns.events' alternate exchange (fanout) and its queue: every
+                            message that matched no binding is parked here
 
 * **One long-lived connection and channel** (the course opens one per publish).
 * **Persistent messages + publisher confirms**: ``await publish(...)`` returns
-  when RabbitMQ has the message on disk; ``publish_many`` keeps many confirms in
-  flight at once.
+  when RabbitMQ has put the message in a durable queue and written it to disk;
+  ``publish_many`` keeps many confirms in flight at once.
+* **Nothing unroutable is dropped.** A confirm alone does not say "a queue has
+  it": RabbitMQ confirms a message that matches no binding too — and drops it.
+  Two fixes exist: publish ``mandatory`` (the broker sends the message back with
+  ``basic.return`` before the confirm: the publisher hears about it), or give the
+  exchange an **alternate exchange** that catches what no binding takes. This
+  bus does both: ``ns.events`` has the alternate exchange ``ns.unrouted``, so an
+  event published before its subscriber's queue exists is parked, visible with
+  ``await bus.unrouted()`` and sent again with ``await bus.replay_unrouted()``
+  once the queue is there; and every publish is mandatory, so if even the
+  parking queue is missing, ``publish`` raises :class:`~workshop.bus.base.Unroutable`.
+  (``ns.unrouted`` keeps the newest ``UNROUTED_MAX`` messages.)
 * **Manual acks and a prefetch**: a message is acknowledged only after its
   handler returned, and at most ``prefetch`` are in flight per consumer.
 * **Retries with backoff** via TTL delay queues, one per attempt. Why not a
@@ -42,12 +55,13 @@ from aio_pika.abc import (
 
 from workshop import connect
 from workshop.bus.base import (
-    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, decode, dead_letter_headers,
+    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, Unroutable, decode, dead_letter_headers,
 )
 from workshop.config import Settings, settings as load_settings
 from workshop.events import Event, Validator, validated
 
 PUBLISH_TIMEOUT = 10.0  # seconds to wait for one publisher confirm
+UNROUTED_MAX = 10_000  # messages kept in ns.unrouted (the oldest go first)
 
 
 # CloudEvents attributes map onto AMQP 0-9-1's own message properties (cheaper than
@@ -69,6 +83,17 @@ async def _ack(message: AbstractIncomingMessage) -> None:
         await message.ack()
     except (aio_pika.exceptions.ChannelInvalidStateError, aio_pika.exceptions.AMQPError, ConnectionError):
         pass  # at-least-once: the redelivery meets the consumer's inbox
+
+
+def events_arguments(s: Settings) -> dict[str, Any]:
+    """``ns.events``' arguments: whoever declares it must pass the same (RabbitMQ refuses a mismatch)."""
+    return {"alternate-exchange": s.namespace.amqp("unrouted")}
+
+
+async def _declare_events(channel: AbstractChannel, s: Settings) -> AbstractExchange:
+    """The topic exchange every publisher sends to, with ``ns.unrouted`` as its alternate exchange."""
+    return await channel.declare_exchange(s.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True,
+                                          arguments=events_arguments(s))
 
 
 @dataclass
@@ -110,8 +135,14 @@ class RabbitBus:
         s = s or load_settings()
         # robust: after a broker restart it reconnects, re-declares queues and resumes consuming
         connection = await connect.amqp(s, reconnect_interval=reconnect_interval)
-        channel = await connection.channel()  # publisher confirms are on by default
-        exchange = await channel.declare_exchange(s.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True)
+        # publisher confirms are on by default; a returned (unroutable) mandatory publish raises
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        parking = await channel.declare_exchange(s.namespace.amqp("unrouted"), aio_pika.ExchangeType.FANOUT,
+                                                 durable=True)
+        parked = await channel.declare_queue(s.namespace.amqp("unrouted"), durable=True,
+                                             arguments={"x-max-length": UNROUTED_MAX})
+        await parked.bind(parking)
+        exchange = await _declare_events(channel, s)
         dlx = await channel.declare_exchange(s.namespace.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
         return cls(connection, channel, exchange, dlx, s, validate)
 
@@ -132,11 +163,15 @@ class RabbitBus:
 
     async def publish(self, routing_key: str, event: Event, *, source: str = "") -> None:
         validated(event, self.validate)
-        msg = self._message(_body(event), source=source, event=event)
-        await self.exchange.publish(msg, routing_key, mandatory=False, timeout=PUBLISH_TIMEOUT)
+        await self._send(self._message(_body(event), source=source, event=event), routing_key)
 
     async def publish_many(self, items: Iterable[tuple[str, Event]], *, source: str = "", window: int = 256) -> int:
-        """Publish concurrently (up to ``window`` confirms in flight); raises if any was not confirmed."""
+        """Publish concurrently (up to ``window`` confirms in flight).
+
+        Raises :class:`Unroutable` naming the messages no queue took, once every other one
+        is confirmed (so a caller such as the outbox relay knows exactly what was delivered),
+        or the first other error.
+        """
         items = list(items)
         gate = asyncio.Semaphore(window)
 
@@ -144,12 +179,24 @@ class RabbitBus:
             async with gate:
                 await self.publish(key, event, source=source)
 
-        await asyncio.gather(*(one(k, e) for k, e in items))
+        results = await asyncio.gather(*(one(k, e) for k, e in items), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, Unroutable):
+                raise r
+        failed = [i for i, r in enumerate(results) if isinstance(r, Unroutable)]
+        if failed:
+            raise Unroutable([items[i][0] for i in failed], self.exchange.name, failed)
         return len(items)
 
     async def publish_raw(self, routing_key: str, body: bytes, *, source: str = "") -> None:
-        await self.exchange.publish(self._message(body, source=source), routing_key, mandatory=False,
-                                    timeout=PUBLISH_TIMEOUT)
+        await self._send(self._message(body, source=source), routing_key)
+
+    async def _send(self, message: aio_pika.Message, routing_key: str) -> None:
+        """Publish mandatory and wait for the confirm; a ``basic.return`` before it → :class:`Unroutable`."""
+        try:
+            await self.exchange.publish(message, routing_key, mandatory=True, timeout=PUBLISH_TIMEOUT)
+        except aio_pika.exceptions.PublishError as exc:
+            raise Unroutable([routing_key], self.exchange.name) from exc
 
     # --- consuming --------------------------------------------------------------------
     async def subscribe(self, name: str, patterns: Sequence[str], handler: Handler, *, prefetch: int = 10,
@@ -158,7 +205,7 @@ class RabbitBus:
         qname = self.ns.amqp(name)
         channel = await self.connection.channel()  # one channel per consumer: its own prefetch
         await channel.set_qos(prefetch_count=prefetch)
-        exchange = await channel.declare_exchange(self.ns.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True)
+        exchange = await _declare_events(channel, self.settings)
         dlx = await channel.declare_exchange(self.ns.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
         dlq = await channel.declare_queue(self.ns.amqp(name, "dlq"), durable=durable, auto_delete=not durable)
         await dlq.bind(dlx, routing_key=name)
@@ -238,6 +285,50 @@ class RabbitBus:
             with contextlib.suppress(Exception):
                 await channel.close()
         return out
+
+    async def unrouted(self, limit: int = 100) -> list[DeadLetter]:
+        """Peek at the messages no binding took (reason ``unrouted``), oldest first, left in place."""
+        channel = await self.connection.channel()
+        out: list[DeadLetter] = []
+        try:
+            queue = await channel.get_queue(self.ns.amqp("unrouted"), ensure=True)
+            for _ in range(limit):
+                msg = await queue.get(no_ack=False, fail=False, timeout=5)
+                if msg is None:
+                    break
+                out.append(DeadLetter(msg.body, "unrouted", "no binding matched", 0, msg.routing_key or "",
+                                      dict(msg.headers or {})))
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+        return out
+
+    async def replay_unrouted(self) -> int:
+        """Publish the parked messages again, with their routing keys; returns how many were replayed.
+
+        Each is taken off ``ns.unrouted`` only after its new publish is confirmed; one that
+        still matches no binding is parked again (at the back).
+        """
+        channel = await self.connection.channel()
+        routed = 0
+        try:
+            queue = await channel.declare_queue(self.ns.amqp("unrouted"), passive=True)
+            waiting = queue.declaration_result.message_count or 0
+            for _ in range(waiting):
+                msg = await queue.get(no_ack=False, fail=False, timeout=5)
+                if msg is None:
+                    break
+                again = aio_pika.Message(msg.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                         content_type=msg.content_type, app_id=msg.app_id,
+                                         message_id=msg.message_id, correlation_id=msg.correlation_id,
+                                         type=msg.type, timestamp=msg.timestamp, headers=msg.headers or None)
+                await self._send(again, msg.routing_key or "")
+                await msg.ack()
+                routed += 1
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+        return routed
 
     async def close(self) -> None:
         for sub in list(self.subscriptions.values()):

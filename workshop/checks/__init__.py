@@ -27,6 +27,10 @@ traceback. A check calls learner code through :func:`call` (or ``await``
     #   (in upcast_v1, line 2) — a name can be a single word
 
 and :func:`run_check` turns anything else that escapes into one line too.
+
+Each verdict (passed, failed, crashed — not "not done yet") is also recorded as an
+``ExerciseChecked`` event in the learner's progress stream
+(:mod:`workshop.checks.progress`); a recording that fails costs one line, never the verdict.
 A forgotten ``await`` and an ``Event`` handed to Redis without ``.to_json()``
 are recognised by name (:mod:`workshop.checks.crashes`).
 """
@@ -40,14 +44,23 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from workshop.checks.crashes import (FORGOT_AWAIT, close_coroutines, explain, learner_frame, summary,
-                                     unawaited_note, unawaited_recorded)
+from workshop.checks import progress
+from workshop.checks.crashes import (
+    FORGOT_AWAIT,
+    close_coroutines,
+    explain,
+    learner_frame,
+    summary,
+    unawaited_note,
+    unawaited_recorded,
+)
 from workshop.errors import ServiceUnavailable, WorkshopError
 
 __all__ = [
     "ExerciseCrashed",
     "ExerciseFailed",
     "ExerciseNotDone",
+    "Hint",
     "acall",
     "call",
     "check",
@@ -56,8 +69,10 @@ __all__ = [
     "expect_isinstance",
     "expect_raises",
     "fail",
+    "one_line",
     "passed",
     "run_check",
+    "short",
     "stub_guard",
     "trying",
 ]
@@ -76,6 +91,16 @@ class _Repr(reprlib.Repr):
 
     def repr_Event(self, x: Any, level: int) -> str:  # noqa: N802 — reprlib looks methods up by type name
         return f"Event({x.event_type!r}, {x.aggregate_id!r}, …)"
+
+    def repr_ndarray(self, x: Any, level: int) -> str:  # numpy's own repr spans many lines
+        return f"an array of shape {tuple(x.shape)} ({x.dtype})"
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        """Objects without a readable repr (``<…object at 0x7f…>``) are shown by their type."""
+        text = super().repr_instance(x, level)
+        if " at 0x" in text or "\n" in text:
+            return f"<{type(x).__name__}>"
+        return text
 
 
 def _limits(maxstring: int, maxitems: int) -> _Repr:
@@ -97,8 +122,8 @@ class ExerciseFailed(WorkshopError, AssertionError):
     """
 
     def __init__(self, exercise_id: str, hint: str) -> None:
-        self.exercise_id, self.hint = exercise_id, hint
-        super().__init__(f"Exercise {exercise_id}: {hint}")
+        self.exercise_id, self.hint = exercise_id, one_line(hint)
+        super().__init__(f"Exercise {exercise_id}: {self.hint}")
 
 
 class ExerciseCrashed(ExerciseFailed):
@@ -129,6 +154,19 @@ class ExerciseNotDone(ExerciseFailed, NotImplementedError):
         )
 
 
+def one_line(text: str) -> str:
+    """``text`` on one line: a hint is read at a glance, never scrolled."""
+    return " ".join(text.split())
+
+
+Hint = str | Callable[[BaseException], str]
+
+
+def _hint_for(hint: Hint, exc: BaseException) -> str:
+    """A crash hint may depend on what was raised: the check knows which of its steps failed."""
+    return hint(exc) if callable(hint) else hint
+
+
 def passed(exercise_id: str, message: str = "") -> None:
     """Print the success line: ``✅ Exercise 0.1 passed — message``."""
     print(f"✅ Exercise {exercise_id} passed" + (f" — {message}" if message else ""))
@@ -145,8 +183,12 @@ def expect(exercise_id: str, condition: object, hint: str) -> None:
         fail(exercise_id, hint)
 
 
-def _show(value: object) -> str:
+def short(value: object) -> str:
+    """``value``'s repr, shortened for a one-line hint (long strings and lists cut with '…')."""
     return _repr.repr(value)
+
+
+_show = short
 
 
 def _a(name: str) -> str:
@@ -220,7 +262,7 @@ def _crashed(exc: BaseException) -> bool:
 
 
 @contextmanager
-def trying(exercise_id: str, attempt: str, hint: str = "",
+def trying(exercise_id: str, attempt: str, hint: Hint = "",
            allow: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Run learner code in the block; if it crashes, fail with one line naming ``attempt`` (``"f(1, 2)"``).
 
@@ -236,7 +278,7 @@ def trying(exercise_id: str, attempt: str, hint: str = "",
 
 
 @contextmanager
-def _one_line(exercise_id: str, attempt: str, hint: str = "",
+def _one_line(exercise_id: str, attempt: str, hint: Hint = "",
               allow: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     try:
         yield
@@ -244,7 +286,7 @@ def _one_line(exercise_id: str, attempt: str, hint: str = "",
         if not _crashed(exc) or isinstance(exc, allow):
             raise
         close_coroutines(exc)
-        raise ExerciseCrashed(exercise_id, exc, attempt, hint) from None
+        raise ExerciseCrashed(exercise_id, exc, attempt, _hint_for(hint, exc)) from None
 
 
 def _call_text(fn: Callable[..., Any], args: tuple, kwargs: dict) -> str:
@@ -252,12 +294,13 @@ def _call_text(fn: Callable[..., Any], args: tuple, kwargs: dict) -> str:
     return f"{getattr(fn, '__name__', 'your function')}({', '.join(shown)})"
 
 
-def call(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str = "", shown: str = "",
+def call(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: Hint = "", shown: str = "",
          allow: tuple[type[BaseException], ...] = (), **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` for a plain (not async) exercise; a crash becomes one line naming the call.
 
     ``shown`` replaces the generated ``fn(args…)`` text when the arguments are unwieldy;
-    ``allow`` lists exceptions the check expects and catches itself.
+    ``allow`` lists exceptions the check expects and catches itself; ``hint`` may be a
+    function of the exception (``lambda exc: …``) when the likely cause depends on it.
     """
     attempt = shown or _call_text(fn, args, kwargs)
     with trying(exercise_id, attempt, hint, allow):
@@ -269,7 +312,7 @@ def call(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str = "", s
     return result
 
 
-async def acall(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str = "", shown: str = "",
+async def acall(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: Hint = "", shown: str = "",
                 allow: tuple[type[BaseException], ...] = (), **kwargs: Any) -> Any:
     """``await fn(*args, **kwargs)`` (a plain result is taken as it is); a crash becomes one line."""
     attempt = shown or _call_text(fn, args, kwargs)
@@ -280,7 +323,7 @@ async def acall(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: str 
     if inspect.isawaitable(result):
         close_coroutines(value=result)
         fail(exercise_id, f"{attempt} returned a coroutine, not its result: did you forget `await` "
-                          "on the line that returns it?" + (f" ({hint})" if hint else ""))
+                          "on the line that returns it?" + (f" ({hint})" if hint and isinstance(hint, str) else ""))
     return result
 
 
@@ -308,18 +351,39 @@ def run_check(exercise_id: str, check_fn: Callable[..., Any], *args: Any, **kwar
     If ``check_fn`` is ``async def``, returns an awaitable: ``await run_check(...)``.
     Whatever the check lets escape (a learner's ``KeyError``…) becomes one line too.
     """
-    with _verdict(exercise_id):
-        result = check_fn(*args, **kwargs)
+    try:
+        with _verdict(exercise_id):
+            result = check_fn(*args, **kwargs)
+    except ExerciseFailed as exc:
+        if _outcome(exc):
+            progress.record(exercise_id, _outcome(exc), exc.hint)
+        raise
     if inspect.isawaitable(result):
         return _finish(exercise_id, result)
-    passed(exercise_id, result if isinstance(result, str) else "")
+    message = result if isinstance(result, str) else ""
+    passed(exercise_id, message)
+    progress.record(exercise_id, "passed", message)
     return None
 
 
+def _outcome(exc: ExerciseFailed) -> str:
+    """How a verdict is recorded: a stub ("not done yet") is not an attempt."""
+    if isinstance(exc, ExerciseNotDone):
+        return ""
+    return "crashed" if isinstance(exc, ExerciseCrashed) else "failed"
+
+
 async def _finish(exercise_id: str, pending: Awaitable[Any]) -> None:
-    with _verdict(exercise_id):
-        result = await pending
-    passed(exercise_id, result if isinstance(result, str) else "")
+    try:
+        with _verdict(exercise_id):
+            result = await pending
+    except ExerciseFailed as exc:
+        if _outcome(exc):
+            await progress.arecord(exercise_id, _outcome(exc), exc.hint)
+        raise
+    message = result if isinstance(result, str) else ""
+    passed(exercise_id, message)
+    await progress.arecord(exercise_id, "passed", message)
 
 
 def check(exercise_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

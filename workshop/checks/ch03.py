@@ -7,8 +7,9 @@ streams; no database needed, except what the memory store provides.
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from workshop import users
 from workshop.checks import acall, call, check, expect, expect_equal, expect_isinstance, fail, trying
@@ -16,7 +17,7 @@ from workshop.events import Event
 from workshop.store import ConcurrencyError, MemoryEventStore
 from workshop.store.upcasting import Upcasters
 
-T0 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 
 
 def alice(renamed: bool = True) -> list[Event]:
@@ -50,6 +51,9 @@ def check_evolve_renamed(evolve: Callable[[dict, Event], dict]) -> str:
                "({**state, 'name': …}) instead: earlier states are history and must stay as they were.")
         states.append(new)
         state = new
+    expect_equal("3.1", states[0], users.evolve({}, events[0]), what="the state after UserCreated",
+                 hint="For every event type but UserRenamed, hand over to users.evolve(state, event): it knows "
+                      "UserCreated, EmailUpdated, UserActivated.")
     expect_equal("3.1", states[2].get("name"), "Alice Hargreaves", what="the name after UserRenamed",
                  hint="Join first_name and last_name with a space, as UserCreated does.")
     expect_equal("3.1", states[1].get("name"), "Alice Liddell", what="the name before UserRenamed",
@@ -128,6 +132,8 @@ def check_snapshot_policy(should_snapshot: Callable[[int, int], bool]) -> str:
         if got != expected:
             hint = ("an append of several events can jump over a multiple of 100 (98 → 102): "
                     "compare which hundred the old and the new version fall in." if (old, new) == (98, 102)
+                    else "that is true for every append: / gives a float (0.01 > 0.0) — compare whole hundreds "
+                         "with // (new // 100 > old // 100)." if (old, new) == (0, 1)
                     else "snapshot exactly when the append crosses a multiple of 100.")
             fail("3.4", f"should_snapshot({old}, {new}) returned {got}, expected {expected}: {hint}")
     return "one snapshot per hundred events, even when a batch jumps over the mark"
@@ -180,4 +186,22 @@ async def check_append_with_retry(append_with_retry: Callable[..., Any]) -> str:
     expect_equal("3.5", version, 4, what="the returned version", hint="Return what store.append returns.")
     expect_equal("3.5", seen_versions, [1, 2, 3], what="the versions decide() was shown",
                  hint="Call decide() with a freshly loaded state on every attempt.")
+    hopeless = _Contested(rivals=10)  # a stream so busy that every attempt loses
+    await MemoryEventStore.append(hopeless, "user-2", [users.UserCreated("user-2", "Bob", "B", "b@example.com")], 0)
+    def activate_bob(state: dict) -> list[Event]:
+        return users.decide(users.ActivateUser("user-2"), state)
+
+    try:
+        await acall("3.5", append_with_retry, hopeless, "user-2", activate_bob, users.evolve, 3,
+                    shown="append_with_retry(store, 'user-2', decide, evolve, attempts=3) on a stream that "
+                          "changes before every append", allow=(ConcurrencyError,))
+    except ConcurrencyError:
+        pass
+    else:
+        fail("3.5", f"with attempts=3 on a stream that changes before every append, append_with_retry made "
+                    f"{hopeless.attempts} attempts and returned: give up after `attempts` tries and let the "
+                    "ConcurrencyError out (the caller decides what to tell the user).")
+    expect("3.5", hopeless.attempts <= 3,
+           f"with attempts=3, append_with_retry tried {hopeless.attempts} times: your function ignored its "
+           "`attempts` argument.")
     return "conflicts were retried with a fresh state: nothing lost, nothing doubled"

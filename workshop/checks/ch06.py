@@ -3,16 +3,19 @@
 The learner splits events into batches, picks a batch size and predicts the speed-up
 over one event per transaction; the check tries the splitting on small lists, then
 times both ways on the learner's store and sets the prediction next to the measurement.
-A prediction is never "wrong": the check explains the gap instead.
+A prediction is never "wrong": the check explains the gap instead. An *empty* one is
+refused: the exercise ships ``PREDICTED_SPEEDUP = None``, so the learner commits to a
+number before the measurement can anchor it.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from workshop.checks import call, check, expect, expect_equal
+from workshop.checks import call, check, expect, expect_equal, fail, short
 from workshop.events import Event
 
 BATCH_LIMITS = (1, 500)
@@ -31,21 +34,43 @@ async def _append_all(store: Any, stream: str, groups: list[list[Event]]) -> flo
     return time.perf_counter() - start
 
 
+def _split_problem(got: Any, items: list, size: int) -> str:
+    """The likely cause when ``batches(items, size)`` is not the consecutive slices."""
+    if not isinstance(got, list):
+        return f"return a list of lists (got {type(got).__name__}): wrap it in list(...)"
+    if got and not all(isinstance(g, list) for g in got):
+        return f"each batch should be a list, got {type(got[0]).__name__}"
+    flat = [x for g in got for x in g]
+    if flat != items[:len(flat)] or len(flat) > len(items):
+        return "keep the order, each event once: consecutive slices events[i:i + size]"
+    if len(flat) < len(items):
+        return (f"{len(items) - len(flat)} of {len(items)} events are lost: the last batch may be shorter than "
+                "`size` — keep it")
+    if any(len(g) > size for g in got):
+        return f"a batch holds at most size={size} events: slices events[i:i + size] for i in range(0, n, size)"
+    return "consecutive slices of at most `size` events; only the last one may be shorter"
+
+
 @check("6.1")
 async def check_batching(batches: Callable[[list, int], list[list]], batch_size: Any, predicted_speedup: Any,
                          store: Any, events: int = 200) -> str:
-    for items, size in ((list(range(10)), 3), (list(range(6)), 2), (list(range(4)), 10), (list(range(5)), 1)):
+    for items, size in ((list(range(10)), 3), (list(range(6)), 2), (list(range(4)), 10), (list(range(5)), 1),
+                        (list(range(7)), 7), (list(range(8)), 7)):
         got = call("6.1", batches, items, size, hint="return a list of lists, in order")
-        expect_equal("6.1", got, [items[i:i + size] for i in range(0, len(items), size)],
-                     what=f"batches({items}, {size})",
-                     hint="consecutive slices of at most `size` events; the last one may be shorter, none is lost")
+        want = [items[i:i + size] for i in range(0, len(items), size)]
+        if got != want:
+            fail("6.1", f"batches({items}, {size}) returned {short(got)}, expected {want}: "
+                        f"{_split_problem(got, items, size)}.")
     expect_equal("6.1", call("6.1", batches, [], 5), [], what="batches([], 5)", hint="no events, no batches")
+    expect("6.1", predicted_speedup is not None and predicted_speedup != "",
+           "PREDICTED_SPEEDUP is still empty: write down how many times faster you expect batches to be "
+           "(e.g. PREDICTED_SPEEDUP = 3) before the check measures — a guess made afterwards teaches nothing.")
     expect("6.1", isinstance(batch_size, int) and not isinstance(batch_size, bool)
            and BATCH_LIMITS[0] <= batch_size <= BATCH_LIMITS[1],
-           f"BATCH_SIZE must be a whole number from {BATCH_LIMITS[0]} to {BATCH_LIMITS[1]}, got {batch_size!r}")
+           f"BATCH_SIZE must be a whole number from {BATCH_LIMITS[0]} to {BATCH_LIMITS[1]}, got {short(batch_size)}")
     expect("6.1", isinstance(predicted_speedup, (int, float)) and not isinstance(predicted_speedup, bool)
            and predicted_speedup > 0,
-           f"PREDICTED_SPEEDUP must be a positive number (e.g. 5 for five times faster), got {predicted_speedup!r}")
+           f"PREDICTED_SPEEDUP must be a positive number (e.g. 5 for five times faster), got {short(predicted_speedup)}")
 
     run = uuid.uuid4().hex[:8]
     one = await _append_all(store, f"single-{run}", [[e] for e in _ticks(f"single-{run}", events)])

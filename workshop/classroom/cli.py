@@ -2,7 +2,9 @@
 
     workshop classroom up --learners 12          # s01 … s12
     workshop classroom up --learners alice,bob   # or names
-    workshop classroom status                    # who runs what: servers, kernels, memory
+    workshop classroom status                    # who runs what: servers, kernels, memory, database size
+    workshop classroom progress                  # learners × exercises: done, stuck, last hint
+    workshop classroom passwords                 # the first hub passwords to hand out (hub-passwords.txt)
     workshop classroom reset alice               # empty alice's namespace on every service
     workshop classroom remove alice              # alice's accounts, data and Unix account gone
     workshop classroom down                      # stop the hub and the learners' servers
@@ -28,17 +30,19 @@ def up(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         raise WorkshopError("run it as root: each learner gets a Unix account of their own (sudo .venv/bin/workshop classroom up ...)")
     admin, directory = settings(), hubs.state_dir()
-    doors = prov.open_doors(admin)
-    for door in doors:
-        print("open door:", door)
-    if doors and not args.accept_open_services:
-        raise WorkshopError("learners could step around their accounts (above); fix it, or pass --accept-open-services on a machine only you use")
     names = sorted(set(class_names(args.learners)) | set(Roster(directory).names()))
     prov.prepare(admin)
     roster = Roster(directory)
-    for name in names:
-        prov.provision(admin, roster.ensure(name))
-    print(f"provisioned {len(names)} learners: PostgreSQL role + schema, RabbitMQ vhost + user, Redis ACL user each")
+    learners = [roster.ensure(name) for name in names]
+    doors = prov.open_doors(admin, learners)
+    for door in doors:
+        print("open door:", door)
+    if doors and not args.accept_open_services:
+        raise WorkshopError("learners could step around their accounts or take a shared server down (above); fix it, "
+                            "or pass --accept-open-services on a machine only you use")
+    for learner in learners:
+        prov.provision(admin, learner)
+    print(f"provisioned {len(names)} learners: PostgreSQL role + database, RabbitMQ vhost + user, Redis ACL user each")
     running = (directory / "classroom.json").is_file() and hubs.Hub(directory).alive()
     if not running:  # a running hub keeps its ports; it reads the class list at each login
         hubs.write_config(directory, names, ip=args.ip, port=args.port, authenticator=args.authenticator,
@@ -47,17 +51,21 @@ def up(args: argparse.Namespace) -> int:
     hub.add_users(names)
     print(f"JupyterHub is up at {hub.url} (log {directory / 'hub.log'})")
     if args.authenticator == "native":
-        print(f"learners sign up at {hub.url}/hub/signup with their name; approve them at {hub.url}/hub/authorize")
+        print(f"first passwords to hand out: {hubs.write_passwords(directory)} (learners change theirs at "
+              f"{hub.url}/hub/change-password; no sign-up)")
     return 0
 
 
 def status(args: argparse.Namespace) -> int:
-    hub = hubs.Hub(hubs.state_dir())
+    directory = hubs.state_dir()
+    hub = hubs.Hub(directory)
     if not hub.alive():
         print(f"the hub is not running ({hub.url})")
         return 1
+    learners = Roster(directory).all()
+    sizes = prov.watch(settings(), learners) if learners else {}
     print(f"hub {hub.url}")
-    print(f"{'learner':<12} {'server':<8} {'kernels':>7} {'PSS MiB':>10}  last activity")
+    print(f"{'learner':<12} {'server':<8} {'kernels':>7} {'PSS MiB':>10} {'DB MiB':>8}  last activity")
     for user in sorted(hub.api("GET", "/users"), key=lambda u: u["name"]):
         server = user.get("servers", {}).get("")
         kernels = "-"
@@ -68,8 +76,33 @@ def status(args: argparse.Namespace) -> int:
                 kernels = "?"
         memory = hubs.learner_memory_mib(user["name"])
         state = "ready" if server and server.get("ready") else ("pending" if server else "stopped")
-        print(f"{user['name']:<12} {state:<8} {kernels:>7} {memory:>10.0f}  {user.get('last_activity') or '-'}")
+        db = f"{sizes[user['name']]['mib']:.0f}" if user["name"] in sizes else "-"
+        print(f"{user['name']:<12} {state:<8} {kernels:>7} {memory:>10.0f} {db:>8}  {user.get('last_activity') or '-'}")
+    from workshop.classroom.postgres import CAPS
+
+    for name, size in sizes.items():
+        if size["over"]:
+            print(f"{name}: PostgreSQL database {size['mib']:.0f} MiB, over the {CAPS.size_limit_mib} MiB limit: "
+                  f"{'frozen (cannot log in; data kept)' if size['frozen'] else 'not frozen'} — "
+                  f"workshop classroom reset {name} empties it and lets {name} in again")
     return 0
+
+
+def passwords(args: argparse.Namespace) -> int:
+    """The class list's hub accounts and first passwords, without starting anything (also in a Kubernetes hub pod)."""
+    directory = hubs.state_dir()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    roster = Roster(directory)
+    for name in class_names(args.learners) if args.learners else []:
+        roster.ensure(name)
+    print(f"first passwords to hand out: {hubs.write_passwords(directory)}")
+    return 0
+
+
+def progress(args: argparse.Namespace) -> int:
+    from workshop.classroom import progress as room  # the grid and the hub's live page: classroom/progress*.py
+
+    return room.main(settings(), hubs.state_dir())
 
 
 def reset(args: argparse.Namespace) -> int:
@@ -120,7 +153,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--idle-timeout", type=int, default=3600, help="seconds before an idle server is culled")
     p.add_argument("--accept-open-services", action="store_true", help="start even if admin logins need no secret")
     p.set_defaults(func=up)
-    sub.add_parser("status", help="servers, kernels and memory per learner").set_defaults(func=status)
+    sub.add_parser("status", help="servers, kernels, memory and database size per learner").set_defaults(func=status)
+    sub.add_parser("progress", help="learners × exercises: done, stuck, last hint").set_defaults(func=progress)
+    p = sub.add_parser("passwords", help="write hub-passwords.txt (adding --learners to the roster first)")
+    p.add_argument("--learners", default="", help="a number or names separated by commas (optional)")
+    p.set_defaults(func=passwords)
     for name, func, text in (("reset", reset, "empty one learner's namespace"),
                              ("remove", remove, "delete one learner entirely")):
         p = sub.add_parser(name, help=text)

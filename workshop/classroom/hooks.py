@@ -8,7 +8,7 @@ the hub pod runs this hook instead, before each learner's pod starts:
 
 It creates the learner's credentials on first spawn (kept in
 ``$WORKSHOP_CLASSROOM_DIR``, the hub's persistent volume there), sets up its
-PostgreSQL role and schema, RabbitMQ vhost and user, Redis ACL user (all safe to
+PostgreSQL role and database, RabbitMQ vhost and user, Redis ACL user (all safe to
 repeat), and puts the credentials in the spawner's environment. The hub pod's
 own environment holds the administrator URLs (from a Kubernetes Secret).
 """

@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from workshop.config import state_dir as state_dir_of_workshop
 from workshop.errors import WorkshopError
 
 PROXY_PACKAGE = Path(__file__).with_name("proxy")
@@ -27,9 +28,8 @@ CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
 
 
 def state_dir() -> Path:
-    from workshop.infra.updown import state_dir as workshop_state
 
-    return Path(os.environ.get("WORKSHOP_CLASSROOM_DIR") or workshop_state() / "classroom")
+    return Path(os.environ.get("WORKSHOP_CLASSROOM_DIR") or state_dir_of_workshop() / "classroom")
 
 
 def free_port() -> int:
@@ -43,7 +43,7 @@ def proxy_command(install: bool = True) -> Path:
     binary = PROXY_PACKAGE / "node_modules" / ".bin" / "configurable-http-proxy"
     if binary.exists() or not install:
         return binary
-    from workshop.webrtc.vendor import npm_ci
+    from workshop.infra.npm import npm_ci
 
     npm_ci(PROXY_PACKAGE)
     return binary
@@ -63,9 +63,8 @@ def learner_python() -> str:
     real = Path(sys.executable).resolve()
     if all(p.stat().st_mode & stat.S_IXOTH for p in real.parents):
         return sys.executable
-    from workshop.infra.updown import state_dir as workshop_state
 
-    runtime = workshop_state() / "classroom-runtime"
+    runtime = state_dir_of_workshop() / "classroom-runtime"
     python = runtime / "bin" / "python"
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     if not python.exists():
@@ -89,9 +88,35 @@ def _secret_file(path: Path, nbytes: int = 32) -> None:
             out.write(secrets.token_hex(nbytes))
 
 
+def instructor_account(directory: Path, name: str = "instructor") -> dict[str, str]:
+    """The instructor's hub account (an admin, no server): created once with a random password."""
+    from workshop.classroom.auth import INSTRUCTOR_FILE
+
+    path = directory / INSTRUCTOR_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({"name": name, "password": secrets.token_urlsafe(18)}, out)
+    return json.loads(path.read_text())
+
+
+def write_passwords(directory: Path) -> Path:
+    """``hub-passwords.txt`` (0600): each account's first password, for the instructor to hand out."""
+    from workshop.classroom.learners import Roster
+
+    instructor = instructor_account(directory)
+    lines = [f"{instructor['name']} {instructor['password']}  (the instructor: /hub/admin)"]
+    lines += [f"{learner.name} {learner.hub}" for learner in Roster(directory).all()]
+    path = directory / "hub-passwords.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    return path
+
+
 def write_config(directory: Path, learners: list[str], *, ip: str = "127.0.0.1", port: int = 0,
                  authenticator: str = "native", mem_limit: str = "3G", cpu_limit: float = 1.0,
-                 idle_timeout: int = 3600) -> dict[str, Any]:
+                 idle_timeout: int = 3600, nproc_limit: int = 512) -> dict[str, Any]:
     """Write ``classroom.json`` and the secrets JupyterHub's config reads; returns the settings."""
     from workshop.config import repo_root
 
@@ -99,10 +124,14 @@ def write_config(directory: Path, learners: list[str], *, ip: str = "127.0.0.1",
     os.chmod(directory, 0o700)
     for name in ("cookie_secret", "proxy_token", "api_token"):
         _secret_file(directory / name)
+    instructor = instructor_account(directory)["name"]
+    if instructor in learners:
+        raise WorkshopError(f"{instructor!r} is the instructor's hub account: give that learner another name")
     conf = {
         "ip": ip, "port": port or free_port(), "hub_port": free_port(), "proxy_api_port": free_port(),
         "proxy": str(proxy_command()), "python": learner_python(), "learners": sorted(learners), "authenticator": authenticator,
-        "mem_limit": mem_limit, "cpu_limit": cpu_limit, "idle_timeout": idle_timeout, "repo": str(repo_root()),
+        "admins": [instructor], "mem_limit": mem_limit, "cpu_limit": cpu_limit, "idle_timeout": idle_timeout,
+        "nproc_limit": nproc_limit, "repo": str(repo_root()),
     }
     (directory / "classroom.json").write_text(json.dumps(conf, indent=2) + "\n")
     return conf

@@ -25,7 +25,6 @@ from workshop.config import Namespace, Settings
 from workshop.errors import ConfigError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,19}$")
-DATABASE = "workshop_classroom"  # the one database where every learner owns a schema
 
 
 def check_name(name: str) -> str:
@@ -49,18 +48,28 @@ def class_names(spec: str) -> list[str]:
     return names
 
 
+SECRETS = ("postgres", "rabbitmq", "redis", "hub", "signaling")
+
+
 @dataclass(frozen=True)
 class Learner:
-    """One learner: a name and one random password per service."""
+    """One learner: a name and one random secret per service.
+
+    ``hub`` is the learner's first password on the hub's login page (handed out by the
+    instructor, changed by the learner at /hub/change-password); ``signaling`` signs the
+    room tokens of the learner's own chapter-5 signaling server (``SIGNALING_SECRET``).
+    """
 
     name: str
     postgres: str
     rabbitmq: str
     redis: str
+    hub: str
+    signaling: str
 
     @classmethod
-    def new(cls, name: str) -> "Learner":
-        return cls(check_name(name), *(secrets.token_urlsafe(24) for _ in range(3)))
+    def new(cls, name: str) -> Learner:
+        return cls(check_name(name), *(secrets.token_urlsafe(24) for _ in SECRETS))
 
     @property
     def namespace(self) -> Namespace:
@@ -71,18 +80,24 @@ class Learner:
         """The login on every service: the namespace's name."""
         return self.namespace.name
 
+    @property
+    def database(self) -> str:
+        """The learner's own PostgreSQL database (same name as its role)."""
+        return self.account
+
     def env(self, admin: Settings) -> dict[str, str]:
         """The environment of this learner's Jupyter server, built from the instructor's settings."""
         ns = self.account
         return {
             "WORKSHOP_NAMESPACE": ns,
-            "DATABASE_URL": with_login(admin.database_url, ns, self.postgres, "/" + DATABASE),
+            "DATABASE_URL": with_login(admin.database_url, ns, self.postgres, "/" + self.database),
             "AMQP_URL": with_login(admin.amqp_url, ns, self.rabbitmq, "/" + ns),
             "RABBITMQ_MANAGEMENT_URL": with_login(admin.rabbitmq_management_url, ns, self.rabbitmq),
             "REDIS_URL": with_login(admin.redis_url, ns, self.redis),
             "TURN_URL": admin.turn_url,
             "TURN_SECRET": admin.turn_secret,
             "SIGNALING_URL": admin.signaling_url,
+            "SIGNALING_SECRET": self.signaling,  # room tokens only this learner's server can sign
             "WORKSHOP_ENV_FILE": os.devnull,  # never fall back to the instructor's .env
         }
 
@@ -106,19 +121,32 @@ class Roster:
 
     def get(self, name: str) -> Learner | None:
         path = self._path(name)
-        return Learner(**json.loads(path.read_text())) if path.is_file() else None
+        if not path.is_file():
+            return None
+        stored = json.loads(path.read_text())
+        missing = [field for field in SECRETS if field not in stored]
+        if missing:  # a class provisioned before a secret existed: add it, keep the others
+            stored.update({field: secrets.token_urlsafe(24) for field in missing})
+            self._save(Learner(**stored))
+        return Learner(**stored)
+
+    def _save(self, learner: Learner) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.directory, 0o700)
+        fd = os.open(self._path(learner.name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(asdict(learner), out)
 
     def ensure(self, name: str) -> Learner:
         """The stored learner, or a new one with fresh passwords (saved before it is returned)."""
         learner = self.get(name)
         if learner is None:
             learner = Learner.new(name)
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(self.directory, 0o700)
-            fd = os.open(self._path(name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                json.dump(asdict(learner), out)
+            self._save(learner)
         return learner
+
+    def all(self) -> list[Learner]:
+        return [learner for name in self.names() if (learner := self.get(name))]
 
     def names(self) -> list[str]:
         return sorted(p.stem for p in self.directory.glob("*.json")) if self.directory.is_dir() else []

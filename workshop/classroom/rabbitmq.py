@@ -14,6 +14,7 @@ by the broker at the door ("access refused").
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -21,7 +22,14 @@ import aiohttp
 from workshop.classroom.learners import Learner, with_login
 from workshop.errors import WorkshopError
 
-LIMITS = {"max-connections": 30, "max-queues": 300}  # a runaway loop cannot exhaust the broker for the others
+LIMITS = {"max-connections": 30, "max-queues": 100}  # per vhost: a runaway loop cannot exhaust the broker
+# An *operator* policy on every queue of the learner's vhost: only an administrator can set one,
+# and where a queue's own arguments (x-max-length…) also set a limit, the broker applies the
+# smaller of the two — so a learner can lower these, never raise them. Past the limit the
+# oldest messages are dropped (or new ones refused, if the learner asks for x-overflow).
+QUEUE_CAPS = {"max-length": 50_000, "max-length-bytes": 8 * 2**20}
+# so one learner's messages take at most max-queues x max-length-bytes = 800 MiB of the broker's memory
+USER_CAPS = {"max-channels": 200}  # over all the learner's connections (chapter 1 opens a few per bus)
 
 
 class Management:
@@ -35,7 +43,7 @@ class Management:
         self.session = aiohttp.ClientSession(headers={**headers, "content-type": "application/json"},
                                              timeout=aiohttp.ClientTimeout(total=timeout))
 
-    async def __aenter__(self) -> "Management":
+    async def __aenter__(self) -> Management:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -59,14 +67,21 @@ def _q(name: str) -> str:
     return quote(name, safe="")
 
 
-async def add(management_url: str, learner: Learner) -> None:
-    """The learner's vhost (with limits), user (``management`` tag, password set again) and rights there."""
+async def add(management_url: str, learner: Learner, queue_caps: dict | None = None,
+              user_caps: dict | None = None) -> None:
+    """The learner's vhost (limits, operator policy), user (``management`` tag, password set again,
+    channel limit) and rights there. ``queue_caps``/``user_caps`` replace the defaults (tests use small ones)."""
     name = learner.account
     async with Management(management_url) as api:
         await api.call("PUT", f"/vhosts/{_q(name)}", {"description": f"classroom learner {learner.name}"})
         for limit, value in LIMITS.items():
             await api.call("PUT", f"/vhost-limits/{_q(name)}/{limit}", {"value": value})
+        await api.call("PUT", f"/operator-policies/{_q(name)}/workshop-caps",
+                       {"pattern": ".*", "apply-to": "queues", "priority": 0,
+                        "definition": dict(queue_caps or QUEUE_CAPS)})
         await api.call("PUT", f"/users/{_q(name)}", {"password": learner.rabbitmq, "tags": "management"})
+        for limit, value in (user_caps or USER_CAPS).items():
+            await api.call("PUT", f"/user-limits/{_q(name)}/{limit}", {"value": value})
         await api.call("PUT", f"/permissions/{_q(name)}/{_q(name)}", {"configure": ".*", "write": ".*", "read": ".*"})
 
 
@@ -83,14 +98,32 @@ async def remove(management_url: str, learner: Learner) -> None:
         await api.call("DELETE", f"/users/{_q(learner.account)}", missing_ok=True)
 
 
-async def open_doors(amqp_url: str) -> list[str]:
-    """A learner could skip its own user if ``guest``/``guest`` still works (it does from loopback)."""
+def per_learner_bytes(queue_caps: dict | None = None) -> int:
+    """The most message bytes one learner's vhost can hold: max-queues x max-length-bytes."""
+    return LIMITS["max-queues"] * (queue_caps or QUEUE_CAPS)["max-length-bytes"]
+
+
+async def open_doors(amqp_url: str, management_url: str = "", learners: int = 0) -> list[str]:
+    """A learner could skip its own user if ``guest``/``guest`` still works (it does from loopback);
+    a class whose queues may hold more than the broker's memory limit could trip the memory alarm,
+    which blocks every publisher of every learner."""
     import aio_pika
 
+    doors = []
     try:
         conn = await aio_pika.connect(with_login(amqp_url, "guest", "guest", "/"), timeout=5)
     except Exception:  # noqa: BLE001 - refused is what we want
-        return []
-    await conn.close()
-    return ["RabbitMQ accepts guest/guest (an administrator) from this machine: a learner could use it. "
-            "Fix: rabbitmqctl change_password guest <secret> (docs/classroom.md)"]
+        pass
+    else:
+        await conn.close()
+        doors.append("RabbitMQ accepts guest/guest (an administrator) from this machine: a learner could use it. "
+                     "Fix: rabbitmqctl change_password guest <secret> (docs/classroom.md)")
+    if management_url and learners:
+        async with Management(management_url) as api:
+            nodes: Any = await api.call("GET", "/nodes")
+            limit = min(int(node["mem_limit"]) for node in nodes)
+        if learners * per_learner_bytes() > limit:
+            doors.append(f"RabbitMQ: {learners} learners' queues may hold {learners * per_learner_bytes() / 2**30:.1f} GiB, "
+                         f"more than the broker's memory limit ({limit / 2**30:.1f} GiB): the memory alarm would block "
+                         "every publisher. Fix: vm_memory_high_watermark in rabbitmq.conf, or a smaller class (docs/classroom.md)")
+    return doors

@@ -4,9 +4,16 @@
 child namespaces such as ``ws_alice_ch02:…``) and publish/subscribe on channels
 with the same prefixes — nothing else. Commands in Redis' ``@dangerous`` category
 (``KEYS``, ``FLUSHALL``, ``FLUSHDB``, ``CONFIG``, ``DEBUG``, ``MONITOR``, ``CLIENT
-KILL``, ``SHUTDOWN``…) are refused, and so are ``FUNCTION`` and ``SCRIPT FLUSH``
-(they act on the whole server). ``INFO`` stays (the doctor reads the version) and
-the connection's own ``CLIENT SETNAME/SETINFO/GETNAME/ID``.
+KILL``, ``SHUTDOWN``…) are refused, and so is all of ``@scripting`` (``EVAL``,
+``EVALSHA``, ``SCRIPT``, ``FUNCTION``, ``FCALL``): a script runs inside the server's
+one thread, and ``EVAL "while true do end" 0`` answers ``BUSY`` to every client
+until an administrator's ``SCRIPT KILL``. No chapter runs a script. ``INFO`` stays
+(the doctor reads the version) and the connection's own ``CLIENT SETNAME/SETINFO/GETNAME/ID``.
+
+Memory is one pool for the whole server: :func:`open_doors` refuses a server
+without ``maxmemory`` (a learner writing in a loop would take the machine's
+memory). With ``maxmemory-policy noeviction`` a full server refuses writes
+(``OOM``) and keeps every learner's data and its own life.
 
 ACL users live in the server's memory: ``workshop classroom up`` sets them again,
 so a Redis restart costs nothing but a re-run.
@@ -24,7 +31,7 @@ from workshop.classroom.learners import Learner
 # (tests/unit/test_classroom_learners.py fails when a notebook subscribes to a pattern missing here)
 PSUBSCRIBE = {"ch02": ("*_events",), "ex02": ("*_events",),  # notebooks/ and solutions/02_pubsub
               "chk21": ("*_events",)}                         # the check of exercise 2.1 (checks/ch02.py)
-DENIED = ("-@dangerous", "-function", "-script|flush", "-script|kill")
+DENIED = ("-@dangerous", "-@scripting")
 ALLOWED_BACK = ("+info", "+client|setname", "+client|getname", "+client|id", "+client|setinfo", "+client|info")
 
 
@@ -83,14 +90,23 @@ def remove(admin_url: str, learner: Learner) -> None:
 
 
 def open_doors(admin_url: str) -> list[str]:
-    """A learner could skip its own user if the ``default`` user needs no password."""
+    """A learner could skip its own user if the ``default`` user needs no password, or take all of
+    the server's memory if it has no ``maxmemory``."""
     r = _client(admin_url)
     try:
         entries = [line.decode() if isinstance(line, bytes) else line for line in r.execute_command("ACL", "LIST")]
+        memory = r.config_get("maxmemory*")
     finally:
         r.close()
+    doors = []
     default = next((e for e in entries if e.startswith("user default ")), "")
     if " on " in f" {default} " and "nopass" in default.split():
-        return ["Redis' default user needs no password: a learner could connect without its ACL user. "
-                "Fix: ACL SETUSER default on >secret (or requirepass) and give the instructor's REDIS_URL that password (docs/classroom.md)"]
-    return []
+        doors.append("Redis' default user needs no password: a learner could connect without its ACL user. "
+                     "Fix: ACL SETUSER default on >secret (or requirepass) and give the instructor's REDIS_URL that password (docs/classroom.md)")
+    if int(memory.get("maxmemory", 0) or 0) == 0:
+        doors.append("Redis has no maxmemory: one learner writing in a loop takes the machine's memory. "
+                     "Fix: maxmemory 2gb and maxmemory-policy noeviction in redis.conf (docs/classroom.md)")
+    elif memory.get("maxmemory-policy") != "noeviction":
+        doors.append(f"Redis evicts keys when full (maxmemory-policy {memory.get('maxmemory-policy')}): one learner's "
+                     "flood would silently delete classmates' keys. Fix: maxmemory-policy noeviction (docs/classroom.md)")
+    return doors

@@ -51,15 +51,24 @@ def _request(code: str, session: str) -> dict:
 async def run_notebook(hub: Hub, learner: str, notebook: Path, cell_timeout: float = 120,
                        keep_kernel: bool = True) -> RunResult:
     """Execute ``notebook``'s code cells in a new kernel of ``learner``'s server."""
-    result = RunResult(learner, notebook.name)
     cells = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip()]
+    return await run_cells(hub, learner, cells, notebook.name, cell_timeout, keep_kernel)
+
+
+async def run_cells(hub: Hub, learner: str, cells: list[str], name: str = "cells", cell_timeout: float = 120,
+                    keep_kernel: bool = True, kernel_id: str = "") -> RunResult:
+    """Execute ``cells`` in ``learner``'s kernel ``kernel_id`` (a new kernel if empty)."""
+    result = RunResult(learner, name)
     base = f"{hub.url}/user/{learner}/api"
     headers = {"Authorization": hub.session.headers["Authorization"]}
     started = time.monotonic()
     async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=None)) as http:
-        async with http.post(f"{base}/kernels", json={"name": "python3"}, timeout=aiohttp.ClientTimeout(total=60)) as resp:
-            resp.raise_for_status()
-            result.kernel_id = (await resp.json())["id"]
+        if kernel_id:
+            result.kernel_id = kernel_id
+        else:
+            async with http.post(f"{base}/kernels", json={"name": "python3"}, timeout=aiohttp.ClientTimeout(total=60)) as resp:
+                resp.raise_for_status()
+                result.kernel_id = (await resp.json())["id"]
         session = uuid.uuid4().hex
         ws_url = f"{base}/kernels/{result.kernel_id}/channels".replace("http", "ws", 1)
         async with http.ws_connect(ws_url, heartbeat=30, max_msg_size=0) as ws:
@@ -79,15 +88,18 @@ async def run_notebook(hub: Hub, learner: str, notebook: Path, cell_timeout: flo
 
 
 async def _wait_reply(ws: aiohttp.ClientWebSocketResponse, msg_id: str, result: RunResult, timeout: float) -> dict:
-    """Collect the cell's output and errors until its ``execute_reply``."""
+    """Collect the cell's output and errors until its ``execute_reply`` *and* the kernel's ``idle``
+    status: the reply (shell channel) can overtake the last outputs (IOPub channel); ``idle`` comes
+    after every output of the cell."""
     deadline = time.monotonic() + timeout
-    while True:
+    reply, idle = None, False
+    while reply is None or not idle:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return {"status": "error", "ename": "Timeout", "evalue": f"the cell ran longer than {timeout:g} s"}
         try:
             msg = await asyncio.wait_for(ws.receive(), remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue  # the deadline check above answers
         if msg.type != aiohttp.WSMsgType.TEXT:
             return {"status": "error", "ename": "Disconnected", "evalue": f"kernel channel closed ({msg.type.name})"}
@@ -100,4 +112,7 @@ async def _wait_reply(ws: aiohttp.ClientWebSocketResponse, msg_id: str, result: 
         elif kind == "error":
             result.error = f"{content.get('ename')}: {content.get('evalue')}"
         elif kind == "execute_reply":
-            return content
+            reply = content
+        elif kind == "status" and content.get("execution_state") == "idle":
+            idle = True
+    return reply

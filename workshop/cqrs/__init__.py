@@ -19,7 +19,7 @@ __all__ = ["Accepted", "ActivateUser", "ChangeEmail", "CommandHandler", "Command
            "CreateUser", "DeleteUser"]
 
 
-def __getattr__(name: str):  # imported on first use: `python -m workshop.cqrs.projectors` must not preload it
+def __getattr__(name: str):  # imported on first use: importing one module of the package need not import them all
     if name == "CqrsSystem":
         from workshop.cqrs.system import CqrsSystem
         return CqrsSystem

@@ -14,25 +14,53 @@ as their ``causation_id``, so the handler can recognise a repeat from the stream
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import (
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
 
 from workshop import users
+from workshop.events import Schema
 
 # What is accepted is exactly what the JSON Schema says (no silent stripping or lower-casing),
 # so a client reading the OpenAPI document knows which requests will pass.
 UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 # Explicit character classes, not \s or `.`: regex dialects disagree about which characters those match.
+# No NUL (\x00) anywhere: the Schema base refuses it in any text, and the patterns say so to clients.
+# A refusal says what was expected in words, not by quoting the pattern.
+
+
+def _in_words(expected: str) -> WrapValidator:
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            if exc.errors()[0]["type"] == "string_pattern_mismatch":
+                raise PydanticCustomError("string_pattern_mismatch", expected) from None
+            raise
+    return WrapValidator(check)
+
+
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100,
-                                        pattern=r"^[^ \t\r\n]([^\r\n]*[^ \t\r\n])?$")]  # one line, no blank edges
-Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@ \t\r\n]+@[^@ \t\r\n]+\.[^@ \t\r\n]+$")]
+                                        pattern=r"^[^ \t\r\n\x00]([^\r\n\x00]*[^ \t\r\n\x00])?$"),
+                 _in_words("should be one line of text (no line break, no NUL, no blank at either end)")]
+Email = Annotated[str, StringConstraints(max_length=254,
+                                         pattern=r"^[^@ \t\r\n\x00]+@[^@ \t\r\n\x00]+\.[^@ \t\r\n\x00]+$"),
+                  _in_words("should be an email address like ada@example.org")]
 CommandId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[!-~]+$")]
 
 
-class Command(BaseModel):
+class Command(Schema):
     # python-re: patterns mean what they mean in the JSON Schema validators clients use
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, regex_engine="python-re")
+    model_config = ConfigDict(strict=True, frozen=True, regex_engine="python-re")
 
     command_id: CommandId = Field(default_factory=lambda: str(uuid.uuid4()),
                                   description="the same id twice = the same request (one effect)")
@@ -75,7 +103,7 @@ class DeleteUser(Command):
         return users.DeleteUser(self.user_id, self.reason)
 
 
-AnyCommand = Annotated[Union[CreateUser, ChangeEmail, ActivateUser, DeleteUser], Field(discriminator="type")]
+AnyCommand = Annotated[CreateUser | ChangeEmail | ActivateUser | DeleteUser, Field(discriminator="type")]
 _parser: TypeAdapter = TypeAdapter(AnyCommand)
 
 

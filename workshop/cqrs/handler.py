@@ -14,29 +14,28 @@ no moment where an event is stored but not published (the course's dual write).
 * **A new user** skips the load: ``CreateUser`` appends at expected version 0 at once,
   and only if the stream turns out to exist does the handler load it and decide again.
 * **Concurrency**: if another writer appended first, ``ConcurrencyError``; the
-  handler reloads and decides again (with :class:`~workshop.store.retry.ConflictRetry`'s
-  backoff, as chapter 3's ``store.retry.execute``), because the decision may change.
+  handler reloads and decides again (``store.retry.on_conflict`` with
+  :class:`~workshop.store.retry.ConflictRetry`'s backoff, the loop of chapter 3's
+  ``store.retry.execute``), because the decision may change.
 * **Idempotency**: the events carry the command's id as ``causation_id``. A
   repeated command finds its own events in the stream and gets the first
   answer back (``duplicate=True``) — whether it arrives a minute later or races itself.
+  Another command under the same id is refused (409): deciding it again must give the same events.
 * **Cross-stream rules** (one account per email) go through ``emails``, a
   :class:`~workshop.cqrs.uniqueness.EmailReservations` (or, to see the race, a ``ReadModelCheck``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from typing import Any
 
 from workshop import users
 from workshop.cqrs.commands import ChangeEmail, Command, CreateUser, DeleteUser
-from workshop.cqrs.uniqueness import EmailTaken
+from workshop.cqrs.uniqueness import EmailClaims, EmailTaken
 from workshop.errors import WorkshopError
 from workshop.events import Event
-from workshop.store import ConcurrencyError
-from workshop.store.feed import catch_up
-from workshop.store.retry import ConflictRetry
+from workshop.store import ConcurrencyError, EventStore
+from workshop.store.retry import ConflictRetry, on_conflict
 
 
 class CommandRejected(WorkshopError):
@@ -59,61 +58,65 @@ class Accepted:
     command_id: str = ""
 
 
-async def position_of(store: Any, stream_id: str, version: int) -> int:
-    """The global feed position of ``stream_id``'s event number ``version`` (0 for version 0)."""
-    if version == 0:
-        return 0
-    if hasattr(store, "pool"):  # PostgreSQL: one indexed lookup
-        async with store.pool.connection() as conn:
-            cur = await conn.execute(f'SELECT position FROM "{store.schema}".events WHERE stream_id = %s '
-                                     "AND version = %s", (stream_id, version))
-            row = await cur.fetchone()
-        return row[0] if row else 0
-    for rec in await catch_up(store):  # the memory store: scan (tests and notebooks only)
-        if rec.event.aggregate_id == stream_id and rec.event.version == version:
-            return rec.position
-    return 0
-
-
 class CommandHandler:
     """Load, decide, append — with retries on conflicts, idempotency and email claims."""
 
-    def __init__(self, store: Any, *, emails: Any = None, retry: ConflictRetry = ConflictRetry()) -> None:
+    def __init__(self, store: EventStore, *, emails: EmailClaims | None = None,
+                 retry: ConflictRetry = ConflictRetry()) -> None:
         self.store, self.emails, self.retry = store, emails, retry
         self.stats = {"accepted": 0, "duplicates": 0, "rejected": 0, "conflicts_retried": 0}
 
     async def handle(self, command: Command) -> Accepted:
-        delays = self.retry.delays()
-        first = True
-        while True:
+        try:
+            return await on_conflict(self.retry, lambda n: self._attempt(command, n), self._count_retry)
+        except ConcurrencyError:
+            self.stats["rejected"] += 1
+            raise CommandRejected(409, f"user {command.user_id!r} kept changing under us; try again") from None
+
+    def _count_retry(self) -> None:
+        self.stats["conflicts_retried"] += 1
+
+    async def _attempt(self, command: Command, n: int) -> Accepted:
+        """One load → decide → append; a ConcurrencyError means someone appended meanwhile."""
+        if n == 1 and isinstance(command, CreateUser):
             # a new user's stream is empty: decide on nothing and append at version 0 straight away
             # (one round trip fewer); if the stream exists after all, the append says so and we load
-            fast = first and isinstance(command, CreateUser)
-            first = False
-            history = [] if fast else await self.store.read(command.user_id)
-            version = history[-1].version if history else 0
-            earlier = [e for e in history if e.causation_id == command.command_id]
-            if earlier:  # the same command again: answer as the first time, change nothing
-                self.stats["duplicates"] += 1
-                return await self._accepted(command, earlier[-1].version, 0, duplicate=True)
-            state = users.fold(history)
-            events = self._decide(command, state)
-            if not events:  # nothing to change (e.g. activating an active user)
-                return await self._accepted(command, version, 0)
             try:
-                new_version = await self._append(command, state, events, version)
+                return await self._decide_and_append(command, [])
             except ConcurrencyError:
-                if fast:
-                    continue  # not a new stream: load it and decide properly
-                delay = next(delays, None)
-                if delay is None:
-                    self.stats["rejected"] += 1
-                    raise CommandRejected(409, f"user {command.user_id!r} kept changing under us; try again") from None
-                self.stats["conflicts_retried"] += 1
-                await asyncio.sleep(delay)
-                continue  # someone appended meanwhile: reload and decide again
-            self.stats["accepted"] += 1
-            return await self._accepted(command, new_version, len(events))
+                pass
+        return await self._decide_and_append(command, await self.store.read(command.user_id))
+
+    async def _decide_and_append(self, command: Command, history: list[Event]) -> Accepted:
+        version = history[-1].version if history else 0
+        earlier = [e for e in history if e.causation_id == command.command_id]
+        if earlier:  # the same command again: answer as the first time, change nothing
+            self._same_command(command, history, earlier)
+            self.stats["duplicates"] += 1
+            return await self._accepted(command, earlier[-1].version, 0, duplicate=True)
+        state = users.fold(history)
+        events = self._decide(command, state)
+        if not events:  # nothing to change (e.g. activating an active user)
+            return await self._accepted(command, version, 0)
+        new_version = await self._append(command, state, events, version)
+        self.stats["accepted"] += 1
+        return await self._accepted(command, new_version, len(events))
+
+    def _same_command(self, command: Command, history: list[Event], earlier: list[Event]) -> None:
+        """A ``command_id`` seen before must come with the same command: decided again, it gives the same events.
+
+        Another command under a used id is a client's mistake, not a retry: **409**, nothing happens.
+        (The id is remembered in the user's stream: under another user it is another command.)
+        """
+        before = users.fold(e for e in history if e.version < earlier[0].version)
+        try:
+            again = users.decide(command.to_domain(), before)
+        except users.UserError:
+            again = []
+        if [(e.event_type, e.data) for e in again] != [(e.event_type, e.data) for e in earlier]:
+            self.stats["rejected"] += 1
+            raise CommandRejected(409, f"the command id (Idempotency-Key) {command.command_id[:40]!r} was already "
+                                       f"used for another command on user {command.user_id!r}; use a new key")
 
     def _decide(self, command: Command, state: dict) -> list[Event]:
         try:
@@ -137,7 +140,7 @@ class CommandHandler:
         try:
             new_version = await self.store.append(command.user_id, events, expected_version=version)
         except BaseException:
-            if claimed:
+            if claimed and self.emails is not None and new_email:
                 await self.emails.release(new_email, command.user_id)
             raise
         old_email = state.get("email")
@@ -146,5 +149,5 @@ class CommandHandler:
         return new_version
 
     async def _accepted(self, command: Command, version: int, appended: int, duplicate: bool = False) -> Accepted:
-        position = await position_of(self.store, command.user_id, version)
+        position = await self.store.position(command.user_id, version)
         return Accepted(command.user_id, version, position, appended, duplicate, command.command_id)

@@ -18,7 +18,7 @@ The bus only *wakes* projectors up (any event on ``user.#``); what they apply
 always comes from the feed, in feed order. A lost or repeated wake-up costs
 nothing, and a projector started today back-fills from position 0.
 
-    python -m workshop.cqrs.projectors     # all read models (compose: cqrs-projectors)
+    python -m workshop.run.cqrs projectors     # all read models (compose: cqrs-projectors)
 """
 
 from __future__ import annotations
@@ -27,13 +27,44 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from workshop.config import Namespace
 from workshop.cqrs import checkpoints
-from workshop.store import Recorded
+from workshop.store import EventStore, Recorded
 from workshop.waiting import stop_task
 
+if TYPE_CHECKING:  # pragma: no cover
+    from workshop.bus.base import Bus, Subscription
+    from workshop.store import PostgresEventStore
+
 Listener = Callable[[list[int], float], None]  # (positions made visible, time.perf_counter() at commit)
+
+
+class TableProjection(Protocol):
+    """A read model in PostgreSQL (``readmodels.UsersTable``): applied in the projector's transaction."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def types(self) -> Collection[str]: ...  # the event types it understands; the others are skipped and counted
+
+    async def setup(self, conn: Any, schema: str) -> None: ...
+    async def apply(self, conn: Any, schema: str, records: list[Recorded]) -> None: ...
+
+
+class KeyProjection(Protocol):
+    """A read model in Redis (``readmodels.Activity``): read, then written in one MULTI with the checkpoint."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def types(self) -> Collection[str]: ...
+
+    def keys(self, ns: Namespace) -> dict[str, str]: ...
+    async def read(self, pipe: Any, ns: Namespace, records: list[Recorded]) -> dict[str, str]: ...
+    def write(self, pipe: Any, ns: Namespace, records: list[Recorded], statuses: dict[str, str]) -> None: ...
 
 
 @dataclass
@@ -50,7 +81,8 @@ class Projector:
 
     kind = "?"
 
-    def __init__(self, store: Any, projection: Any, *, batch: int = 1000) -> None:
+    def __init__(self, store: EventStore, projection: TableProjection | KeyProjection, *,
+                 batch: int = 1000) -> None:
         self.store, self.projection, self.batch = store, projection, batch
         self.stats = ProjectorStats()
         self.listeners: list[Listener] = []
@@ -58,13 +90,20 @@ class Projector:
         self._position: int | None = None  # the checkpoint as this copy last committed it
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._subscription: Any = None
+        self._subscription: Subscription | None = None
 
     @property
     def name(self) -> str:
         return self.projection.name
 
-    async def step(self) -> int:  # pragma: no cover - each kind implements it
+    async def setup(self) -> Projector:  # pragma: no cover - each kind implements these three
+        raise NotImplementedError
+
+    async def step(self) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    async def position(self) -> int:  # pragma: no cover
+        """The checkpoint: the last feed position this read model has applied."""
         raise NotImplementedError
 
     async def catch_up(self) -> int:
@@ -83,7 +122,7 @@ class Projector:
             listener([r.position for r in records], now)
 
     # --- running in the background ------------------------------------------------------
-    async def start(self, bus: Any = None, *, poll: float = 0.5) -> "Projector":
+    async def start(self, bus: Bus | None = None, *, poll: float = 0.5) -> Projector:
         """Keep the model up to date: catch up on every wake-up from ``bus``, or every ``poll`` s."""
         if bus is not None:
             async def wake(event: Any, delivery: Any) -> None:
@@ -114,11 +153,19 @@ class Projector:
             await stop_task(self._task)
             self._task = None
 
+    async def __aenter__(self) -> Projector:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
 
 class PostgresProjector(Projector):
     """A read model in the event store's database; checkpoint in ``<schema>.checkpoints``."""
 
     kind = "pg"
+    store: PostgresEventStore
+    projection: TableProjection
 
     async def setup(self) -> "PostgresProjector":
         async with self.store.pool.connection() as conn, conn.transaction():
@@ -196,8 +243,10 @@ class RedisProjector(Projector):
     """A read model in Redis; checkpoint and skip count in ``<ns>:cqrs:<name>:checkpoint`` / ``:skipped``."""
 
     kind = "redis"
+    projection: KeyProjection
 
-    def __init__(self, store: Any, redis: Any, namespace: Any, projection: Any, **kw: Any) -> None:
+    def __init__(self, store: EventStore, redis: Any, namespace: Namespace, projection: KeyProjection,
+                 **kw: Any) -> None:
         super().__init__(store, projection, **kw)
         self.redis, self.ns = redis, namespace
         self.checkpoint_key = namespace.key("cqrs", projection.name, "checkpoint")
@@ -236,48 +285,3 @@ class RedisProjector(Projector):
 
     async def position(self) -> int:
         return int(await self.redis.get(self.checkpoint_key) or 0)
-
-
-async def main(argv: list[str] | None = None) -> None:  # the compose service, and the kill-and-resume test
-    import argparse
-
-    from workshop import connect
-    from workshop.bus import open_bus
-    from workshop.config import settings
-    from workshop.cqrs import rebuild
-    from workshop.cqrs.readmodels import SignupsByDay
-    from workshop.cqrs.system import default_projectors, open_store
-
-    parser = argparse.ArgumentParser(prog="python -m workshop.cqrs.projectors")
-    parser.add_argument("--models", default="users,activity,cache",
-                        help="comma-separated: users, activity, cache, signups")
-    parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--no-bus", action="store_true", help="poll the feed only")
-    args = parser.parse_args(argv)
-    s = settings()
-    store = await open_store(s)
-    redis = await connect.redis(s)
-    bus = None if args.no_bus else await open_bus("rabbitmq", s)
-    users_table = await rebuild.active(store.pool, store.schema)
-    made = dict(zip(("users", "activity", "cache"),
-                    default_projectors(store, redis, s.namespace, users_table, batch=args.batch)))
-    made["signups"] = PostgresProjector(store, SignupsByDay(), batch=args.batch)
-    running = []
-    for model in args.models.split(","):
-        projector = await made[model].setup()
-        running.append(await projector.start(bus, poll=0.2))
-    print(f"projectors: {', '.join(p.name for p in running)} in {store.schema}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        for p in running:
-            await p.stop()
-        if bus is not None:
-            await bus.close()
-        await redis.aclose()
-        await store.close()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())

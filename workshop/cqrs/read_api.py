@@ -13,7 +13,7 @@ an answer older than the client's own write. (Not a 5xx: nothing is broken,
 the model is just behind the position the client asked for.) Every answer carries the
 model's position in ``X-Read-Position``.
 
-    uvicorn --factory workshop.cqrs.read_api:app --port 8001     # compose: cqrs-read-api
+    python -m workshop.run.cqrs read-api --port 8001     # compose: cqrs-read-api
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from workshop.cqrs.cache import UserCache
 from workshop.cqrs.readmodels import Activity
-from workshop.webapi import Problem, ValidationProblem, harden
+from workshop.webapi import Problem, ValidationProblem, add_healthz, harden, problem
 
 MAX_WAIT = 5.0
 USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -64,11 +64,6 @@ class ActivityItem(BaseModel):
 class Positions(BaseModel):
     head: int
     models: dict[str, int]
-
-
-class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
-    detail: str | None = None
 
 
 class NotCaughtUp(Exception):
@@ -151,14 +146,10 @@ class ReadSide:
         return {"head": head, "models": models}
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description}
-
-
 INVALID = {"model": ValidationProblem, "description": "a parameter is invalid: each problem names it (`loc`)"}
 BEHIND = {"model": Problem, "description": "the read model did not reach `after` within `wait` seconds; retry",
           "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "string"}}}}
-UNAVAILABLE = _problem("a read model's database cannot be reached; try again shortly")
+UNAVAILABLE = problem("a read model's database cannot be reached; try again shortly")
 POSITION = {"X-Read-Position": {"description": "the feed position the answer reflects", "schema": {"type": "integer"}}}
 After = Annotated[int | None, Query(ge=0, le=2**62, description="the `position` from the write API: wait until it is visible")]
 
@@ -187,7 +178,7 @@ def create_app(read: ReadSide | Any, *, max_wait: float = MAX_WAIT) -> FastAPI:
                                        "retry shortly"}, 409, headers={"Retry-After": "1"})
 
     @app.get("/users/{user_id}", response_model=UserView, responses={
-        200: {"headers": POSITION}, 404: _problem("no such user (yet: pass `after` to wait for your write)"),
+        200: {"headers": POSITION}, 404: problem("no such user (yet: pass `after` to wait for your write)"),
         409: BEHIND, 422: INVALID, 503: UNAVAILABLE})
     async def get_user(response: Response, user_id: Annotated[str, Path(pattern=USER_ID)],
                        after: After = None, wait: float = waiting()) -> Any:
@@ -219,15 +210,11 @@ def create_app(read: ReadSide | Any, *, max_wait: float = MAX_WAIT) -> FastAPI:
     async def positions() -> Any:
         return await read.positions()
 
-    @app.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "not ready"}})
-    async def healthz() -> Any:
-        try:
-            await read.users_position()
-            await read.activity_position()
-        except Exception as exc:  # whatever the reason, queries cannot be answered
-            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
-        return Health(status="ok")
+    async def both_models() -> None:
+        await read.users_position()
+        await read.activity_position()
 
+    add_healthz(app, both_models, what="the read models")
     return app
 
 
@@ -246,10 +233,3 @@ async def open_read_side(s: Any = None) -> tuple[ReadSide, Any]:
         await store.close()
 
     return ReadSide(store.pool, store.schema, redis, s.namespace), close
-
-
-def app() -> FastAPI:  # pragma: no cover - uvicorn --factory
-    """The read API as a service: connections opened at start-up, closed at shutdown."""
-    from workshop.cqrs.system import served
-
-    return served(create_app, open_read_side)

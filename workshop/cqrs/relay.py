@@ -10,7 +10,7 @@ It wakes up on PostgreSQL's ``NOTIFY`` (sent when an append commits, see
 ``schema.py``) and otherwise checks every ``poll`` seconds, so a missed
 notification costs at most one poll interval.
 
-    python -m workshop.cqrs.relay        # one process per namespace (compose: cqrs-relay)
+    python -m workshop.run.cqrs relay        # one process per namespace (compose: cqrs-relay)
 """
 
 from __future__ import annotations
@@ -87,26 +87,8 @@ class Relay:
             await stop_task(self._task, raise_error=False)
             self._task = None
 
+    async def __aenter__(self) -> Relay:
+        return self
 
-async def main() -> None:  # pragma: no cover - the compose service
-    from workshop import users
-    from workshop.bus import RabbitBus
-    from workshop.cqrs import schema
-    from workshop.store import PostgresEventStore
-
-    store = await PostgresEventStore.open(validate=users.validate, upcasters=users.UPCASTERS)
-    await schema.setup(store.pool, store.schema)
-    bus = await RabbitBus.connect(validate=users.validate)
-    relay = Relay(store, bus).start()
-    print(f"relay: forwarding {store.schema}.events to the bus", flush=True)
-    try:
-        while True:
-            await asyncio.sleep(3600)
-    finally:
-        await relay.stop()
-        await bus.close()
-        await store.close()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    asyncio.run(main())
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

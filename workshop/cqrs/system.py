@@ -28,6 +28,7 @@ from workshop.cqrs.projectors import PostgresProjector, Projector, RedisProjecto
 from workshop.cqrs.readmodels import Activity, UsersTable
 from workshop.cqrs.relay import Relay
 from workshop.cqrs.uniqueness import EmailReservations
+from workshop.errors import WorkshopError
 from workshop.waiting import until
 
 
@@ -105,6 +106,8 @@ class CqrsSystem:
 
     async def send(self, command: Command) -> Accepted:
         """Handle a command (as the write API does) and note when it was accepted."""
+        if self.handler is None:
+            raise WorkshopError("the CQRS system is not started: `await cqrs.start()` (or `async with CqrsSystem(...)`)")
         accepted = await self.handler.handle(command)
         if accepted.events:
             self.lag.accept(accepted.position, time.perf_counter())
@@ -158,31 +161,3 @@ class CqrsSystem:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.stop()
-
-
-def served(create_app: Any, open_target: Any) -> Any:
-    """``create_app(target)`` as a service: ``await open_target()`` → ``(target, close)`` runs at start-up.
-
-    What ``uvicorn --factory`` calls for both APIs: connections open in the server's
-    own event loop and close at shutdown.
-    """
-    import contextlib
-
-    holder: dict[str, Any] = {}
-
-    class Late:  # stands for the target until the lifespan has opened it
-        def __getattr__(self, name: str) -> Any:
-            return getattr(holder["target"], name)
-
-    app = create_app(Late())
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Any):
-        holder["target"], close = await open_target()
-        try:
-            yield
-        finally:
-            await close()
-
-    app.router.lifespan_context = lifespan
-    return app

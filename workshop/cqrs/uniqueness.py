@@ -18,6 +18,8 @@ claim is taken over after ``stale_after`` seconds if its user's stream is still 
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from workshop.errors import WorkshopError
 
 
@@ -27,6 +29,13 @@ class EmailTaken(WorkshopError):
     def __init__(self, email: str, owner: str) -> None:
         self.email, self.owner = email, owner
         super().__init__(f"email {email!r} is already used by another user")
+
+
+class EmailClaims(Protocol):
+    """What the command handler asks of a uniqueness rule (both classes below keep it)."""
+
+    async def claim(self, email: str, user_id: str) -> bool: ...
+    async def release(self, email: str, user_id: str) -> None: ...
 
 
 class ReadModelCheck:

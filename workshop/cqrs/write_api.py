@@ -12,17 +12,19 @@
   read your own write;
 * **200** with the first answer when the same command arrives again with the
   same ``Idempotency-Key`` header (its ``command_id``): nothing new happens;
+  another command for the same user under a used key is **409** (a key is
+  remembered in its user's stream);
 * **422** for an invalid command (the fields at fault), **404** for an unknown
   user, **409** when the user's state does not allow it or the email is taken —
   and in each case nothing is stored. Bodies over 64 kB get **413**, non-JSON
   **400**/**415** (:mod:`workshop.webapi`).
 
-    uvicorn --factory workshop.cqrs.write_api:app --port 8000     # compose: cqrs-write-api
+    python -m workshop.run.cqrs write-api --port 8000     # compose: cqrs-write-api
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +33,7 @@ from pydantic import BaseModel, RootModel
 
 from workshop.cqrs.commands import AnyCommand
 from workshop.cqrs.handler import CommandHandler, CommandRejected
-from workshop.webapi import Problem, ValidationProblem, harden, inline_schema, read_json, validate_body
+from workshop.webapi import ValidationProblem, add_healthz, harden, inline_schema, problem, read_json, validate_body
 
 
 class CommandBody(RootModel[AnyCommand]):
@@ -47,11 +49,6 @@ class AcceptedView(BaseModel):
     duplicate: bool
 
 
-class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
-    detail: str | None = None
-
-
 def command_schema() -> dict:
     """The body's JSON Schema: one of the commands, each with its ``type`` required."""
     schema = inline_schema(CommandBody)
@@ -60,10 +57,6 @@ def command_schema() -> dict:
         option["required"] = ["type", *option.get("required", [])]
         del option["properties"]["command_id"]  # over HTTP: the Idempotency-Key header
     return schema
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description}
 
 
 def create_app(handler: CommandHandler | Any) -> FastAPI:
@@ -86,13 +79,14 @@ def create_app(handler: CommandHandler | Any) -> FastAPI:
     @app.post("/commands", status_code=201, response_model=AcceptedView, responses={
         201: {"description": "accepted: the events are stored at `position` in the feed"},
         200: {"model": AcceptedView, "description": "this command was handled before: the first answer, nothing new"},
-        400: _problem("the body is not JSON"),
-        404: _problem("no such user"),
-        409: _problem("the user's state does not allow this command, or the email is taken"),
-        413: _problem("the body is larger than 64 kB"),
-        415: _problem("the body is not sent as application/json"),
+        400: problem("the body is not JSON"),
+        404: problem("no such user"),
+        409: problem("the user's state does not allow this command, the email is taken, "
+                     "or this Idempotency-Key was used for another command"),
+        413: problem("the body is larger than 64 kB"),
+        415: problem("the body is not sent as application/json"),
         422: {"model": ValidationProblem, "description": "the command is invalid: each problem names its field"},
-        503: _problem("the event store cannot be reached; try again shortly"),
+        503: problem("the event store cannot be reached; try again shortly"),
     }, openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": command_schema()}}}})
     async def send_command(request: Request, response: Response, idempotency_key: Annotated[
@@ -113,14 +107,7 @@ def create_app(handler: CommandHandler | Any) -> FastAPI:
             response.status_code = 200
         return AcceptedView(**vars(accepted))
 
-    @app.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "not ready"}})
-    async def healthz() -> Any:
-        try:
-            await handler.store.head()
-        except Exception as exc:  # whatever the reason, no command can be stored
-            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
-        return Health(status="ok")
-
+    add_healthz(app, lambda: handler.store.head(), what="the event store")  # looked up per call: a handler may start later
     return app
 
 
@@ -132,10 +119,3 @@ async def open_handler(s: Any = None) -> tuple[CommandHandler, Any]:
 
     store = await open_store(s or settings())
     return CommandHandler(store, emails=EmailReservations(store.pool, store.schema)), store.close
-
-
-def app() -> FastAPI:  # pragma: no cover - uvicorn --factory
-    """The write API as a service: the event store opened at start-up, closed at shutdown."""
-    from workshop.cqrs.system import served
-
-    return served(create_app, open_handler)

@@ -32,7 +32,7 @@ def turnserver_config(secret: str, host: str, port: int, d: Path) -> str:
         f"listening-port={port}",
         f"relay-ip={host}",
         "realm=workshop",
-        "use-auth-secret",                # time-limited credentials (workshop.webrtc.turn)...
+        "use-auth-secret",                # time-limited credentials (workshop.infra.turn)...
         f"static-auth-secret={secret}",   # ...signed with this shared secret
         "fingerprint",
         "allow-loopback-peers",           # the course's peers all live on this machine

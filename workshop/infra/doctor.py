@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 
 from workshop.config import Settings, settings as load_settings
-from workshop.infra.fixes import FIXES
+from workshop.fixes import FIXES
 from workshop.infra.probes import REQUIRED, TIMEOUT, ProbeResult, run_probes
 
 COLUMNS = ("service", "url", "status", "version", "latency", "fix")
@@ -40,6 +40,7 @@ NEEDED_BY = {
     "RabbitMQ management": "chapter 1's broker UI",
     "coturn": "chapter 5 (WebRTC)",
     "signaling": "chapter 5 (WebRTC)",
+    "replication": "chapter 8 (replicated data)",
 }
 
 

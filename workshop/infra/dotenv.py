@@ -22,7 +22,7 @@ from pathlib import Path
 
 from dotenv import set_key
 
-from workshop.config import PLACEHOLDER, read_dotenv, repo_root, settings
+from workshop.config import PLACEHOLDER, read_dotenv, repo_root, settings, state_dir
 from workshop.errors import ConfigError
 from workshop.infra.coturn import find_running
 
@@ -73,8 +73,6 @@ def share_turn_secret(target: Path, state_dir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from workshop.infra.updown import state_dir
-
     parser = argparse.ArgumentParser(prog="workshop env", description=__doc__.split("\n\n")[0])
     root = repo_root()
     parser.add_argument("--example", type=Path, default=root / ".env.example", help="template (default: %(default)s)")

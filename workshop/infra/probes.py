@@ -18,15 +18,16 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from workshop.config import Settings, repo_root
 from workshop.connect import failure_reason
 from workshop.errors import WorkshopError, redact
+from workshop.fixes import FIXES, fix_for
 from workshop.infra.coturn import LOCAL_HOSTS, find_running
-from workshop.infra.fixes import FIXES, fix_for
 from workshop.infra.setup import PACKAGES, install_hint
 
 TIMEOUT = 2.5  # seconds per probe
@@ -53,7 +54,7 @@ class ProbeResult:
 class _Timer:
     """Measures one round trip: ``with timer: await ...``; then ``timer.ms``."""
 
-    def __enter__(self) -> "_Timer":
+    def __enter__(self) -> _Timer:
         self.start = time.perf_counter()
         return self
 
@@ -70,7 +71,8 @@ async def probe_postgres(s: Settings, timeout: float) -> tuple[str, float, str]:
     try:
         with _Timer() as t:
             cur = await conn.execute("SHOW server_version")
-            (version,) = await cur.fetchone()
+            row = await cur.fetchone()
+        version = str(row[0]) if row else "?"
         return version.split()[0], t.ms, ""
     finally:
         await conn.close()
@@ -95,6 +97,7 @@ async def probe_rabbitmq(s: Settings, timeout: float) -> tuple[str, float, str]:
     with _quiet("aiormq.connection"):  # it logs every refused connection itself; we report it once
         conn = await aio_pika.connect(s.amqp_url, timeout=timeout)
     try:
+        assert conn.transport is not None  # connected: aio-pika has its underlying connection
         props = conn.transport.connection.server_properties
         with _Timer() as t:  # opening a channel is one round trip to the broker
             channel = await conn.channel(publisher_confirms=False)
@@ -121,7 +124,7 @@ async def probe_management(s: Settings, timeout: float) -> tuple[str, float, str
 
 async def probe_coturn(s: Settings, timeout: float) -> tuple[str, float, str]:
     from workshop.infra.stun import StunError, TurnProbe
-    from workshop.webrtc.turn import turn_credentials
+    from workshop.infra.turn import turn_credentials
 
     host, port = s.turn_host_port
     async with TurnProbe(host, port, timeout) as probe:
@@ -154,6 +157,22 @@ async def probe_signaling(s: Settings, timeout: float) -> tuple[str, float, str]
     return version, t.ms, ""
 
 
+REPLICATION = ("patroni", "etcd-server", "redis-sentinel")  # chapter 8 starts its own servers from these
+
+
+def _replication_missing() -> list[Any]:
+    return [p for p in PACKAGES if p.name in REPLICATION and shutil.which(p.program) is None]
+
+
+async def probe_replication(s: Settings, timeout: float) -> tuple[str, float, str]:
+    """Nothing to connect to (chapter 8 starts throw-away servers): are the programs installed?"""
+    with _Timer() as t:
+        gone = _replication_missing()
+    if gone:
+        raise WorkshopError(f"not installed: {', '.join(p.name for p in gone)}")
+    return "", max(t.ms, 0.01), "Patroni, etcd and Redis Sentinel installed (chapter 8 starts its own servers)"
+
+
 # --- running them ---------------------------------------------------------------------------
 
 Probe = Callable[[Settings, float], Awaitable[tuple[str, float, str]]]
@@ -167,6 +186,7 @@ def probes_for(s: Settings) -> list[tuple[str, str, Probe]]:
         ("RabbitMQ", s.amqp_url, probe_rabbitmq),
         ("RabbitMQ management", s.rabbitmq_management_url, probe_management),
         ("coturn", s.turn_url, probe_coturn),
+        ("replication", "patroni · etcd · redis-sentinel", probe_replication),
     ]
     if s.signaling_url:  # only checked when configured
         found.append(("signaling", s.signaling_url, probe_signaling))
@@ -180,7 +200,7 @@ async def check(service: str, url: str, probe: Probe, s: Settings, required: boo
     try:
         result.version, result.latency_ms, result.detail = await asyncio.wait_for(probe(s, timeout), timeout + 0.5)
         result.ok = True
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         result.detail = f"no answer within {timeout:g} s"
     except Exception as exc:  # any failure is a verdict, not a crash
         result.detail = failure_reason(exc)
@@ -218,6 +238,8 @@ def _import_clients() -> None:
 
 def _fix(service: str, detail: str, s: Settings) -> str:
     host, _ = s.turn_host_port
+    if service == "replication":
+        return install_hint(_replication_missing()) + "  (or: workshop setup lab)"
     if service == "coturn" and host in LOCAL_HOSTS and shutil.which("turnserver") is None:
         coturn = [p for p in PACKAGES if p.name == "coturn"]
         return f"{install_hint(coturn)}, then: workshop up coturn  (or with Docker: {FIXES['coturn'][0]})"

@@ -1,25 +1,12 @@
-"""``workshop setup``: what `make lab` and `make test` do before they start, one line per step.
+"""The Debian packages the course needs, and installing the missing ones (step 1 of ``workshop setup``).
 
-    workshop setup lab     # what cannot be done is said, with its fix; the lab opens anyway
-    workshop setup test    # the same, but anything missing is an error (exit 1)
-
-The steps, each safe to repeat:
-
-1. **Debian packages** the course needs (``PACKAGES``). A missing one is
-   installed with apt-get when this user may (root, or passwordless ``sudo -n``);
-   otherwise the one command that would install it is printed.
-2. **.env** — ``workshop env``.
-3. **services** — ``workshop up``.
-4. **Jupyter kernel** — "Python 3 (workshop)", in the venv.
-5. **JupyterHub's proxy** (``test`` only) — npm ``configurable-http-proxy`` for ``workshop classroom``.
-
-Chatty output (apt-get, ipykernel) goes to ``<state dir>/setup.log``; its last
-lines are shown only when a step fails.
+A missing package is installed with apt-get when this user may (root, or passwordless
+``sudo -n``); otherwise the one command that would install it is printed. The whole
+``workshop setup`` command is :mod:`workshop.setup`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -51,6 +38,9 @@ PACKAGES = (
             for_lab=False),
     Package("nodejs", "node", "the Socket.IO client the signaling tests run", for_lab=False),
     Package("npm", "npm", "installs that client", for_lab=False),
+    Package("patroni", "patroni", "PostgreSQL failover of chapter 8 (replicated data)", for_lab=True),
+    Package("etcd-server", "etcd", "Patroni's leader key in chapter 8", for_lab=True),
+    Package("redis-sentinel", "redis-sentinel", "Redis failover of chapter 8", for_lab=True),
 )
 
 
@@ -131,51 +121,3 @@ def _logged(cmd: list[str], log: Path, env: dict[str, str] | None = None, timeou
             f.seek(start)
             print("".join(f.readlines()[-15:]), end="", file=sys.stderr)
     return ok
-
-
-def install_kernel(log: Path, say: Say = print) -> bool:
-    """Register this venv's Python as the Jupyter kernel the notebooks ask for ("python3")."""
-    ok = _logged([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3",
-                  "--display-name", "Python 3 (workshop)"], log)
-    say("Jupyter kernel: Python 3 (workshop)" + ("" if ok else f" could not be installed (log {log})"))
-    return ok
-
-
-def install_classroom_proxy(say: Say = print) -> bool:
-    """JupyterHub's proxy (npm ``configurable-http-proxy``) for ``workshop classroom`` and its tests."""
-    from workshop.classroom.hub import proxy_command
-    from workshop.errors import WorkshopError
-
-    try:
-        say(f"JupyterHub proxy: {proxy_command()}")
-        return True
-    except WorkshopError as exc:
-        say(f"JupyterHub proxy (workshop classroom): {exc}")
-        return False
-
-
-def main(argv: list[str] | None = None) -> int:
-    from workshop.infra import dotenv, updown
-
-    parser = argparse.ArgumentParser(prog="workshop setup", description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", nargs="?", choices=("lab", "test"), default="lab",
-                        help="lab: go on when something is missing; test: fail (default: lab)")
-    args = parser.parse_args(argv)
-    log = updown.state_dir() / "setup.log"
-    packages = ensure_packages(args.mode, log)
-    if not packages and args.mode == "test":
-        return 1  # the line above said what is missing and the command that installs it
-    env_ok = dotenv.main([]) == 0
-    services = updown.up_main([]) == 0
-    kernel = install_kernel(log)
-    proxy = args.mode == "lab" or install_classroom_proxy()  # npm is a test-time package
-    if packages and env_ok and services and kernel and proxy:
-        return 0
-    if args.mode == "test":
-        return 1
-    print("Some set-up is missing (above): the lab opens anyway; its doctor marks the chapters affected.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

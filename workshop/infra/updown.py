@@ -23,30 +23,28 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from workshop.config import Settings, repo_root, settings as load_settings
+import psutil
+
+from workshop.config import Settings, repo_root, settings as load_settings, state_dir
+from workshop.connect import failure_reason
 from workshop.errors import WorkshopError
 from workshop.infra.coturn import LOCAL_HOSTS, find_running, turnserver_config
 from workshop.infra.setup import PACKAGES, install_hint
+from workshop.process import http_ok
+from workshop.waiting import WaitTimeout, until_sync
 
 COMPOSE_FILE = "docker/compose.yml"
 ALIASES = {"postgresql": "postgres", "pg": "postgres", "turn": "coturn", "turnserver": "coturn", "rabbit": "rabbitmq"}
 
 
 # --- where things are -----------------------------------------------------------------------
-
-def state_dir() -> Path:
-    """Where logs, pid files and ``started.json`` live (``$WORKSHOP_STATE_DIR`` or ``.workshop/``)."""
-    return Path(os.environ.get("WORKSHOP_STATE_DIR") or repo_root() / ".workshop")
-
 
 def load_state(directory: Path) -> dict[str, dict]:
     """``{service: record}`` of what `workshop up` started (empty if nothing)."""
@@ -70,35 +68,56 @@ def _host_port(url: str, default_port: int) -> tuple[str, int]:
 
 # --- "is it running, and is it really that service?" ----------------------------------------
 # Each check returns "yes" (the service answers), "closed" (nothing listens) or
-# "other" (something else holds the port).
+# "other" (something else holds the port). Each asks with the client library the
+# chapters use: a server that answers "who are you?" (a password, an unknown role)
+# is still that server.
 
-def _tcp_hello(host: str, port: int, hello: bytes, looks_right: Callable[[bytes], bool],
-               timeout: float = 1.0) -> str:
-    try:
-        sock = socket.create_connection((host, port), timeout)
-    except OSError:
-        return "closed"
-    with sock:
-        try:
-            sock.sendall(hello)
-            answer = sock.recv(64)
-        except OSError:
-            return "other"
-    return "yes" if looks_right(answer) else "other"
+def _refused(exc: BaseException) -> bool:
+    return failure_reason(exc).startswith("connection refused")
 
 
 def check_redis(host: str, port: int) -> str:
-    return _tcp_hello(host, port, b"PING\r\n", lambda a: a.startswith((b"+PONG", b"-NOAUTH", b"-DENIED")))
+    import redis
+
+    client = redis.Redis(host=host, port=port, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+        return "yes"
+    except redis.AuthenticationError:  # NOAUTH / WRONGPASS: a Redis that wants a password
+        return "yes"
+    except redis.RedisError as exc:
+        return "closed" if _refused(exc) else "other"
+    finally:
+        client.close()
 
 
 def check_postgres(host: str, port: int) -> str:
-    ssl_request = struct.pack("!II", 8, 80877103)  # PostgreSQL answers "S" or "N"
-    return _tcp_hello(host, port, ssl_request, lambda a: a in (b"S", b"N"))
+    import psycopg
+
+    try:
+        psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", connect_timeout=2).close()
+        return "yes"
+    except psycopg.OperationalError as exc:
+        if exc.sqlstate:  # the server answered with an error of its own (a password, a role): it is PostgreSQL
+            return "yes"
+        return "closed" if _refused(exc) else "other"
 
 
 def check_rabbitmq(host: str, port: int) -> str:
-    # the AMQP 0-9-1 protocol header; a broker answers with a Connection.Start method frame
-    return _tcp_hello(host, port, b"AMQP\x00\x00\x09\x01", lambda a: a[:3] == b"\x01\x00\x00")
+    import aio_pika
+    from aiormq.exceptions import ProbableAuthenticationError
+
+    async def knock() -> None:
+        connection = await aio_pika.connect(host=host, port=port, login="guest", password="guest", timeout=2)
+        await connection.close()
+
+    try:
+        asyncio.run(knock())
+        return "yes"
+    except ProbableAuthenticationError:  # a broker that refuses guest is still a broker
+        return "yes"
+    except Exception as exc:  # noqa: BLE001 - whatever else answered there, it is not RabbitMQ
+        return "closed" if _refused(exc) else "other"
 
 
 def check_coturn(host: str, port: int) -> str:
@@ -124,11 +143,7 @@ def _run(cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
 
 
 def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise WorkshopError(f"{what} was not ready within {timeout:g} s")
-        time.sleep(0.2)
+    until_sync(check, timeout=timeout, every=0.2, what=f"{what} to be ready")
 
 
 def start_redis(s: Settings, d: Path) -> dict:
@@ -176,24 +191,23 @@ def start_rabbitmq(s: Settings, d: Path) -> dict:
 
 def wait_rabbitmq(timeout: float = 60) -> None:
     """``rabbitmqctl await_startup`` fails until the node has registered with epmd: retry it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
+    def started() -> bool:
         try:
-            if _run(["rabbitmqctl", "await_startup", "--timeout", str(max(1, int(min(left, 15))))],
-                    min(left, 15) + 10).returncode == 0:
-                return
+            return _run(["rabbitmqctl", "await_startup", "--timeout", "10"], 20).returncode == 0
         except subprocess.TimeoutExpired:
-            pass
-        if time.monotonic() > deadline:
-            raise WorkshopError(f"RabbitMQ was not ready within {timeout:g} s (see /var/log/rabbitmq/)")
-        time.sleep(1)
+            return False
+
+    try:
+        until_sync(started, timeout=timeout, every=1.0, what="RabbitMQ to start")
+    except WaitTimeout as exc:
+        raise WorkshopError(f"{exc} (see /var/log/rabbitmq/)") from None
 
 
 def enable_management(s: Settings) -> str:
     """Turn on the management UI plugin (a setting of the node, not a process: `down` leaves it)."""
     host, port = _host_port(s.rabbitmq_management_url, 15672)
-    if _tcp_hello(host, port, b"GET / HTTP/1.0\r\n\r\n", lambda a: a.startswith(b"HTTP/")) == "yes":
+    page = f"http://{host}:{port}/"
+    if http_ok(page):
         return ""
     if not shutil.which("rabbitmq-plugins"):
         return "management UI: rabbitmq-plugins not found, skipped"
@@ -201,15 +215,14 @@ def enable_management(s: Settings) -> str:
     if proc.returncode:
         return f"management UI: enabling the plugin failed: {(proc.stderr or proc.stdout).strip()[:160]}"
     try:
-        _wait(lambda: _tcp_hello(host, port, b"GET / HTTP/1.0\r\n\r\n", lambda a: a.startswith(b"HTTP/")) == "yes",
-              30, "The management UI")
+        _wait(lambda: http_ok(page), 30, "the management UI")
     except WorkshopError as exc:
         return f"management UI: {exc}"
     return f"management UI: plugin enabled, open http://{host}:{port}/"
 
 
 def start_coturn(s: Settings, d: Path) -> dict:
-    from workshop.webrtc.turn import check_secret
+    from workshop.infra.turn import check_secret
 
     secret = check_secret(s.turn_secret)
     host, port = s.turn_host_port
@@ -234,33 +247,24 @@ def stop(name: str, record: dict, timeout: float = 30) -> None:
     if not _alive(pid, record.get("program")):
         return
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid, record.get("program")):
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            break
-        time.sleep(0.1)
+    try:
+        until_sync(lambda: not _alive(pid, record.get("program")), timeout=timeout, every=0.1,
+                   what=f"{name} to stop")
+    except WaitTimeout:
+        os.kill(pid, signal.SIGKILL)
 
 
 def _alive(pid: int, program: str | None) -> bool:
     """Is ``pid`` running, and is it still the program we started (pids get reused)?"""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            # A zombie is not running -- unless only its main thread has exited: turnserver's
+            # worker threads keep its ports open for a moment after that.
+            return len(proc.threads()) > 1
+        return program is None or any(program in part for part in proc.cmdline())
+    except psutil.Error:
         return False
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
-        # A zombie is not running -- unless only its main thread has exited: turnserver's
-        # worker threads keep its ports open for a moment after that.
-        return _threads(pid) > 1
-    return program is None or program.encode() in cmdline
-
-
-def _threads(pid: int) -> int:
-    try:
-        return len(os.listdir(f"/proc/{pid}/task"))
-    except OSError:
-        return 0
 
 
 @dataclass

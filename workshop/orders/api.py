@@ -26,16 +26,25 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema, \
-    model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
-from workshop.orders.order import IdempotencyConflict
+from workshop.events import Schema
+from workshop.orders.domain import IdempotencyConflict
 from workshop.orders.schemas import MAX_AMOUNT, Money
-from workshop.webapi import ValidationProblem, harden, inline_schema, problem, read_json, validate_body
+from workshop.webapi import ValidationProblem, add_healthz, harden, inline_schema, problem, read_json, validate_body
 
 MAX_PRICE = Decimal("99999.99")  # x 1000 (qty) x 100 (items) still fits numeric(12,2)
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$"  # ids are names, not prose: no spaces, no control characters
@@ -69,23 +78,25 @@ Price = _amount(MAX_PRICE)
 Total = _amount(MAX_AMOUNT)
 
 
-class OrderLine(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class OrderLine(Schema):
+    model_config = ConfigDict(strict=True)
 
     sku: Id
     qty: Annotated[int, BeforeValidator(_whole_number)] = Field(gt=0, le=1000)
     price: Price
 
 
-class CreateOrderRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class CreateOrderRequest(Schema):
+    """An order as a client sends it (no unknown fields, no NUL anywhere: :class:`~workshop.events.Schema`)."""
+
+    model_config = ConfigDict(strict=True)
 
     user_id: Id
     items: list[OrderLine] = Field(min_length=1, max_length=100)
     total: Total | None = Field(default=None, description="optional; must equal the sum of qty * price")
 
     @model_validator(mode="after")
-    def total_matches_items(self) -> "CreateOrderRequest":
+    def total_matches_items(self) -> CreateOrderRequest:
         computed = sum((line.qty * line.price for line in self.items), Decimal("0.00"))
         if self.total is not None and self.total != computed:
             raise ValueError(f"total {self.total} does not match the items' sum {computed}")
@@ -110,11 +121,6 @@ class OrderView(BaseModel):
     items: list[OrderLineView]
     total: Money
     status: str
-
-
-class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
-    detail: str | None = None
 
 
 INVALID = {"model": ValidationProblem, "description": "a field is invalid: each problem names it (`loc`)"}
@@ -162,13 +168,5 @@ def create_app(orders: Any) -> FastAPI:
             raise HTTPException(404, f"no order {order_id}")
         return order
 
-    @app.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "not ready"}})
-    async def healthz() -> Any:
-        """200 when the order service's database answers, else 503."""
-        try:
-            await orders.ping()
-        except Exception as exc:  # whatever the reason, the service cannot take orders
-            return JSONResponse({"status": "unavailable", "detail": f"database: {type(exc).__name__}"}, 503)
-        return Health(status="ok")
-
+    add_healthz(app, lambda: orders.ping(), what="the database")  # looked up per call: the service may start later
     return app

@@ -2,7 +2,8 @@
 
 Nothing here is used by the services. Each function reproduces one pattern of
 ``order-service/app.py`` as written in the course, with only the URL and the
-exchange name changed (so it runs here, in your namespace):
+exchange's name and arguments changed (so it runs here, in your namespace, on the
+exchange the bus declares — RabbitMQ refuses a second declaration that differs):
 
 * :func:`publish_event` — a new connection, channel and exchange declaration
   for every single event;
@@ -19,6 +20,7 @@ from typing import Any, Callable
 
 import aio_pika
 
+from workshop.bus.rabbitmq import events_arguments
 from workshop.config import Settings
 from workshop.events import Event
 
@@ -29,7 +31,7 @@ async def publish_event(event: Event, s: Settings) -> None:
     async with connection:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(s.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC,
-                                                  durable=True)
+                                                  durable=True, arguments=events_arguments(s))
         message = aio_pika.Message(body=event.to_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
         await exchange.publish(message, routing_key=f"order.{event.event_type.lower()}")
 

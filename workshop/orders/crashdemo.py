@@ -43,7 +43,7 @@ class CrashResult:
         return self.saved - self.published
 
 
-async def _child(mode: str, orders: int, crash_at: int) -> None:
+async def child(mode: str, orders: int, crash_at: int) -> None:
     from workshop.bus.rabbitmq import RabbitBus
     from workshop.orders.order import OrderService
 
@@ -88,7 +88,7 @@ async def run(s: Settings, mode: str, *, orders: int = 5, crash_at: int = 3, tim
             await conn.execute("TRUNCATE orders, outbox")
         sub = await bus.subscribe("crashdemo_tap", ["order.ordercreated"], tap, durable=False)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "workshop.orders.crashdemo", mode, str(orders), str(crash_at), env=child_env(s))
+            sys.executable, "-m", "workshop.run.orders", "crash-demo", mode, str(orders), str(crash_at), env=child_env(s))
         code = await within(proc.wait(), timeout, what=f"the {mode} demo's child process to crash")
         if mode == "outbox":  # the order service restarts: its relay publishes what is waiting
             while await outbox.Relay(pool, bus, "order").flush():
@@ -103,6 +103,3 @@ async def run(s: Settings, mode: str, *, orders: int = 5, crash_at: int = 3, tim
         await bus.close()
         await pool.close()
 
-
-if __name__ == "__main__":
-    asyncio.run(_child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))

@@ -11,6 +11,14 @@ the **same transaction** as the work::
 
 Either both commit or neither does; two concurrent deliveries of the same event
 serialise on the primary key, and the second finds the row.
+
+What it does **not** cover: an effect outside this database transaction. If the
+handler charges a card through a payment provider's API and the process dies
+before ``COMMIT``, the inbox row is rolled back with everything else — the
+redelivery looks like a first time and charges again. Outbox + inbox give
+*effectively-once* for effects in the consumer's own transaction; an external
+effect needs that system's **idempotency key** (pass the ``event_id``), which
+payment providers accept for exactly this. Notebook 01, section 5c, shows both.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Inventory service: reserves stock for paid orders, all items or none.
 
-``python -m workshop.orders.inventory`` runs it alone.
+``python -m workshop.run.orders inventory`` runs it alone.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from workshop.events import Event
 from workshop.orders import domain
-from workshop.orders.service import Service, run_main
+from workshop.orders.service import Service
 
 
 class InventoryService(Service):
@@ -28,6 +28,3 @@ class InventoryService(Service):
             await conn.execute("UPDATE stock SET qty = %s WHERE sku = %s", (qty, sku))
         return [result]
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_main(InventoryService))

@@ -1,7 +1,7 @@
 """Notification service: reacts to every step of every order, and tells the customer about those they care about.
 
 It keeps its own copy of who placed which order (from ``OrderCreated``), so it
-never has to ask the order service. ``python -m workshop.orders.notification``.
+never has to ask the order service. ``python -m workshop.run.orders notification``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from workshop.events import Event
 from workshop.orders import domain
-from workshop.orders.service import Service, run_main
+from workshop.orders.service import Service
 
 
 class NotificationService(Service):
@@ -32,6 +32,3 @@ class NotificationService(Service):
                            (event.aggregate_id, sent.data["user_id"], sent.data["text"]))
         return [sent]
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_main(NotificationService))

@@ -7,7 +7,7 @@ the event). A client that retries sends an *idempotency key*: the key is
 claimed in that same transaction, so twenty identical retries make one order
 and one event. It listens to the other services' events to keep the order's
 status, and closes failed sagas with ``OrderCancelled``.
-``python -m workshop.orders.order --port 8000``.
+``python -m workshop.run.orders order --port 8000``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from workshop.errors import WorkshopError
 from workshop.events import Event
 from workshop.orders import domain, outbox
-from workshop.orders.service import Service, run_main
-
-
-class IdempotencyConflict(WorkshopError):
-    """An idempotency key that already created an order, sent again with a different order."""
+from workshop.orders.domain import IdempotencyConflict
+from workshop.orders.service import Service
 
 
 class OrderService(Service):
@@ -113,6 +109,3 @@ async def _claim(conn: Any, key: str, created: Event) -> str | None:
                                   f"({order_id}); use a new key for a new order")
     return order_id
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_main(OrderService))

@@ -7,6 +7,15 @@ order that was never saved. With an outbox the event is a row next to the
 order; a :class:`Relay` publishes unpublished rows with publisher confirms
 and marks them. A crash can now only cause a *second* publish (the relay died
 after the confirm, before marking) — which the consumers' inbox absorbs.
+
+"Published" must mean *in a queue*, not just "the broker answered": RabbitMQ
+confirms a message that matches no binding — and drops it. So the bus's
+exchange has an alternate exchange: an event whose subscriber's queue does not
+exist yet is parked in ``ns.unrouted`` (``await bus.unrouted()``) and replayed
+with ``await bus.replay_unrouted()``. Should even that be missing, the broker
+returns the message (it is published ``mandatory``), the bus raises
+:class:`~workshop.bus.base.Unroutable`, and the relay marks only what was
+delivered: the rest stays here and is tried again.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import asyncio
 import contextlib
 from typing import Any, Iterable
 
-from workshop.bus.base import Bus
+from workshop.bus.base import Bus, Unroutable
 from workshop.events import Event
 from workshop.orders.schemas import routing_key
 from workshop.waiting import stop_task
@@ -51,7 +60,12 @@ class Relay:
         self._wake.set()
 
     async def flush(self) -> int:
-        """Publish one batch; returns how many rows were published."""
+        """Publish one batch; returns how many rows were published (routed and confirmed).
+
+        Raises :class:`Unroutable` after marking the others when some rows found no queue:
+        those stay unpublished and are tried again on the next flush.
+        """
+        unroutable: Unroutable | None = None
         async with self.pool.connection() as conn:
             async with conn.transaction():
                 cur = await conn.execute(
@@ -60,11 +74,17 @@ class Relay:
                 rows = await cur.fetchall()
                 if not rows:
                     return 0
-                await self.bus.publish_many([(key, Event.from_json(body)) for _, key, body in rows],
-                                            source=self.source)
+                try:
+                    await self.bus.publish_many([(key, Event.from_json(body)) for _, key, body in rows],
+                                                source=self.source)
+                except Unroutable as exc:  # delivered ones are marked, the others wait for their queue
+                    unroutable = exc
+                    rows = [r for i, r in enumerate(rows) if i not in set(exc.failed)]
                 await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)",
                                    ([r[0] for r in rows],))
         self.published += len(rows)
+        if unroutable:
+            raise unroutable
         return len(rows)
 
     async def run(self) -> None:
@@ -101,6 +121,12 @@ class Relay:
                 await stop_task(self._task)
             self._task = None
             self._stopping = False
+
+    async def __aenter__(self) -> Relay:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
 
 async def pending(pool: Any, source: str | None = None) -> int:

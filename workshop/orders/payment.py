@@ -1,6 +1,6 @@
 """Payment service: charges on ``OrderCreated``, refunds on ``InventoryShortage`` (the compensation).
 
-Run it alone with ``python -m workshop.orders.payment``; start three for
+Run it alone with ``python -m workshop.run.orders payment``; start three for
 competing consumers — the inbox makes sure no payment is taken twice.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from workshop.events import Event
 from workshop.orders import domain
-from workshop.orders.service import Service, run_main
+from workshop.orders.service import Service
 
 
 class PaymentService(Service):
@@ -35,6 +35,3 @@ class PaymentService(Service):
             return [result]
         return []
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_main(PaymentService))

@@ -1,6 +1,6 @@
 """Run services as separate processes — the second of the three ways, same code path.
 
-    proc = await start("payment", settings)       # python -m workshop.orders.payment
+    proc = await start("payment", settings)       # python -m workshop.run.orders payment
     proc.send_signal(signal.SIGKILL)              # the chaos experiment
     await stop(proc)
 
@@ -27,9 +27,9 @@ def child_env(s: Settings) -> dict[str, str]:
 
 
 async def start(service: str, s: Settings, *args: str, timeout: float = 30.0) -> asyncio.subprocess.Process:
-    """Start ``python -m workshop.orders.<service>`` in ``s``'s namespace; returns once it consumes."""
+    """Start ``python -m workshop.run.orders <service>`` in ``s``'s namespace; returns once it consumes."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", f"workshop.orders.{service}", *args, env=child_env(s),
+        sys.executable, "-m", "workshop.run.orders", service, *args, env=child_env(s),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     assert proc.stdout is not None
     try:

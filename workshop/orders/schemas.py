@@ -18,13 +18,13 @@ with :func:`money`. A number from an older producer (``12.5``) is still read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, TypeAdapter, ValidationError
 
-from workshop.events import Event, SchemaError
-
+from workshop.events import Event, EventSchemas, Schema, SchemaError, check
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")  # the largest numeric(12,2): every amount column of db.py
@@ -38,8 +38,8 @@ Money = Annotated[
 _MONEY: TypeAdapter[Decimal] = TypeAdapter(Money)
 
 
-class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Data(Schema):
+    """An order event's data: no unknown fields, no NUL in any text (:class:`~workshop.events.Schema`)."""
 
 
 class Item(_Data):
@@ -110,6 +110,10 @@ SCHEMAS: dict[str, tuple[str, dict[int, type[BaseModel]]]] = {
 }
 
 
+EVENTS = EventSchemas({name: versions for name, (_, versions) in SCHEMAS.items()})
+"""The order events' schemas; ``EVENTS.validate`` is the buses' hook."""
+
+
 def routing_key(event: Event | str) -> str:
     """The routing key an event type is published with."""
     name = event if isinstance(event, str) else event.event_type
@@ -121,15 +125,7 @@ def routing_key(event: Event | str) -> str:
 
 def validate(event: Event) -> Event:
     """Check ``event.data`` against the schema of its type and version; raises :class:`SchemaError`."""
-    if event.event_type not in SCHEMAS:
-        raise SchemaError(f"unknown event type {event.event_type!r}")
-    versions = SCHEMAS[event.event_type][1]
-    model = versions.get(event.schema_version)
-    if model is None:
-        raise SchemaError(f"{event.event_type} has no schema version {event.schema_version} "
-                          f"(known: {sorted(versions)})")
-    _check(model, event.data, f"{event.event_type} v{event.schema_version}")
-    return event
+    return EVENTS.validate(event)
 
 
 def money(value: Any) -> Decimal:
@@ -146,21 +142,13 @@ def money(value: Any) -> Decimal:
 
 def order_total(items: Iterable[dict]) -> Decimal:
     """The sum of ``qty * price`` over the items, exactly (each item checked against :class:`Item`)."""
-    checked = [_check(Item, item, f"items.{n}") for n, item in enumerate(items)]
+    checked = [check(Item, item, f"items.{n}") for n, item in enumerate(items)]
     return sum((money(i["price"]) * i["qty"] for i in checked), Decimal("0.00"))
-
-
-def _check(model: type[BaseModel], data: dict, what: str) -> dict:
-    try:
-        return model.model_validate(data).model_dump(mode="json")  # JSON-ready: amounts as "12.50"
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors())
-        raise SchemaError(f"{what}: {problems}") from None
 
 
 def make(event_type: str, aggregate_id: str, data: dict, *, cause: Event | None = None) -> Event:
     """Build a checked event; with ``cause`` it joins that event's conversation."""
-    model = SCHEMAS[event_type][1][1]
-    clean = _check(model, data, f"{event_type} v1")
-    event = cause.caused(event_type, clean, aggregate_id) if cause else Event(event_type, aggregate_id, clean)
-    return validate(event)
+    if cause is None:
+        return EVENTS.make(event_type, aggregate_id, data, schema_version=1)
+    clean = check(SCHEMAS[event_type][1][1], data, f"{event_type} v1")
+    return cause.caused(event_type, clean, aggregate_id)

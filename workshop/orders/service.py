@@ -13,17 +13,13 @@ events waiting in the outbox.
 
 Three ways to run a service, one code path: inside a notebook
 (:class:`~workshop.orders.system.OrderSystem`), as a process
-(``python -m workshop.orders.payment``), or as a compose service.
+(``python -m workshop.run.orders payment``, :mod:`workshop.run.orders`), or as a compose service.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import logging
-import signal
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from workshop.bus.base import Bus, Delivery, RetryPolicy, Subscription
 from workshop.events import Event
@@ -73,71 +69,14 @@ class Service:
             self.subscription = None
         await self.relay.stop()
 
+    async def __aenter__(self) -> Service:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     @property
     def stats(self) -> dict[str, int]:
         counts = self.subscription.stats.as_dict() if self.subscription else {}
         return {**counts, "duplicates": self.duplicates, "published": self.relay.published}
-
-
-# --- running one service as a process --------------------------------------------------------
-
-
-def run_main(service_cls: type[Service], argv: Sequence[str] | None = None) -> int:
-    """``python -m workshop.orders.<name>``: run until SIGTERM/SIGINT."""
-    p = argparse.ArgumentParser(prog=f"python -m workshop.orders.{service_cls.name}",
-                                description=(service_cls.__doc__ or "").strip().splitlines()[0])
-    p.add_argument("--prefetch", type=int, default=20)
-    p.add_argument("--work-delay", type=float, default=0.0, help="simulated seconds of work per event")
-    if service_cls.name == "order":
-        p.add_argument("--port", type=int, default=8000, help="HTTP API port (0: no API)")
-        p.add_argument("--host", default="127.0.0.1")
-    args = p.parse_args(argv)
-    try:
-        asyncio.run(_serve(service_cls, args))
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
-async def _serve(service_cls: type[Service], args: argparse.Namespace) -> None:
-    from workshop.bus.rabbitmq import RabbitBus
-    from workshop.config import settings
-    from workshop.errors import WorkshopError
-    from workshop.orders import db, schemas
-
-    s = settings()
-    logging.basicConfig(level=logging.WARNING, format=f"{service_cls.name}: %(levelname)s %(message)s")
-    quiet = [logging.getLogger(n) for n in ("aio_pika", "aiormq")]
-    for log in quiet:  # the first connect reports its own failure, in one line
-        log.setLevel(logging.CRITICAL)
-    try:
-        pool = await db.open_pool(s)
-        bus = await RabbitBus.connect(s, validate=schemas.validate)
-    except WorkshopError as exc:  # one line naming the service and the fix
-        raise SystemExit(f"{service_cls.name}: {exc}") from None
-    for log in quiet:  # from now on: show reconnection attempts if the broker goes away
-        log.setLevel(logging.WARNING)
-    service = service_cls(pool, bus, prefetch=args.prefetch, work_delay=args.work_delay)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await service.start()
-    server_task = None
-    if getattr(args, "port", 0):
-        import uvicorn
-
-        from workshop.orders.api import create_app
-
-        server = uvicorn.Server(uvicorn.Config(create_app(service), host=args.host, port=args.port,
-                                               log_level="warning"))
-        server_task = asyncio.create_task(server.serve())
-    print(f"{service_cls.name}: consuming {', '.join(service.bindings)} in {s.namespace}", flush=True)
-    await stop.wait()
-    if server_task:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server_task, 5)
-    await service.stop()
-    await bus.close()
-    await pool.close()

@@ -1,6 +1,6 @@
 """Shipping service: issues a tracking number once the stock is reserved.
 
-``python -m workshop.orders.shipping`` runs it alone.
+``python -m workshop.run.orders shipping`` runs it alone.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from workshop.events import Event
 from workshop.orders import domain
-from workshop.orders.service import Service, run_main
+from workshop.orders.service import Service
 
 
 class ShippingService(Service):
@@ -24,6 +24,3 @@ class ShippingService(Service):
                            (event.aggregate_id, shipped.data["tracking_number"]))
         return [shipped]
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_main(ShippingService))

@@ -6,7 +6,7 @@
     await system.wait_final([oid])             # {'ORD-…': 'shipped'}
     await system.stop()
 
-The same service classes run as processes (``python -m workshop.orders.payment``);
+The same service classes run as processes (``python -m workshop.run.orders payment``);
 pass ``services=("order",)`` to run only some of them here.
 """
 

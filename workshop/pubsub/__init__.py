@@ -1,10 +1,11 @@
-"""Chapter 2 — publish/subscribe with Redis, and Redis Streams that lose nothing.
+"""Chapter 2 — publish/subscribe with Redis, and Redis Streams that survive a consumer crash
+(and, with the append-only file on, a server crash).
 
 * :mod:`.course` — the course's ``publisher.py`` / ``subscriber.py`` as written, so the
   notebook can measure what goes wrong with them;
 * :mod:`.publisher`, :mod:`.subscriber` — the same flow on redis-py's asyncio client:
   JSON events, subscriptions confirmed before anything is published, pattern
-  subscriptions, bad messages counted and skipped (``python -m workshop.pubsub.subscriber``);
+  subscriptions, bad messages counted and skipped (``python -m workshop.run.pubsub subscriber``);
 * :mod:`.streams` — Redis Streams with a consumer group: ``XADD``, ``XREADGROUP``, ``XACK``,
   ``XPENDING``, ``XAUTOCLAIM`` and a dead-letter stream;
 * :mod:`.timeline` — who received what, and the delivery timeline plot;
@@ -18,7 +19,7 @@ __all__ = ["Publisher", "Subscriber"]
 
 
 def __getattr__(name: str):
-    # imported on first use, so `python -m workshop.pubsub.subscriber` does not import itself twice
+    # imported on first use: `import workshop.pubsub.streams` need not import the others
     if name == "Publisher":
         from workshop.pubsub.publisher import Publisher
         return Publisher

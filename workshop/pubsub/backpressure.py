@@ -19,39 +19,49 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import tempfile
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from workshop import connect
 from workshop.config import Namespace, settings
 from workshop.errors import WorkshopError
 from workshop.events import Event
+from workshop.process import Server, free_port, port_open
 from workshop.waiting import until
 
 DISCONNECT_LOG = "overcoming of output buffer limits"  # what redis-server logs when it closes one
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ThrowawayRedis:
-    """A private ``redis-server`` on 127.0.0.1:<free port>, no persistence, for one experiment."""
+    """A private ``redis-server`` on 127.0.0.1:<free port> for one experiment.
 
-    def __init__(self, pubsub_limit: str = "256kb 128kb 0", startup_timeout: float = 10.0) -> None:
-        self.pubsub_limit, self.startup_timeout = pubsub_limit, startup_timeout
+    No persistence by default (like every Redis this course starts, for speed); ``appendfsync``
+    ``"everysec"`` or ``"always"`` turns the append-only file (AOF) on. ``args`` adds other
+    redis-server options. The server runs in a temporary folder of its own, removed when it
+    stops; :meth:`crash` kills it with ``SIGKILL`` and :meth:`start` brings it back on the same
+    port and folder.
+    """
+
+    def __init__(self, pubsub_limit: str = "256kb 128kb 0", startup_timeout: float = 10.0,
+                 args: tuple[str, ...] = (), appendfsync: str | None = None) -> None:
+        if appendfsync not in (None, "everysec", "always"):
+            raise ValueError("appendfsync must be None (no persistence), 'everysec' or 'always'")
+        self.pubsub_limit, self.startup_timeout, self.args = pubsub_limit, startup_timeout, args
+        self.appendfsync = appendfsync
         self.port = 0
-        self.proc: asyncio.subprocess.Process | None = None
+        self.server: Server | None = None
         self._dir: tempfile.TemporaryDirectory | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def proc(self) -> Any:
+        """The running ``redis-server`` process (``None`` once stopped)."""
+        return self.server.proc if self.server else None
 
     @property
     def logfile(self) -> Path:
@@ -63,37 +73,27 @@ class ThrowawayRedis:
         if binary is None:
             raise WorkshopError("redis-server is not installed, so no throw-away server can be started: "
                                 "apt-get install redis-server (or brew install redis)")
-        self._dir = tempfile.TemporaryDirectory(prefix="workshop-redis-")
-        self.port = _free_port()
-        self.proc = await asyncio.create_subprocess_exec(
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", self._dir.name, "--logfile", str(self.logfile),
-            "--client-output-buffer-limit", f"pubsub {self.pubsub_limit}",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        s = replace(settings(), redis_url=self.url)
+        if self._dir is None:  # a restart after crash() keeps its folder and port
+            self._dir = tempfile.TemporaryDirectory(prefix="workshop-redis-")
+            self.port = free_port()
+        persistence = (["--appendonly", "no"] if self.appendfsync is None
+                       else ["--appendonly", "yes", "--appendfsync", self.appendfsync])
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
+                "--dir", self._dir.name, "--logfile", str(self.logfile),
+                "--client-output-buffer-limit", f"pubsub {self.pubsub_limit}", *self.args]
+        self.server = Server(f"the throw-away redis-server on port {self.port}", argv, log=self.logfile,
+                             output=Path(self._dir.name) / "redis.out",
+                             ready=lambda: port_open("127.0.0.1", self.port),
+                             startup_timeout=self.startup_timeout, stop_timeout=5)
         try:
-            client = await until(lambda: self._try_connect(s), timeout=self.startup_timeout, every=0.05,
-                                 what=f"the throw-away redis-server on port {self.port} to answer")
-            await client.aclose()
+            await self.server.astart()
         except BaseException:
             await self.stop()
             raise
         return self
 
-    async def _try_connect(self, s: Any) -> Any:
-        if self.proc is not None and self.proc.returncode is not None:
-            raise WorkshopError(f"redis-server exited at once (code {self.proc.returncode}): "
-                                f"{self.log_tail() or 'no log'}")
-        try:
-            return await connect.redis(s, timeout=1.0)
-        except WorkshopError:
-            return None
-
     def log_tail(self, lines: int = 3) -> str:
-        try:
-            return " | ".join(self.logfile.read_text().splitlines()[-lines:])
-        except OSError:
-            return ""
+        return self.server.log_tail(lines) if self.server else ""
 
     def disconnections(self) -> int:
         """How many clients this server closed for passing their output buffer limit."""
@@ -102,15 +102,18 @@ class ThrowawayRedis:
         except OSError:
             return 0
 
+    async def crash(self) -> None:
+        """``SIGKILL``: the process dies at once, no shutdown, no last write — its files stay."""
+        if self.server is not None and self.server.proc is not None:
+            proc, self.server.proc = self.server.proc, None
+            proc.kill()
+            await asyncio.to_thread(proc.wait, 5)
+        self.server = None
+
     async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 5)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        self.proc = None
+        if self.server is not None:
+            await self.server.astop()
+            self.server = None
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
@@ -163,7 +166,7 @@ async def slow_subscriber(server: ThrowawayRedis, burst: int = 3000, size: int =
         extra = [Event("tick", "sensor-1", {"phase": "after", "seq": i}) for i in range(after)]
         last = extra[-1].event_id
         for e in extra:  # one by one: each PUBLISH says whether it reached the subscriber
-            await until(lambda e=e: pub.publish("firehose", e), timeout=timeout,
+            await until(partial(pub.publish, "firehose", e), timeout=timeout,
                         what="a PUBLISH that reaches the reconnected subscriber")
         await until(lambda: any(e.event_id == last for e in sub.events), timeout=timeout,
                     what="the events published after the burst")

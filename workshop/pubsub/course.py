@@ -84,17 +84,25 @@ def listen(pubsub: redis.client.PubSub, printed: list[str]) -> None:
 def start_subscriber(url: str, channels: tuple[str, ...], printed: list[str], timeout: float = 5.0) -> Any:
     """Run the course's subscriber in a thread, as its own process would: subscribe, then listen.
 
-    Returns once Redis lists the subscriber's connection with all its subscriptions (so the
-    demo does not also lose messages to the start-up race). ``thread.error`` holds the
+    Returns once Redis counts one more subscriber on every channel than before it started
+    (``PUBSUB NUMSUB``: so the demo does not also lose messages to the start-up race, and a
+    subscriber left over from an earlier run does not fool the wait; a classroom learner may
+    not list other clients, so ``CLIENT LIST`` is no way to ask). ``thread.error`` holds the
     exception that ended the loop, if any.
     """
     import threading
     import uuid
 
-    from workshop.errors import WorkshopError
+    from workshop.waiting import until_sync
 
     name = f"course-subscriber-{uuid.uuid4().hex[:8]}"
     r = redis.Redis.from_url(url, decode_responses=True, socket_timeout=timeout, client_name=name)
+    probe = redis.Redis.from_url(url, decode_responses=True, socket_timeout=timeout)
+
+    def counts() -> list[int]:
+        return [n for _, n in probe.pubsub_numsub(*channels)]
+
+    before = counts()
 
     def main() -> None:
         pubsub = r.pubsub()
@@ -110,9 +118,9 @@ def start_subscriber(url: str, channels: tuple[str, ...], printed: list[str], ti
     thread = threading.Thread(target=main, name=name, daemon=True)
     thread.error = None  # type: ignore[attr-defined]
     thread.start()
-    deadline = time.monotonic() + timeout
-    while not any(c.get("name") == name and int(c.get("sub", 0)) == len(channels) for c in r.client_list()):
-        if time.monotonic() > deadline:
-            raise WorkshopError(f"the course's subscriber did not subscribe within {timeout:g} s")
-        thread.join(0.01)
+    try:
+        until_sync(lambda: all(now > then for now, then in zip(counts(), before)),
+                   timeout=timeout, every=0.01, what="the course's subscriber to subscribe")
+    finally:
+        probe.close()
     return thread

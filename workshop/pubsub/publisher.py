@@ -10,18 +10,17 @@ What changed from the course: messages are the workshop's :class:`~workshop.even
 ``PUBLISH``'s answer — the number of subscribers that received the message — is returned
 instead of thrown away: ``0`` means nobody heard it, and nobody ever will.
 
-As a process (what the compose service ``publisher`` runs)::
+As a process (what the compose service ``publisher`` runs; :mod:`workshop.run.pubsub`)::
 
-    python -m workshop.pubsub.publisher --interval 5          # the course's loop, forever
-    python -m workshop.pubsub.publisher --count 10 --interval 0.1
-    python -m workshop.pubsub.publisher --wait-subscribers 2   # first wait until two are listening
+    python -m workshop.run.pubsub publisher --interval 5          # the course's loop, forever
+    python -m workshop.run.pubsub publisher --count 10 --interval 0.1
+    python -m workshop.run.pubsub publisher --wait-subscribers 2   # first wait until two are listening
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import signal
+import contextlib
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -30,6 +29,7 @@ from typing import Any
 from workshop import connect
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event
+from workshop.waiting import until
 
 CHANNELS = ("user_events", "system_events")  # the course's two channels
 
@@ -89,74 +89,29 @@ class Publisher:
     async def close(self) -> None:
         await self.redis.aclose()
 
+    async def __aenter__(self) -> Publisher:
+        return self
 
-def stop_on_signals() -> asyncio.Event:
-    """An event set by SIGTERM or SIGINT: a process (or container) stops cleanly."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
-def run_process(prog: str, main: Any) -> int:
-    """``asyncio.run(main)``; a :class:`~workshop.errors.WorkshopError` becomes one line and exit code 1."""
-    from workshop.errors import WorkshopError
-
-    try:
-        asyncio.run(main)
-    except WorkshopError as exc:
-        print(f"{prog}: {exc}", flush=True)
-        return 1
-    return 0
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 async def wait_for_subscribers(pub: Publisher, channel: str, n: int, timeout: float) -> None:
     """Wait until ``n`` clients subscribe to ``channel`` (``PUBSUB NUMSUB``), so nothing is published to nobody."""
-    from workshop.waiting import until
-
     async def enough() -> bool:
         [(_, count)] = await pub.redis.pubsub_numsub(pub.channel(channel))
         return count >= n
     await until(enough, timeout=timeout, every=0.1, what=f"{n} subscriber(s) on {pub.channel(channel)}")
 
 
-async def run(s: Settings, channel: str, interval: float, count: int, subscribers: int = 0,
-              wait: float = 60.0) -> int:
-    """The course's ``while True`` loop, stoppable with SIGTERM/SIGINT; returns how many were sent."""
-    stop = stop_on_signals()
-    pub = await Publisher.connect(s)
-    try:
-        if subscribers:
-            await wait_for_subscribers(pub, channel, subscribers, wait)
-        print(f"publisher: publishing to {pub.channel(channel)} every {interval:g} s", flush=True)
-        seq = 0
-        while not stop.is_set() and (count == 0 or seq < count):
-            seq += 1
-            receivers = await pub.publish(channel, user_action(seq))
-            print(f"publisher: #{seq} reached {receivers} subscriber(s)", flush=True)
-            try:
-                await asyncio.wait_for(stop.wait(), interval)
-            except asyncio.TimeoutError:
-                pass
-        return pub.sent
-    finally:
-        await pub.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m workshop.pubsub.publisher", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--channel", default="user_events", help="channel name without the namespace")
-    p.add_argument("--interval", type=float, default=5.0, help="seconds between events (the course: 5)")
-    p.add_argument("--count", type=int, default=0, help="stop after this many (0: run until stopped)")
-    p.add_argument("--wait-subscribers", type=int, default=0, metavar="N",
-                   help="first wait (up to 60 s) until N subscribers listen on the channel")
-    args = p.parse_args(argv)
-    if args.interval < 0 or args.count < 0 or args.wait_subscribers < 0:
-        p.error("--interval, --count and --wait-subscribers must not be negative")
-    return run_process("publisher", run(settings(), args.channel, args.interval, args.count, args.wait_subscribers))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+async def publish_loop(pub: Publisher, channel: str, interval: float, count: int, stop: asyncio.Event) -> int:
+    """The course's ``while True`` loop: an event every ``interval`` s until ``stop`` (or ``count`` sent)."""
+    print(f"publisher: publishing to {pub.channel(channel)} every {interval:g} s", flush=True)
+    seq = 0
+    while not stop.is_set() and (count == 0 or seq < count):
+        seq += 1
+        receivers = await pub.publish(channel, user_action(seq))
+        print(f"publisher: #{seq} reached {receivers} subscriber(s)", flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+    return pub.sent

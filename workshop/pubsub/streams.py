@@ -18,7 +18,7 @@ not acknowledged yet (the *pending entries list*, PEL). So:
 
 As a process (kill it with SIGKILL to see its pending entries reclaimed by another)::
 
-    python -m workshop.pubsub.streams --group analytics --consumer c1 [--work-delay 0.1]
+    python -m workshop.run.pubsub consumer --group analytics --consumer c1 [--work-delay 0.1]
 """
 
 from __future__ import annotations
@@ -232,48 +232,8 @@ class GroupConsumer:
         await self.stop()
         await self.redis.aclose()
 
+    async def __aenter__(self) -> GroupConsumer:
+        return self
 
-async def run(s: Settings, stream: str, group: str, consumer: str, work_delay: float, batch: int,
-              claim_idle_ms: int) -> None:
-    """Consume until SIGTERM, printing one line per handled event."""
-    from workshop.pubsub.publisher import stop_on_signals
-
-    stop = stop_on_signals()
-
-    async def handle(event: Event) -> None:
-        await asyncio.sleep(work_delay)  # the work; a SIGKILL here leaves the batch pending
-        print(f"{consumer}: handled {event.event_type} seq={event.data.get('seq')}", flush=True)
-
-    c = await GroupConsumer.create(s, stream, group=group, consumer=consumer, handler=handle, batch=batch,
-                                   claim_idle_ms=claim_idle_ms, log_line=lambda line: print(line, flush=True))
-    print(f"{consumer}: consuming {c.key} as group {group}", flush=True)
-    c.start()
-    try:
-        await stop.wait()
-    finally:
-        await c.close()
-        print(f"{consumer}: stopped after {c.stats.handled} event(s)", flush=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from workshop.pubsub.publisher import run_process
-
-    p = argparse.ArgumentParser(prog="python -m workshop.pubsub.streams", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--stream", default="user_events", help="stream name without the namespace")
-    p.add_argument("--group", required=True)
-    p.add_argument("--consumer", required=True)
-    p.add_argument("--work-delay", type=float, default=0.0, help="seconds of work per event")
-    p.add_argument("--batch", type=int, default=10, help="entries per XREADGROUP")
-    p.add_argument("--claim-idle-ms", type=int, default=5000, help="reclaim entries pending this long")
-    args = p.parse_args(argv)
-    if args.work_delay < 0 or args.batch < 1 or args.claim_idle_ms < 0:
-        p.error("--work-delay and --claim-idle-ms must not be negative, --batch at least 1")
-    return run_process(args.consumer, run(settings(), args.stream, args.group, args.consumer, args.work_delay,
-                                          args.batch, args.claim_idle_ms))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -21,12 +21,11 @@ What changed from the course:
 
 As a process (what the compose services ``subscriber-1`` and ``subscriber-2`` run)::
 
-    python -m workshop.pubsub.subscriber --name subscriber-1
+    python -m workshop.run.pubsub subscriber --name subscriber-1     # workshop.run.pubsub
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import inspect
 import logging
@@ -41,7 +40,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from workshop import connect
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event, EventFormatError
-from workshop.pubsub.publisher import CHANNELS, run_process, stop_on_signals
 from workshop.waiting import stop_task, until
 
 log = logging.getLogger("workshop.pubsub")
@@ -127,6 +125,12 @@ class Subscriber:
         await self._pubsub.aclose()
         await self.redis.aclose()
 
+    async def __aenter__(self) -> Subscriber:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     @property
     def events(self) -> list[Event]:
         return [event for _, _, event in self.received]
@@ -194,36 +198,10 @@ class Subscriber:
         self.log_line(line)
 
 
-def _print_event(name: str) -> Handler:
+def print_event(name: str) -> Handler:
+    """The course's handler: print each event (and "user … performed …" for a user_action)."""
     def show(channel: str, event: Event) -> None:
         print(f"{name}: {channel} {event.event_type} {event.data}", flush=True)
         if event.event_type == "user_action":  # the course's "process event"
             print(f"{name}: user {event.data.get('user_id')} performed {event.data.get('action')}", flush=True)
     return show
-
-
-async def run(s: Settings, name: str, channels: list[str], patterns: list[str]) -> None:
-    stop = stop_on_signals()
-    sub = await Subscriber.start(s, channels=channels, patterns=patterns, handler=_print_event(name), name=name,
-                                 log_line=lambda line: print(line, flush=True))
-    print(f"{name}: subscribed to {', '.join(map(s.namespace.key, channels + patterns))}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await sub.stop()
-        print(f"{name}: stopped after {sub.stats.received} message(s), {sub.stats.bad} bad", flush=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m workshop.pubsub.subscriber", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--name", default="subscriber")
-    p.add_argument("--channel", action="append", dest="channels", help="repeatable; default: the course's two")
-    p.add_argument("--pattern", action="append", dest="patterns", default=[], help="glob pattern, repeatable")
-    args = p.parse_args(argv)
-    channels = args.channels if args.channels is not None else ([] if args.patterns else list(CHANNELS))
-    return run_process(args.name, run(settings(), args.name, channels, args.patterns))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

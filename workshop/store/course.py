@@ -157,43 +157,6 @@ async def feed_gap_demo(s: Settings, table: str = "course_gap") -> dict:
         await b.close()
 
 
-@dataclass
-class FixedResult:
-    writers: int
-    attempted: int
-    stored: int
-    lost: int
-    versions_ok: bool  # versions are exactly 1..stored
-    conflicts: int  # ConcurrencyErrors that were retried
-    max_attempts: int
-
-
-async def measure_with_expected_version(store, *, writers: int = 4, appends: int = 50, stream_id: str = "user-1",
-                                        timeout: float = 60.0) -> FixedResult:
-    """The same race through ``retry.execute``: load, decide, append(expected_version), retry."""
-    from workshop import users
-    from workshop.store.retry import ConflictRetry, execute
-
-    if await store.version(stream_id) == 0:
-        await store.append(stream_id, [users.UserCreated(stream_id, "Alice", "Liddell", "alice@example.com")], 0)
-    before = await store.version(stream_id)
-    attempts: list[int] = []
-    policy = ConflictRetry(attempts=50)
-
-    async def writer(w: int) -> None:
-        for i in range(appends):
-            cmd = users.ChangeEmail(stream_id, f"w{w}-{i}@example.com")
-            out = await execute(store, stream_id, lambda state: users.decide(cmd, state), users.evolve, policy)
-            attempts.append(out.attempts)
-
-    await within(asyncio.gather(*(writer(w) for w in range(writers))), timeout, what=f"{writers} writers")
-    events = await store.read(stream_id, from_version=before + 1)
-    versions = [e.version for e in events]
-    return FixedResult(writers, writers * appends, len(events), writers * appends - len(events),
-                       versions == list(range(before + 1, before + 1 + len(events))),
-                       sum(a - 1 for a in attempts), max(attempts))
-
-
 async def feed_gap_fixed(store) -> dict:
     """The same schedule against :class:`PostgresEventStore`: B has to wait for A.
 

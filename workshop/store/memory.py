@@ -61,6 +61,11 @@ class MemoryEventStore(BaseStore):
         """The position of the last event in the global feed (0 when empty)."""
         return len(self._log)
 
+    async def position(self, stream_id: str, version: int) -> int:
+        """The feed position of ``stream_id``'s event number ``version`` (0 for version 0 or none)."""
+        indexes = self._streams.get(stream_id, [])
+        return indexes[version - 1] + 1 if 0 < version <= len(indexes) else 0
+
     async def raw(self, stream_id: str) -> list[Event]:
         """The events exactly as stored: no decryption, no upcasting."""
         return [self._log[i] for i in self._streams.get(stream_id, [])]

@@ -148,7 +148,7 @@ class PostgresEventStore(BaseStore):
         store = cls(pool, schema, owns_pool=owns, **kw)
         try:
             await store.setup()
-            if personal_fields:
+            if store.cipher is not None and isinstance(store.cipher.keys, PostgresKeyStore):
                 await store.cipher.keys.setup()
         except BaseException:
             await store.close()
@@ -187,7 +187,7 @@ class PostgresEventStore(BaseStore):
                 return (await cur.fetchone())[0]
         except psycopg.Error as exc:
             if exc.sqlstate == "ES409":
-                raise ConcurrencyError(stream_id, expected_version, int(exc.diag.message_detail)) from None
+                raise ConcurrencyError(stream_id, expected_version, int(exc.diag.message_detail or 0)) from None
             raise
 
     # --- reading -----------------------------------------------------------------------
@@ -212,6 +212,13 @@ class PostgresEventStore(BaseStore):
     async def head(self) -> int:
         """The position of the last committed event (0 when empty)."""
         return await self._scalar(f'SELECT coalesce(max(position), 0) FROM "{self.schema}".events')
+
+    async def position(self, stream_id: str, version: int) -> int:
+        """The feed position of ``stream_id``'s event number ``version`` (0 for version 0 or none): one indexed lookup."""
+        if version <= 0:
+            return 0
+        return await self._scalar(f'SELECT coalesce(max(position), 0) FROM "{self.schema}".events '
+                                  "WHERE stream_id = %s AND version = %s", (stream_id, version))
 
     async def raw(self, stream_id: str) -> list[Event]:
         """The events exactly as stored: no decryption, no upcasting."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Awaitable, Callable, Iterator, Sequence, TypeVar
 
 from workshop.events import Event
 from workshop.store.aggregate import Evolve, fold, load
@@ -39,6 +39,28 @@ class ConflictRetry:
             yield random.uniform(0, min(self.max_delay, self.base_delay * 2**n))
 
 
+T = TypeVar("T")
+
+
+async def on_conflict(policy: ConflictRetry, attempt: Callable[[int], Awaitable[T]],
+                      retried: Callable[[], None] | None = None) -> T:
+    """``await attempt(n)`` for n = 1, 2, …; after a :class:`ConcurrencyError`, wait per ``policy`` and
+    try again — the attempt reloads and decides anew. Out of attempts: the last ConcurrencyError."""
+    delays = policy.delays()
+    n = 0
+    while True:
+        n += 1
+        try:
+            return await attempt(n)
+        except ConcurrencyError:
+            delay = next(delays, None)
+            if delay is None:
+                raise
+            if retried is not None:
+                retried()
+            await asyncio.sleep(delay)
+
+
 @dataclass(frozen=True)
 class Outcome:
     version: int  # the stream's version after our append
@@ -55,21 +77,14 @@ async def execute(store: EventStore, stream_id: str, decide: Callable[[Any], Seq
     snapshot, and a new one is saved whenever the policy says so.
     """
     tag = snapshot_tag if snapshot_every is not None else None
-    delays = policy.delays()
-    attempt = 0
-    while True:
-        attempt += 1
+
+    async def attempt(n: int) -> Outcome:
         loaded = await load(store, stream_id, evolve, snapshot_tag=tag)
         events = list(decide(loaded.state))
-        try:
-            version = await store.append(stream_id, events, expected_version=loaded.version)
-        except ConcurrencyError:
-            delay = next(delays, None)
-            if delay is None:
-                raise
-            await asyncio.sleep(delay)
-            continue
+        version = await store.append(stream_id, events, expected_version=loaded.version)
         if snapshot_every is not None and snapshot_every(loaded.version, version):
             state = fold(evolve, await store.read(stream_id, loaded.version + 1, version), loaded.state)
             await store.save_snapshot(Snapshot(stream_id, version, state, snapshot_tag))
-        return Outcome(version, attempt, events)
+        return Outcome(version, n, events)
+
+    return await on_conflict(policy, attempt)

@@ -11,15 +11,30 @@
 """
 
 from workshop.users.events import (
-    PERSONAL_FIELDS, TYPES, UPCASTERS, EmailUpdated, UserActivated, UserCreated, UserDeleted, split_name, validate,
+    PERSONAL_FIELDS,
+    SCHEMAS,
+    UPCASTERS,
+    EmailUpdated,
+    UserActivated,
+    UserCreated,
+    UserDeleted,
+    split_name,
+    validate,
 )
 from workshop.users.model import (
-    ActivateUser, ChangeEmail, CreateUser, DeleteUser, UserError, decide, evolve, fold,
+    ActivateUser,
+    ChangeEmail,
+    CreateUser,
+    DeleteUser,
+    UserError,
+    decide,
+    evolve,
+    fold,
 )
 from workshop.users.view import UsersView
 
 __all__ = [
-    "PERSONAL_FIELDS", "TYPES", "UPCASTERS", "EmailUpdated", "UserActivated", "UserCreated", "UserDeleted",
+    "PERSONAL_FIELDS", "SCHEMAS", "UPCASTERS", "EmailUpdated", "UserActivated", "UserCreated", "UserDeleted",
     "split_name", "validate",
     "ActivateUser", "ChangeEmail", "CreateUser", "DeleteUser", "UserError", "decide", "evolve", "fold",
     "UsersView",

@@ -1,4 +1,4 @@
-"""User events. ``UserCreated`` changed shape once, so it has an upcaster.
+"""User events, one pydantic schema per type and version. ``UserCreated`` changed shape once, so it has an upcaster.
 
 * v1 (the course): ``{"name": "Alice", "email": …}``
 * v2 (now):        ``{"first_name": "Alice", "last_name": "Liddell", "email": …}``
@@ -7,14 +7,19 @@ Old v1 events stay in the store as they are; :func:`split_name` turns them into
 v2 whenever they are read.
 
 Stores for users take ``validate=users.validate`` (bad data never reaches the
-log) and ``upcasters=users.UPCASTERS``.
+log: each event's ``data`` is checked against the schema of its type and
+``schema_version``, in one line naming the field) and ``upcasters=users.UPCASTERS``.
+Event types that are not the users' pass unchecked.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from workshop.events import Event, EventTypes, SchemaError
+from pydantic import AfterValidator, ConfigDict
+from pydantic_core import PydanticCustomError
+
+from workshop.events import Event, EventSchemas, Schema
 from workshop.store.crypto import REDACTED
 from workshop.store.upcasting import Upcasters
 
@@ -25,33 +30,70 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _check_user_created(data: dict[str, Any]) -> None:
-    """Either shape is a valid UserCreated: v1 (name) or v2 (first_name, last_name)."""
-    v2 = isinstance(data.get("first_name"), str) and isinstance(data.get("last_name"), str)
-    v1 = isinstance(data.get("name"), str)
-    problems = [] if (v1 or v2) else ["needs 'first_name' and 'last_name' (or v1's 'name') as strings"]
-    if not isinstance(data.get("email"), str) or "@" not in data.get("email", ""):
-        problems.append(f"'email' should be an address, got {data.get('email')!r}")
-    if problems:
-        raise SchemaError("UserCreated: " + "; ".join(problems))
+def _address(value: str) -> str:
+    if "@" not in value:
+        raise PydanticCustomError("address", "should be an address, got {got}", {"got": repr(value[:40])})
+    return value
 
 
-TYPES = EventTypes()
-"""The user event types; ``TYPES.validate`` is the hook a store takes (``users.validate``)."""
-TYPES.add("UserCreated", _check_user_created)
-validate = TYPES.validate
+Address = Annotated[str, AfterValidator(_address)]
+
+
+class _UserData(Schema):
+    model_config = ConfigDict(strict=True)  # a number is not a name
+
+
+class UserCreatedV1(_UserData):
+    """The course's shape: one ``name``."""
+
+    name: str
+    email: Address
+
+
+class UserCreatedV2(_UserData):
+    first_name: str
+    last_name: str
+    email: Address
+
+
+class EmailUpdatedData(_UserData):
+    email: Address
+
+
+class UserActivatedData(_UserData):
+    pass
+
+
+class UserDeletedData(_UserData):
+    reason: str  # a soft delete: the history stays
+
+
+SCHEMAS = EventSchemas({
+    "UserCreated": {1: UserCreatedV1, 2: UserCreatedV2},
+    "EmailUpdated": {1: EmailUpdatedData},
+    "UserActivated": {1: UserActivatedData},
+    "UserDeleted": {1: UserDeletedData},
+}, others="pass")
+"""The user event types; ``SCHEMAS.validate`` is the hook a store takes (``users.validate``)."""
+validate = SCHEMAS.validate
 
 
 def UserCreated(user_id: str, first_name: str, last_name: str, email: str, **kw: Any) -> Event:
     """A new user, in the current schema (v2)."""
-    data = {"first_name": first_name, "last_name": last_name, "email": email}
-    _check_user_created(data)
-    return Event("UserCreated", user_id, data, schema_version=2, **kw)
+    return SCHEMAS.make("UserCreated", user_id, {"first_name": first_name, "last_name": last_name, "email": email},
+                        **kw)
 
 
-EmailUpdated = TYPES.register("EmailUpdated", {"email": str})
-UserActivated = TYPES.register("UserActivated", {})
-UserDeleted = TYPES.register("UserDeleted", {"reason": str})  # a soft delete: the history stays
+def EmailUpdated(user_id: str, *, email: str, **kw: Any) -> Event:
+    return SCHEMAS.make("EmailUpdated", user_id, {"email": email}, **kw)
+
+
+def UserActivated(user_id: str, **kw: Any) -> Event:
+    return SCHEMAS.make("UserActivated", user_id, {}, **kw)
+
+
+def UserDeleted(user_id: str, *, reason: str, **kw: Any) -> Event:
+    return SCHEMAS.make("UserDeleted", user_id, {"reason": reason}, **kw)
 
 
 UPCASTERS = Upcasters()

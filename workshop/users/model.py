@@ -11,12 +11,13 @@ state. The rules live here, not in the store.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from workshop.store.crypto import REDACTED
 from workshop.errors import WorkshopError
 from workshop.events import Event
+from workshop.store.crypto import REDACTED
 from workshop.users.events import UPCASTERS, EmailUpdated, UserActivated, UserCreated, UserDeleted
 
 State = dict[str, Any]

@@ -18,7 +18,7 @@ class UsersView:
     deleted: set[str] = field(default_factory=set)
     position: int = 0  # the last feed position applied
 
-    def apply(self, event: Event, position: int | None = None) -> "UsersView":
+    def apply(self, event: Event, position: int | None = None) -> UsersView:
         if event.event_type in ("UserCreated", "EmailUpdated", "UserActivated", "UserDeleted"):
             state = evolve(self.users.get(event.aggregate_id, {}), event)
             if state.get("status") == "deleted":

@@ -37,7 +37,7 @@ def synthetic_media(width: int = 320, height: int = 240, fps: int = 15, noise: b
     return lambda: [PatternVideoTrack(width, height, fps, noise), ToneTrack(440.0)]
 
 
-LIVE: "weakref.WeakSet[SignalingPeer]" = weakref.WeakSet()  # peers not closed yet (the lab closes its own)
+LIVE: weakref.WeakSet[SignalingPeer] = weakref.WeakSet()  # peers not closed yet (the lab closes its own)
 
 
 class SignalingPeer:
@@ -74,12 +74,12 @@ class SignalingPeer:
         """The received video's sink."""
         return next((s for s in self.sinks if s.kind == "video"), None)
 
-    async def start(self) -> "SignalingPeer":
+    async def start(self) -> SignalingPeer:
         """Connect and join the room; :class:`CallError` when the server refuses or does not answer."""
         try:
             await self.sio.connect(self.url, transports=["websocket"], wait_timeout=self.timeout)
             await asyncio.wait_for(self.joined.wait(), self.timeout)
-        except (socketio.exceptions.ConnectionError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, socketio.exceptions.ConnectionError) as exc:
             await self.close()
             why = "; ".join(e["message"] for e in self.errors) or str(exc) or "no answer"
             raise CallError(f"{self.name} could not join room {self.room!r} at {self.url}: {why}") from None
@@ -186,9 +186,34 @@ class SignalingPeer:
             return self.pc
         try:
             pc = await asyncio.wait_for(have_pc(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CallError(f"{self.name}: nobody called within {timeout:g} s") from None
         await wait_connected(pc, timeout, what=f"{self.name}'s call")
+
+    async def wait_for_call(self, timeout: float = 60.0) -> bool:
+        """Wait until someone called and the media connection is up: True; False once ``timeout`` s passed.
+
+        The peer stays in the room either way (a later caller still gets through).
+        """
+        from workshop.waiting import WaitTimeout, until
+
+        try:
+            await until(lambda: self.pc is not None and self.pc.connectionState == "connected",
+                        timeout=timeout, every=0.1, what="a call")
+            return True
+        except WaitTimeout:
+            return False
+
+    async def call_ended(self, timeout: float = 300.0) -> bool:
+        """Wait while a call is on: True when the other side hung up or the connection failed, False at ``timeout``."""
+        from workshop.waiting import WaitTimeout, until
+
+        try:
+            await until(lambda: self.pc is None or self.pc.connectionState in ("failed", "closed"),
+                        timeout=timeout, every=0.2, what="the end of the call")
+            return True
+        except WaitTimeout:
+            return False
 
     async def hang_up(self, keep_lock: bool = False) -> None:
         """Close the peer connection (the signaling connection stays)."""
@@ -213,7 +238,7 @@ def _description(pc: RTCPeerConnection) -> dict[str, str]:
 @contextlib.asynccontextmanager
 async def loopback_call(url: str, secret: str, *, relay: bool = False, room: str | None = None,
                         media: Tracks | None = None, timeout: float = 10.0,
-                        addresses: list[str] | None = None) -> AsyncIterator["LoopbackCall"]:
+                        addresses: list[str] | None = None) -> AsyncIterator[LoopbackCall]:
     """Two :class:`SignalingPeer` in this process, in a fresh room, connected; closed on exit.
 
     ``relay=False``: host candidates on ``addresses`` (default loopback only) and no
@@ -221,7 +246,7 @@ async def loopback_call(url: str, secret: str, *, relay: bool = False, room: str
     """
     room = room or f"call-{uuid.uuid4().hex[:8]}"
     token = room_token(secret, room, ttl=600)
-    fixed = None if relay else []
+    fixed: list[dict[str, Any]] | None = None if relay else []
     with host_addresses(addresses or ["127.0.0.1"]):
         callee = SignalingPeer("callee", url, room, token, relay=relay, ice_servers=fixed, media=media)
         caller = SignalingPeer("caller", url, room, token, relay=relay, ice_servers=fixed, media=media)
@@ -244,6 +269,6 @@ class LoopbackCall:
         """Wait for the callee's first received video frame; return it as an RGB array."""
         from workshop.waiting import until
 
-        await until(lambda: self.callee.sink is not None and self.callee.sink.last is not None,
-                    timeout=timeout, what="the first received video frame")
-        return self.callee.sink.image()
+        sink = await until(lambda: self.callee.sink if self.callee.sink is not None and self.callee.sink.last is not None
+                           else None, timeout=timeout, what="the first received video frame")
+        return sink.image()

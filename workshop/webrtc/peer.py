@@ -102,7 +102,7 @@ async def wait_connected(pc: RTCPeerConnection, timeout: float = 10.0, what: str
     changed()
     try:
         state = await asyncio.wait_for(asyncio.shield(done), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         state = None
     finally:
         pc.remove_listener("connectionstatechange", changed)

@@ -22,8 +22,9 @@ What the course's version got wrong, and what this one does instead:
 
 * Anyone could join any room by its name — and two strangers who joined first
   locked its owners out. Here ``join_room`` needs a signed, expiring room token
-  (:mod:`workshop.webrtc.tokens`), and joined clients get time-limited TURN
-  credentials (``ice_servers``) instead of a password written into the page.
+  (:mod:`workshop.webrtc.tokens`, signed with ``SIGNALING_SECRET``), and joined clients
+  get time-limited TURN credentials (``ice_servers``, signed with ``TURN_SECRET``)
+  instead of a password written into the page.
 * On disconnect it told *every* room that the user left, and never deleted rooms.
   Here only the rooms the socket was in hear ``user_left``; empty rooms disappear.
 * It relayed an offer to any ``target`` id, in any room, with whatever the sender
@@ -37,9 +38,13 @@ What the course's version got wrong, and what this one does instead:
   anything malformed (binary attachments, deep nesting, wrong types) gets an
   ``error`` event back — never a traceback in the server's log.
 
+Each payload is a pydantic model (:class:`Join`, :class:`Description`,
+:class:`Candidate` …, on :class:`workshop.events.Schema`, the course's one schema
+system), and :class:`SignalingServer` has one method per event.
+
 Run it::
 
-    python -m workshop.webrtc.signaling --host 127.0.0.1 --port 3000
+    python -m workshop.run.signaling --host 127.0.0.1 --port 3000     # workshop.run.signaling
     curl http://127.0.0.1:3000/healthz
 
 Room state lives in this process's memory, so run one signaling process (several
@@ -48,24 +53,26 @@ would need the rooms in a shared store such as Redis).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
 import os
 import re
-import sys
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Annotated, Any, Literal
 
 import socketio
 from aiohttp import web
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
+from workshop.events import Schema, problems
+from workshop.infra.turn import ice_servers_for
 from workshop.webrtc.limits import Bucket, Limits
 from workshop.webrtc.tokens import TokenError, check_room_token
-from workshop.webrtc.turn import ice_servers_for
 
 log = logging.getLogger("workshop.signaling")
 
@@ -75,12 +82,9 @@ DEFAULT_ORIGINS = (
 )
 MAX_ROOM_SIZE = 2  # a 1:1 call
 MAX_ROOMS_PER_CLIENT = 4
+DEFAULT_LIMITS = Limits()
 ROOM_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 STATIC_DIR = Path(__file__).with_name("static")  # the browser client page
-
-# what each relayed event carries, besides "target"
-PAYLOAD_KEY = {"offer": "offer", "answer": "answer", "ice_candidate": "candidate"}
-
 
 class SignalingError(ValueError):
     """A request the server refuses; the message goes back to the client as an ``error`` event."""
@@ -134,16 +138,91 @@ class Rooms:
         return bool(self.rooms_of.get(a, set()) & self.rooms_of.get(b, set()))
 
 
-# --- checking what clients send -------------------------------------------------------------
-# Each check builds a *new*, plain value from the fields it knows: nothing else a client
-# sent (extra keys, binary attachments, nesting) ever reaches the other peer.
+# --- what clients send: one pydantic model per payload --------------------------------------
+# Each model keeps only the fields it declares: nothing else a client sent (extra keys,
+# binary attachments, nesting) ever reaches the other peer. Types are strict (bytes are
+# not text, true is not an index), and no text may hold a NUL (the Schema rule).
+
+
+def _room_id(value: str) -> str:
+    if not ROOM_ID.fullmatch(value):
+        raise PydanticCustomError("room_id", "room id must be 1-64 characters of A-Z a-z 0-9 _ . : -")
+    return value
+
+
+RoomId = Annotated[str, AfterValidator(_room_id)]
+
+
+class Payload(Schema):
+    """A client's message: strict types, and unknown fields dropped (not relayed, not refused)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class Join(Payload):
+    """``join_room``: ``{room, token}``; the token is checked against the room by :mod:`~workshop.webrtc.tokens`."""
+
+    room: RoomId
+    token: Any = None
+
+
+class Description(Payload):
+    """An offer or an answer: exactly ``{type, sdp}``."""
+
+    type: Literal["offer", "answer"]
+    sdp: str
+
+
+class Candidate(Payload):
+    """An ``RTCIceCandidateInit``: ``candidate``, ``sdpMid``, ``sdpMLineIndex``, ``usernameFragment``."""
+
+    candidate: str
+    sdpMid: str | None = None  # noqa: N815 - WebRTC's names
+    sdpMLineIndex: Annotated[int, Field(ge=0, lt=64)] | None = None  # noqa: N815
+    usernameFragment: str | None = None  # noqa: N815
+
+    def clean(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"usernameFragment"} if self.usernameFragment is None else set())
+
+
+class Offer(Payload):
+    target: str
+    offer: Description
+
+
+class Answer(Payload):
+    target: str
+    answer: Description
+
+
+class IceCandidate(Payload):
+    target: str
+    candidate: Candidate | None  # null: the end of candidates
+
+
+# event -> (the message's model, the key of what it relays, the shape a refusal names)
+RELAYED: dict[str, tuple[type[Payload], str, str]] = {
+    "offer": (Offer, "offer", "{target, offer: {type: 'offer', sdp}}"),
+    "answer": (Answer, "answer", "{target, answer: {type: 'answer', sdp}}"),
+    "ice_candidate": (IceCandidate, "candidate", "{target, candidate: RTCIceCandidate or null}"),
+}
+PAYLOAD_KEY = {event: key for event, (_, key, _) in RELAYED.items()}  # what each relayed event carries
+_ROOM: TypeAdapter[str] = TypeAdapter(Annotated[str, Field(strict=True), AfterValidator(_room_id)])
+
+
+def parse(model: type[BaseModel] | TypeAdapter, data: Any, what: str) -> Any:
+    """``data`` as ``model``, or :class:`SignalingError` in one line: ``what``, then each field at fault."""
+    try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SignalingError(f"{what}: {problems(exc)}") from None
 
 
 def check_room_id(room: Any) -> str:
     """A room id is a short string of letters, digits and ``_ . : -``."""
-    if not isinstance(room, str) or not ROOM_ID.fullmatch(room):
-        raise SignalingError("room id must be 1-64 characters of A-Z a-z 0-9 _ . : -")
-    return room
+    return parse(_ROOM, room, "leave_room needs a room id")
 
 
 def check_join(data: Any) -> tuple[str, Any]:
@@ -151,41 +230,8 @@ def check_join(data: Any) -> tuple[str, Any]:
     if isinstance(data, str):
         raise SignalingError("join_room needs {room, token}, not a bare room name: "
                              "open the call link with its token")
-    if not isinstance(data, dict):
-        raise SignalingError("join_room needs an object {room, token}")
-    return check_room_id(data.get("room")), data.get("token")
-
-
-def _text(value: Any, name: str, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise SignalingError(f"{name} must be a string")
-    return value
-
-
-def check_description(kind: str, value: Any) -> dict[str, str]:
-    """An offer or answer: exactly ``{type, sdp}``."""
-    if not (isinstance(value, dict) and value.get("type") == kind and isinstance(value.get("sdp"), str)):
-        raise SignalingError(f"{kind} must be a session description {{type: {kind!r}, sdp}}")
-    return {"type": kind, "sdp": value["sdp"]}
-
-
-def check_candidate(value: Any) -> dict[str, Any] | None:
-    """An ``RTCIceCandidateInit`` (``candidate``, ``sdpMid``, ``sdpMLineIndex``, ``usernameFragment``), or None."""
-    if value is None:  # end of candidates
-        return None
-    if not isinstance(value, dict):
-        raise SignalingError("candidate must be an RTCIceCandidate object (or null)")
-    index = value.get("sdpMLineIndex")
-    if index is not None and (isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 64):
-        raise SignalingError("candidate.sdpMLineIndex must be a small integer (or null)")
-    clean = {"candidate": _text(value.get("candidate"), "candidate.candidate"),
-             "sdpMid": _text(value.get("sdpMid"), "candidate.sdpMid", optional=True),
-             "sdpMLineIndex": index}
-    if value.get("usernameFragment") is not None:
-        clean["usernameFragment"] = _text(value["usernameFragment"], "candidate.usernameFragment")
-    return clean
+    join = parse(Join, data, "join_room needs an object {room, token}")
+    return join.room, join.token
 
 
 def size_in_bytes(payload: dict[str, Any] | None) -> int:
@@ -195,13 +241,15 @@ def size_in_bytes(payload: dict[str, Any] | None) -> int:
 
 def check_relay(event: str, data: Any, max_bytes: int = Limits.max_payload_bytes) -> tuple[str, Any]:
     """Check an offer/answer/ice_candidate message; return ``(target, clean payload)``."""
-    key = PAYLOAD_KEY[event]
-    if not isinstance(data, dict) or not isinstance(data.get("target"), str) or key not in data:
-        raise SignalingError(f"{event} must be an object {{target, {key}}}")
-    payload = check_candidate(data[key]) if event == "ice_candidate" else check_description(event, data[key])
+    model, key, shape = RELAYED[event]
+    message = parse(model, data, f"{event} must be an object {shape}")
+    inner = getattr(message, key)
+    if isinstance(inner, Description) and inner.type != event:
+        raise SignalingError(f"{event} must be an object {shape}: {key}.type is {inner.type!r}")
+    payload = None if inner is None else inner.clean() if isinstance(inner, Candidate) else inner.model_dump()
     if size_in_bytes(payload) > max_bytes:
         raise SignalingError(f"{key} is larger than {max_bytes} bytes")
-    return data["target"], payload
+    return message.target, payload
 
 
 class TooDeep:
@@ -240,6 +288,7 @@ class _Json:
 
 ROOMS = web.AppKey("rooms", Rooms)  # app[ROOMS]: the room bookkeeping of a running server
 SIO = web.AppKey("sio", socketio.AsyncServer)
+SERVER = web.AppKey("server", object)  # app[SERVER]: the SignalingServer itself
 
 
 def _version() -> str:
@@ -255,155 +304,184 @@ def _address(environ: dict) -> str:
     return (request.remote if request is not None else None) or environ.get("REMOTE_ADDR") or "?"
 
 
-def create_app(secret: str, *, turn_url: str | None = None, max_room_size: int = MAX_ROOM_SIZE,
-               allowed_origins: list[str] | tuple[str, ...] = DEFAULT_ORIGINS,
-               limits: Limits = Limits(), turn_ttl: int = 3600) -> web.Application:
-    """The aiohttp application: Socket.IO at ``/socket.io/``, ``GET /healthz``, and the client page.
+class SignalingServer:
+    """The Socket.IO server: one method per client event, over :class:`Rooms` and the rate limits.
 
-    ``secret`` checks room tokens (and signs TURN credentials when ``turn_url`` is given).
-    ``app[ROOMS]`` and ``app[SIO]`` give a notebook or a test a look inside.
+    ``secret`` checks room tokens (``SIGNALING_SECRET``); ``turn_secret`` signs the TURN
+    credentials handed to joined clients for ``turn_url`` (``TURN_SECRET``). Every event
+    handler runs behind :meth:`_guarded`: the rate limit first, then the handler, whose
+    refusal (or any surprise) becomes an ``error`` event for the sender.
     """
-    if not secret:
-        raise ValueError("the signaling server needs a secret to check room tokens (TURN_SECRET)")
-    rooms = Rooms(max_room_size)
-    # async_handlers=False: one client's messages are handled in the order they were sent
-    # (an ICE candidate must not overtake the offer it belongs to).
-    configured = {o.rstrip("/") for o in allowed_origins}
 
-    def origin_allowed(origin: str | None, environ: dict) -> bool:
-        # the configured origins, and this server's own page (same origin: whatever port it got)
+    def __init__(self, secret: str, *, turn_url: str | None = None, turn_secret: str | None = None,
+                 max_room_size: int = MAX_ROOM_SIZE, allowed_origins: list[str] | tuple[str, ...] = DEFAULT_ORIGINS,
+                 limits: Limits = DEFAULT_LIMITS, turn_ttl: int = 3600) -> None:
+        if not secret:
+            raise ValueError("the signaling server needs a secret to check room tokens (SIGNALING_SECRET)")
+        if turn_url and not turn_secret:
+            raise ValueError("handing out TURN credentials for turn_url needs the TURN server's secret (turn_secret)")
+        self.secret, self.turn_url, self.turn_secret, self.turn_ttl = secret, turn_url, turn_secret, turn_ttl
+        self.limits = limits
+        self.rooms = Rooms(max_room_size)
+        self.origins = {o.rstrip("/") for o in allowed_origins}
+        # async_handlers=False: one client's messages are handled in the order they were sent
+        # (an ICE candidate must not overtake the offer it belongs to).
+        self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=self.origin_allowed,
+                                        max_http_buffer_size=2 * limits.max_payload_bytes, async_handlers=False,
+                                        json=_Json)
+        self.address_of: dict[str, str] = {}  # sid -> client address
+        self.sockets_at: dict[str, int] = defaultdict(int)  # address -> open sockets
+        self.socket_bucket: dict[str, Bucket] = {}
+        self.address_bucket: dict[str, Bucket] = {}
+        self.sio.on("connect", self.connect)
+        self.sio.on("disconnect", self.disconnect)
+        for event, handler in (("join_room", self.join_room), ("leave_room", self.leave_room),
+                               ("offer", self.offer), ("answer", self.answer), ("ice_candidate", self.ice_candidate)):
+            self.sio.on(event, self._guarded(event, handler))
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def origin_allowed(self, origin: str | None, environ: dict) -> bool:
+        """The configured origins, and this server's own page (same origin: whatever port it got)."""
         own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
-        return origin is not None and (origin in configured or origin == own)
+        return origin is not None and (origin in self.origins or origin == own)
 
-    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=origin_allowed,
-                               max_http_buffer_size=2 * limits.max_payload_bytes, async_handlers=False,
-                               json=_Json)
-    address_of: dict[str, str] = {}  # sid -> client address
-    sockets_at: dict[str, int] = defaultdict(int)  # address -> open sockets
-    socket_bucket: dict[str, Bucket] = {}
-    address_bucket: dict[str, Bucket] = {}
-
+    @staticmethod
     def channel(room: str) -> str:
         # Socket.IO gives every sid a room of its own name; a prefix keeps a room id
         # chosen by a client from ever naming another client's private room.
         return f"room:{room}"
 
-    async def reject(sid: str, event: str, message: str) -> None:
+    async def reject(self, sid: str, event: str, message: str) -> None:
         log.info("%s: refused %s: %s", sid, event, message)
-        await sio.emit("error", {"event": event, "message": message}, to=sid)
+        await self.sio.emit("error", {"event": event, "message": message}, to=sid)
 
-    def allowed(sid: str) -> bool:
+    def allowed(self, sid: str) -> bool:
         """Spend one token from the socket's and its address's bucket."""
-        mine, shared = socket_bucket.get(sid), address_bucket.get(address_of.get(sid, "?"))
+        mine, shared = self.socket_bucket.get(sid), self.address_bucket.get(self.address_of.get(sid, "?"))
         return mine is not None and shared is not None and mine.take() and shared.take()
 
-    def handler(event: str) -> Callable[[Callable[..., Awaitable[None]]], Any]:
-        """Register ``fn(sid, data)`` for ``event`` behind the rate limit and a catch-all for bad input."""
-        def register(fn: Callable[..., Awaitable[None]]) -> Any:
-            async def guarded(sid: str, data: Any = None, *extra: Any) -> None:
-                if not allowed(sid):
-                    bucket = socket_bucket.get(sid)
-                    if bucket is not None and bucket.should_warn():
-                        await reject(sid, event, "too many messages: slow down (messages are being dropped)")
-                    return
-                try:
-                    if data is TOO_DEEP:
-                        raise SignalingError(f"{event} message is nested too deeply")
-                    await fn(sid, data)
-                except (SignalingError, TokenError) as exc:
-                    await reject(sid, event, str(exc))
-                except Exception as exc:  # a payload no check foresaw: refuse it, keep serving
-                    log.warning("%s: malformed %s (%s)", sid, event, type(exc).__name__)
-                    await reject(sid, event, f"malformed {event} message")
-            sio.on(event, guarded)
-            return fn
-        return register
+    def _guarded(self, event: str, handler: Callable[[str, Any], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """``handler(sid, data)`` behind the rate limit and a catch-all for bad input."""
+        async def guarded(sid: str, data: Any = None, *extra: Any) -> None:
+            if not self.allowed(sid):
+                bucket = self.socket_bucket.get(sid)
+                if bucket is not None and bucket.should_warn():
+                    await self.reject(sid, event, "too many messages: slow down (messages are being dropped)")
+                return
+            try:
+                if data is TOO_DEEP:
+                    raise SignalingError(f"{event} message is nested too deeply")
+                await handler(sid, data)
+            except (SignalingError, TokenError) as exc:
+                await self.reject(sid, event, str(exc))
+            except Exception as exc:  # a payload no check foresaw: refuse it, keep serving
+                log.warning("%s: malformed %s (%s)", sid, event, type(exc).__name__)
+                await self.reject(sid, event, f"malformed {event} message")
+        return guarded
 
-    @sio.event
-    async def connect(sid: str, environ: dict, auth: Any = None) -> None:
+    # --- one method per event ------------------------------------------------------------------
+
+    async def connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         address = _address(environ)
-        if sockets_at[address] >= limits.sockets_per_address:
+        if self.sockets_at[address] >= self.limits.sockets_per_address:
             raise socketio.exceptions.ConnectionRefusedError(
-                f"too many connections from {address} ({limits.sockets_per_address})")
-        sockets_at[address] += 1
-        address_of[sid] = address
-        socket_bucket[sid] = Bucket(limits.per_socket_rate, limits.per_socket_burst)
-        address_bucket.setdefault(address, Bucket(limits.per_address_rate, limits.per_address_burst))
+                f"too many connections from {address} ({self.limits.sockets_per_address})")
+        self.sockets_at[address] += 1
+        self.address_of[sid] = address
+        self.socket_bucket[sid] = Bucket(self.limits.per_socket_rate, self.limits.per_socket_burst)
+        self.address_bucket.setdefault(address, Bucket(self.limits.per_address_rate, self.limits.per_address_burst))
         log.info("%s: connected from %s", sid, address)
 
-    @handler("join_room")
-    async def join_room(sid: str, data: Any) -> None:
+    async def join_room(self, sid: str, data: Any) -> None:
         room, token = check_join(data)
-        check_room_token(secret, room, token)
-        already = sid in rooms.members.get(room, [])
-        members = rooms.join(room, sid)
+        check_room_token(self.secret, room, token)
+        already = sid in self.rooms.members.get(room, [])
+        members = self.rooms.join(room, sid)
         if not already:
-            await sio.enter_room(sid, channel(room))
-            await sio.emit("user_joined", sid, to=channel(room), skip_sid=sid)
-            log.info("%s: joined %s (%d/%d)", sid, room, len(members), rooms.max_size)
-        if turn_url:  # first, so that a client that calls on room_users already has them
-            await sio.emit("ice_servers", ice_servers_for(secret, turn_url, user=sid.replace(":", "_"),
-                                                          ttl=turn_ttl), to=sid)
-        await sio.emit("room_users", members, to=sid)
+            await self.sio.enter_room(sid, self.channel(room))
+            await self.sio.emit("user_joined", sid, to=self.channel(room), skip_sid=sid)
+            log.info("%s: joined %s (%d/%d)", sid, room, len(members), self.rooms.max_size)
+        if self.turn_url and self.turn_secret:  # first, so that a client that calls on room_users already has them
+            await self.sio.emit("ice_servers", ice_servers_for(self.turn_secret, self.turn_url,
+                                                               user=sid.replace(":", "_"), ttl=self.turn_ttl), to=sid)
+        await self.sio.emit("room_users", members, to=sid)
 
-    @handler("leave_room")
-    async def leave_room(sid: str, room: Any) -> None:
+    async def leave_room(self, sid: str, room: Any) -> None:
         room = check_room_id(room)
-        if rooms.leave(room, sid):
-            await sio.emit("user_left", sid, to=channel(room), skip_sid=sid)
-            await sio.leave_room(sid, channel(room))
+        if self.rooms.leave(room, sid):
+            await self.sio.emit("user_left", sid, to=self.channel(room), skip_sid=sid)
+            await self.sio.leave_room(sid, self.channel(room))
 
-    def relay(event: str) -> None:
-        @handler(event)
-        async def forward(sid: str, data: Any) -> None:
-            target, payload = check_relay(event, data, limits.max_payload_bytes)
-            if target == sid or not rooms.share_a_room(sid, target):
-                raise SignalingError(f"target {target[:64]!r} is not in a room with you")
-            await sio.emit(event, {PAYLOAD_KEY[event]: payload, "sender": sid}, to=target)
+    async def offer(self, sid: str, data: Any) -> None:
+        await self._relay("offer", sid, data)
 
-    for name in PAYLOAD_KEY:
-        relay(name)
+    async def answer(self, sid: str, data: Any) -> None:
+        await self._relay("answer", sid, data)
 
-    @sio.event
-    async def disconnect(sid: str, reason: Any = None) -> None:
-        for room in rooms.leave_all(sid):  # only the rooms this socket was in
-            await sio.emit("user_left", sid, to=channel(room), skip_sid=sid)
-        address = address_of.pop(sid, None)
-        socket_bucket.pop(sid, None)
+    async def ice_candidate(self, sid: str, data: Any) -> None:
+        await self._relay("ice_candidate", sid, data)
+
+    async def _relay(self, event: str, sid: str, data: Any) -> None:
+        """To a peer that shares a room with the sender, and only the fields WebRTC defines."""
+        target, payload = check_relay(event, data, self.limits.max_payload_bytes)
+        if target == sid or not self.rooms.share_a_room(sid, target):
+            raise SignalingError(f"target {target[:64]!r} is not in a room with you")
+        await self.sio.emit(event, {PAYLOAD_KEY[event]: payload, "sender": sid}, to=target)
+
+    async def disconnect(self, sid: str, reason: Any = None) -> None:
+        for room in self.rooms.leave_all(sid):  # only the rooms this socket was in
+            await self.sio.emit("user_left", sid, to=self.channel(room), skip_sid=sid)
+        address = self.address_of.pop(sid, None)
+        self.socket_bucket.pop(sid, None)
         if address is not None:
-            sockets_at[address] -= 1
-            if sockets_at[address] <= 0:
-                del sockets_at[address]
-                address_bucket.pop(address, None)
+            self.sockets_at[address] -= 1
+            if self.sockets_at[address] <= 0:
+                del self.sockets_at[address]
+                self.address_bucket.pop(address, None)
         log.info("%s: disconnected (%s)", sid, reason)
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "version": _version(), "rooms": len(rooms.members),
-                                  "clients": len(rooms.rooms_of), "sockets": len(address_of),
-                                  "max_room_size": rooms.max_size})
+    # --- HTTP -----------------------------------------------------------------------------------
 
-    async def close_sockets(app: web.Application) -> None:
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "version": _version(), "rooms": len(self.rooms.members),
+                                  "clients": len(self.rooms.rooms_of), "sockets": len(self.address_of),
+                                  "max_room_size": self.rooms.max_size})
+
+    async def close_sockets(self, app: web.Application) -> None:
         # Without this, aiohttp waits for every open websocket before it exits (~14 s on SIGTERM).
         # Drop the transports without a goodbye: a client told "server disconnect" would not
         # reconnect, one that just loses its connection does (and rejoins when we are back).
-        sockets = list(sio.eio.sockets.values())
+        sockets = list(self.sio.eio.sockets.values())
         await asyncio.gather(*(s.close(wait=False, abort=True) for s in sockets), return_exceptions=True)
         for s in sockets:
             s.queue.put_nowait(None)  # wakes each websocket's writer, which then closes the websocket
 
-    app = web.Application()
-    sio.attach(app)
-    app.on_shutdown.append(close_sockets)
-    app.router.add_get("/healthz", healthz)
-    if STATIC_DIR.is_dir():
-        app.router.add_static("/client/", STATIC_DIR)
-        if (STATIC_DIR / "index.html").is_file():
-            async def index(request: web.Request) -> web.Response:
-                raise web.HTTPFound("/client/index.html")
+    def app(self) -> web.Application:
+        """The aiohttp application: Socket.IO at ``/socket.io/``, ``GET /healthz``, and the client page."""
+        app = web.Application()
+        self.sio.attach(app)
+        app.on_shutdown.append(self.close_sockets)
+        app.router.add_get("/healthz", self.healthz)
+        if STATIC_DIR.is_dir():
+            app.router.add_static("/client/", STATIC_DIR)
+            if (STATIC_DIR / "index.html").is_file():
+                async def index(request: web.Request) -> web.Response:
+                    raise web.HTTPFound("/client/index.html")
 
-            app.router.add_get("/", index)
-    app[ROOMS], app[SIO] = rooms, sio
-    return app
+                app.router.add_get("/", index)
+        app[ROOMS], app[SIO], app[SERVER] = self.rooms, self.sio, self
+        return app
+
+
+def create_app(secret: str, **options: Any) -> web.Application:
+    """A :class:`SignalingServer`'s aiohttp application (``options``: its keyword arguments).
+
+    ``secret`` checks room tokens; with ``turn_url``, ``turn_secret`` signs the TURN
+    credentials joined clients get. ``app[ROOMS]``, ``app[SIO]`` and ``app[SERVER]`` give a
+    notebook or a test a look inside.
+    """
+    return SignalingServer(secret, **options).app()
 
 
 async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
@@ -424,49 +502,3 @@ def origins_from_env(env: dict[str, str] | None = None) -> tuple[str, ...]:
     raw = (os.environ if env is None else env).get("SIGNALING_ALLOWED_ORIGINS", "")
     found = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
     return found or DEFAULT_ORIGINS
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m workshop.webrtc.signaling [--host H] [--port P] [--max-room-size N] [--origin O ...]``."""
-    from workshop.config import settings
-    from workshop.errors import WorkshopError
-    from workshop.webrtc.turn import check_secret
-
-    p = argparse.ArgumentParser(prog="python -m workshop.webrtc.signaling", description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=int, default=3000)
-    p.add_argument("--max-room-size", type=int, default=MAX_ROOM_SIZE, help="peers per room (2: a 1:1 call)")
-    p.add_argument("--origin", action="append", dest="origins",
-                   help="a browser origin allowed to connect (repeatable; default: "
-                        "$SIGNALING_ALLOWED_ORIGINS or localhost:3000/8888)")
-    p.add_argument("--turn-url", help="the TURN server handed to joined clients (default: $TURN_URL)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log every join, leave and refusal")
-    args = p.parse_args(argv)
-    if args.max_room_size < 1:
-        p.error("--max-room-size must be at least 1")
-    try:
-        s = settings()
-        secret = check_secret(s.turn_secret)
-    except WorkshopError as exc:
-        raise SystemExit(f"signaling: {exc}") from None
-    origins = tuple(args.origins) if args.origins else origins_from_env()
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="signaling: %(levelname)s %(message)s")
-    app = create_app(secret, turn_url=args.turn_url or s.turn_url, max_room_size=args.max_room_size,
-                     allowed_origins=origins)
-    print(f"Signaling server on http://{args.host}:{args.port} "
-          f"(rooms of {args.max_room_size}; origins: {', '.join(origins)})", flush=True)
-    try:
-        web.run_app(app, host=args.host, port=args.port, print=None, shutdown_timeout=0.25)
-    except OSError as exc:  # port taken, address not available
-        raise SystemExit(f"signaling: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    return 0
-
-
-if __name__ == "__main__":
-    code = main()
-    # Stopped cleanly (SIGTERM/SIGINT: sockets dropped, server closed). Skip the interpreter's
-    # teardown of every imported module, which takes over a second on a busy machine.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

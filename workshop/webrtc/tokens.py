@@ -14,8 +14,10 @@ and stores nothing::
     >>> check_room_token("s3cret", "call-1", t, now=1700000100)
     1700000600
 
-The key is derived from ``TURN_SECRET`` with a label, so one secret in `.env`
-serves both jobs while a room token can never pass for a TURN password.
+The secret is ``SIGNALING_SECRET`` (`workshop env` writes a fresh one into `.env`), not
+coturn's ``TURN_SECRET``: whoever may hand out call links need not be able to mint TURN
+credentials, and the two can be rotated apart. The key is derived from it with a label, so
+a token can never pass for anything else signed with the same secret.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import hashlib
 import hmac
 import time
 
-from workshop.errors import WorkshopError
+from workshop.config import PLACEHOLDER, Settings
+from workshop.errors import ConfigError, WorkshopError
 
 LABEL = b"workshop signaling room token v1"
 
@@ -34,9 +37,18 @@ class TokenError(WorkshopError, ValueError):
     """A room token is missing, malformed, signed for another room, or expired."""
 
 
+def signaling_secret(s: Settings) -> str:
+    """``s.signaling_secret``, or a one-line :class:`ConfigError` if it is missing or still ``change-me``."""
+    secret = s.signaling_secret
+    if not secret or secret.strip() == PLACEHOLDER:
+        raise ConfigError("SIGNALING_SECRET is not set (or is still 'change-me'): run `workshop env` "
+                          "to write a fresh one into .env")
+    return secret
+
+
 def _key(secret: str) -> bytes:
     if not secret:
-        raise TokenError("no secret to sign room tokens with: set TURN_SECRET (`workshop env`)")
+        raise TokenError("no secret to sign room tokens with: set SIGNALING_SECRET (`workshop env`)")
     return hmac.new(secret.encode(), LABEL, hashlib.sha256).digest()
 
 

@@ -21,6 +21,7 @@ import av
 import numpy as np
 from aiortc.contrib.media import MediaStreamError
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
+
 from workshop.waiting import stop_task
 
 # 3x5 pixel digits, drawn scaled up into the frame (no font files needed)
@@ -73,12 +74,12 @@ class PatternVideoTrack(VideoStreamTrack):
         y, x = np.mgrid[0:height, 0:width]
         self._base = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1),
                                np.full_like(x, 128)], axis=-1).astype(np.uint8)
-        self._start: float | None = None
+        self._t0: float | None = None
 
     async def recv(self) -> av.VideoFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        due = self._start + self.sent / self.fps
+        if self._t0 is None:
+            self._t0 = time.monotonic()
+        due = self._t0 + self.sent / self.fps
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         img = np.roll(self._base, shift=(self.sent * 4) % self.width, axis=1)
         img[:, :, 2] = (self.sent * 3) % 256
@@ -97,13 +98,13 @@ class ToneTrack(AudioStreamTrack):
     def __init__(self, frequency: float = 440.0, rate: int = 48000) -> None:
         super().__init__()
         self.frequency, self.rate, self.sent = frequency, rate, 0
-        self._start: float | None = None
+        self._t0: float | None = None
 
     async def recv(self) -> av.AudioFrame:
         samples = self.rate // 50
-        if self._start is None:
-            self._start = time.monotonic()
-        due = self._start + self.sent * samples / self.rate
+        if self._t0 is None:
+            self._t0 = time.monotonic()
+        due = self._t0 + self.sent * samples / self.rate
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         t = (np.arange(samples) + self.sent * samples) / self.rate
         pcm = (np.sin(2 * np.pi * self.frequency * t) * 8000).astype(np.int16).reshape(1, -1)
@@ -122,6 +123,7 @@ class FrameSink:
         self.frames = 0
         self.last: Any = None  # the last av frame
         self._times: deque[float] = deque()
+        self._first: float | None = None  # when the first frame arrived
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
@@ -130,6 +132,8 @@ class FrameSink:
                 frame = await self.track.recv()
                 self.frames += 1
                 now = time.monotonic()
+                if self._first is None:
+                    self._first = now
                 self._times.append(now)
                 while self._times and self._times[0] < now - self.window:
                     self._times.popleft()
@@ -140,10 +144,13 @@ class FrameSink:
 
     @property
     def fps(self) -> float:
-        """Frames per second over the last ``window`` seconds."""
-        if len(self._times) < 2:
+        """Frames per second over the last ``window`` seconds (frames that arrive in a burst count once each)."""
+        if self._first is None:
             return 0.0
-        return (len(self._times) - 1) / max(self._times[-1] - self._times[0], 1e-6)
+        now = time.monotonic()
+        span = min(self.window, now - self._first)
+        recent = sum(1 for t in self._times if t >= now - self.window)
+        return recent / span if span > 0.05 else 0.0
 
     def image(self) -> np.ndarray | None:
         """The last received video frame as an RGB array (None before the first one)."""

@@ -7,21 +7,21 @@ into ``static/``, where the signaling server serves them at ``/client/``::
     python -m workshop.webrtc.vendor          # after changing the version in package.json
 
 The copies are committed so that ``pip install`` alone gives a working page;
-``tests/unit/test_webrtc_vendor.py`` fails when they differ from what npm installed.
+``tests/unit/test_webrtc_signaling_parts.py`` fails when they differ from what npm installed.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
-from workshop.errors import WorkshopError
+from workshop.infra.npm import npm_ci
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = HERE / "node_modules" / "socket.io-client"
 FILES = {  # npm package file -> file in static/
     "dist/socket.io.min.js": "socket.io.min.js",
+    "dist/socket.io.min.js.map": "socket.io.min.js.map",  # the script names it: without it, a 404 in DevTools
     "LICENSE": "socket.io-client.LICENSE",
 }
 
@@ -31,21 +31,6 @@ def npm_install(timeout: float = 180) -> Path:
     if not (PACKAGE / "package.json").is_file():
         npm_ci(HERE, timeout)
     return PACKAGE
-
-
-def npm_ci(folder: Path, timeout: float = 180) -> None:
-    """``npm ci`` in ``folder`` (its ``package-lock.json``); a one-line :class:`WorkshopError` if it fails."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise WorkshopError("npm is not installed: install Node.js (apt-get install nodejs npm)")
-    try:
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise WorkshopError(f"npm ci did not finish within {timeout:g} s (is the npm registry reachable?)") from None
-    if done.returncode:
-        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise WorkshopError(f"npm ci failed in {folder}: {last}")
 
 
 def vendor() -> list[Path]:

@@ -24,7 +24,7 @@ FIXES: dict[str, tuple[str, str]] = {
         "rabbitmq-plugins enable rabbitmq_management",
     ),
     "coturn": (f"{COMPOSE} coturn", "workshop up coturn"),
-    "signaling": (f"{COMPOSE} signaling", "python -m workshop.webrtc.signaling"),
+    "signaling": (f"{COMPOSE} signaling", "python -m workshop.run.signaling"),
 }
 
 

@@ -11,7 +11,7 @@ expires:
 coturn recomputes the same HMAC, and refuses the username once its expiry time
 has passed. Nothing needs to be stored on either side.
 
-    >>> from workshop.webrtc.turn import turn_credentials
+    >>> from workshop.infra.turn import turn_credentials
     >>> turn_credentials("s3cret", user="learner", ttl=3600, now=1700000000)["username"]
     '1700003600:learner'
 """

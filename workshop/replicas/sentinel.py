@@ -1,0 +1,302 @@
+"""Redis under Sentinel: a master, a replica and three Sentinels, all throw-away.
+
+Redis replicates **asynchronously**: the master answers ``XADD`` and then streams the write to
+its replicas. Three **Sentinel** processes watch the master; when a majority (the quorum, 2)
+agree it is down for ``down-after-milliseconds``, one of them is elected and promotes the
+replica. Clients ask a Sentinel where the master is — redis-py's ``Sentinel.master_for`` does
+it for every new connection, so after a failover the next command lands on the new master.
+
+    async with SentinelGroup() as group:
+        r = group.master()                        # redis.asyncio client that follows the master
+        result = await kill_master_under_load(group, wait=False)
+        print(result)   # without WAIT: 5,000 acknowledged, 3,100 lost; failover 2.3 s …
+
+**WAIT.** ``WAIT 1 <ms>`` blocks until one replica has *received* the writes made so far on
+this connection (or the timeout passes) and returns how many replicas did. It makes a write
+*known to be replicated* before we call it acknowledged — it does not make Redis synchronous:
+the write is on the master whatever ``WAIT`` answers (nothing is rolled back), the replica
+acknowledged receiving it, not writing it to disk, and Sentinel may still promote a replica
+that did not get it (here there is only one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workshop.errors import WorkshopError
+from workshop.events import Event
+from workshop.process import Server, free_port, port_open
+from workshop.replicas.procs import leftovers
+from workshop.waiting import until, until_sync
+
+NAME = "workshop"  # the name Sentinels know the master by
+INSTALL = "apt-get install redis-server redis-sentinel (workshop setup installs them)"
+
+
+def _ping(port: int) -> Any:
+    import redis
+
+    try:
+        with redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1, decode_responses=True) as r:
+            return r.ping()
+    except redis.RedisError:
+        return False
+
+
+def _info(port: int, section: str) -> dict[str, Any]:
+    import redis
+
+    try:
+        with redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1, decode_responses=True) as r:
+            return r.info(section)
+    except redis.RedisError:
+        return {}
+
+
+@dataclass
+class SentinelGroup:
+    """``redis-server`` master + replica and three ``redis-sentinel`` on free loopback ports."""
+
+    down_after_ms: int = 1000
+    failover_timeout_ms: int = 10000
+    startup_timeout: float = 30.0
+    home: Path | None = None
+    servers: dict[str, Server] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    # --- starting and stopping ---------------------------------------------------------
+    def start(self) -> SentinelGroup:
+        missing = [b for b in ("redis-server", "redis-sentinel") if shutil.which(b) is None]
+        if missing:
+            raise WorkshopError(f"cannot start Redis under Sentinel: {', '.join(missing)} not installed — {INSTALL}")
+        self.home = Path(tempfile.mkdtemp(prefix="workshop-sentinel-"))
+        try:
+            self._redis("redis0")
+            self._redis("redis1", replica_of=self.ports["redis0"])
+            until_sync(lambda: _info(self.ports["redis1"], "replication").get("master_link_status") == "up",
+                       timeout=self.startup_timeout, what="the Redis replica to sync with its master")
+            for i in range(3):
+                self._sentinel(f"sentinel{i}")
+            until_sync(self._sentinels_agree, timeout=self.startup_timeout, every=0.2,
+                       what="the three Sentinels to find each other and the replica")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _redis(self, name: str, replica_of: int | None = None) -> None:
+        assert self.home is not None
+        port = self.ports[name] = free_port()
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", str(self.home), "--dbfilename", f"{name}.rdb", "--maxmemory", "64mb",
+                "--logfile", str(self.home / f"{name}.log")]
+        if replica_of:
+            argv += ["--replicaof", "127.0.0.1", str(replica_of)]
+        self.servers[name] = Server(name, argv, ready=lambda: _ping(port), log=self.home / f"{name}.log",
+                                    startup_timeout=self.startup_timeout)
+        self.servers[name].start()
+
+    def _sentinel(self, name: str) -> None:
+        assert self.home is not None
+        port = self.ports[name] = free_port()
+        conf = self.home / f"{name}.conf"  # Sentinel rewrites its own file: one each
+        conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {self.home}\n"
+                        f"sentinel monitor {NAME} 127.0.0.1 {self.ports['redis0']} 2\n"
+                        f"sentinel down-after-milliseconds {NAME} {self.down_after_ms}\n"
+                        f"sentinel failover-timeout {NAME} {self.failover_timeout_ms}\n"
+                        f"sentinel parallel-syncs {NAME} 1\n"
+                        f"logfile {self.home / (name + '.log')}\n")
+        self.servers[name] = Server(name, ["redis-sentinel", str(conf)], ready=lambda: port_open("127.0.0.1", port),
+                                    log=self.home / f"{name}.log", startup_timeout=self.startup_timeout)
+        self.servers[name].start()
+
+    def _sentinels_agree(self) -> bool:
+        for port in self.sentinel_ports:
+            state = _info(port, "sentinel")
+            master = state.get("master0") or {}
+            if not (isinstance(master, dict) and master.get("sentinels") == 3 and master.get("slaves") == 1):
+                return False
+        return True
+
+    def stop(self) -> None:
+        """Stop all five processes and delete the directory; fail if one is left."""
+        pids = {s.pid for s in self.servers.values() if s.pid}
+        for server in self.servers.values():
+            server.signal(signal.SIGCONT)  # a frozen process cannot act on SIGTERM
+            server.stop()
+        left = leftovers(pids, self.home)
+        if self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
+        if left:
+            raise WorkshopError(f"Redis under Sentinel left {len(left)} process(es) running: "
+                                + ", ".join(str(p.pid) for p in left))
+
+    def __enter__(self) -> SentinelGroup:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> SentinelGroup:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # --- clients ---------------------------------------------------------------------------
+    @property
+    def sentinel_ports(self) -> list[int]:
+        return [p for n, p in self.ports.items() if n.startswith("sentinel")]
+
+    def sentinel(self) -> Any:
+        """redis-py's asyncio ``Sentinel`` over the three Sentinels."""
+        from redis.asyncio.sentinel import Sentinel
+
+        return Sentinel([("127.0.0.1", p) for p in self.sentinel_ports], socket_timeout=1.0,
+                        socket_connect_timeout=1.0)
+
+    def master(self, **kw: Any) -> Any:
+        """A client that asks the Sentinels where the master is on every (re)connection."""
+        return self.sentinel().master_for(NAME, decode_responses=True, socket_timeout=2.0,
+                                          socket_connect_timeout=1.0, **kw)
+
+    def master_name(self) -> str | None:
+        """Which of ``redis0`` / ``redis1`` the Sentinels currently call master."""
+        for port in self.sentinel_ports:
+            master = _info(port, "sentinel").get("master0") or {}
+            if isinstance(master, dict) and master.get("status") == "ok":
+                addr = str(master.get("address", ""))
+                for name, p in self.ports.items():
+                    if addr.endswith(f":{p}") and name.startswith("redis"):
+                        return name
+        return None
+
+    async def restart(self, name: str, timeout: float = 30.0) -> None:
+        """Start a killed server again on its port: the Sentinels turn it into the new master's replica."""
+        old = self.servers[name]
+        old.stop()
+        self.servers[name] = Server(name, old.argv, ready=old.ready, log=old.log, startup_timeout=self.startup_timeout)
+        await self.servers[name].astart()
+        port = self.ports[name]
+        await until(lambda: asyncio.to_thread(
+            lambda: _info(port, "replication").get("master_link_status") == "up"),
+            timeout=timeout, every=0.2, what=f"Sentinel to make {name} a replica of the new master")
+
+    # --- faults ----------------------------------------------------------------------------
+    def kill(self, name: str) -> float:
+        """SIGKILL one Redis server; returns ``time.monotonic()`` right after."""
+        self.servers[name].signal(signal.SIGKILL)
+        return time.monotonic()
+
+    @contextlib.contextmanager
+    def link_down(self, master: str, replica: str):
+        """The replication link drops and the replica is unreachable for a while (a network blip).
+
+        The replica is frozen (SIGSTOP) so it cannot reconnect, and the master closes its
+        connection to it (``CLIENT KILL TYPE replica``): from now on the master's writes go
+        nowhere but its own memory. On exit the replica is thawed (SIGCONT).
+        """
+        import redis
+
+        self.servers[replica].signal(signal.SIGSTOP)
+        try:
+            with redis.Redis(port=self.ports[master], socket_timeout=2) as r:
+                r.client_kill_filter(_type="replica")
+            yield
+        finally:
+            self.servers[replica].signal(signal.SIGCONT)
+
+    async def wait_for_master(self, other_than: str, timeout: float = 30.0) -> str:
+        return await until(lambda: asyncio.to_thread(lambda: (m := self.master_name()) != other_than and m),
+                           timeout=timeout, every=0.1, what="Sentinel to promote the replica")
+
+
+@dataclass
+class RedisFailover:
+    wait: bool                 # WAIT 1 after each batch
+    acknowledged: int
+    acked_while_slow: int
+    unconfirmed: int           # written, but WAIT said no replica had it (or the connection broke)
+    lost: int
+    failover_s: float          # SIGKILL → first XADD the new master answered
+    old: str
+    new: str
+
+    def __str__(self) -> str:
+        how = "with WAIT 1" if self.wait else "without WAIT"
+        return (f"{how}: {self.acknowledged:,} acknowledged ({self.acked_while_slow:,} while the link was "
+                f"down), {self.lost:,} lost | {self.unconfirmed:,} not confirmed | failover "
+                f"{self.failover_s:.1f} s ({self.old} → {self.new})")
+
+
+async def kill_master_under_load(group: SentinelGroup, *, wait: bool, batch: int = 50, size: int = 256,
+                                 warmup: int = 500, down: float = 0.6, after: int = 200,
+                                 timeout: float = 60.0) -> RedisFailover:
+    """XADD in pipelined batches; the link drops, the master dies (SIGKILL); count what survived."""
+    from redis.exceptions import RedisError
+
+    from workshop.pubsub.streams import FIELD, append_many
+
+    r = group.master()
+    key = f"failover:{'wait' if wait else 'nowait'}"
+    acked: list[tuple[float, str]] = []  # (when its batch was sent, event id)
+    written: list[tuple[float, float]] = []  # (sent, answered) for each batch the master took
+    unconfirmed = 0
+    stop = asyncio.Event()
+    pad = "x" * size
+
+    async def writer() -> None:
+        nonlocal unconfirmed
+        i = 0
+        while not stop.is_set():
+            events = [Event("Ticked", "sensor-1", {"i": i + k, "pad": pad}) for k in range(batch)]
+            i += batch
+            start = time.monotonic()
+            try:
+                await append_many(r, key, events)
+                written.append((start, time.monotonic()))
+                if wait and await r.wait(1, 100) < 1:
+                    unconfirmed += batch  # on the master only: do not call it acknowledged
+                    continue
+            except (RedisError, OSError):
+                unconfirmed += batch
+                await asyncio.sleep(0.05)
+                continue
+            acked.extend((start, e.event_id) for e in events)
+
+    task = asyncio.create_task(writer(), name="xadd writer")
+    try:
+        await until(lambda: len(acked) >= warmup, timeout=timeout, what=f"{warmup} XADDs before the fault")
+        old = await asyncio.to_thread(group.master_name) or "redis0"
+        replica = "redis1" if old == "redis0" else "redis0"
+        before = len(acked)
+        with group.link_down(old, replica):
+            await asyncio.sleep(down)
+            slow = len(acked) - before
+            killed_at = group.kill(old)
+        new = await group.wait_for_master(other_than=old, timeout=timeout)
+        # with WAIT nothing is confirmed now: the new master has no replica left
+        await until(lambda: sum(batch for t, _ in written if t > killed_at) >= after, timeout=timeout,
+                    what=f"{after} XADDs on the new master")
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.shield(task), timeout)
+    present: set[str] = set()
+    last = "-"
+    while entries := await r.xrange(key, min=last, count=1000):
+        present.update(Event.from_json(fields[FIELD]).event_id for _, fields in entries)
+        if len(entries) < 1000:
+            break
+        last = "(" + entries[-1][0]
+    await r.aclose()
+    first = next((end for start, end in written if start > killed_at), killed_at)
+    lost = sum(1 for _, e in acked if e not in present)
+    return RedisFailover(wait, len(acked), slow, unconfirmed, lost, first - killed_at, old, new)
