@@ -261,6 +261,7 @@ class Compose:
             "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
             "RABBITMQ_PASSWORD": secrets.token_urlsafe(16),
             "TURN_SECRET": secrets.token_urlsafe(24),
+            "SIGNALING_SECRET": secrets.token_urlsafe(24),
             "JUPYTER_TOKEN": secrets.token_hex(24),
             "REDIS_HOST_PORT": str(free_tcp_port()),
             "POSTGRES_HOST_PORT": str(free_tcp_port()),

@@ -111,7 +111,7 @@ from workshop.webrtc.turn import ice_servers_for
 async def main():
     s = settings()  # SIGNALING_URL http://signaling:3000, TURN_URL turn:coturn:3478, from compose
     room = f"container-test-{uuid.uuid4().hex[:8]}"
-    token = room_token(s.turn_secret, room, ttl=600)
+    token = room_token(s.signaling_secret, room, ttl=600)
     # TURN only; the lab reaches coturn by its service name (the signaling server hands out
     # the address a browser on the host uses, 127.0.0.1, which is not coturn from in here)
     servers = ice_servers_for(s.turn_secret, s.turn_url)
