@@ -225,7 +225,7 @@ def build_base(engine: Engine) -> None:
         say(f"base image {BASE_IMAGE} built with debootstrap in {time.monotonic() - started:.0f} s")
 
 
-def build_images(engine: Engine, config: dict[str, Any], compose: "Compose") -> dict[str, float]:
+def build_images(engine: Engine, config: dict[str, Any], compose: Compose) -> dict[str, float]:
     """Build every image of the compose file; return each image's size in MB."""
     build_base(engine)
     if engine.name == "docker":
@@ -401,7 +401,7 @@ class HealthPump:
         self.thread: threading.Thread | None = None
         self.intervals: dict[str, float] = {}
 
-    def __enter__(self) -> "HealthPump":
+    def __enter__(self) -> HealthPump:
         if self.compose.engine.name == "podman":
             for name, service in self.compose.config()["services"].items():
                 interval = (service.get("healthcheck") or {}).get("interval", "5s")
