@@ -105,7 +105,7 @@ from workshop.config import settings
 from workshop.webrtc.call import SignalingPeer
 from workshop.webrtc.peer import selected_pair
 from workshop.webrtc.tokens import room_token
-from workshop.webrtc.turn import ice_servers_for
+from workshop.infra.turn import ice_servers_for
 
 async def main():
     s = settings()  # SIGNALING_URL http://signaling:3000, TURN_URL turn:coturn:3478, from compose
