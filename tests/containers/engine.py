@@ -367,8 +367,21 @@ class Compose:
     # -- teardown --
 
     def down(self, volumes: bool = True) -> None:
+        """``down`` (``-v``: with the volumes); if Compose cannot (say the compose file changed
+        under a running test), remove what carries this project's label directly."""
         self("down", "--remove-orphans", *(["-v"] if volumes else []), "--timeout=10",
              profiles=PROFILES, timeout=300, check=False)
+        label = f"--filter=label=com.docker.compose.project={self.project}"
+        containers = self.engine("ps", "-aq", label, timeout=60, check=False).stdout.split()
+        if containers:
+            self.engine("rm", "--force", *containers, timeout=300, check=False)
+        networks = self.engine("network", "ls", "-q", label, timeout=60, check=False).stdout.split()
+        if networks:
+            self.engine("network", "rm", *networks, timeout=120, check=False)
+        if volumes:
+            found = self.engine("volume", "ls", "-q", label, timeout=60, check=False).stdout.split()
+            if found:
+                self.engine("volume", "rm", "--force", *found, timeout=120, check=False)
 
     def leftovers(self) -> list[str]:
         """Containers, networks and volumes of this project still present."""
