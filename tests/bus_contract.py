@@ -51,6 +51,7 @@ class BusContract:
         def collect(name):
             async def handler(event, delivery):
                 got[name].append(delivery.routing_key)
+
             return handler
 
         await bus.subscribe("orders", ["order.*"], collect("orders"))
@@ -76,7 +77,9 @@ class BusContract:
         await bus.publish_many([("payment.processed", ev(2, "PaymentProcessed"))])
         parked = await bus.unrouted()
         assert [(d.routing_key, d.reason, d.event.data["n"]) for d in parked] == [
-            ("order.ordercreated", "unrouted", 1), ("payment.processed", "unrouted", 2)]
+            ("order.ordercreated", "unrouted", 1),
+            ("payment.processed", "unrouted", 2),
+        ]
         assert len(await bus.unrouted()) == 2  # peeking leaves them in place
 
         await bus.subscribe("orders", ["order.*"], handler)

@@ -8,14 +8,14 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from workshop.config import Namespace, Settings, settings as load_settings
+from workshop.config import Namespace, Settings
+from workshop.config import settings as load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,6 +13,7 @@ from workshop.events import Event, EventFormatError, EventSchemas, Schema, Schem
 from workshop.store import ConcurrencyError, Snapshot
 from workshop.store.upcasting import Upcasters
 
+
 class Deposited(Schema):
     amount: int
 

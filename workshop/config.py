@@ -105,7 +105,7 @@ class Namespace:
         """The PostgreSQL schema that holds this namespace's tables."""
         return self.name
 
-    def child(self, suffix: str) -> "Namespace":
+    def child(self, suffix: str) -> Namespace:
         """A sub-namespace, e.g. one per test or per notebook."""
         return Namespace(f"{self.name}_{suffix}"[:40])
 

@@ -78,8 +78,9 @@ async def postgres(s: Settings | None = None, *, timeout: float = TIMEOUT, **kw:
         raise ServiceUnavailable("PostgreSQL", s.database_url, failure_reason(exc), fix_for("PostgreSQL")) from None
 
 
-async def postgres_pool(s: Settings | None = None, *, min_size: int = 1, max_size: int = 8,
-                        timeout: float = TIMEOUT, **kw: Any):
+async def postgres_pool(
+    s: Settings | None = None, *, min_size: int = 1, max_size: int = 8, timeout: float = TIMEOUT, **kw: Any
+):
     """An opened, checked ``psycopg_pool.AsyncConnectionPool``. Close with ``await pool.close()``."""
     from psycopg_pool import AsyncConnectionPool
 
@@ -88,8 +89,13 @@ async def postgres_pool(s: Settings | None = None, *, min_size: int = 1, max_siz
     conn = await postgres(s, timeout=timeout)
     await conn.close()
     pool = AsyncConnectionPool(
-        s.database_url, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
-        kwargs={"connect_timeout": max(1, int(timeout)), **kw.pop("kwargs", {})}, **kw,
+        s.database_url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        timeout=timeout,
+        kwargs={"connect_timeout": max(1, int(timeout)), **kw.pop("kwargs", {})},
+        **kw,
     )
     try:
         await pool.open(wait=True, timeout=timeout)

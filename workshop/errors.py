@@ -35,7 +35,6 @@ def redact(url: str) -> str:
     return url
 
 
-
 def install_notebook_hook() -> bool:
     """In IPython, print :class:`WorkshopError` as one red line instead of a traceback."""
     try:

@@ -85,8 +85,9 @@ class Event:
 
     def to_json(self) -> str:
         # the fields as they are: asdict() deep-copies `data`, which a dump does not need (~3x faster)
-        return json.dumps({f.name: getattr(self, f.name) for f in fields(self)}, separators=(",", ":"),
-                          sort_keys=True, default=_plain)
+        return json.dumps(
+            {f.name: getattr(self, f.name) for f in fields(self)}, separators=(",", ":"), sort_keys=True, default=_plain
+        )
 
     @classmethod
     def from_dict(cls, raw: Any) -> Event:
@@ -95,7 +96,7 @@ class Event:
         if not ("event_type" in raw and "aggregate_id" in raw and "data" in raw):  # the common case costs 3 lookups
             missing = [f for f in ("event_type", "aggregate_id", "data") if f not in raw]
             raise EventFormatError(f"event is missing field(s) {', '.join(missing)}: {_short(raw)}")
-        names = _field_names(cls)
+        names = _field_names(cls)  # type: ignore[arg-type]  # a class is hashable; mypy checks its instances
         if not names.issuperset(raw):
             unknown = sorted(set(raw) - names)
             raise EventFormatError(f"event has unknown field(s) {', '.join(unknown)}: {_short(raw)}")
@@ -109,7 +110,9 @@ class Event:
         try:
             raw = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise EventFormatError(f"not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc}): {_short(text)}") from None
+            raise EventFormatError(
+                f"not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc}): {_short(text)}"
+            ) from None
         return cls.from_dict(raw)
 
     # --- helpers ----------------------------------------------------------------
@@ -147,9 +150,19 @@ def _plain(value: Any) -> Any:
 
 
 def _validate(e: Event) -> None:
-    if not (type(e.event_type) is str and e.event_type and type(e.aggregate_id) is str and e.aggregate_id
-            and type(e.data) is dict and type(e.version) is int and e.version >= 1
-            and type(e.schema_version) is int and e.schema_version >= 1 and type(e.event_id) is str and e.event_id):
+    if not (
+        type(e.event_type) is str
+        and e.event_type
+        and type(e.aggregate_id) is str
+        and e.aggregate_id
+        and type(e.data) is dict
+        and type(e.version) is int
+        and e.version >= 1
+        and type(e.schema_version) is int
+        and e.schema_version >= 1
+        and type(e.event_id) is str
+        and e.event_id
+    ):
         _explain_invalid(e)  # the usual event passes the line above; anything else gets the full checks
     if "\x00" in f"{e.event_type}{e.aggregate_id}{e.event_id}{e.correlation_id}{e.causation_id}":
         name = next(n for n in _TEXT_FIELDS if "\x00" in (getattr(e, n) or ""))
@@ -171,9 +184,14 @@ def _explain_invalid(e: Event) -> None:
         (isinstance(e.event_type, str) and bool(e.event_type), "event_type must be a non-empty string"),
         (isinstance(e.aggregate_id, str) and bool(e.aggregate_id), "aggregate_id must be a non-empty string"),
         (isinstance(e.data, dict), "data must be an object (dict)"),
-        (isinstance(e.version, int) and not isinstance(e.version, bool) and e.version >= 1, "version must be an integer >= 1"),
-        (isinstance(e.schema_version, int) and not isinstance(e.schema_version, bool) and e.schema_version >= 1,
-         "schema_version must be an integer >= 1"),
+        (
+            isinstance(e.version, int) and not isinstance(e.version, bool) and e.version >= 1,
+            "version must be an integer >= 1",
+        ),
+        (
+            isinstance(e.schema_version, int) and not isinstance(e.schema_version, bool) and e.schema_version >= 1,
+            "schema_version must be an integer >= 1",
+        ),
         (isinstance(e.event_id, str) and bool(e.event_id), "event_id must be a non-empty string"),
     ]
     for ok, message in checks:
@@ -288,8 +306,9 @@ class EventSchemas:
     also holds a notebook's ``Ticked`` events).
     """
 
-    def __init__(self, models: Mapping[str, Mapping[int, type[BaseModel]]], *,
-                 others: Literal["refuse", "pass"] = "refuse") -> None:
+    def __init__(
+        self, models: Mapping[str, Mapping[int, type[BaseModel]]], *, others: Literal["refuse", "pass"] = "refuse"
+    ) -> None:
         self.models = {name: dict(versions) for name, versions in models.items()}
         self.others = others
 
@@ -312,8 +331,15 @@ class EventSchemas:
             check(model, event.data, f"{event.event_type} v{event.schema_version}")
         return event
 
-    def make(self, event_type: str, aggregate_id: str, data: dict[str, Any], *,
-             schema_version: int | None = None, **envelope: Any) -> Event:
+    def make(
+        self,
+        event_type: str,
+        aggregate_id: str,
+        data: dict[str, Any],
+        *,
+        schema_version: int | None = None,
+        **envelope: Any,
+    ) -> Event:
         """A new ``event_type`` event (latest schema version unless given) with checked, JSON-ready data."""
         version = schema_version or max(self.models[event_type])
         model = self.model(event_type, version)

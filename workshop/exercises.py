@@ -190,7 +190,9 @@ def _cell_name(name: str, index: int, cell: nbformat.NotebookNode) -> str:
     return f"{name}, cell {index + 1} ({cell.cell_type}, starts {first!r})"
 
 
-def make_exercise(solution: nbformat.NotebookNode, name: str = "notebook") -> tuple[nbformat.NotebookNode, list[Exercise]]:
+def make_exercise(
+    solution: nbformat.NotebookNode, name: str = "notebook"
+) -> tuple[nbformat.NotebookNode, list[Exercise]]:
     """Return the learner's notebook made from ``solution``, and the exercises found in it.
 
     ``name`` is only used in error messages. Raises :class:`MarkerError`.
@@ -254,7 +256,10 @@ class Plan:
     @property
     def problems(self) -> list[str]:
         return (
-            [f"stale:   {n} (differs from what its solution generates: solution changed, or exercise edited)" for n in self.stale]
+            [
+                f"stale:   {n} (differs from what its solution generates: solution changed, or exercise edited)"
+                for n in self.stale
+            ]
             + [f"missing: {n} (solutions/{n} has no exercise yet)" for n in self.missing]
             + [f"extra:   {n} (no solutions/{n}; build deletes it)" for n in self.extra]
         )
@@ -263,7 +268,9 @@ class Plan:
 def plan(solutions: Path, exercises: Path) -> Plan:
     """Compare ``exercises/`` with what ``solutions/`` generates. Reads only."""
     if not solutions.is_dir():
-        raise WorkshopError(f"no solutions directory at {solutions} — run from the workshop repository or pass --solutions DIR")
+        raise WorkshopError(
+            f"no solutions directory at {solutions} — run from the workshop repository or pass --solutions DIR"
+        )
     result = Plan()
     wanted = sorted(p for p in solutions.glob("*.ipynb") if not p.name.startswith("."))
     for path in wanted:
@@ -318,8 +325,10 @@ def copy(exercises: Path, folder: Path) -> tuple[list[str], list[str]]:
     Returns (copied, kept) file names.
     """
     if folder.resolve().parent != exercises.resolve().parent:
-        raise ValueError(f"{folder} must be a folder next to {exercises} (e.g. {exercises.parent / 'mine'}), "
-                         "or the notebooks' links to ../notebooks/ would lead nowhere")
+        raise ValueError(
+            f"{folder} must be a folder next to {exercises} (e.g. {exercises.parent / 'mine'}), "
+            "or the notebooks' links to ../notebooks/ would lead nowhere"
+        )
     if folder.resolve() == exercises.resolve():
         raise ValueError("copy into a folder of your own, not into exercises/ itself")
     folder.mkdir(exist_ok=True)
@@ -338,9 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     """``workshop exercises {build,check} [--solutions DIR] [--exercises DIR]`` or ``copy NAME``."""
     root = project_root()
     parser = argparse.ArgumentParser(prog="workshop exercises", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["build", "check", "copy"],
-                        help="build: write exercises/; check: fail if stale; "
-                             "copy NAME: your own copies in NAME/, next to exercises/, links working")
+    parser.add_argument(
+        "action",
+        choices=["build", "check", "copy"],
+        help="build: write exercises/; check: fail if stale; "
+        "copy NAME: your own copies in NAME/, next to exercises/, links working",
+    )
     parser.add_argument("name", nargs="?", help="copy: the folder to copy into (created next to exercises/)")
     parser.add_argument("--solutions", type=Path, default=root / "solutions", help="default: %(default)s")
     parser.add_argument("--exercises", type=Path, default=root / "exercises", help="default: %(default)s")
@@ -354,9 +366,11 @@ def main(argv: list[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return 1
         where = _shown(args.exercises.parent / args.name)
-        print(f"{where}/: {len(copied)} exercise notebook(s) copied" +
-              (f", {len(kept)} already there and kept (your answers)" if kept else "") +
-              f" — open {where}/ in JupyterLab; its links lead to ../notebooks/ as before")
+        print(
+            f"{where}/: {len(copied)} exercise notebook(s) copied"
+            + (f", {len(kept)} already there and kept (your answers)" if kept else "")
+            + f" — open {where}/ in JupyterLab; its links lead to ../notebooks/ as before"
+        )
         return 0
     if args.name:
         parser.error(f"{args.action} takes no folder name")

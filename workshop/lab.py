@@ -35,20 +35,35 @@ def main(argv: list[str]) -> int:
     log = state_dir() / "jupyter.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
-        sys.executable, "-m", "jupyterlab",
-        f"--ServerApp.ip={args.ip}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--ServerApp.root_dir={repo_root()}", f"--IdentityProvider.token={token}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.ip={args.ip}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={repo_root()}",
+        f"--IdentityProvider.token={token}",
         "--LabApp.default_url=/lab/tree/notebooks/00_setup.ipynb",
     ]
     if args.no_browser:
         cmd.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI machines run as root
         cmd.append("--allow-root")
-    print(f"JupyterLab: starting on port {port}" + (f" ({args.port} is taken)" if port != args.port else "")
-          + f"; its log: {log}", flush=True)
+    print(
+        f"JupyterLab: starting on port {port}"
+        + (f" ({args.port} is taken)" if port != args.port else "")
+        + f"; its log: {log}",
+        flush=True,
+    )
     log.write_text("")  # this run's log only
-    server = Server("JupyterLab", cmd, ready=lambda: http_ok(f"{base}/api/status?token={token}"), log=log,
-                    startup_timeout=READY_TIMEOUT, stop_timeout=15)
+    server = Server(
+        "JupyterLab",
+        cmd,
+        ready=lambda: http_ok(f"{base}/api/status?token={token}"),
+        log=log,
+        startup_timeout=READY_TIMEOUT,
+        stop_timeout=15,
+    )
     try:  # stdin is not a terminal: Ctrl-C stops the server without a question
         server.start()
         url = f"{base}/lab/tree/notebooks/00_setup.ipynb?token={token}"

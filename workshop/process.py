@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from workshop.errors import WorkshopError
-from workshop.waiting import WaitTimeout, stop_task, until_sync, within
+from workshop.waiting import WaitTimeout, stop_task, until, until_sync, within
 
 Main = Callable[[asyncio.Event], Coroutine[Any, Any, int | None]]
 
@@ -123,12 +123,25 @@ class Server:
     ``log`` is where the server's stdout and stderr go (a server that writes its own log
     file can be given that file instead): its last line is quoted when the server exits at
     once or never answers. ``await astart()`` / ``async with`` do the same from asyncio.
+    ``detach=True`` is for a daemon that must outlive this process (the classroom's hub): its
+    own session, no parent-death signal; once started, stopping it is the caller's business.
     """
 
-    def __init__(self, name: str, argv: Sequence[str], *, ready: Callable[[], Any],
-                 log: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None,
-                 startup_timeout: float = 30.0, stop_timeout: float = 10.0, output: Path | None = None) -> None:
-        self.name, self.argv, self.ready = name, list(argv), ready
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        ready: Callable[[], Any],
+        log: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        startup_timeout: float = 30.0,
+        stop_timeout: float = 10.0,
+        output: Path | None = None,
+        detach: bool = False,
+    ) -> None:
+        self.name, self.argv, self.ready, self.detach = name, list(argv), ready, detach
         self.log, self.env, self.cwd = log, env, cwd
         self.output = output if output is not None else log  # where stdout/stderr go
         self.startup_timeout, self.stop_timeout = startup_timeout, stop_timeout
@@ -153,31 +166,49 @@ class Server:
         """Spawn the server and return once ``ready()`` is true; a one-line error otherwise."""
         if self.running:
             return self
-        out: Any = subprocess.DEVNULL
-        if self.output is not None:
-            self.output.parent.mkdir(parents=True, exist_ok=True)
-            out = self.output.open("ab")
+        self._spawn()
         try:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                         env=None if self.env is None else dict(self.env), cwd=self.cwd,
-                                         preexec_fn=_die_with_parent)  # noqa: PLW1509 - needed for PDEATHSIG
-        except OSError as exc:
-            raise WorkshopError(f"{self.name} could not be started: {exc.strerror or exc}") from None
-        finally:
-            if out is not subprocess.DEVNULL:
-                out.close()
-        try:
-            until_sync(self._answers, timeout=self.startup_timeout, every=0.1,
-                       what=f"{self.name} to answer", detail=self.log_tail)
+            until_sync(
+                self._answers,
+                timeout=self.startup_timeout,
+                every=0.1,
+                what=f"{self.name} to answer",
+                detail=self.log_tail,
+            )
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _spawn(self) -> None:
+        """Start the child from *this* thread: Linux sends the parent-death signal when the thread
+        that forked the child ends, not only the process — so never spawn from a short-lived thread."""
+        out: Any = subprocess.DEVNULL
+        if self.output is not None:
+            self.output.parent.mkdir(parents=True, exist_ok=True)
+            out = self.output.open("ab")
+        try:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=None if self.env is None else dict(self.env),
+                cwd=self.cwd,
+                start_new_session=self.detach,
+                preexec_fn=None if self.detach else _die_with_parent,
+            )
+        except OSError as exc:
+            raise WorkshopError(f"{self.name} could not be started: {exc.strerror or exc}") from None
+        finally:
+            if out is not subprocess.DEVNULL:
+                out.close()
+
     def _answers(self) -> Any:
         if self.proc is not None and self.proc.poll() is not None:
-            raise WorkshopError(f"{self.name} exited at once (code {self.proc.returncode}): "
-                                f"{self.log_tail() or 'nothing in its log'}")
+            raise WorkshopError(
+                f"{self.name} exited at once (code {self.proc.returncode}): {self.log_tail() or 'nothing in its log'}"
+            )
         return self.ready()
 
     def stop(self) -> None:
@@ -198,7 +229,23 @@ class Server:
             self.proc.send_signal(sig)
 
     async def astart(self) -> Server:
-        return await asyncio.to_thread(self.start)
+        """:meth:`start` from asyncio: spawned in the event loop's thread (which outlives the server),
+        then ``ready()`` polled in a worker thread so the loop keeps running meanwhile."""
+        if self.running:
+            return self
+        self._spawn()
+        try:
+            await until(
+                lambda: asyncio.to_thread(self._answers),
+                timeout=self.startup_timeout,
+                every=0.1,
+                what=f"{self.name} to answer",
+                detail=self.log_tail,
+            )
+        except BaseException:
+            await self.astop()
+            raise
+        return self
 
     async def astop(self) -> None:
         await asyncio.to_thread(self.stop)
@@ -221,8 +268,11 @@ class Server:
 
 def run(name: str, main: Main, *, grace: float = 10.0, verbose: bool = False) -> int:
     """Run ``main(stop)`` as this process; return its exit code (see the module docstring)."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format=f"{name}: %(levelname)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format=f"{name}: %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
     try:
         code = asyncio.run(_supervise(name, main, grace))
     except WorkshopError as exc:

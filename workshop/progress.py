@@ -18,14 +18,25 @@ from workshop.checks import progress
 
 
 def as_json(view: dict[str, progress.ExerciseProgress]) -> list[dict]:
-    return [{"exercise": p.exercise, "done": p.done, "stuck": p.stuck, "attempts": p.attempts,
-             "failures_in_a_row": p.failures_in_a_row, "last_outcome": p.last_outcome, "last_hint": p.last_hint,
-             "last_at": p.last_at.isoformat() if p.last_at else None} for p in view.values()]
+    return [
+        {
+            "exercise": p.exercise,
+            "done": p.done,
+            "stuck": p.stuck,
+            "attempts": p.attempts,
+            "failures_in_a_row": p.failures_in_a_row,
+            "last_outcome": p.last_outcome,
+            "last_hint": p.last_hint,
+            "last_at": p.last_at.isoformat() if p.last_at else None,
+        }
+        for p in view.values()
+    ]
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="workshop progress", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="workshop progress", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     view = progress.project(asyncio.run(progress.read()))

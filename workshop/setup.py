@@ -36,8 +36,20 @@ def install_kernel(log: Path, say: Say = print) -> bool:
     The same name and display name as each notebook's metadata (docs/style.md; tests/unit/test_style.py):
     a notebook naming another display name turns "unsaved" the moment JupyterLab opens it.
     """
-    ok = _logged([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3",
-                  "--display-name", "Python 3 (workshop)"], log)
+    ok = _logged(
+        [
+            sys.executable,
+            "-m",
+            "ipykernel",
+            "install",
+            "--sys-prefix",
+            "--name",
+            "python3",
+            "--display-name",
+            "Python 3 (workshop)",
+        ],
+        log,
+    )
     say("Jupyter kernel: Python 3 (workshop)" + ("" if ok else f" could not be installed (log {log})"))
     return ok
 
@@ -54,8 +66,13 @@ def install_classroom_proxy(say: Say = print) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workshop setup", description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", nargs="?", choices=("lab", "test"), default="lab",
-                        help="lab: go on when something is missing; test: fail (default: lab)")
+    parser.add_argument(
+        "mode",
+        nargs="?",
+        choices=("lab", "test"),
+        default="lab",
+        help="lab: go on when something is missing; test: fail (default: lab)",
+    )
     args = parser.parse_args(argv)
     log = state_dir() / "setup.log"
     packages = ensure_packages(args.mode, log)

@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable
-from typing import Any, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from workshop.errors import WorkshopError
 
@@ -36,8 +36,14 @@ def _gave_up(timeout: float, what: str, detail: str = "") -> WaitTimeout:
     return WaitTimeout(f"waited {timeout:g} s for {what}, but it did not happen" + (f": {detail}" if detail else ""))
 
 
-async def until(probe: Callable[[], Any], *, timeout: float = 5.0, every: float = 0.02,
-                what: str = "the condition", detail: Callable[[], str] | None = None) -> Any:
+async def until(
+    probe: Callable[[], Any],
+    *,
+    timeout: float = 5.0,
+    every: float = 0.02,
+    what: str = "the condition",
+    detail: Callable[[], str] | None = None,
+) -> Any:
     """Call ``probe()`` (plain or ``async``) until it returns something truthy; return it.
 
     Raises :class:`WaitTimeout` naming ``what`` after ``timeout`` seconds; ``detail()``,
@@ -55,8 +61,14 @@ async def until(probe: Callable[[], Any], *, timeout: float = 5.0, every: float 
         await asyncio.sleep(every)
 
 
-def until_sync(probe: Callable[[], Any], *, timeout: float = 5.0, every: float = 0.1,
-               what: str = "the condition", detail: Callable[[], str] | None = None) -> Any:
+def until_sync(
+    probe: Callable[[], Any],
+    *,
+    timeout: float = 5.0,
+    every: float = 0.1,
+    what: str = "the condition",
+    detail: Callable[[], str] | None = None,
+) -> Any:
     """:func:`until` for code that is not async: block until ``probe()`` is truthy; return it."""
     deadline = time.monotonic() + timeout
     while True:
@@ -83,8 +95,9 @@ async def within(awaitable: Awaitable[T], timeout: float, *, what: str) -> T:
         raise
 
 
-async def stop_task(task: asyncio.Task[Any], *, timeout: float = 5.0, every: float = 0.1,
-                    raise_error: bool = True) -> None:
+async def stop_task(
+    task: asyncio.Task[Any], *, timeout: float = 5.0, every: float = 0.1, raise_error: bool = True
+) -> None:
     """Cancel ``task`` and wait until it has ended — for at most ``timeout`` seconds.
 
     A client library cancelled in the middle of a command may swallow the cancellation

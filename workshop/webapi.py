@@ -140,7 +140,8 @@ def validate_body(model: type[BaseModel], data: Any) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]) from None
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
 
 
 async def validation_problems(request: Request, exc: Exception) -> JSONResponse:
@@ -154,8 +155,11 @@ async def validation_problems(request: Request, exc: Exception) -> JSONResponse:
             "type": str(error.get("type", "")),
             "input": excerpt(error.get("input")),
         }
-        ctx = {key: excerpt(value) for key, value in (error.get("ctx") or {}).items()
-               if value is None or isinstance(value, (str, int, float, Decimal))}  # drops e.g. the ValueError
+        ctx = {
+            key: excerpt(value)
+            for key, value in (error.get("ctx") or {}).items()
+            if value is None or isinstance(value, (str, int, float, Decimal))
+        }  # drops e.g. the ValueError
         if ctx:
             problem["ctx"] = ctx
         problems.append(problem)

@@ -26,11 +26,21 @@ from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.tokens import room_token
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=fps=30",
-         "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
-         "--remote-debugging-port=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream=fps=30",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+    "--remote-debugging-port=0",
+]
 FRAMES = 30  # each side must have decoded at least this many frames
 # what a learner sees: the status line, and any request of the page that failed (a 404 in the console)
 PAGE_CHECK = """JSON.stringify({
@@ -59,8 +69,9 @@ async def page_stats(profile: Path, deadline: float) -> tuple[aiohttp.ClientSess
 
 
 async def evaluate(ws: aiohttp.ClientWebSocketResponse, expression: str, msg_id: int) -> object:
-    await ws.send_json({"id": msg_id, "method": "Runtime.evaluate",
-                        "params": {"expression": expression, "returnByValue": True}})
+    await ws.send_json(
+        {"id": msg_id, "method": "Runtime.evaluate", "params": {"expression": expression, "returnByValue": True}}
+    )
     while True:
         reply = await asyncio.wait_for(ws.receive_json(), 5)
         if reply.get("id") == msg_id:
@@ -73,13 +84,16 @@ async def main() -> dict:
     async with TurnServer(turn_secret) as turn:
         runner, url = await serve(create_app(secret, turn_url=turn.url, turn_secret=turn_secret))
         room = "e2e"
-        peer = await SignalingPeer("aiortc", url, room, room_token(secret, room), relay=True,
-                                   media=synthetic_media(320, 240, 15)).start()
+        peer = await SignalingPeer(
+            "aiortc", url, room, room_token(secret, room), relay=True, media=synthetic_media(320, 240, 15)
+        ).start()
         profile = Path(tempfile.mkdtemp(prefix="chromium-"))
         link = f"{url}/#room={room}&token={room_token(secret, room)}&relay=1"
-        browser = subprocess.Popen([shutil.which("chromium") or "/usr/bin/chromium", *FLAGS,
-                                    f"--user-data-dir={profile}", link],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        browser = subprocess.Popen(
+            [shutil.which("chromium") or "/usr/bin/chromium", *FLAGS, f"--user-data-dir={profile}", link],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         http = None
         try:
             start = time.monotonic()
@@ -96,10 +110,15 @@ async def main() -> dict:
                 await asyncio.sleep(0.5)
             page = json.loads(await evaluate(ws, PAGE_CHECK, n + 1) or "{}")
             sink = peer.sink
-            result = {"browser": stats, "page": page, "aiortc_frames": sink.frames if sink else 0,
-                      "aiortc_audio_frames": sum(s.frames for s in peer.sinks if s.kind == "audio"),
-                      "aiortc_pair": selected_pair(peer.pc) if peer.pc is not None and sink else None,
-                      "seconds": round(time.monotonic() - start, 2), "errors": peer.errors}
+            result = {
+                "browser": stats,
+                "page": page,
+                "aiortc_frames": sink.frames if sink else 0,
+                "aiortc_audio_frames": sum(s.frames for s in peer.sinks if s.kind == "audio"),
+                "aiortc_pair": selected_pair(peer.pc) if peer.pc is not None and sink else None,
+                "seconds": round(time.monotonic() - start, 2),
+                "errors": peer.errors,
+            }
             await ws.close()
         finally:
             if http is not None:

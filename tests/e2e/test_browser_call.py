@@ -26,8 +26,14 @@ def test_browser_calls_an_aiortc_peer_through_the_relay():
     for tool in ("unshare", "ip", "chromium", "turnserver"):
         assert shutil.which(tool) or Path(f"/usr/bin/{tool}").exists(), f"{tool} is not installed (see .ci/run)"
     inside = f"ip link set lo up && exec {sys.executable} {SCRIPT}"
-    done = subprocess.run(["unshare", "-n", "sh", "-c", inside], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        ["unshare", "-n", "sh", "-c", inside],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, f"the browser call did not run: {done.stderr.strip()[-800:]}"
     result = json.loads(done.stdout.strip().splitlines()[-1])
     browser = result["browser"]

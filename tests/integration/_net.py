@@ -7,8 +7,8 @@ import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from workshop import process
 
@@ -20,8 +20,11 @@ def free_port() -> int:
 
 def cli_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     """The process environment, isolated from the repository's .env, plus ``overrides``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "AMQP_", "DATABASE_", "TURN_",
-                                                                     "SIGNALING_", "RABBITMQ_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("REDIS_", "AMQP_", "DATABASE_", "TURN_", "SIGNALING_", "RABBITMQ_"))
+    }
     env.update(WORKSHOP_ENV_FILE=str(tmp_path / "no.env"), WORKSHOP_STATE_DIR=str(tmp_path / "state"))
     env.update(overrides)
     return env
@@ -29,8 +32,9 @@ def cli_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
 
 def workshop(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``workshop <args>`` in a subprocess, as a learner would."""
-    return subprocess.run([sys.executable, "-m", "workshop.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "workshop.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @contextlib.contextmanager
@@ -51,6 +55,13 @@ def turnserver(state: Path, secret: str) -> Iterator[int]:
         except StunError:
             return False
 
-    with process.Server("turnserver", ["turnserver", "-c", str(conf)], ready=answers, log=state / "turnserver.log",
-                        output=state / "out.log", startup_timeout=10, stop_timeout=5):
+    with process.Server(
+        "turnserver",
+        ["turnserver", "-c", str(conf)],
+        ready=answers,
+        log=state / "turnserver.log",
+        output=state / "out.log",
+        startup_timeout=10,
+        stop_timeout=5,
+    ):
         yield port

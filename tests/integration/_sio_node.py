@@ -26,13 +26,18 @@ class NodeClients:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls) -> "NodeClients":
+    async def start(cls) -> NodeClients:
         npm_install()
         node = shutil.which("node")
         assert node, "node is not installed (apt-get install nodejs)"
         proc = await asyncio.create_subprocess_exec(
-            node, str(SCRIPT), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "SIO_CLIENT_DIR": str(HERE)}, limit=2**22)
+            node,
+            str(SCRIPT),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "SIO_CLIENT_DIR": str(HERE)},
+            limit=2**22,
+        )
         return cls(proc)
 
     async def _read(self) -> None:
@@ -51,22 +56,29 @@ class NodeClients:
 
     async def wait_for(self, id: str, event: str, count: int = 1, timeout: float = 5.0) -> list[Any]:
         """Wait until ``id`` has received ``count`` ``event`` events; return them all."""
+
         async def enough() -> list[Any]:
             while len(self.got(id, event)) < count:
                 self._changed.clear()
                 await self._changed.wait()
             return self.got(id, event)
+
         try:
             return await asyncio.wait_for(enough(), timeout)
-        except asyncio.TimeoutError:
-            raise AssertionError(f"{id} got {len(self.got(id, event))} {event!r}, expected {count}, "
-                                 f"within {timeout} s; last events: {self.events[-3:]}") from None
+        except TimeoutError:
+            raise AssertionError(
+                f"{id} got {len(self.got(id, event))} {event!r}, expected {count}, "
+                f"within {timeout} s; last events: {self.events[-3:]}"
+            ) from None
 
     async def connect(self, id: str, url: str) -> str | None:
         """Connect socket ``id``; its sid, or None when the server refused it."""
         await self.send(op="connect", id=id, url=url)
-        await until(lambda: self.got(id, "connect") or self.got(id, "connect_error"), timeout=5,
-                    what=f"{id}'s connect or connect_error")
+        await until(
+            lambda: self.got(id, "connect") or self.got(id, "connect_error"),
+            timeout=5,
+            what=f"{id}'s connect or connect_error",
+        )
         ok = self.got(id, "connect")
         return ok[0] if ok else None
 

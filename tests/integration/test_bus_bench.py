@@ -18,6 +18,13 @@ def test_bench_prints_a_table_and_saves_json(tmp_path, capsys):
     assert "course: connection per publish" in text and "end to end: orders through 5 services" in text
     saved = json.loads(out.read_text())
     assert [r["name"].split(":")[0] for r in saved["results"]] == [
-        "course", "package", "package", "package", "aio-pika alone", "aio-pika alone", "end to end"]
+        "course",
+        "package",
+        "package",
+        "package",
+        "aio-pika alone",
+        "aio-pika alone",
+        "end to end",
+    ]
     assert all(r["rate"] > 0 for r in saved["results"])
     assert len(saved["targets"]) == 2

@@ -21,8 +21,12 @@ from workshop.events import Event
 
 # what a publish raises while the broker is away: the connection or channel is gone (AMQP errors,
 # "channel invalid state", a reset socket) or the confirm never came (the publish timeout)
-BROKER_AWAY = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, ConnectionError,
-               asyncio.TimeoutError)
+BROKER_AWAY = (
+    aiormq.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    ConnectionError,
+    asyncio.TimeoutError,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +50,8 @@ async def restart_broker(pause: float = 1.0) -> None:
 
 @pytest.mark.timeout(180)
 async def test_no_confirmed_message_is_lost_across_a_broker_restart(ws_settings):
-    consumer = await RabbitBus.connect(ws_settings)
-    publisher = await RabbitBus.connect(ws_settings)
+    consumer = await RabbitBus.open(ws_settings)
+    publisher = await RabbitBus.open(ws_settings)
     received: set[str] = set()
 
     async def handler(event, delivery):
@@ -75,8 +79,11 @@ async def test_no_confirmed_message_is_lost_across_a_broker_restart(ws_settings)
         assert restart is not None
         await asyncio.wait_for(restart, 90)
         assert failures > 0, "the restart did not interrupt publishing: the test proved nothing"
-        await wait_until(lambda: set(confirmed) <= received, timeout=60,
-                         what=f"all confirmed messages (missing {len(set(confirmed) - received)})")
+        await wait_until(
+            lambda: set(confirmed) <= received,
+            timeout=60,
+            what=f"all confirmed messages (missing {len(set(confirmed) - received)})",
+        )
         assert len(confirmed) == 1500
     finally:
         if restart is not None and not restart.done():

@@ -16,7 +16,7 @@ class TestRabbitBus(BusContract):
         buses = []
 
         async def make(validate=None):
-            bus = await RabbitBus.connect(ws_settings, validate=validate)
+            bus = await RabbitBus.open(ws_settings, validate=validate)
             buses.append(bus)
             return bus
 
@@ -27,8 +27,9 @@ class TestRabbitBus(BusContract):
 
 # --- what only the broker gives: messages outlive their consumers ---------------------------------
 
+
 async def test_messages_wait_in_the_durable_queue_until_a_consumer_comes(ws_settings):
-    async with await RabbitBus.connect(ws_settings) as first:
+    async with await RabbitBus.open(ws_settings) as first:
         sub = await first.subscribe("later", ["order.*"], _ignore)
         await sub.cancel()  # the queue stays; nobody consumes
         await first.publish_many([("order.ordercreated", ev(i)) for i in range(5)])
@@ -37,7 +38,7 @@ async def test_messages_wait_in_the_durable_queue_until_a_consumer_comes(ws_sett
     async def collect(event, delivery):
         got.append(event.data["n"])
 
-    async with await RabbitBus.connect(ws_settings) as second:
+    async with await RabbitBus.open(ws_settings) as second:
         await second.subscribe("later", ["order.*"], collect, prefetch=1)
         await wait_until(lambda: len(got) == 5, what="5 messages published while nobody listened")
     assert got == [0, 1, 2, 3, 4]  # one consumer, prefetch 1: in order
@@ -50,7 +51,7 @@ async def test_a_message_whose_consumer_dies_before_acking_is_redelivered(ws_set
         started.append(event.event_id)
         await asyncio.sleep(3600)  # "crashes" before it can ack
 
-    dying = await RabbitBus.connect(ws_settings)
+    dying = await RabbitBus.open(ws_settings)
     await dying.subscribe("fragile", ["order.*"], hang)
     sent = ev(1)
     await dying.publish("order.ordercreated", sent)
@@ -62,7 +63,7 @@ async def test_a_message_whose_consumer_dies_before_acking_is_redelivered(ws_set
     async def survivor(event, delivery):
         seen.append((event.event_id, delivery.redelivered))
 
-    async with await RabbitBus.connect(ws_settings) as other:
+    async with await RabbitBus.open(ws_settings) as other:
         await other.subscribe("fragile", ["order.*"], survivor)
         await wait_until(lambda: seen, what="the redelivery")
     assert seen == [(sent.event_id, True)]

@@ -59,13 +59,16 @@ async def publish_returns_nothing(r, stream, event):
     await r.xadd(stream, {"event": event.to_json()})
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (publish_str, "not the event's JSON"),
-    (publish_data_only, r"not the event's JSON .*not only event.data"),
-    (publish_other_field, "field named 'event'"),
-    (publish_fixed_stream, "ignored its `stream` argument"),
-    (publish_returns_nothing, r"return the entry id that XADD gives back .* got \[None, None\]"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (publish_str, "not the event's JSON"),
+        (publish_data_only, r"not the event's JSON .*not only event.data"),
+        (publish_other_field, "field named 'event'"),
+        (publish_fixed_stream, "ignored its `stream` argument"),
+        (publish_returns_nothing, r"return the entry id that XADD gives back .* got \[None, None\]"),
+    ],
+)
 async def test_wrong_publish_gets_a_hint(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         await check_publish(wrong)
@@ -93,12 +96,15 @@ async def read_crashes_when_empty(r, stream):
     return [first] + [Event.from_json(fields["event"]) for _, fields in entries[1:]]
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (read_dicts, "Event.from_json"),
-    (read_newest_first, "oldest entry first"),
-    (read_first_page, "returned 100: XRANGE with count= gives only the first"),
-    (read_fixed_stream, "read the stream you were given"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (read_dicts, "Event.from_json"),
+        (read_newest_first, "oldest entry first"),
+        (read_first_page, "returned 100: XRANGE with count= gives only the first"),
+        (read_fixed_stream, "read the stream you were given"),
+    ],
+)
 async def test_wrong_read_back_gets_a_hint(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         await check_read_back(wrong)
@@ -131,20 +137,45 @@ async def read_whole_fields(r, stream):
     return [Event.from_json(fields) for _, fields in await r.xrange(stream)]  # TypeError: a dict, not a str
 
 
-@pytest.mark.parametrize("check_fn, wrong, parts", [
-    (check_publish, publish_the_object, ["publish(r, stream, UserCreated event) raised DataError: Invalid input of "
-                                         "type: 'Event'", "hand over event.to_json() instead of the Event itself"]),
-    (check_publish, publish_forgets_await, ["publish(r, stream, UserCreated event) returned a coroutine",
-                                            "did you forget `await`"]),
-    (check_publish, publish_wrong_field, ["publish(r, stream, EmailUpdated event) raised KeyError: 'name' "
-                                          "(in publish_wrong_field, line "]),
-    (check_read_back, read_forgets_await, ["read_back(r, stream) on a stream of 3 events raised TypeError: "
-                                           "'coroutine' object is not iterable", "did you forget `await`",
-                                           "await r.xrange(stream)"]),
-    (check_read_back, read_wrong_key, ["read_back(r, stream) on a stream of 3 events raised KeyError: 'payload'"]),
-    (check_read_back, read_whole_fields, ["read_back(r, stream) on a stream of 3 events raised TypeError:"]),
-    (check_read_back, read_crashes_when_empty, ["read_back(r, stream) on a stream that does not exist raised "
-                                                "IndexError", "XRANGE gives [], so return []"]),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "check_fn, wrong, parts",
+    [
+        (
+            check_publish,
+            publish_the_object,
+            [
+                "publish(r, stream, UserCreated event) raised DataError: Invalid input of type: 'Event'",
+                "hand over event.to_json() instead of the Event itself",
+            ],
+        ),
+        (
+            check_publish,
+            publish_forgets_await,
+            ["publish(r, stream, UserCreated event) returned a coroutine", "did you forget `await`"],
+        ),
+        (
+            check_publish,
+            publish_wrong_field,
+            ["publish(r, stream, EmailUpdated event) raised KeyError: 'name' (in publish_wrong_field, line "],
+        ),
+        (
+            check_read_back,
+            read_forgets_await,
+            [
+                "read_back(r, stream) on a stream of 3 events raised TypeError: 'coroutine' object is not iterable",
+                "did you forget `await`",
+                "await r.xrange(stream)",
+            ],
+        ),
+        (check_read_back, read_wrong_key, ["read_back(r, stream) on a stream of 3 events raised KeyError: 'payload'"]),
+        (check_read_back, read_whole_fields, ["read_back(r, stream) on a stream of 3 events raised TypeError:"]),
+        (
+            check_read_back,
+            read_crashes_when_empty,
+            ["read_back(r, stream) on a stream that does not exist raised IndexError", "XRANGE gives [], so return []"],
+        ),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 async def test_a_crashing_answer_is_one_line(check_fn, wrong, parts, capsys):
     await assert_async_check_one_line(check_fn, wrong, parts, capsys)

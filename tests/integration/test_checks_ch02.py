@@ -39,8 +39,9 @@ async def counter_by_channel(s, counts):
 
 
 async def counter_unconfirmed(s, counts):  # returns before the subscription is confirmed
-    task = asyncio.create_task(Subscriber.start(s, patterns=["*_events"],
-                                                handler=lambda ch, e: counts.update([e.event_type])))
+    task = asyncio.create_task(
+        Subscriber.start(s, patterns=["*_events"], handler=lambda ch, e: counts.update([e.event_type]))
+    )
     counter_unconfirmed.tasks.append(task)
     await asyncio.sleep(0)
     return _Late(task)
@@ -68,8 +69,9 @@ class _Late(Subscriber):
 
 
 async def counter_crashing_handler(s, counts):
-    return await Subscriber.start(s, patterns=["*_events"], handler=lambda ch, e: counts.update([e.type]),
-                                  log_line=lambda line: None)
+    return await Subscriber.start(
+        s, patterns=["*_events"], handler=lambda ch, e: counts.update([e.type]), log_line=lambda line: None
+    )
 
 
 async def counter_forgets_await(s, counts):
@@ -88,14 +90,17 @@ async def counter_default_namespace(s, counts):
 
 async def counter_fixed_list(s, counts):
     """Wrong: a fixed list of the channels seen in the notebook where a pattern is meant."""
-    return await Subscriber.start(s, channels=["user_events", "system_events"],
-                                  handler=lambda ch, e: counts.update([e.event_type]))
+    return await Subscriber.start(
+        s, channels=["user_events", "system_events"], handler=lambda ch, e: counts.update([e.event_type])
+    )
 
 
 async def counter_sets_one(s, counts):
     """Wrong: sets the count instead of adding one (repeated events count once)."""
+
     def count(ch, e):
         counts[e.event_type] = 1
+
     return await Subscriber.start(s, patterns=["*_events"], handler=count)
 
 
@@ -115,26 +120,34 @@ async def test_2_1_stub_is_not_done():
         await check_type_counter(counter_stub)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (counter_one_channel, "subscribe with a pattern"),
-    (counter_everything, "'\\*' matches every channel"),
-    (counter_by_channel, "not by channel"),
-    (counter_unconfirmed, "confirmed the subscription"),
-    (counter_letters, "counts the string's letters"),
-    (counter_default_namespace, "ignored its `s` argument"),
-    (counter_fixed_list, "a fixed list of channels misses every channel you did not name"),
-    (counter_sets_one, "don't set the count to 1"),
-    (counter_own_counter, "count into the Counter you were given"),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (counter_one_channel, "subscribe with a pattern"),
+        (counter_everything, "'\\*' matches every channel"),
+        (counter_by_channel, "not by channel"),
+        (counter_unconfirmed, "confirmed the subscription"),
+        (counter_letters, "counts the string's letters"),
+        (counter_default_namespace, "ignored its `s` argument"),
+        (counter_fixed_list, "a fixed list of channels misses every channel you did not name"),
+        (counter_sets_one, "don't set the count to 1"),
+        (counter_own_counter, "count into the Counter you were given"),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 async def test_2_1_wrong_answers_get_a_hint(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         await check_type_counter(wrong)
 
 
-@pytest.mark.parametrize("wrong, parts", [
-    (counter_crashing_handler, ["your handler raised while counting", "AttributeError", "'type'"]),
-    (counter_forgets_await, ["start_type_counter(s, counts)", "did you forget `await`"]),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "wrong, parts",
+    [
+        (counter_crashing_handler, ["your handler raised while counting", "AttributeError", "'type'"]),
+        (counter_forgets_await, ["start_type_counter(s, counts)", "did you forget `await`"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 async def test_2_1_a_crashing_answer_is_one_line(wrong, parts, capsys):
     await assert_async_check_one_line(check_type_counter, wrong, parts, capsys)
 
@@ -165,7 +178,7 @@ async def drain_stub(r, stream, group, consumer, handle):
 async def drain_with_xread(r, stream, group, consumer, handle):
     """Wrong: no group, reads only what arrives from now on ('$')."""
     reply = await r.xread({stream: "$"}, count=100, block=100)
-    for _, fields in (reply[0][1] if reply else []):
+    for _, fields in reply[0][1] if reply else []:
         handle(Event.from_json(fields["event"]))
     return 0
 
@@ -183,7 +196,7 @@ async def drain_ack_first(r, stream, group, consumer, handle):
     await ensure_group(r, stream, group)
     reply = await r.xreadgroup(group, consumer, {stream: ">"}, count=100)
     handled = 0
-    for entry_id, fields in (reply[0][1] if reply else []):
+    for entry_id, fields in reply[0][1] if reply else []:
         await r.xack(stream, group, entry_id)
         try:
             handle(Event.from_json(fields["event"]))
@@ -198,7 +211,7 @@ async def drain_from_zero(r, stream, group, consumer, handle):
     created = await ensure_group(r, stream, group)
     reply = await r.xreadgroup(group, consumer, {stream: ">" if created else "0"}, count=100)
     handled = 0
-    for entry_id, fields in (reply[0][1] if reply else []):
+    for entry_id, fields in reply[0][1] if reply else []:
         handle(Event.from_json(fields["event"]))
         await r.xack(stream, group, entry_id)
         handled += 1
@@ -208,7 +221,7 @@ async def drain_from_zero(r, stream, group, consumer, handle):
 async def drain_lets_it_raise(r, stream, group, consumer, handle):
     await ensure_group(r, stream, group)
     reply = await r.xreadgroup(group, consumer, {stream: ">"}, count=100)
-    for entry_id, fields in (reply[0][1] if reply else []):
+    for entry_id, fields in reply[0][1] if reply else []:
         handle(Event.from_json(fields["event"]))
         await r.xack(stream, group, entry_id)
     return len(reply[0][1]) if reply else 0
@@ -227,7 +240,7 @@ async def drain_one_read(r, stream, group, consumer, handle):
     await ensure_group(r, stream, group)
     reply = await r.xreadgroup(group, consumer, {stream: ">"}, count=100)
     handled = 0
-    for entry_id, fields in (reply[0][1] if reply else []):
+    for entry_id, fields in reply[0][1] if reply else []:
         try:
             handle(Event.from_json(fields["event"]))
         except Exception:
@@ -240,6 +253,7 @@ async def drain_one_read(r, stream, group, consumer, handle):
 def _fixed(**names):
     async def wrong(r, stream, group, consumer, handle):
         return await drain(r, stream, names.get("group", group), names.get("consumer", consumer), handle)
+
     return wrong
 
 
@@ -299,29 +313,47 @@ async def test_2_2_stub_is_not_done():
         await check_drain(drain_stub)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (drain_with_xread, "no group at all\\): create it at id '0'"),
-    (drain_no_ack, "XACK each entry"),
-    (drain_ack_first, "XACK only after handle\\(\\) returned"),
-    (drain_from_zero, "read with '>'"),
-    (drain_one_read, "handled 100 of a backlog of 250 new events and returned: .* read again until it returns nothing"),
-    (drain_fixed_group, "ignored its `group` argument"),
-    (drain_fixed_consumer, "ignored its `consumer` argument"),
-    (drain_hands_over_json, "handle\\(\\) was given '.*' \\(str\\), not an Event: .*Event.from_json"),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (drain_with_xread, "no group at all\\): create it at id '0'"),
+        (drain_no_ack, "XACK each entry"),
+        (drain_ack_first, "XACK only after handle\\(\\) returned"),
+        (drain_from_zero, "read with '>'"),
+        (
+            drain_one_read,
+            "handled 100 of a backlog of 250 new events and returned: .* read again until it returns nothing",
+        ),
+        (drain_fixed_group, "ignored its `group` argument"),
+        (drain_fixed_consumer, "ignored its `consumer` argument"),
+        (drain_hands_over_json, "handle\\(\\) was given '.*' \\(str\\), not an Event: .*Event.from_json"),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 async def test_2_2_wrong_answers_get_a_hint(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         await check_drain(wrong)
 
 
-@pytest.mark.parametrize("wrong, parts", [
-    (drain_lets_it_raise, ["with a poison event that makes handle() raise raised ValueError: seq 99 is poison",
-                           "leave that entry pending"]),
-    (drain_wrong_field, ["on a stream of 5 events raised KeyError: 'payload'"]),
-    (drain_reads_nogroup, ["on a stream of 5 events raised ResponseError: NOGROUP", "create it first at id '0'"]),
-    (drain_creates_every_time, ["after a restart, with 3 new events raised ResponseError: BUSYGROUP",
-                                "create it only when it is missing"]),
-    (drain_blocks, ["on a stream of 5 events raised TimeoutError", "block=0 waits for ever"]),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "wrong, parts",
+    [
+        (
+            drain_lets_it_raise,
+            [
+                "with a poison event that makes handle() raise raised ValueError: seq 99 is poison",
+                "leave that entry pending",
+            ],
+        ),
+        (drain_wrong_field, ["on a stream of 5 events raised KeyError: 'payload'"]),
+        (drain_reads_nogroup, ["on a stream of 5 events raised ResponseError: NOGROUP", "create it first at id '0'"]),
+        (
+            drain_creates_every_time,
+            ["after a restart, with 3 new events raised ResponseError: BUSYGROUP", "create it only when it is missing"],
+        ),
+        (drain_blocks, ["on a stream of 5 events raised TimeoutError", "block=0 waits for ever"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 async def test_2_2_a_crashing_answer_is_one_line(wrong, parts, capsys):
     await assert_async_check_one_line(check_drain, wrong, parts, capsys)

@@ -47,8 +47,11 @@ async def rebuild_ok(store, view, batch=1000):
 
 async def test_each_verdict_is_an_event_in_the_learners_own_stream(learner, capsys):
     started = time.perf_counter()
-    for wrong, error in ((snapshot_wrong, ExerciseFailed), (snapshot_crash, ExerciseCrashed),
-                         (snapshot_stub, ExerciseNotDone)):
+    for wrong, error in (
+        (snapshot_wrong, ExerciseFailed),
+        (snapshot_crash, ExerciseCrashed),
+        (snapshot_stub, ExerciseNotDone),
+    ):
         with pytest.raises(error):
             ch03.check_snapshot_policy(wrong)
     ch03.check_snapshot_policy(snapshot_ok)
@@ -59,8 +62,11 @@ async def test_each_verdict_is_an_event_in_the_learners_own_stream(learner, caps
 
     events = await progress.read(learner)
     assert [(e.event_type, e.data["exercise"], e.data["outcome"]) for e in events] == [
-        ("ExerciseChecked", "3.4", "failed"), ("ExerciseChecked", "3.4", "crashed"),  # the stub is no attempt
-        ("ExerciseChecked", "3.4", "passed"), ("ExerciseChecked", "4.3", "passed")]
+        ("ExerciseChecked", "3.4", "failed"),
+        ("ExerciseChecked", "3.4", "crashed"),  # the stub is no attempt
+        ("ExerciseChecked", "3.4", "passed"),
+        ("ExerciseChecked", "4.3", "passed"),
+    ]
     assert events[0].data["hint"].startswith("should_snapshot(98, 102) returned False")
     assert "KeyError" in events[1].data["hint"] and "\n" not in events[1].data["hint"]
     assert set(events[0].data) == {"exercise", "outcome", "hint"}  # outcomes and hints only, never code
@@ -88,9 +94,13 @@ def test_workshop_progress_prints_the_learners_own_view(learner, capsys):
     for _ in range(3):
         with pytest.raises(ExerciseFailed):
             ch03.check_snapshot_policy(snapshot_wrong)
-    ch03.check_upcaster(lambda data: {**{k: v for k, v in data.items() if k != "name"},
-                                      "first_name": data["name"].partition(" ")[0],
-                                      "last_name": data["name"].partition(" ")[2]})
+    ch03.check_upcaster(
+        lambda data: {
+            **{k: v for k, v in data.items() if k != "name"},
+            "first_name": data["name"].partition(" ")[0],
+            "last_name": data["name"].partition(" ")[2],
+        }
+    )
     capsys.readouterr()
     assert cli.main(["progress"]) == 0
     lines = capsys.readouterr().out.splitlines()

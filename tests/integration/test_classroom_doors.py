@@ -22,12 +22,16 @@ import pytest
 from workshop.classroom import postgres
 
 BIN = Path("/usr/lib/postgresql/15/bin")
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not (BIN / "initdb").exists(),
-                                reason="needs root (to act as 'nobody') and PostgreSQL 15's initdb")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not (BIN / "initdb").exists(),
+    reason="needs root (to act as 'nobody') and PostgreSQL 15's initdb",
+)
 
 OPEN = "local all all trust\nhost all all 127.0.0.1/32 trust\n"
-CLOSED = ("local all postgres peer\nlocal all all scram-sha-256\n"
-          "host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n")
+CLOSED = (
+    "local all postgres peer\nlocal all all scram-sha-256\n"
+    "host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n"
+)
 
 
 def _free_port() -> int:
@@ -37,8 +41,17 @@ def _free_port() -> int:
 
 
 def _as_postgres(*cmd: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(list(cmd), user="postgres", group="postgres", extra_groups=[], capture_output=True,
-                          text=True, timeout=timeout, cwd="/tmp", check=True)
+    return subprocess.run(
+        list(cmd),
+        user="postgres",
+        group="postgres",
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd="/tmp",
+        check=True,
+    )
 
 
 @pytest.fixture
@@ -56,25 +69,75 @@ def cluster(request):
     (root / "pw").write_text(password)
     os.chown(root / "pw", entry.pw_uid, entry.pw_gid)
     try:
-        _as_postgres(str(BIN / "initdb"), "-D", str(data), "-U", "postgres", "--pwfile", str(root / "pw"),
-                     "-A", "scram-sha-256", "--no-sync")
+        _as_postgres(
+            str(BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--pwfile",
+            str(root / "pw"),
+            "-A",
+            "scram-sha-256",
+            "--no-sync",
+        )
         (data / "pg_hba.conf").write_text(request.param)
-        _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(root / "log"), "-o",
-                     f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=40 -c fsync=off",
-                     "start", timeout=90)
+        _as_postgres(
+            str(BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(root / "log"),
+            "-o",
+            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=40 -c fsync=off",
+            "start",
+            timeout=90,
+        )
         yield f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres", str(sockets), port
     finally:
-        subprocess.run([str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], check=False, user="postgres",
-                       capture_output=True, timeout=60, cwd="/tmp")
+        subprocess.run(
+            [str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            check=False,
+            user="postgres",
+            capture_output=True,
+            timeout=60,
+            cwd="/tmp",
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
 def _psql_as_nobody(sockets: str, port: int, role: str) -> subprocess.CompletedProcess:
     """What a learner types: psql over the Unix socket, no password."""
-    return subprocess.run(check=False, args=["psql", "-X", "-w", "-At", "-h", sockets, "-p", str(port), "-U", role, "-d", "postgres",
-                           "-c", "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"],
-                          user="nobody", group="nogroup", extra_groups=[], capture_output=True, text=True,
-                          timeout=30, cwd="/", env={"PATH": os.environ["PATH"], "PGPASSWORD": ""})
+    return subprocess.run(
+        check=False,
+        args=[
+            "psql",
+            "-X",
+            "-w",
+            "-At",
+            "-h",
+            sockets,
+            "-p",
+            str(port),
+            "-U",
+            role,
+            "-d",
+            "postgres",
+            "-c",
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+        ],
+        user="nobody",
+        group="nogroup",
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd="/",
+        env={"PATH": os.environ["PATH"], "PGPASSWORD": ""},
+    )
 
 
 @pytest.mark.timeout(180)

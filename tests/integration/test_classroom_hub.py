@@ -74,10 +74,12 @@ def _cpu_seconds(user: str) -> float:
 def test_three_learners_run_the_chapters_at_the_same_time(classroom):
     hub, names = classroom
     with ThreadPoolExecutor(len(names)) as pool:
+
         def timed_start(name):
             t = time.monotonic()
             hub.start_server(name)
             return time.monotonic() - t
+
         ready_s = list(pool.map(timed_start, names))
     idle_mib = {name: round(hubs.learner_memory_mib(name)) for name in names}
 
@@ -115,9 +117,13 @@ def test_a_runaway_cell_hits_its_own_limit_and_the_others_go_on(classroom):
     cells = [nbformat.v4.new_code_cell("import mmap\nhog = mmap.mmap(-1, 4 * 2**30)")]
     nbformat.write(nbformat.v4.new_notebook(cells=cells), bomb)
     try:
+
         async def both():
-            return await asyncio.gather(run_notebook(hub, names[0], bomb, keep_kernel=False),
-                                        run_notebook(hub, names[1], ROOT / CHAPTERS[1], keep_kernel=False))
+            return await asyncio.gather(
+                run_notebook(hub, names[0], bomb, keep_kernel=False),
+                run_notebook(hub, names[1], ROOT / CHAPTERS[1], keep_kernel=False),
+            )
+
         runaway, neighbour = asyncio.run(both())
     finally:
         bomb.unlink()
@@ -130,9 +136,15 @@ def test_a_learner_cannot_reach_another_learners_server(classroom):
     hub, names = classroom
     hub.start_server(names[1])
     token = hub.api("POST", f"/users/{names[0]}/tokens", json={"note": "test", "expires_in": 300})["token"]
-    mine = requests.get(f"{hub.url}/user/{names[0]}/api/status", headers={"Authorization": f"token {token}"}, timeout=10)
-    theirs = requests.get(f"{hub.url}/user/{names[1]}/api/kernels", headers={"Authorization": f"token {token}"},
-                          timeout=10, allow_redirects=False)
+    mine = requests.get(
+        f"{hub.url}/user/{names[0]}/api/status", headers={"Authorization": f"token {token}"}, timeout=10
+    )
+    theirs = requests.get(
+        f"{hub.url}/user/{names[1]}/api/kernels",
+        headers={"Authorization": f"token {token}"},
+        timeout=10,
+        allow_redirects=False,
+    )
     assert theirs.status_code in (302, 403), theirs.status_code
     assert mine.status_code in (200, 424)  # 424: own server stopped; never refused by the hub
 
@@ -140,7 +152,9 @@ def test_a_learner_cannot_reach_another_learners_server(classroom):
 def test_restarting_the_hub_keeps_the_learners_servers_and_kernels(classroom):
     hub, names = classroom
     hub.start_server(names[2])
-    kernel = requests.post(f"{hub.url}/user/{names[2]}/api/kernels", headers=hub.session.headers, json={}, timeout=30).json()
+    kernel = requests.post(
+        f"{hub.url}/user/{names[2]}/api/kernels", headers=hub.session.headers, json={}, timeout=30
+    ).json()
     pid = int((hub.directory / "hub.pid").read_text())
     hubs._terminate(pid)
     assert not hub.alive()
@@ -152,6 +166,7 @@ def test_restarting_the_hub_keeps_the_learners_servers_and_kernels(classroom):
 
 # --- issue #22: the attacks that need the learners' own servers, each performed and refused ----------------
 
+
 def _as_user(hub, user: str, code: str, timeout: float = 60) -> str:
     """Run ``code`` with the learners' Python as the Unix user ``user`` (a classmate at a terminal)."""
     import pwd
@@ -160,10 +175,18 @@ def _as_user(hub, user: str, code: str, timeout: float = 60) -> str:
     from workshop.classroom.spawner import ensure_system_user
 
     ensure_system_user(user)
-    done = subprocess.run([hub.conf["python"], "-c", code], check=False, user=user, group=pwd.getpwnam(user).pw_gid,
-                          extra_groups=[], cwd="/",
-                          capture_output=True, text=True, timeout=timeout,
-                          env={"PATH": "/usr/bin:/bin", "HOME": f"/home/{user}"})
+    done = subprocess.run(
+        [hub.conf["python"], "-c", code],
+        check=False,
+        user=user,
+        group=pwd.getpwnam(user).pw_gid,
+        extra_groups=[],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"PATH": "/usr/bin:/bin", "HOME": f"/home/{user}"},
+    )
     assert done.returncode == 0, done.stderr[-500:]
     return done.stdout
 
@@ -195,7 +218,9 @@ def test_attack3_a_classmate_cannot_overhear_a_kernel(classroom):
     victim, attacker = names[0], names[1]
     for name in (victim, attacker):
         hub.start_server(name)
-    kernel = requests.post(f"{hub.url}/user/{victim}/api/kernels", headers=hub.session.headers, json={}, timeout=60).json()
+    kernel = requests.post(
+        f"{hub.url}/user/{victim}/api/kernels", headers=hub.session.headers, json={}, timeout=60
+    ).json()
     runtime = Path(f"/home/{victim}/.jupyter-runtime")
     conn_file = runtime / f"kernel-{kernel['id']}.json"
     deadline = time.monotonic() + 30
@@ -204,17 +229,29 @@ def test_attack3_a_classmate_cannot_overhear_a_kernel(classroom):
     info = json.loads(conn_file.read_text())
     assert info["transport"] == "ipc" and info["ip"].startswith(str(runtime)), info
     assert oct(runtime.stat().st_mode & 0o777) == "0o700"
-    kernel_procs = [p for p in psutil.process_iter(["username", "cmdline"])
-                    if p.info["username"] == victim and kernel["id"] in " ".join(p.info["cmdline"] or [])]
+    kernel_procs = [
+        p
+        for p in psutil.process_iter(["username", "cmdline"])
+        if p.info["username"] == victim and kernel["id"] in " ".join(p.info["cmdline"] or [])
+    ]
     assert kernel_procs
     for proc in kernel_procs:  # no TCP port a classmate could find with `ss -ltn`
         assert [c for c in proc.net_connections("inet") if c.status == psutil.CONN_LISTEN] == []
     endpoint = f"ipc://{info['ip']}-{info['iopub_port']}"
     code = LISTEN.format(endpoint=endpoint, seconds=12)
+
     def cmd(user: str) -> subprocess.Popen:
-        return subprocess.Popen([hub.conf["python"], "-c", code], user=user, group=pwd.getpwnam(user).pw_gid,
-                                extra_groups=[], cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={"PATH": "/usr/bin:/bin"})
+        return subprocess.Popen(
+            [hub.conf["python"], "-c", code],
+            user=user,
+            group=pwd.getpwnam(user).pw_gid,
+            extra_groups=[],
+            cwd="/",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={"PATH": "/usr/bin:/bin"},
+        )
 
     spy, owner = cmd(attacker), cmd(victim)
     time.sleep(3)  # both subscribed (or trying to)
@@ -233,11 +270,13 @@ def test_attack4_a_classmates_files_are_private(classroom):
     hub, names = classroom
     victim, attacker = names[0], names[2]
     hub.start_server(victim)
-    cell = ("import os, tempfile\n"
-            "paths = [os.path.expanduser('~/course/notes.txt'), os.path.join(tempfile.gettempdir(), 'scratch.txt'),\n"
-            "         '/tmp/" + victim + "-in-tmp.txt']\n"
-            "for p in paths:\n    open(p, 'w').write('secret')\n"
-            "print(oct(os.umask(0o077)), tempfile.gettempdir(), *paths)")
+    cell = (
+        "import os, tempfile\n"
+        "paths = [os.path.expanduser('~/course/notes.txt'), os.path.join(tempfile.gettempdir(), 'scratch.txt'),\n"
+        "         '/tmp/" + victim + "-in-tmp.txt']\n"
+        "for p in paths:\n    open(p, 'w').write('secret')\n"
+        "print(oct(os.umask(0o077)), tempfile.gettempdir(), *paths)"
+    )
     result = asyncio.run(run_cells(hub, victim, [cell], keep_kernel=False))
     assert result.ok, result.error
     umask, tmpdir, *paths = "".join(result.outputs).split()
@@ -245,11 +284,13 @@ def test_attack4_a_classmates_files_are_private(classroom):
     home = Path(f"/home/{victim}")
     assert oct(home.stat().st_mode & 0o777) == "0o700"
     try:
-        probe = ("import os, sys\nrefused = 0\n"
-                 f"for p in {[str(home), str(home / 'course'), *paths, str(home / '.ipython')]!r}:\n"
-                 "    try:\n        os.listdir(p) if not p.endswith('.txt') else open(p).read()\n"
-                 "    except PermissionError:\n        refused += 1\n"
-                 "print(refused)")
+        probe = (
+            "import os, sys\nrefused = 0\n"
+            f"for p in {[str(home), str(home / 'course'), *paths, str(home / '.ipython')]!r}:\n"
+            "    try:\n        os.listdir(p) if not p.endswith('.txt') else open(p).read()\n"
+            "    except PermissionError:\n        refused += 1\n"
+            "print(refused)"
+        )
         assert _as_user(hub, attacker, probe).strip() == "6"  # every one of them refused
         assert oct(Path(paths[2]).stat().st_mode & 0o777) == "0o600"  # /tmp is shared; the file is not
     finally:
@@ -263,17 +304,19 @@ def test_attack8_a_fork_bomb_stops_at_the_learners_process_limit(classroom):
     hub, names = classroom
     for name in names[1:]:
         hub.start_server(name)
-    bomb = ("import resource, threading\n"
-            "threading.stack_size(64 * 1024)\n"
-            "stop, started = threading.Event(), 0\n"
-            "try:\n"
-            "    for _ in range(700):\n"
-            "        threading.Thread(target=stop.wait, daemon=True).start(); started += 1\n"
-            "    outcome = 'no limit'\n"
-            "except RuntimeError as exc:\n"
-            "    outcome = 'refused'\n"
-            "stop.set()\n"
-            "print(resource.getrlimit(resource.RLIMIT_NPROC)[0], started, outcome)")
+    bomb = (
+        "import resource, threading\n"
+        "threading.stack_size(64 * 1024)\n"
+        "stop, started = threading.Event(), 0\n"
+        "try:\n"
+        "    for _ in range(700):\n"
+        "        threading.Thread(target=stop.wait, daemon=True).start(); started += 1\n"
+        "    outcome = 'no limit'\n"
+        "except RuntimeError as exc:\n"
+        "    outcome = 'refused'\n"
+        "stop.set()\n"
+        "print(resource.getrlimit(resource.RLIMIT_NPROC)[0], started, outcome)"
+    )
     result = asyncio.run(run_cells(hub, names[1], [bomb], keep_kernel=False))
     assert result.ok, result.error
     limit, started, outcome = "".join(result.outputs).split()
@@ -283,6 +326,7 @@ def test_attack8_a_fork_bomb_stops_at_the_learners_process_limit(classroom):
 
 
 # --- attack 2: the login page, in a real browser -----------------------------------------------------------
+
 
 @pytest.fixture
 def browser():
@@ -333,8 +377,14 @@ def test_attack2_a_learner_cannot_claim_a_classmates_name(classroom, browser):
     page = browser.new_page()
     response = page.goto(f"{hub.url}/hub/signup")
     assert response.status == 404
-    claim = page.request.post(f"{hub.url}/hub/signup", form={"username": carol, "signup_password": "alices-choice-123",
-                                                                "signup_password_confirmation": "alices-choice-123"})
+    claim = page.request.post(
+        f"{hub.url}/hub/signup",
+        form={
+            "username": carol,
+            "signup_password": "alices-choice-123",
+            "signup_password_confirmation": "alices-choice-123",
+        },
+    )
     assert claim.status in (403, 404, 405), claim.status
     _login(page, hub.url, carol, "alices-choice-123")
     assert "Invalid username or password" in page.content()

@@ -11,8 +11,8 @@ import contextlib
 import uuid
 
 import aio_pika
-import aiormq
 import aiohttp
+import aiormq
 import psycopg
 import pytest
 import redis
@@ -31,7 +31,10 @@ def pair(tmp_path_factory):
     provision.prepare(admin)
     roster = Roster(tmp_path_factory.mktemp("classroom"))
     tag = uuid.uuid4().hex[:6]
-    learners = [provision.provision(admin, roster.ensure(f"ta{tag}")), provision.provision(admin, roster.ensure(f"tb{tag}"))]
+    learners = [
+        provision.provision(admin, roster.ensure(f"ta{tag}")),
+        provision.provision(admin, roster.ensure(f"tb{tag}")),
+    ]
     yield [(learner, learner.env(admin)) for learner in learners]
     for learner in learners:
         provision.remove(admin, learner)
@@ -54,8 +57,8 @@ def test_postgres_own_schema_works_and_others_are_refused(pair):
         assert db.execute(f'SELECT count(*) FROM "{alice.account}_ch03".events').fetchone() == (1,)
         db.execute(f'DROP SCHEMA "{alice.account}_ch03" CASCADE')  # the notebooks' reset
         refused = [
-            "CREATE TABLE public.anything (x int)",          # use public
-            "CREATE SCHEMA workshop_admin",                   # the instructor's schema in her database
+            "CREATE TABLE public.anything (x int)",  # use public
+            "CREATE SCHEMA workshop_admin",  # the instructor's schema in her database
             "CREATE FUNCTION workshop_admin.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
             "DROP EVENT TRIGGER workshop_refuse_extensions",
             "ALTER ROLE ws_nobody_else SUPERUSER",
@@ -63,8 +66,10 @@ def test_postgres_own_schema_works_and_others_are_refused(pair):
         for sql in refused:
             with pytest.raises(psycopg.Error) as err:
                 db.execute(sql)
-            assert isinstance(err.value, (psycopg.errors.InsufficientPrivilege, psycopg.errors.DuplicateSchema,
-                                          psycopg.errors.UndefinedObject)), sql
+            assert isinstance(
+                err.value,
+                (psycopg.errors.InsufficientPrivilege, psycopg.errors.DuplicateSchema, psycopg.errors.UndefinedObject),
+            ), sql
         # a schema named after bob's namespace is hers, in her database: bob's is untouched
         db.execute(f'CREATE SCHEMA "{bob.account}_ch01"')
     with psycopg.connect(bob_env["DATABASE_URL"], autocommit=True, connect_timeout=5) as bob_db:
@@ -94,8 +99,13 @@ def test_attack1_objects_a_learner_plants_never_run_as_the_instructor(pair):
                           RETURN a OPERATOR(pg_catalog.=) b; END $$""")
                 db.execute(f"CREATE OPERATOR {schema}.= (LEFTARG = {t}, RIGHTARG = {t}, FUNCTION = {schema}.trap_eq)")
                 db.execute(f"CREATE OPERATOR {schema}.<> (LEFTARG = {t}, RIGHTARG = {t}, FUNCTION = {schema}.trap_eq)")
-            for fn, args in (("left", "a text, n integer"), ("length", "a text"), ("lower", "a text"),
-                             ("current_setting", "a text"), ("pg_terminate_backend", "a integer")):
+            for fn, args in (
+                ("left", "a text, n integer"),
+                ("length", "a text"),
+                ("lower", "a text"),
+                ("current_setting", "a text"),
+                ("pg_terminate_backend", "a integer"),
+            ):
                 db.execute(f"""CREATE FUNCTION {schema}.{fn}({args}) RETURNS text LANGUAGE plpgsql AS $$
                     BEGIN INSERT INTO {alice.account}.hits VALUES (current_user, '{schema}.{fn}'); RETURN ''; END $$""")
         # the traps work: a session that resolves names in her schemas calls them
@@ -112,14 +122,21 @@ def test_attack1_objects_a_learner_plants_never_run_as_the_instructor(pair):
     with psycopg.connect(alice_env["DATABASE_URL"], autocommit=True, connect_timeout=5) as db:
         assert db.execute(f"SELECT who, at FROM {alice.account}.hits").fetchall() == []
         # and nothing of the instructor's was created in a schema she owns
-        assert db.execute("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                          "WHERE n.nspowner = current_user::regrole AND p.proowner <> current_user::regrole"
-                          ).fetchone() == (0,)
+        assert db.execute(
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspowner = current_user::regrole AND p.proowner <> current_user::regrole"
+        ).fetchone() == (0,)
         db.execute("DROP SCHEMA postgres CASCADE")
         db.execute("DROP TABLE hits")
         for t in TRAP_TYPES:
             db.execute(f"DROP FUNCTION trap_eq({t}, {t}) CASCADE")
-        for fn in ("left(text, integer)", "length(text)", "lower(text)", "current_setting(text)", "pg_terminate_backend(integer)"):
+        for fn in (
+            "left(text, integer)",
+            "length(text)",
+            "lower(text)",
+            "current_setting(text)",
+            "pg_terminate_backend(integer)",
+        ):
             db.execute(f"DROP FUNCTION {alice.account}.{fn}")
 
 
@@ -127,8 +144,12 @@ def test_attack6_trusted_extensions_are_refused(pair):
     """Attack 6: a trusted extension's script runs as a superuser; hstore into public, or taking a name."""
     (alice, alice_env), _ = pair
     with psycopg.connect(alice_env["DATABASE_URL"], autocommit=True, connect_timeout=5) as db:
-        for sql in ("CREATE EXTENSION hstore", "CREATE EXTENSION hstore SCHEMA public",
-                    f"CREATE EXTENSION pgcrypto SCHEMA {alice.account}", "CREATE LANGUAGE plperl"):
+        for sql in (
+            "CREATE EXTENSION hstore",
+            "CREATE EXTENSION hstore SCHEMA public",
+            f"CREATE EXTENSION pgcrypto SCHEMA {alice.account}",
+            "CREATE LANGUAGE plperl",
+        ):
             with pytest.raises(psycopg.errors.RaiseException, match="extensions are not available"):
                 db.execute(sql)
         assert db.execute("SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'").fetchone() == (0,)
@@ -141,8 +162,13 @@ def capped(tmp_path):
     provision.prepare(admin)
     learner = Roster(tmp_path).ensure(f"tc{uuid.uuid4().hex[:6]}")
     caps = postgres.Caps(connections=3, temp_file_limit="1MB", statement_timeout="1s", size_limit_mib=1)
-    provision.provision(admin, learner, pg_caps=caps, queue_caps={"max-length": 20, "max-length-bytes": 8192},
-                        user_caps={"max-channels": 5})
+    provision.provision(
+        admin,
+        learner,
+        pg_caps=caps,
+        queue_caps={"max-length": 20, "max-length-bytes": 8192},
+        user_caps={"max-channels": 5},
+    )
     try:
         yield learner, learner.env(admin), caps
     finally:
@@ -188,7 +214,9 @@ def test_rabbitmq_own_vhost_works_and_others_are_refused(pair):
         conn = await aio_pika.connect(alice_env["AMQP_URL"], timeout=5)
         async with conn:  # the chapters' operations: topic exchange, durable queue, default-exchange retry
             ch = await conn.channel()
-            events = await ch.declare_exchange(alice.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True)
+            events = await ch.declare_exchange(
+                alice.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True
+            )
             queue = await ch.declare_queue(alice.namespace.amqp("orders"), durable=True)
             await queue.bind(events, "order.*")
             await events.publish(aio_pika.Message(b"1"), "order.created")
@@ -233,14 +261,27 @@ def test_redis_own_prefix_works_and_others_are_refused(pair):
         sub.close()
         assert r.info("server")["redis_version"]  # the doctor's probe
         refused = [
-            ("GET", bob.namespace.key("secret")), ("DEL", bob.namespace.key("secret")),
-            ("XADD", bob.namespace.key("s"), "*", "a", "1"), ("PUBLISH", bob.namespace.key("user_events"), "x"),
-            ("KEYS", "*"), ("FLUSHALL",), ("FLUSHDB",), ("CONFIG", "GET", "maxmemory"), ("ACL", "LIST"),
-            ("CLIENT", "LIST"), ("MONITOR",), ("FUNCTION", "FLUSH"), ("SHUTDOWN",),
+            ("GET", bob.namespace.key("secret")),
+            ("DEL", bob.namespace.key("secret")),
+            ("XADD", bob.namespace.key("s"), "*", "a", "1"),
+            ("PUBLISH", bob.namespace.key("user_events"), "x"),
+            ("KEYS", "*"),
+            ("FLUSHALL",),
+            ("FLUSHDB",),
+            ("CONFIG", "GET", "maxmemory"),
+            ("ACL", "LIST"),
+            ("CLIENT", "LIST"),
+            ("MONITOR",),
+            ("FUNCTION", "FLUSH"),
+            ("SHUTDOWN",),
             # attack 7: a script runs in the server's one thread; an endless one answers BUSY to everyone
-            ("EVAL", "while true do end", "0"), ("EVALSHA", "0" * 40, "0"), ("SCRIPT", "LOAD", "return 1"),
+            ("EVAL", "while true do end", "0"),
+            ("EVALSHA", "0" * 40, "0"),
+            ("SCRIPT", "LOAD", "return 1"),
             ("FUNCTION", "LOAD", "#!lua name=x\nredis.register_function('f', function() while true do end end)"),
-            ("FCALL", "f", "0"), ("EVAL_RO", "return 1", "0"), ("SCRIPT", "KILL"),
+            ("FCALL", "f", "0"),
+            ("EVAL_RO", "return 1", "0"),
+            ("SCRIPT", "KILL"),
         ]
         for command in refused:
             with pytest.raises(NoPermissionError):
@@ -307,6 +348,7 @@ def test_attack8_rabbitmq_queues_and_channels_are_capped(capped):
 
 def test_rabbitmq_door_when_a_class_could_trip_the_memory_alarm():
     admin = settings()
+
     def alarm_doors(learners: int) -> list[str]:
         doors = asyncio.run(rabbitmq.open_doors(admin.amqp_url, admin.rabbitmq_management_url, learners))
         return [d for d in doors if "memory alarm" in d]
@@ -325,9 +367,29 @@ def private_redis(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path), "--maxmemory", "4mb", "--maxmemory-policy", "noeviction",
-                             "--requirepass", "adm1n"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+            "--maxmemory",
+            "4mb",
+            "--maxmemory-policy",
+            "noeviction",
+            "--requirepass",
+            "adm1n",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"redis://default:adm1n@127.0.0.1:{port}/0"
     try:
         deadline = time.monotonic() + 10
@@ -377,8 +439,23 @@ def test_redis_doors_name_a_passwordless_default_user_and_a_missing_maxmemory(tm
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while True:

@@ -33,11 +33,22 @@ from workshop.config import settings
 
 SCREENSHOT = Path(os.environ.get("CLASSROOM_PROGRESS_SCREENSHOT", "/tmp/classroom_progress.png"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--window-size=1920,640", "--remote-debugging-port=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1920,640",
+    "--remote-debugging-port=0",
+]
 
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the classroom runs as root"),
-              pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (workshop setup test)")]
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the classroom runs as root"),
+    pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (workshop setup test)"),
+]
 
 
 def _record(admin, learner, runs: list[tuple[str, str, str]]) -> None:
@@ -47,6 +58,7 @@ def _record(admin, learner, runs: list[tuple[str, str, str]]) -> None:
     async def go() -> None:
         for exercise, outcome, hint in runs:
             assert await progress.arecord(exercise, outcome, hint, s)
+
     asyncio.run(go())
 
 
@@ -64,10 +76,26 @@ def room(tmp_path_factory):
     for learner in learners.values():
         class_postgres.add(admin.database_url, learner)
     hint = "expected the charges for one event delivered twice at the same time to be 1, got 2."
-    _record(admin, learners[done], [("0.1", "passed", ""), ("0.2", "failed", "expected 3 events, got 2."),
-                                    ("0.2", "passed", ""), ("1.1", "passed", "")])
-    _record(admin, learners[stuck], [("0.1", "passed", ""), ("1.2", "failed", hint), ("1.2", "crashed",
-                                     "your handler(...) raised KeyError: 'id'"), ("1.2", "failed", hint)])
+    _record(
+        admin,
+        learners[done],
+        [
+            ("0.1", "passed", ""),
+            ("0.2", "failed", "expected 3 events, got 2."),
+            ("0.2", "passed", ""),
+            ("1.1", "passed", ""),
+        ],
+    )
+    _record(
+        admin,
+        learners[stuck],
+        [
+            ("0.1", "passed", ""),
+            ("1.2", "failed", hint),
+            ("1.2", "crashed", "your handler(...) raised KeyError: 'id'"),
+            ("1.2", "failed", hint),
+        ],
+    )
     conf = hubs.write_config(directory, [done, stuck, fresh], port=0, authenticator="dummy", idle_timeout=600)
     conf["admins"] = [teacher]
     (directory / "classroom.json").write_text(json.dumps(conf, indent=2) + "\n")
@@ -92,8 +120,9 @@ def test_the_instructor_reads_the_room_and_a_learner_is_refused(room, capsys):
     data_url = f"{hub.url}/services/progress/data.json"
     learner = requests.get(data_url, headers={"Authorization": "token " + _token(hub, who["stuck"])}, timeout=10)
     assert learner.status_code == 403, learner.text[:200]
-    page = requests.get(f"{hub.url}/services/progress/", timeout=10,
-                        headers={"Authorization": "token " + _token(hub, who["done"])})
+    page = requests.get(
+        f"{hub.url}/services/progress/", timeout=10, headers={"Authorization": "token " + _token(hub, who["done"])}
+    )
     assert page.status_code == 403
     teacher = requests.get(data_url, headers={"Authorization": "token " + _token(hub, who["teacher"])}, timeout=10)
     assert teacher.status_code == 200, teacher.text[:200]
@@ -105,7 +134,10 @@ def test_the_instructor_reads_the_room_and_a_learner_is_refused(room, capsys):
     # the CLI reads the same: workshop classroom progress
     room_view = asyncio.run(read_class(admin, Roster(directory).all()))  # each with the learner's own login
     assert [(r.name, r.started, len(r.stuck)) for r in room_view] == [
-        (who["done"], True, 0), (who["fresh"], False, 0), (who["stuck"], True, 1)]
+        (who["done"], True, 0),
+        (who["fresh"], False, 0),
+        (who["stuck"], True, 1),
+    ]
     assert class_progress_main(admin, directory) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert lines[who["done"]].split()[1:4] == ["✔", "✔", "✔"]
@@ -147,32 +179,44 @@ class _Tab:
 
     async def until(self, expression: str, deadline: float, what: str):
         while not await self.js(expression):
-            assert time.monotonic() < deadline, f"the page never showed {what}: {await self.js('location.href')} {await self.js('document.body && document.body.innerText.slice(0, 300)')}"
+            assert time.monotonic() < deadline, (
+                f"the page never showed {what}: {await self.js('location.href')} {await self.js('document.body && document.body.innerText.slice(0, 300)')}"
+            )
             await asyncio.sleep(0.3)
 
 
 async def _look(hub_url: str, teacher: str, names: list[str], meanwhile) -> tuple[str, bytes, str]:
     profile = Path(tempfile.mkdtemp(prefix="chromium-progress-"))
-    browser = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}",
-                                f"{hub_url}/hub/login?next=%2Fservices%2Fprogress%2F"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    browser = subprocess.Popen(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"{hub_url}/hub/login?next=%2Fservices%2Fprogress%2F"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     http = None
     try:
         deadline = time.monotonic() + 45
         http, ws = await _devtools(profile, deadline)
         tab = _Tab(ws)
         await tab.until("!!document.querySelector('input[name=username]')", deadline, "the hub's login form")
-        await tab.js(f"document.querySelector('input[name=username]').value = {json.dumps(teacher)};"
-                     "document.querySelector('input[name=password]').value = 'any';"
-                     "document.querySelector('form').submit(); true")
+        await tab.js(
+            f"document.querySelector('input[name=username]').value = {json.dumps(teacher)};"
+            "document.querySelector('input[name=password]').value = 'any';"
+            "document.querySelector('form').submit(); true"
+        )
         await tab.until("document.body && document.body.dataset.ready === '1'", deadline, "the grid")
-        await tab.until(" && ".join(f"document.body.innerText.includes({json.dumps(n)})" for n in names),
-                        deadline, "the three learners")
+        await tab.until(
+            " && ".join(f"document.body.innerText.includes({json.dumps(n)})" for n in names),
+            deadline,
+            "the three learners",
+        )
         text = await tab.js("document.body.innerText")
         shot = await tab.send("Page.captureScreenshot", format="png")
         await asyncio.to_thread(meanwhile)  # a learner runs a check while the page is open
-        await tab.until("!document.body.innerText.includes('not started')", time.monotonic() + 20,
-                        "the new check run without a reload")
+        await tab.until(
+            "!document.body.innerText.includes('not started')",
+            time.monotonic() + 20,
+            "the new check run without a reload",
+        )
         later = await tab.js("document.body.innerText")
         await ws.close()
         return text, base64.b64decode(shot["data"]), later
@@ -189,8 +233,14 @@ async def _look(hub_url: str, teacher: str, names: list[str], meanwhile) -> tupl
 
 def test_the_live_page_in_a_real_browser(room):
     hub, who, admin, _, learners = room
-    text, png, later = asyncio.run(_look(hub.url, who["teacher"], [who["done"], who["stuck"], who["fresh"]],
-                                         lambda: _record(admin, learners[who["fresh"]], [("0.1", "failed", "x")])))
+    text, png, later = asyncio.run(
+        _look(
+            hub.url,
+            who["teacher"],
+            [who["done"], who["stuck"], who["fresh"]],
+            lambda: _record(admin, learners[who["fresh"]], [("0.1", "failed", "x")]),
+        )
+    )
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     SCREENSHOT.write_bytes(png)
     assert "Class progress" in text and "refreshes every 5 s" in text

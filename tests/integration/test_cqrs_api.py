@@ -7,7 +7,8 @@ import asyncio
 import httpx
 import pytest
 
-from workshop.cqrs.read_api import ReadSide, create_app as read_app
+from workshop.cqrs.read_api import ReadSide
+from workshop.cqrs.read_api import create_app as read_app
 from workshop.cqrs.system import CqrsSystem
 from workshop.cqrs.write_api import create_app as write_app
 
@@ -20,8 +21,10 @@ def alice(uid: str = "u1", email: str = "alice@example.org") -> dict:
 async def apis(ws_settings):
     system = await CqrsSystem(ws_settings).start()
     read = ReadSide(system.store.pool, system.store.schema, system.redis, ws_settings.namespace)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(write_app(system.handler)), base_url="http://w") as w, \
-            httpx.AsyncClient(transport=httpx.ASGITransport(read_app(read)), base_url="http://r") as r:
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(write_app(system.handler)), base_url="http://w") as w,
+        httpx.AsyncClient(transport=httpx.ASGITransport(read_app(read)), base_url="http://r") as r,
+    ):
         yield system, read, w, r
     await system.stop()
 
@@ -64,8 +67,10 @@ async def test_the_same_idempotency_key_with_another_command_is_409_and_changes_
     system, read, w, r = apis
     first = await w.post("/commands", json=alice(), headers={"Idempotency-Key": "k-1"})
     assert first.status_code == 201, first.text
-    for other in ({**alice(), "first_name": "Alicia"},  # the same type, another body
-                  {"type": "ChangeEmail", "user_id": "u1", "email": "new@example.org"}):  # another command
+    for other in (
+        {**alice(), "first_name": "Alicia"},  # the same type, another body
+        {"type": "ChangeEmail", "user_id": "u1", "email": "new@example.org"},
+    ):  # another command
         got = await w.post("/commands", json=other, headers={"Idempotency-Key": "k-1"})
         assert got.status_code == 409, got.text
         assert "k-1" in got.json()["detail"] and "another command" in got.json()["detail"]
@@ -77,8 +82,9 @@ async def test_the_same_idempotency_key_with_another_command_is_409_and_changes_
 
 async def test_twenty_concurrent_retries_of_one_command_are_one_effect(apis):
     system, read, w, r = apis
-    answers = await asyncio.gather(*(w.post("/commands", json=alice(), headers={"Idempotency-Key": "retry-me"})
-                                     for _ in range(20)))
+    answers = await asyncio.gather(
+        *(w.post("/commands", json=alice(), headers={"Idempotency-Key": "retry-me"}) for _ in range(20))
+    )
     assert sorted(a.status_code for a in answers) == [200] * 19 + [201], [a.text for a in answers]
     assert len({a.json()["position"] for a in answers}) == 1
     assert await system.store.head() == 1
@@ -97,14 +103,17 @@ async def test_a_nul_character_in_any_field_is_422_not_500(apis, field):
     assert await system.store.head() == 0
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"type": "CreateUser", "user_id": "u2", "first_name": "", "last_name": "L", "email": "x@example.org"}, 422),
-    ({"type": "CreateUser", "user_id": "u2", "first_name": "A", "last_name": "L", "email": "nope"}, 422),
-    ({"type": "Explode", "user_id": "u2"}, 422),
-    ({"type": "ActivateUser", "user_id": "ghost"}, 404),
-    (alice("u2"), 409),  # the email is taken by u1
-    (alice("u1", "new@example.org"), 409),  # u1 exists
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"type": "CreateUser", "user_id": "u2", "first_name": "", "last_name": "L", "email": "x@example.org"}, 422),
+        ({"type": "CreateUser", "user_id": "u2", "first_name": "A", "last_name": "L", "email": "nope"}, 422),
+        ({"type": "Explode", "user_id": "u2"}, 422),
+        ({"type": "ActivateUser", "user_id": "ghost"}, 404),
+        (alice("u2"), 409),  # the email is taken by u1
+        (alice("u1", "new@example.org"), 409),  # u1 exists
+    ],
+)
 async def test_bad_commands_get_a_reason_and_store_nothing(apis, body, status):
     system, read, w, r = apis
     await w.post("/commands", json=alice())
@@ -120,8 +129,9 @@ async def test_the_cache_serves_repeats_and_never_an_entry_older_than_an_event(a
     await r.get("/users/u1", params={"after": created["position"]})
     await r.get("/users/u1")
     assert read.cache.hits == 1
-    changed = (await w.post("/commands", json={"type": "ChangeEmail", "user_id": "u1",
-                                               "email": "alice@wonderland.example"})).json()
+    changed = (
+        await w.post("/commands", json={"type": "ChangeEmail", "user_id": "u1", "email": "alice@wonderland.example"})
+    ).json()
     await system.wait_visible(changed["position"])
     got = (await r.get("/users/u1")).json()
     assert got["email"] == "alice@wonderland.example" and read.cache.stale == 1

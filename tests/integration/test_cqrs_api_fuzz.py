@@ -16,7 +16,8 @@ from typing import Any
 from schemathesis.python import asgi
 
 from tests.integration.test_orders_api_fuzz import fuzz
-from workshop.cqrs.read_api import ReadSide, create_app as read_app
+from workshop.cqrs.read_api import ReadSide
+from workshop.cqrs.read_api import create_app as read_app
 from workshop.cqrs.system import CqrsSystem
 from workshop.cqrs.write_api import create_app as write_app
 
@@ -39,8 +40,11 @@ def _app(settings, side: str) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: Any):
         system = await CqrsSystem(settings).start()
-        late.target = system.handler if side == "write" else ReadSide(
-            system.store.pool, system.store.schema, system.redis, settings.namespace)
+        late.target = (
+            system.handler
+            if side == "write"
+            else ReadSide(system.store.pool, system.store.schema, system.redis, settings.namespace)
+        )
         yield
         await system.stop()
 

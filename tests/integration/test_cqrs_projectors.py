@@ -36,10 +36,14 @@ async def assert_exact(store, redis, ns) -> None:
     """Every user once with its last version; counts that would double if anything were applied twice."""
     async with store.pool.connection() as conn:
         rows = await (await conn.execute(f'SELECT user_id, version, status FROM "{store.schema}".users_v1')).fetchall()
-        signups = (await (await conn.execute(f'SELECT sum(signups) FROM "{store.schema}".signups_by_day')).fetchone())[0]
+        signups = (await (await conn.execute(f'SELECT sum(signups) FROM "{store.schema}".signups_by_day')).fetchone())[
+            0
+        ]
     assert len(rows) == N_USERS
-    expected = {f"u{i}": (3, "deleted") if i % 6 == 0 else (2, "active") if i % 2 == 0 else (1, "inactive")
-                for i in range(N_USERS)}
+    expected = {
+        f"u{i}": (3, "deleted") if i % 6 == 0 else (2, "active") if i % 2 == 0 else (1, "inactive")
+        for i in range(N_USERS)
+    }
     assert {u: (v, s) for u, v, s in rows} == expected
     assert signups == N_USERS  # an increment per UserCreated: a replayed batch would show here
     counts = await redis.hgetall(ns.key("cqrs", "activity", "counts"))
@@ -80,8 +84,19 @@ async def test_a_projector_killed_mid_run_resumes_with_no_lost_or_doubled_rows(s
 
     async def start():
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "workshop.run.cqrs", "projectors", "--models", "users,signups,activity", "--batch", "7",
-            "--no-bus", env=child_env(ws_settings), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            "-m",
+            "workshop.run.cqrs",
+            "projectors",
+            "--models",
+            "users,signups,activity",
+            "--batch",
+            "7",
+            "--no-bus",
+            env=child_env(ws_settings),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         try:
             line = await asyncio.wait_for(proc.stdout.readline(), 30)
             assert b"projectors:" in line, line
@@ -97,8 +112,12 @@ async def test_a_projector_killed_mid_run_resumes_with_no_lost_or_doubled_rows(s
 
     proc = await start()
     try:  # kill it while all three models are part-way through
-        await until(lambda: _all_between(positions(), 35, head - 35), timeout=30, every=0.002,
-                    what="every model part-way through the feed")
+        await until(
+            lambda: _all_between(positions(), 35, head - 35),
+            timeout=30,
+            every=0.002,
+            what="every model part-way through the feed",
+        )
     finally:
         await kill(proc)
     stopped = await positions()
@@ -122,9 +141,15 @@ async def _all_at(positions, head) -> bool:
 async def test_two_copies_of_a_projector_never_apply_a_batch_twice(store, redis, ws_settings):
     await fill(store)
     ns = ws_settings.namespace
-    copies = [p for _ in range(2) for p in (PostgresProjector(store, UsersTable(), batch=13),
-                                            PostgresProjector(store, SignupsByDay(), batch=13),
-                                            RedisProjector(store, redis, ns, Activity(), batch=13))]
+    copies = [
+        p
+        for _ in range(2)
+        for p in (
+            PostgresProjector(store, UsersTable(), batch=13),
+            PostgresProjector(store, SignupsByDay(), batch=13),
+            RedisProjector(store, redis, ns, Activity(), batch=13),
+        )
+    ]
     for p in copies:
         await p.setup()
     await asyncio.gather(*(p.catch_up() for p in copies))
@@ -132,7 +157,7 @@ async def test_two_copies_of_a_projector_never_apply_a_batch_twice(store, redis,
 
 
 async def test_the_relay_publishes_the_feed_in_order_and_resumes_after_its_checkpoint(store, ws_settings):
-    bus = await RabbitBus.connect(ws_settings, validate=users.validate)
+    bus = await RabbitBus.open(ws_settings, validate=users.validate)
     got: list[str] = []
 
     async def collect(event, delivery):
@@ -149,3 +174,20 @@ async def test_the_relay_publishes_the_feed_in_order_and_resumes_after_its_check
         assert got == [r.event.event_id for r in await store.read_all(limit=100)]
     finally:
         await bus.close()
+
+
+async def test_a_copy_whose_checkpoint_moved_writes_nothing_and_reads_again(store, redis, ws_settings):
+    """The checkpoint's move fails the whole pipelined transaction when another copy got there
+    first, also when the model read rows in the same round trip (UsersTable, versions above 1)."""
+    await fill(store)
+    for model in (UsersTable, SignupsByDay):
+        first, second = PostgresProjector(store, model(), batch=13), PostgresProjector(store, model(), batch=13)
+        for p in (first, second):
+            await p.setup()
+        assert await first.step() == 13
+        assert await second.step() == 13  # starts where the first one's commit left the checkpoint
+        assert await first.step() == 13  # its batch 14..26 is refused; it reads again from 26
+        assert await first.position() == 39 and first.stats.batches == 2
+        await first.catch_up()
+    await RedisProjector(store, redis, ws_settings.namespace, Activity()).catch_up()
+    await assert_exact(store, redis, ws_settings.namespace)

@@ -13,8 +13,9 @@ from workshop.cqrs.system import open_store
 
 async def rows(store, table: str) -> list[tuple]:
     async with store.pool.connection() as conn:
-        cur = await conn.execute(f'SELECT user_id, name, email, status, version FROM "{store.schema}"."{table}" '
-                                 "ORDER BY user_id")
+        cur = await conn.execute(
+            f'SELECT user_id, name, email, status, version FROM "{store.schema}"."{table}" ORDER BY user_id'
+        )
         return await cur.fetchall()
 
 
@@ -54,7 +55,9 @@ async def test_a_new_read_model_back_fills_from_the_start_of_the_feed(ws_setting
         signups = await PostgresProjector(store, SignupsByDay()).setup()  # added after the fact
         assert await signups.catch_up() == 40
         async with store.pool.connection() as conn:
-            total = (await (await conn.execute(f'SELECT sum(signups) FROM "{store.schema}".signups_by_day')).fetchone())[0]
+            total = (
+                await (await conn.execute(f'SELECT sum(signups) FROM "{store.schema}".signups_by_day')).fetchone()
+            )[0]
         assert total == 40
     finally:
         await store.close()

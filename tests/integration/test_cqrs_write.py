@@ -6,10 +6,9 @@ import asyncio
 
 import pytest
 
-from workshop.cqrs import ChangeEmail, CommandHandler, CommandRejected, CreateUser, DeleteUser
+from workshop.cqrs import ChangeEmail, CommandHandler, CommandRejected, CreateUser, DeleteUser, rebuild
 from workshop.cqrs.projectors import PostgresProjector
 from workshop.cqrs.readmodels import UsersTable
-from workshop.cqrs import rebuild
 from workshop.cqrs.system import open_store
 from workshop.cqrs.uniqueness import EmailReservations, ReadModelCheck
 
@@ -32,8 +31,10 @@ async def store(ws_settings):
 
 async def race(handler: CommandHandler) -> dict[str, int]:
     """Two users per email, created at the same time: how many accounts does each email end up with?"""
-    results = await asyncio.gather(*(handler.handle(create(f"{side}{i}", f"race{i}@example.org"))
-                                     for i in range(PAIRS) for side in "ab"), return_exceptions=True)
+    results = await asyncio.gather(
+        *(handler.handle(create(f"{side}{i}", f"race{i}@example.org")) for i in range(PAIRS) for side in "ab"),
+        return_exceptions=True,
+    )
     for r in results:
         if isinstance(r, Exception) and not isinstance(r, CommandRejected):
             raise r

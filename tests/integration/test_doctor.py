@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 
 from workshop.config import settings
-from workshop.infra.doctor import adoctor, doctor
 from workshop.fixes import FIXES
+from workshop.infra.doctor import adoctor, doctor
 
 from ._net import cli_env, free_port, turnserver, workshop
-
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +129,7 @@ def test_text_table_is_aligned(env):
     report = doctor(settings(env={**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}))
     assert not report.ok
     lines = str(report).splitlines()
-    header, rows = lines[0], lines[1:1 + len(report.results)]
+    header, rows = lines[0], lines[1 : 1 + len(report.results)]
     column = header.index("status")
     assert all(row[column] in "✅❌➖" for row in rows), rows
     assert "fix: native: " + FIXES["Redis"][1] in str(report)
@@ -155,8 +154,10 @@ def test_a_coturn_with_another_secret_is_a_401_with_the_right_fix(env, other_che
     assert result.returncode == 1
     row = next(line for line in result.stdout.splitlines() if line.startswith("coturn "))
     assert "❌ down" in row and "Coturn" not in row
-    assert f"coturn: up on 127.0.0.1:{port}, but it rejects this checkout's TURN_SECRET (401 Unauthorized)" \
+    assert (
+        f"coturn: up on 127.0.0.1:{port}, but it rejects this checkout's TURN_SECRET (401 Unauthorized)"
         in result.stdout
+    )
     assert "nothing listen" not in result.stdout  # the old, wrong verdict
     assert f"fix: workshop env  (copies the secret of the coturn started from {checkout})" in result.stdout
     assert f"`workshop down` in {checkout}" in result.stdout
@@ -173,8 +174,10 @@ def test_workshop_env_takes_the_running_coturns_secret_then_the_doctor_is_happy(
 
     result = workshop("env", "--example", str(example), "--env", str(dotenv), env=own, timeout=30)
     assert result.returncode == 0, result.stderr
-    assert f"TURN_SECRET: now the secret of the coturn already running on turn:127.0.0.1:{port} " \
-           f"(started from {checkout})" in result.stdout
+    assert (
+        f"TURN_SECRET: now the secret of the coturn already running on turn:127.0.0.1:{port} "
+        f"(started from {checkout})" in result.stdout
+    )
     assert OTHER_SECRET not in result.stdout  # never printed
     assert settings(env={}, dotenv=dotenv).turn_secret == OTHER_SECRET
     doctor_after = workshop("doctor", env=own, timeout=30)
@@ -188,11 +191,33 @@ def test_a_coturn_we_cannot_read_says_whose_secret_to_ask_for(env, tmp_path):
     """A coturn not started by `workshop up` (no config file of ours): the fix names the secret to get."""
     port = free_port()
     log = tmp_path / "turnserver.log"
-    proc = subprocess.Popen(["turnserver", "--listening-ip", "127.0.0.1", "--listening-port", str(port),
-                             "--realm", "workshop", "--use-auth-secret", "--static-auth-secret", "theirs",
-                             "--no-tls", "--no-dtls", "--no-cli", "--log-file", str(log), "--simple-log",
-                             "--pidfile", str(tmp_path / "pid"), "--db", str(tmp_path / "db")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "turnserver",
+            "--listening-ip",
+            "127.0.0.1",
+            "--listening-port",
+            str(port),
+            "--realm",
+            "workshop",
+            "--use-auth-secret",
+            "--static-auth-secret",
+            "theirs",
+            "--no-tls",
+            "--no-dtls",
+            "--no-cli",
+            "--log-file",
+            str(log),
+            "--simple-log",
+            "--pidfile",
+            str(tmp_path / "pid"),
+            "--db",
+            str(tmp_path / "db"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         deadline, result = time.monotonic() + 10, None
         while time.monotonic() < deadline:

@@ -23,11 +23,19 @@ def _get(url: str) -> dict:
 def test_lab_answers_api_status_and_offers_a_workshop_kernel(tmp_path):
     port = free_port(start=18888)
     token = "testtoken"
-    env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(tmp_path),
-           "WORKSHOP_STATE_DIR": str(tmp_path / "state")}
+    env = {
+        **os.environ,
+        "JUPYTER_TOKEN": token,
+        "JUPYTER_RUNTIME_DIR": str(tmp_path),
+        "WORKSHOP_STATE_DIR": str(tmp_path / "state"),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "workshop.cli", "lab", "--no-browser", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/lab/tree/notebooks/00_setup.ipynb?token={token}"

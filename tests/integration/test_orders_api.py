@@ -34,8 +34,9 @@ async def api(ws_settings):
 
 async def test_post_then_get_follows_the_order_to_shipped(api):
     client, system, _ = api
-    r = await client.post("/orders", json={"user_id": "alice", "items": [{"sku": "BOOK", "qty": 2, "price": 10}],
-                                           "total": 20})
+    r = await client.post(
+        "/orders", json={"user_id": "alice", "items": [{"sku": "BOOK", "qty": 2, "price": 10}], "total": 20}
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["status"] == "pending" and body["order_id"].startswith("ORD-")
@@ -45,13 +46,16 @@ async def test_post_then_get_follows_the_order_to_shipped(api):
     assert (await client.get("/orders/ORD-nope")).status_code == 404
 
 
-@pytest.mark.parametrize("payload,field", [
-    ({"user_id": "alice", "items": [{"sku": "BOOK", "qty": 0, "price": 10}]}, ["body", "items", 0, "qty"]),
-    ({"user_id": "", "items": [{"sku": "BOOK", "qty": 1, "price": 10}]}, ["body", "user_id"]),
-    ({"user_id": "alice", "items": []}, ["body", "items"]),
-    ({"user_id": "alice", "items": [{"sku": "BOOK", "qty": 1, "price": 10}], "total": 99}, ["body"]),
-    ({"items": [{"sku": "BOOK", "qty": 1, "price": 10}]}, ["body", "user_id"]),
-])
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({"user_id": "alice", "items": [{"sku": "BOOK", "qty": 0, "price": 10}]}, ["body", "items", 0, "qty"]),
+        ({"user_id": "", "items": [{"sku": "BOOK", "qty": 1, "price": 10}]}, ["body", "user_id"]),
+        ({"user_id": "alice", "items": []}, ["body", "items"]),
+        ({"user_id": "alice", "items": [{"sku": "BOOK", "qty": 1, "price": 10}], "total": 99}, ["body"]),
+        ({"items": [{"sku": "BOOK", "qty": 1, "price": 10}]}, ["body", "user_id"]),
+    ],
+)
 async def test_bad_payload_is_422_with_the_field_and_nothing_is_published(api, payload, field):
     client, system, seen = api
     r = await client.post("/orders", json=payload)
@@ -64,6 +68,7 @@ async def test_bad_payload_is_422_with_the_field_and_nothing_is_published(api, p
 
 
 # --- hostile input: never a 500, never an echo of more than an excerpt ---------------------------------------
+
 
 def order_body(user_id='"alice"', sku='"BOOK"', qty="1", price="10", total=None) -> bytes:
     """A raw JSON body, so that tests can send what json.dumps would refuse (NaN, lone surrogates, 1e308)."""
@@ -139,8 +144,9 @@ async def test_other_content_types_are_415(api):
 
 async def test_amounts_are_exact_and_the_event_agrees_with_the_row(api):
     client, system, _ = api
-    r = await client.post("/orders", content=order_body(qty="3", price="0.1", total="0.30"),
-                          headers={"content-type": "application/json"})
+    r = await client.post(
+        "/orders", content=order_body(qty="3", price="0.1", total="0.30"), headers={"content-type": "application/json"}
+    )
     assert r.status_code == 201, r.text
     order_id = r.json()["order_id"]
     assert r.headers["location"] == f"/orders/{order_id}"
@@ -163,6 +169,7 @@ async def test_the_largest_order_the_schema_allows_fits_the_database(api):
 
 # --- size limits ------------------------------------------------------------------------------------------------
 
+
 async def test_a_body_over_the_limit_is_413_before_it_is_read(api):
     client, _, _ = api
     read = []
@@ -172,8 +179,11 @@ async def test_a_body_over_the_limit_is_413_before_it_is_read(api):
             read.append(1)
             yield b" " * 1_000_000
 
-    r = await client.post("/orders", content=fifty_megabytes(), headers={
-        "content-type": "application/json", "content-length": str(50_000_000)})
+    r = await client.post(
+        "/orders",
+        content=fifty_megabytes(),
+        headers={"content-type": "application/json", "content-length": str(50_000_000)},
+    )
     assert r.status_code == 413 and "larger than" in r.json()["detail"]
     assert read == []  # Content-Length said it all: not a byte read
     read.clear()
@@ -192,8 +202,9 @@ async def test_a_10_mb_field_costs_no_memory_and_a_60_kb_field_is_quoted_as_an_e
     finally:
         tracemalloc.stop()
     assert r.status_code == 413 and peak < 1_000_000, peak
-    r = await client.post("/orders", content=order_body(user_id='"' + "u" * 60_000 + '"'),
-                          headers={"content-type": "application/json"})
+    r = await client.post(
+        "/orders", content=order_body(user_id='"' + "u" * 60_000 + '"'), headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422 and len(r.content) < 1000
     [problem] = r.json()["detail"]
     assert problem["loc"] == ["body", "user_id"] and problem["input"] == "u" * 79 + "…"
@@ -209,7 +220,9 @@ async def test_the_same_idempotency_key_and_order_return_the_first_order(api):
     first = await client.post("/orders", json=ORDER, headers={"Idempotency-Key": "k-1"})
     again = await client.post("/orders", json={**ORDER, "total": 20.0}, headers={"Idempotency-Key": "k-1"})
     assert (first.status_code, again.status_code) == (201, 200)
-    assert again.json()["order_id"] == first.json()["order_id"] and again.headers["location"] == first.headers["location"]
+    assert (
+        again.json()["order_id"] == first.json()["order_id"] and again.headers["location"] == first.headers["location"]
+    )
     other = await client.post("/orders", json={**ORDER, "user_id": "bob"}, headers={"Idempotency-Key": "k-1"})
     assert other.status_code == 409 and "k-1" in other.json()["detail"]
     fresh = await client.post("/orders", json=ORDER, headers={"Idempotency-Key": "k-2"})
@@ -219,14 +232,14 @@ async def test_the_same_idempotency_key_and_order_return_the_first_order(api):
 
 async def test_twenty_concurrent_retries_make_one_order_and_one_event(api):
     client, system, seen = api
-    answers = await asyncio.gather(*(client.post("/orders", json=ORDER, headers={"Idempotency-Key": "retry-me"})
-                                     for _ in range(20)))
+    answers = await asyncio.gather(
+        *(client.post("/orders", json=ORDER, headers={"Idempotency-Key": "retry-me"}) for _ in range(20))
+    )
     assert sorted(a.status_code for a in answers) == [200] * 19 + [201]
     assert len({a.json()["order_id"] for a in answers}) == 1
     await system.wait_final([answers[0].json()["order_id"]], timeout=20)
     assert await db.fetch(system.pool, "SELECT count(*) FROM orders") == [(1,)]
-    assert await db.fetch(system.pool, "SELECT count(*) FROM outbox WHERE routing_key = 'order.ordercreated'") \
-        == [(1,)]
+    assert await db.fetch(system.pool, "SELECT count(*) FROM outbox WHERE routing_key = 'order.ordercreated'") == [(1,)]
     assert seen.count("OrderCreated") == 1
 
 
@@ -237,6 +250,7 @@ async def test_a_bad_idempotency_key_is_422(api):
 
 
 # --- documentation and health -----------------------------------------------------------------------------------
+
 
 async def test_the_openapi_document_lists_every_answer(api):
     client, _, _ = api
@@ -262,6 +276,7 @@ async def test_without_the_database_healthz_and_every_route_are_503(api, ws_sett
 
 # --- the same rules when the API runs as its own process -----------------------------------------------------
 
+
 @pytest.mark.timeout(90)
 async def test_the_order_process_answers_409_for_a_reused_key_not_500(ws_settings):
     """The order service as a process (its own ``__main__``): a conflict is still a 409, as in-process."""
@@ -273,6 +288,7 @@ async def test_the_order_process_answers_409_for_a_reused_key_not_500(ws_setting
     proc = await processes.start("order", ws_settings, "--port", str(port))
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+
             async def healthy():
                 try:
                     return (await http.get("/healthz")).status_code == 200

@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import schemathesis
 from schemathesis.config import SchemathesisConfig
@@ -59,22 +60,26 @@ def _app(settings) -> Any:
 def _consistent_total(ctx: Any, case: Any) -> Any:
     """A valid order's ``total`` (when it has one) is the sum of its items — the one rule JSON Schema can't say."""
     body = case.body
-    if case.meta and case.meta.generation.mode.is_positive and isinstance(body, dict) \
-            and body.get("total") is not None:
+    if case.meta and case.meta.generation.mode.is_positive and isinstance(body, dict) and body.get("total") is not None:
         body["total"] = float(sum(Decimal(str(i["price"])) * int(i["qty"]) for i in body["items"]))
     return case
 
 
-def fuzz(app: Any, *, examples: int, seed: int = 1,
-         map_case: Callable[[Any, Any], Any] | None = None) -> tuple[list[str], int]:
+def fuzz(
+    app: Any, *, examples: int, seed: int = 1, map_case: Callable[[Any, Any], Any] | None = None
+) -> tuple[list[str], int]:
     """Run every Schemathesis phase and check against ``app``; returns (failures, requests made).
 
     Repeatable: a fixed seed, deterministic generation, no example database and
     no cache carried over from an earlier run.
     """
-    config = SchemathesisConfig.from_dict({
-        "seed": seed, "cache": {"enabled": False},
-        "generation": {"max-examples": examples, "deterministic": True, "database": "none"}})
+    config = SchemathesisConfig.from_dict(
+        {
+            "seed": seed,
+            "cache": {"enabled": False},
+            "generation": {"max-examples": examples, "deterministic": True, "database": "none"},
+        }
+    )
     config.projects.override.checks.update(included_check_names=["all"])
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
     if map_case is not None:
@@ -89,10 +94,12 @@ def fuzz(app: Any, *, examples: int, seed: int = 1,
                     if check.status != Status.SUCCESS:
                         case = recorder.cases[case_id].value
                         response = recorder.find_response(case_id=case_id)
-                        failures.append(f"{event.phase} {check.name}: {case.method} {case.formatted_path} "
-                                        f"body={case.body!r:.200} headers={case.headers} -> "
-                                        f"{response.status_code if response else None} "
-                                        f"{response.content[:200] if response else b''!r}")
+                        failures.append(
+                            f"{event.phase} {check.name}: {case.method} {case.formatted_path} "
+                            f"body={case.body!r:.200} headers={case.headers} -> "
+                            f"{response.status_code if response else None} "
+                            f"{response.content[:200] if response else b''!r}"
+                        )
         elif isinstance(event, (events.NonFatalError, events.FatalError)):
             failures.append(f"error: {event!r:.500}")
         elif isinstance(event, events.EngineFinished):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.bus_contract import wait_dead, wait_until
@@ -26,8 +25,9 @@ async def test_the_same_message_delivered_twice_charges_once(system):
     await system.bus.publish_raw("order.ordercreated", body.encode(), source="order")
     payment = system.running["payment"]
     await wait_until(lambda: payment.duplicates == 1, what="the duplicate to be recognised")
-    charges = await db.fetch(system.pool, "SELECT count(*) FROM payments WHERE order_id = %s AND kind = 'charge'",
-                             (order_id,))
+    charges = await db.fetch(
+        system.pool, "SELECT count(*) FROM payments WHERE order_id = %s AND kind = 'charge'", (order_id,)
+    )
     assert charges == [(1,)]
 
 

@@ -24,7 +24,7 @@ async def test_an_event_whose_queue_does_not_exist_yet_is_parked_by_the_broker_n
     """A bare confirm would lose it (RabbitMQ confirms an unroutable message, then drops it): the relay
     marks it published, so the broker must keep it — in ns.unrouted — until its queue exists."""
     pool = await db.open_pool(ws_settings, max_size=2)
-    bus = await RabbitBus.connect(ws_settings, validate=schemas.validate)
+    bus = await RabbitBus.open(ws_settings, validate=schemas.validate)
     try:
         created = domain.place_order("ORD-1", "alice", [{"sku": "BOOK", "qty": 1, "price": 10.0}], 10.0)
         async with pool.connection() as conn:

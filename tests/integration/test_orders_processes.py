@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from workshop.orders import processes
-from workshop.process import free_port
 from workshop.orders.system import SERVICES
+from workshop.process import free_port
 
 
 @pytest.mark.timeout(120)
@@ -32,8 +32,9 @@ async def test_five_processes_serve_an_order_end_to_end(ws_settings):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
             for _ in range(50):  # uvicorn may need a moment after the consumer is up
                 try:
-                    r = await http.post("/orders", json={"user_id": "alice",
-                                                         "items": [{"sku": "BOOK", "qty": 1, "price": 10}]})
+                    r = await http.post(
+                        "/orders", json={"user_id": "alice", "items": [{"sku": "BOOK", "qty": 1, "price": 10}]}
+                    )
                     break
                 except httpx.ConnectError:
                     await asyncio.sleep(0.1)
@@ -54,8 +55,9 @@ async def test_five_processes_serve_an_order_end_to_end(ws_settings):
 
 def test_a_service_without_rabbitmq_says_so_in_one_line(ws_settings):
     env = processes.child_env(replace(ws_settings, amqp_url=f"amqp://guest:guest@127.0.0.1:{free_port()}/"))
-    proc = subprocess.run([sys.executable, "-m", "workshop.run.orders", "payment"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "workshop.run.orders", "payment"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr

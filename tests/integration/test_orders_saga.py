@@ -27,7 +27,8 @@ async def test_happy_path_payment_failure_and_shortage_each_end_where_they_shoul
 
     payments = await db.fetch(system.pool, "SELECT order_id, kind, amount FROM payments ORDER BY order_id, id")
     assert sorted((o, k, float(a)) for o, k, a in payments) == sorted(
-        [(ok, "charge", 12.5), (lamps, "charge", 60.0), (lamps, "refund", 60.0)])  # compensation: refunded
+        [(ok, "charge", 12.5), (lamps, "charge", 60.0), (lamps, "refund", 60.0)]
+    )  # compensation: refunded
     assert await db.fetch(system.pool, "SELECT sku, qty FROM stock ORDER BY sku") == [("BOOK", 99), ("LAMP", 1)]
     [(tracking,)] = await db.fetch(system.pool, "SELECT tracking_number FROM shipments WHERE order_id = %s", (ok,))
     assert tracking.startswith("TRK-")

@@ -48,9 +48,12 @@ async def test_every_order_final_and_no_double_charge_when_a_consumer_is_killed(
     system = OrderSystem(ws_settings, services=("order", "inventory", "shipping", "notification"))
     await system.start(stock={"BOOK": 10_000, "LAMP": 50})
     # the victim is slow: each message it takes sits unacknowledged in it for 0.2 s
-    procs = [await processes.start("payment", ws_settings, "--work-delay", "0.2"),
-             await processes.start("payment", ws_settings, "--work-delay", "0.002")]
+    procs = [
+        await processes.start("payment", ws_settings, "--work-delay", "0.2"),
+        await processes.start("payment", ws_settings, "--work-delay", "0.002"),
+    ]
     try:
+
         async def place_all() -> list[str]:
             return [await system.place_order(f"user{n % 7}", items_of(n)) for n in range(N)]
 
@@ -72,19 +75,22 @@ async def test_every_order_final_and_no_double_charge_when_a_consumer_is_killed(
         counts = {s: list(states.values()).count(s) for s in set(states.values())}
         assert counts == {"shipped": 850, "cancelled": 150}, counts
 
-        doubles = await db.fetch(system.pool, "SELECT order_id, kind, count(*) FROM payments "
-                                              "GROUP BY order_id, kind HAVING count(*) > 1")
+        doubles = await db.fetch(
+            system.pool, "SELECT order_id, kind, count(*) FROM payments GROUP BY order_id, kind HAVING count(*) > 1"
+        )
         assert doubles == [], f"payments taken twice: {doubles[:5]}"
         [(charges,)] = await db.fetch(system.pool, "SELECT count(*) FROM payments WHERE kind = 'charge'")
         [(refunds,)] = await db.fetch(system.pool, "SELECT count(*) FROM payments WHERE kind = 'refund'")
         assert (charges, refunds) == (900, 50)  # 100 declined; 50 lamp orders refunded
         assert charged_at_kill < await payments(), "the kill came after the last payment: not mid-run"
         # what the dead process held unacknowledged came back (the management API counts it every few seconds)
-        again = await until(lambda: redelivered(ws_settings, ws_settings.namespace.amqp("payment")), timeout=30,
-                            what="RabbitMQ to count the killed consumer's messages as redelivered")
+        again = await until(
+            lambda: redelivered(ws_settings, ws_settings.namespace.amqp("payment")),
+            timeout=30,
+            what="RabbitMQ to count the killed consumer's messages as redelivered",
+        )
         assert again > 0
     finally:
         for p in procs:
             await processes.stop(p)
         await system.stop()
-

@@ -9,7 +9,6 @@ within the grace period of :func:`workshop.process.run` — and nothing on stder
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -29,8 +28,7 @@ def kinds() -> list[tuple[str, list[str], str]]:
         ("orders-order-api", ["workshop.run.orders", "order", "--port", "{port}"], "order: consuming"),
         ("pubsub-publisher", ["workshop.run.pubsub", "publisher", "--interval", "0.2"], "publisher: publishing"),
         ("pubsub-subscriber", ["workshop.run.pubsub", "subscriber"], "subscriber: subscribed"),
-        ("pubsub-consumer", ["workshop.run.pubsub", "consumer", "--group", "g", "--consumer", "c1"],
-         "c1: consuming"),
+        ("pubsub-consumer", ["workshop.run.pubsub", "consumer", "--group", "g", "--consumer", "c1"], "c1: consuming"),
         ("cqrs-relay", ["workshop.run.cqrs", "relay"], "relay: forwarding"),
         ("cqrs-projectors", ["workshop.run.cqrs", "projectors"], "projectors:"),
         ("cqrs-write-api", ["workshop.run.cqrs", "write-api", "--port", "{port}"], None),
@@ -65,8 +63,9 @@ async def test_the_process_stops_on_sigterm_within_its_deadline(ws_settings, kin
     port = free_port()
     argv = [a.replace("{port}", str(port)) for a in args]
     env = {**child_env(ws_settings), "REDIS_URL": ws_settings.redis_url, "PYTHONUNBUFFERED": "1"}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", *argv, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     try:
         await _ready(proc, ready, port)
         start = time.monotonic()

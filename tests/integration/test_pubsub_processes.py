@@ -11,8 +11,16 @@ import pytest
 
 
 async def _spawn(what: str, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "workshop.run.pubsub", what, *args, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workshop.run.pubsub",
+        what,
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
 
 
 @pytest.mark.timeout(60)
@@ -41,7 +49,7 @@ async def test_a_publisher_waiting_for_subscribers_gives_up_in_one_line(ws_setti
     from workshop.pubsub.publisher import Publisher, wait_for_subscribers
     from workshop.waiting import WaitTimeout
 
-    async with await Publisher.connect(ws_settings) as pub:
+    async with await Publisher.open(ws_settings) as pub:
         with pytest.raises(WaitTimeout, match=r"^waited 0.3 s for 2 subscriber\(s\) on ws_t_\w+:user_events") as info:
             await wait_for_subscribers(pub, "user_events", 2, 0.3)
     assert "\n" not in str(info.value)
@@ -62,13 +70,20 @@ async def test_a_stream_consumer_killed_with_sigkill_loses_nothing(ws_settings):
     from workshop.pubsub.streams import GroupConsumer, append_many
 
     env = {**os.environ, "WORKSHOP_NAMESPACE": ws_settings.namespace.name, "REDIS_URL": ws_settings.redis_url}
-    victim = await _spawn("consumer", "--group", "billing", "--consumer", "victim", "--work-delay", "0.2",
-                          "--batch", "5", env=env)
+    victim = await _spawn(
+        "consumer", "--group", "billing", "--consumer", "victim", "--work-delay", "0.2", "--batch", "5", env=env
+    )
     line = await asyncio.wait_for(victim.stdout.readline(), 30)
     assert b"victim: consuming" in line
     seen: list[int] = []
-    rescuer = await GroupConsumer.create(ws_settings, "user_events", group="billing", consumer="rescuer",
-                                         handler=lambda e: seen.append(e.data["seq"]), claim_idle_ms=200)
+    rescuer = await GroupConsumer.open(
+        ws_settings,
+        "user_events",
+        group="billing",
+        consumer="rescuer",
+        handler=lambda e: seen.append(e.data["seq"]),
+        claim_idle_ms=200,
+    )
     try:
         await append_many(rescuer.redis, rescuer.key, [user_action(i) for i in range(40)])
         handled_by_victim: list[int] = []
@@ -83,7 +98,7 @@ async def test_a_stream_consumer_killed_with_sigkill_loses_nothing(ws_settings):
         await asyncio.sleep(0.25)
         while await rescuer.poll():
             pass
-        assert set(handled_by_victim) | set(seen) == set(range(40))   # nothing lost
+        assert set(handled_by_victim) | set(seen) == set(range(40))  # nothing lost
         assert (await rescuer.pending())["pending"] == 0
         redelivered = set(handled_by_victim) & set(seen)
         assert redelivered, "handled but not acknowledged before the kill: delivered again (at least once)"

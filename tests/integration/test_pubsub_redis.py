@@ -16,12 +16,14 @@ from workshop.waiting import until
 
 
 async def test_every_subscriber_gets_every_message_on_both_channels(ws_settings):
-    pub = await Publisher.connect(ws_settings)
+    pub = await Publisher.open(ws_settings)
     one = await Subscriber.start(ws_settings, channels=["user_events", "system_events"], name="one")
     two = await Subscriber.start(ws_settings, channels=["user_events", "system_events"], name="two")
     try:
-        receivers = [await pub.publish("user_events", user_action(1)),
-                     await pub.publish("system_events", user_action(2))]
+        receivers = [
+            await pub.publish("user_events", user_action(1)),
+            await pub.publish("system_events", user_action(2)),
+        ]
         assert receivers == [2, 2]  # confirmed subscriptions: both are registered before we publish
         await until(lambda: len(one.events) == 2 and len(two.events) == 2, what="both deliveries to both")
         assert [e.data["seq"] for e in one.events] == [e.data["seq"] for e in two.events] == [1, 2]
@@ -31,7 +33,7 @@ async def test_every_subscriber_gets_every_message_on_both_channels(ws_settings)
 
 
 async def test_pattern_subscription_matches_by_glob(ws_settings):
-    pub = await Publisher.connect(ws_settings)
+    pub = await Publisher.open(ws_settings)
     got = []
     sub = await Subscriber.start(ws_settings, patterns=["*_events"], handler=lambda ch, e: got.append(ch))
     try:
@@ -45,7 +47,7 @@ async def test_pattern_subscription_matches_by_glob(ws_settings):
 
 
 async def test_a_subscriber_not_yet_subscribed_misses_messages_silently(ws_settings):
-    pub = await Publisher.connect(ws_settings)
+    pub = await Publisher.open(ws_settings)
     starting = asyncio.create_task(Subscriber.start(ws_settings, channels=["user_events"]))
     early = await pub.publish("user_events", user_action(1))  # the subscriber is still connecting
     sub = await starting
@@ -61,7 +63,7 @@ async def test_a_subscriber_not_yet_subscribed_misses_messages_silently(ws_setti
 
 
 async def test_an_offline_subscriber_loses_what_was_published_meanwhile_counted(ws_settings):
-    pub = await Publisher.connect(ws_settings)
+    pub = await Publisher.open(ws_settings)
     steady = await Subscriber.start(ws_settings, channels=["user_events"], name="steady")
     flaky = await Subscriber.start(ws_settings, channels=["user_events"], name="flaky")
     try:
@@ -75,8 +77,10 @@ async def test_an_offline_subscriber_loses_what_was_published_meanwhile_counted(
             await pub.publish("user_events", user_action(i))
         await until(lambda: len(steady.events) == 15 and len(flaky.events) == 8, what="all deliveries")
         counts = losses(pub.history, {"steady": steady.received, "flaky": flaky.received})
-        assert counts == {"steady": {"published": 15, "received": 15, "lost": 0},
-                          "flaky": {"published": 15, "received": 8, "lost": 7}}
+        assert counts == {
+            "steady": {"published": 15, "received": 15, "lost": 0},
+            "flaky": {"published": 15, "received": 8, "lost": 7},
+        }
         assert [e.data["seq"] for e in lost_events(pub.history, flaky.received)] == list(range(5, 12))
         [(start, end)] = flaky.offline
         assert end is not None and end > start
@@ -85,7 +89,7 @@ async def test_an_offline_subscriber_loses_what_was_published_meanwhile_counted(
 
 
 async def test_bad_messages_are_counted_logged_once_and_skipped(ws_settings):
-    pub = await Publisher.connect(ws_settings)
+    pub = await Publisher.open(ws_settings)
     lines: list[str] = []
 
     def picky(channel, event):
@@ -133,4 +137,4 @@ async def test_redis_down_is_one_line_naming_it(ws_settings):
     message = str(caught.value)
     assert "Redis is not reachable at redis://127.0.0.1:1/0" in message and "\n" not in message
     with pytest.raises(ServiceUnavailable):
-        await Publisher.connect(down)
+        await Publisher.open(down)

@@ -17,8 +17,9 @@ def test_redis_down_fails_on_the_first_code_cell_with_one_line(monkeypatch, path
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
-    client = NotebookClient(nb, timeout=30, kernel_name="python3",
-                            resources={"metadata": {"path": str((ROOT / path).parent)}})
+    client = NotebookClient(
+        nb, timeout=30, kernel_name="python3", resources={"metadata": {"path": str((ROOT / path).parent)}}
+    )
     with pytest.raises(CellExecutionError):
         client.execute()
     code_cells = [c for c in nb.cells if c.cell_type == "code"]

@@ -20,8 +20,10 @@ from workshop.replicas.procs import leftovers
 from workshop.store.base import ConcurrencyError
 from workshop.waiting import until
 
-pytestmark = [pytest.mark.timeout(300),
-              pytest.mark.skipif(bool(missing_binaries()), reason="patroni/etcd not installed (workshop setup)")]
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(bool(missing_binaries()), reason="patroni/etcd not installed (workshop setup)"),
+]
 
 
 def _s(namespace):
@@ -45,7 +47,9 @@ async def test_async_replication_loses_what_the_slow_link_held(namespace):
         try:
             # read-your-writes across a replica: the write is there only once the replica replayed it
             version = await store.append("ryw", [Event("Ticked", "ryw", {"i": 0})], 0)
-            await until(lambda: has_version(replica, "ryw", version), timeout=30, what="the replica to replay the write")
+            await until(
+                lambda: has_version(replica, "ryw", version), timeout=30, what="the replica to replay the write"
+            )
             await replica.close()
             result = await kill_primary_under_load(cluster, store, writers=3, warmup=60, frozen=0.5, after=30)
             assert result.old == "node0" and result.new == "node1"
@@ -77,4 +81,3 @@ async def test_sync_replication_loses_nothing(namespace):
             await store.close()
         home, pids = cluster.home, set(cluster._pids)
     assert not leftovers(pids, home)
-

@@ -9,8 +9,10 @@ import pytest
 from workshop.replicas.procs import leftovers
 from workshop.replicas.sentinel import SentinelGroup, kill_master_under_load
 
-pytestmark = [pytest.mark.timeout(180),
-              pytest.mark.skipif(shutil.which("redis-sentinel") is None, reason="redis-sentinel not installed")]
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(shutil.which("redis-sentinel") is None, reason="redis-sentinel not installed"),
+]
 
 
 async def test_without_wait_acknowledged_entries_are_lost():

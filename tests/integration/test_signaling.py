@@ -10,16 +10,17 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
 import socketio
 
+from workshop.infra.turn import turn_credentials
 from workshop.waiting import until
 from workshop.webrtc.signaling import Rooms, SignalingError, create_app, origins_from_env, serve
 from workshop.webrtc.tokens import room_token
-from workshop.infra.turn import turn_credentials
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -31,8 +32,7 @@ TURN_URL = "turn:127.0.0.1:3478"
 EVENTS = ("room_users", "ice_servers", "user_joined", "user_left", "offer", "answer", "ice_candidate", "error")
 OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
 ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n"}
-CANDIDATE = {"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
-             "sdpMid": "0", "sdpMLineIndex": 0}
+CANDIDATE = {"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
 
 
 class Peer:
@@ -48,20 +48,21 @@ class Peer:
     def _queue(self, event: str):
         async def handler(data: Any = None) -> None:
             self.inbox[event].put_nowait(data)
+
         return handler
 
     @property
     def sid(self) -> str:
         return self.sio.get_sid()
 
-    async def connect(self, url: str, **kw: Any) -> "Peer":
+    async def connect(self, url: str, **kw: Any) -> Peer:
         await self.sio.connect(url, transports=["websocket"], wait_timeout=WAIT, **kw)
         return self
 
     async def next(self, event: str, timeout: float = WAIT) -> Any:
         try:
             return await asyncio.wait_for(self.inbox[event].get(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"{self.name} received no {event!r} within {timeout} s") from None
 
     async def nothing(self, event: str, wait: float = QUIET) -> None:
@@ -234,15 +235,18 @@ async def test_bad_room_ids_are_refused(peers, room):
     await alice.nothing("room_users", 0)
 
 
-@pytest.mark.parametrize("event, data", [
-    ("offer", "just a string"),
-    ("offer", {"offer": OFFER}),                                   # no target
-    ("offer", {"target": "x", "offer": {"sdp": "v=0"}}),           # no type
-    ("offer", {"target": "x", "offer": ANSWER}),                   # an answer sent as offer
-    ("answer", {"target": "x", "answer": {"type": "answer", "sdp": 7}}),
-    ("ice_candidate", {"target": "x", "candidate": "candidate:1"}),
-    ("offer", {"target": "x", "offer": {"type": "offer", "sdp": "v" * 70_000}}),  # too large
-])
+@pytest.mark.parametrize(
+    "event, data",
+    [
+        ("offer", "just a string"),
+        ("offer", {"offer": OFFER}),  # no target
+        ("offer", {"target": "x", "offer": {"sdp": "v=0"}}),  # no type
+        ("offer", {"target": "x", "offer": ANSWER}),  # an answer sent as offer
+        ("answer", {"target": "x", "answer": {"type": "answer", "sdp": 7}}),
+        ("ice_candidate", {"target": "x", "candidate": "candidate:1"}),
+        ("offer", {"target": "x", "offer": {"type": "offer", "sdp": "v" * 70_000}}),  # too large
+    ],
+)
 async def test_malformed_messages_are_refused(peers, event, data):
     alice, bob = await peers("alice"), await peers("bob")
     await alice.join("call-1")
@@ -256,13 +260,15 @@ async def test_malformed_messages_are_refused(peers, event, data):
 
 async def test_joining_needs_a_valid_token_for_that_room(peers):
     alice = await peers("alice")
-    for data, why in [("call-1", "bare room name"),
-                      ({"room": "call-1"}, "{room, token}"),
-                      ({"room": "call-1", "token": room_token(SECRET, "call-2")}, "not valid for this room"),
-                      ({"room": "call-1", "token": room_token("another-secret", "call-1")}, "not valid"),
-                      ({"room": "call-1", "token": room_token(TURN_SECRET, "call-1")}, "not valid"),  # TURN's
-                      ({"room": "call-1", "token": room_token(SECRET, "call-1", ttl=5, now=0)}, "expired"),
-                      ({"room": "call-1", "token": "garbage"}, "malformed")]:
+    for data, why in [
+        ("call-1", "bare room name"),
+        ({"room": "call-1"}, "{room, token}"),
+        ({"room": "call-1", "token": room_token(SECRET, "call-2")}, "not valid for this room"),
+        ({"room": "call-1", "token": room_token("another-secret", "call-1")}, "not valid"),
+        ({"room": "call-1", "token": room_token(TURN_SECRET, "call-1")}, "not valid"),  # TURN's
+        ({"room": "call-1", "token": room_token(SECRET, "call-1", ttl=5, now=0)}, "expired"),
+        ({"room": "call-1", "token": "garbage"}, "malformed"),
+    ]:
         await alice.sio.emit("join_room", data)
         error = await alice.next("error")
         assert error["event"] == "join_room" and why in error["message"], (data, error)
@@ -361,6 +367,7 @@ async def test_the_page_and_its_socketio_client_are_served_locally(server):
             assert resp.status == 200 and "Socket.IO" in (await resp.text())[:300]
     assert '<script src="/client/socket.io.min.js">' in page
     import re
+
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "the page loads something from outside"
     assert "stun.l.google.com" not in page
 

@@ -13,12 +13,12 @@ import os
 import signal
 import sys
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 
-from workshop.process import free_port
 from tests.integration._sio_node import NodeClients
+from workshop.process import free_port
 from workshop.webrtc.limits import Limits
 from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.tokens import room_token
@@ -103,13 +103,16 @@ async def test_sockets_per_client_address_are_capped(node, server):
     assert refused and "too many connections" in refused[0]
 
 
-@pytest.mark.parametrize("event, data", [
-    ("offer", {"target": "BOB", "offer": {"type": "offer", "sdp": {"$bytes": 100}}}),
-    ("ice_candidate", {"target": "BOB", "candidate": {"candidate": {"$bytes": 10}, "sdpMid": "0"}}),
-    ("ice_candidate", {"target": "BOB", "candidate": {**CANDIDATE, "x": {"$deep": 1200}}}),
-    ("offer", {"target": "BOB", "offer": {"$deep": 1200}}),
-    ("join_room", {"room": {"$deep": 1200}, "token": "x"}),
-])
+@pytest.mark.parametrize(
+    "event, data",
+    [
+        ("offer", {"target": "BOB", "offer": {"type": "offer", "sdp": {"$bytes": 100}}}),
+        ("ice_candidate", {"target": "BOB", "candidate": {"candidate": {"$bytes": 10}, "sdpMid": "0"}}),
+        ("ice_candidate", {"target": "BOB", "candidate": {**CANDIDATE, "x": {"$deep": 1200}}}),
+        ("offer", {"target": "BOB", "offer": {"$deep": 1200}}),
+        ("join_room", {"room": {"$deep": 1200}, "token": "x"}),
+    ],
+)
 async def test_binary_and_deep_payloads_get_an_error_event(node, server, event, data):
     alice, bob = await pair(node, server)
     data = {k: (bob if v == "BOB" else v) for k, v in data.items()}
@@ -127,7 +130,9 @@ async def test_the_size_limit_counts_utf8_bytes(node, server):
     await node.send(op="emit", id="alice", event="offer", data={"target": bob, "offer": {"type": "offer", "sdp": sdp}})
     assert (await node.wait_for("bob", "offer"))[0]["offer"]["sdp"] == sdp
     too_big = "é" * 33_000  # 66 kB
-    await node.send(op="emit", id="alice", event="offer", data={"target": bob, "offer": {"type": "offer", "sdp": too_big}})
+    await node.send(
+        op="emit", id="alice", event="offer", data={"target": bob, "offer": {"type": "offer", "sdp": too_big}}
+    )
     assert "larger than" in (await node.wait_for("alice", "error"))[0]["message"]
 
 
@@ -143,11 +148,22 @@ async def test_sigterm_stops_the_server_promptly(node, tmp_path):
 
     A quiet machine exits in < 0.1 s; the bound leaves room for a loaded 2-core CI run."""
     port = free_port()
-    env = {**os.environ, "SIGNALING_SECRET": SECRET, "TURN_SECRET": "another-secret-for-turn",
-           "WORKSHOP_ENV_FILE": str(tmp_path / "none.env")}
+    env = {
+        **os.environ,
+        "SIGNALING_SECRET": SECRET,
+        "TURN_SECRET": "another-secret-for-turn",
+        "WORKSHOP_ENV_FILE": str(tmp_path / "none.env"),
+    }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "workshop.run.signaling", "--port", str(port),
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "workshop.run.signaling",
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
         assert b"Signaling server on" in line, line  # printed once it listens

@@ -15,6 +15,7 @@ def own_namespace(ws_settings, monkeypatch):
 
 def test_bench_store_prints_a_table_and_saves_json(tmp_path, capsys):
     import eventsourcing  # noqa: F401 - the bench extra; a missing peer must fail, not skip
+
     out = tmp_path / "bench.json"
     argv = ["--single", "20", "--batches", "3", "--events", "500", "--repeat", "1", "--rounds", "2", "--json", str(out)]
     assert bench.main(argv) == 0

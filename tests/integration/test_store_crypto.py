@@ -3,16 +3,22 @@
 import json
 
 from workshop import users
-from workshop.store.crypto import REDACTED
 from workshop.events import Event
 from workshop.store import PostgresEventStore
+from workshop.store.crypto import REDACTED
 
 
 async def test_forget_user_on_postgres(ws_settings):
     store = await PostgresEventStore.open(ws_settings, personal_fields=users.PERSONAL_FIELDS, upcasters=users.UPCASTERS)
     try:
-        await store.append("user-1", [Event("UserCreated", "user-1", {"name": "Alice Liddell", "email": "a@example.com"}),
-                                      users.UserActivated("user-1")], 0)
+        await store.append(
+            "user-1",
+            [
+                Event("UserCreated", "user-1", {"name": "Alice Liddell", "email": "a@example.com"}),
+                users.UserActivated("user-1"),
+            ],
+            0,
+        )
         async with store.pool.connection() as conn:
             cur = await conn.execute(f'SELECT data, schema_version FROM "{store.schema}".events ORDER BY position')
             rows = await cur.fetchall()

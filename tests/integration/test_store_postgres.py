@@ -18,11 +18,14 @@ class TestPostgresStore(StoreContract):
     pass
 
 
-@pytest.mark.parametrize("statement", [
-    'UPDATE "{s}".events SET data = \'{{}}\'',
-    'DELETE FROM "{s}".events',
-    'TRUNCATE "{s}".events',
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE \"{s}\".events SET data = '{{}}'",
+        'DELETE FROM "{s}".events',
+        'TRUNCATE "{s}".events',
+    ],
+)
 async def test_events_are_append_only(store, statement):
     await store.append("acc-1", [ev("acc-1", 1)], expected_version=0)
     async with store.pool.connection() as conn:

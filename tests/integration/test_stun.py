@@ -14,10 +14,12 @@ from workshop.infra.turn import turn_credentials
 from ._net import free_port
 from ._net import turnserver as start_turnserver
 
+
 @pytest.fixture(autouse=True)
 def _needs_coturn():
     if not shutil.which("turnserver"):
         pytest.fail("coturn is not installed: `make setup` installs it")
+
 
 SECRET = "integration-test-secret"
 

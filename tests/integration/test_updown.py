@@ -14,6 +14,7 @@ from workshop.infra.updown import SERVICES, _alive
 
 from ._net import cli_env, free_port, workshop
 
+
 @pytest.fixture(autouse=True)
 def _needs_coturn():
     if not shutil.which("turnserver"):

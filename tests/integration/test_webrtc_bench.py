@@ -17,8 +17,11 @@ def test_bench_prints_a_table_and_saves_json(tmp_path, capsys):
     assert text.splitlines()[0].split() == ["benchmark", "result", "vs"]
     saved = json.loads(out.read_text())
     names = [r["name"] for r in saved["results"]]
-    assert names[:3] == ["set-up: bare aiortc (ceiling)", "set-up: host via signaling",
-                         "set-up: relay (TURN) via signaling"]
+    assert names[:3] == [
+        "set-up: bare aiortc (ceiling)",
+        "set-up: host via signaling",
+        "set-up: relay (TURN) via signaling",
+    ]
     assert any(n.startswith("frames/s received") for n in names) and "signaling relay, one way" in names
     assert all(r["value"] > 0 for r in saved["results"])
     assert saved["results"][2]["relayed"] is True  # the relay row really went through coturn

@@ -9,15 +9,15 @@ import asyncio
 import contextlib
 import re
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from workshop.process import free_port
 from workshop.webrtc.call import SignalingPeer, loopback_call, synthetic_media
 from workshop.webrtc.peer import CallError, host_addresses, rtc_config, selected_pair, wait_connected
-from workshop.process import free_port
 from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.tokens import room_token
@@ -83,8 +83,9 @@ async def test_relay_call_goes_through_coturn(url):
     assert took < 5, f"relay call took {took:.1f} s to connect"
 
 
-@pytest.mark.parametrize("turn, error", [("another secret", r"refused the credentials \(401\)"),
-                                         ("nothing listening", "unreachable")])
+@pytest.mark.parametrize(
+    "turn, error", [("another secret", r"refused the credentials \(401\)"), ("nothing listening", "unreachable")]
+)
 async def test_a_turn_failure_is_a_clear_error_within_seconds(turn, error):
     async with contextlib.AsyncExitStack() as stack:
         if turn == "another secret":  # a coturn whose static-auth-secret is not the one the server signs with
@@ -148,7 +149,9 @@ async def test_the_signaling_client_reconnects_and_rejoins_by_itself(turn):
     try:
         await runner.cleanup()  # the server goes away...
         peer.joined.clear()
-        runner, _ = await serve(create_app(SECRET, turn_url=turn.url, turn_secret=TURN_SECRET), port=port)  # ...and comes back
+        runner, _ = await serve(
+            create_app(SECRET, turn_url=turn.url, turn_secret=TURN_SECRET), port=port
+        )  # ...and comes back
         await asyncio.wait_for(peer.joined.wait(), 10)  # reconnected and joined again
     finally:
         await peer.close()

@@ -40,7 +40,7 @@ async def turn() -> AsyncIterator[TurnServer]:
 
 @pytest.fixture
 async def url(turn: TurnServer) -> AsyncIterator[str]:
-    runner, address = await serve(create_app(SECRET, turn_url=turn.url))
+    runner, address = await serve(create_app(SECRET, turn_url=turn.url, turn_secret=SECRET))
     yield address
     await asyncio.wait_for(runner.cleanup(), 10)
 
@@ -64,8 +64,13 @@ async def test_gathering_with_a_wrong_secret_names_the_missing_relay(turn):
 async def test_the_live_plot_caps_at_the_moment_it_marks(url):
     async with loopback_call(url, SECRET, media=synthetic_media(160, 120, 10, noise=True)) as call:
         sampler = StatsSampler(call.caller.pc, call.callee.pc, call.callee.sink)
-        marks = await live_plot(sampler, seconds=3, every=0.25, redraw=10,
-                                actions=[(1, "cap", lambda: cap_bitrate(call.caller.pc, 250_000))])
+        marks = await live_plot(
+            sampler,
+            seconds=3,
+            every=0.25,
+            redraw=10,
+            actions=[(1, "cap", lambda: cap_bitrate(call.caller.pc, 250_000))],
+        )
     assert list(marks) == ["cap"] and marks["cap"] >= 1.0
     after = [r for r in sampler.rows if r["t"] > marks["cap"]]
     assert after and all(r["target_kbps"] == 250.0 for r in after), after
@@ -78,8 +83,9 @@ async def test_a_notebook_peer_waits_for_a_call_with_a_deadline_and_sees_it_end(
         assert await waiting.wait_for_call(0.5) is False  # nobody called: the deadline passes
         assert waiting.sio.connected, "the peer stays in the room after the deadline"
         with host_addresses(["127.0.0.1"]):
-            browser = await SignalingPeer("browser", url, "r1", room_token(SECRET, "r1"), ice_servers=[],
-                                          media=SMALL).start()
+            browser = await SignalingPeer(
+                "browser", url, "r1", room_token(SECRET, "r1"), ice_servers=[], media=SMALL
+            ).start()
             try:
                 assert await waiting.wait_for_call(10) is True
                 assert await waiting.call_ended(0.5) is False  # the call is still on
@@ -104,10 +110,16 @@ async def test_the_lab_browser_peer_and_link_natively_and_through_signaling_url(
         await lab.close()
     assert not second.sio.connected, "closing the lab leaves its browser peer"
 
-    # in Docker: a signaling server elsewhere (here: another one on loopback), tokens signed by TURN_SECRET
-    runner, elsewhere = await serve(create_app(SECRET, turn_url=turn.url))
+    # in Docker: a signaling server elsewhere (here: another one on loopback), tokens signed by SIGNALING_SECRET
+    runner, elsewhere = await serve(create_app("the-signaling-secret", turn_url=turn.url, turn_secret=SECRET))
     port = int(elsewhere.rsplit(":", 1)[1])
-    s = replace(settings(), turn_secret=SECRET, turn_url=turn.url, signaling_url=f"http://localhost:{port}")
+    s = replace(
+        settings(),
+        turn_secret=SECRET,
+        turn_url=turn.url,
+        signaling_url=f"http://localhost:{port}",
+        signaling_secret="the-signaling-secret",
+    )
     lab = await start_lab(s)
     try:
         assert lab.browser_link("room-b").startswith(f"http://127.0.0.1:{port}/#room=room-b&token=")

@@ -3,7 +3,6 @@
 import nbformat
 from nbclient import NotebookClient
 
-
 CELLS = [
     "from workshop.checks import ch00, ch03\nfrom workshop.events import Event",
     # 3.3, sync: the brief's own example
@@ -26,19 +25,36 @@ CELLS = [
 ]
 
 EXPECTED = [
-    ("ExerciseCrashed", ["Exercise 3.3: upcast_v1({'name': 'Cher', 'email': 'x@example.com'}) raised IndexError: "
-                         "list index out of range (in upcast_v1, line 2) — a name can be a single word"]),
-    ("ExerciseCrashed", ["Exercise 0.2: read_back(r, stream) on a stream of 3 events raised TypeError: 'coroutine' "
-                         "object is not iterable (in read_back, line 3)", "did you forget `await`"]),
-    ("ExerciseCrashed", ["Exercise 0.1: publish(r, stream, UserCreated event) raised DataError: Invalid input of "
-                         "type: 'Event'", "event.to_json()"]),
+    (
+        "ExerciseCrashed",
+        [
+            "Exercise 3.3: upcast_v1({'name': 'Cher', 'email': 'x@example.com'}) raised IndexError: "
+            "list index out of range (in upcast_v1, line 2) — a name can be a single word"
+        ],
+    ),
+    (
+        "ExerciseCrashed",
+        [
+            "Exercise 0.2: read_back(r, stream) on a stream of 3 events raised TypeError: 'coroutine' "
+            "object is not iterable (in read_back, line 3)",
+            "did you forget `await`",
+        ],
+    ),
+    (
+        "ExerciseCrashed",
+        [
+            "Exercise 0.1: publish(r, stream, UserCreated event) raised DataError: Invalid input of type: 'Event'",
+            "event.to_json()",
+        ],
+    ),
 ]
 
 
 def test_crashing_answers_show_one_line_each_in_a_kernel(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in CELLS])
-    client = NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, timeout=60, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
     setup, *checks = nb.cells
     assert not [o for o in setup.outputs if o.output_type == "error"], setup.outputs

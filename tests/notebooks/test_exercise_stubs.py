@@ -29,7 +29,9 @@ NOT_DONE = ("NotImplementedError", "ExerciseNotDone")
 def run_until_first_error(path: Path, timeout: int = 60) -> tuple[int, str, str] | None:
     """Execute ``path`` (cwd = its folder); return (cell index, ename, evalue) of the first error, or None."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     try:
         client.execute()
     except CellExecutionError as exc:
@@ -135,7 +137,9 @@ def test_runner_rejects_a_notebook_whose_stub_is_never_called(tmp_path: Path) ->
 def test_a_failed_check_is_visible_in_the_notebook(tmp_path: Path) -> None:
     """``ExerciseFailed`` is a WorkshopError: Jupyter must still show it (as one line), not swallow it."""
     nb = v4.new_notebook()
-    nb.cells = [v4.new_code_cell("import workshop\nfrom workshop.checks import fail\nfail('9.9', 'expected 4, got 5.')")]
+    nb.cells = [
+        v4.new_code_cell("import workshop\nfrom workshop.checks import fail\nfail('9.9', 'expected 4, got 5.')")
+    ]
     client = NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True)
     client.execute()
     errors = [o for o in nb.cells[0].outputs if o.output_type == "error"]

@@ -35,8 +35,9 @@ def timings(request):
 
 def run_twice(path: Path, timeout: int = 300) -> None:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     with client.setup_kernel():
         for _ in range(2):
             for index, cell in enumerate(nb.cells):

@@ -14,7 +14,9 @@ def test_warmup_with_redis_down_fails_on_the_first_code_cell_with_one_line(monke
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
-    client = NotebookClient(nb, timeout=30, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "solutions")}})
+    client = NotebookClient(
+        nb, timeout=30, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "solutions")}}
+    )
     with pytest.raises(CellExecutionError):
         client.execute()
     code_cells = [c for c in nb.cells if c.cell_type == "code"]

@@ -36,17 +36,21 @@ def test_retry_policy_delays_grow_and_are_capped():
         RetryPolicy(max_attempts=0)
 
 
-@pytest.mark.parametrize("pattern,key,expected", [
-    ("order.*", "order.ordercreated", True),
-    ("order.*", "order", False),
-    ("order.*", "order.a.b", False),
-    ("order.#", "order", True),
-    ("order.#", "order.a.b", True),
-    ("#", "x", True),
-    ("*.processed", "payment.processed", True),
-    ("#.processed", "a.b.processed", True),
-    ("payment.processed", "payment.failed", False),
-])
+@pytest.mark.parametrize(
+    "pattern,key,expected",
+    [
+        ("order.*", "order.ordercreated", True),
+        ("order.*", "order", False),
+        ("order.*", "order.a.b", False),
+        ("order.#", "order", True),
+        ("order.#", "order.a.b", True),
+        ("#", "x", True),
+        ("*.processed", "payment.processed", True),
+        ("#.processed", "a.b.processed", True),
+        ("payment.processed", "payment.failed", False),
+    ],
+)
 def test_topic_matching_like_rabbitmq(pattern, key, expected):
     from workshop.bus import topic_matches
+
     assert topic_matches(pattern, key) is expected

@@ -81,7 +81,9 @@ def test_plausible_wrong_answer_gets_a_hint_with_both_values() -> None:
 
 
 def test_missing_exception_is_reported() -> None:
-    with pytest.raises(ExerciseFailed, match=r"expected TypeError to be raised, but nothing was raised\. double\(None\)"):
+    with pytest.raises(
+        ExerciseFailed, match=r"expected TypeError to be raised, but nothing was raised\. double\(None\)"
+    ):
         check_double(wrong_swallows)
 
 

@@ -32,11 +32,15 @@ def reserve_partial(stock, payment):
         else:
             missing[item["sku"]] = item["qty"] - have
     if missing:
-        return levels, schemas.make("InventoryShortage", payment.aggregate_id,
-                                    {"missing": missing, "payment_id": payment.data["payment_id"],
-                                     "amount": payment.data["amount"]}, cause=payment)
-    return levels, schemas.make("InventoryReserved", payment.aggregate_id, {"items": payment.data["items"]},
-                                cause=payment)
+        return levels, schemas.make(
+            "InventoryShortage",
+            payment.aggregate_id,
+            {"missing": missing, "payment_id": payment.data["payment_id"], "amount": payment.data["amount"]},
+            cause=payment,
+        )
+    return levels, schemas.make(
+        "InventoryReserved", payment.aggregate_id, {"items": payment.data["items"]}, cause=payment
+    )
 
 
 def reserve_in_place(stock, payment):
@@ -98,12 +102,18 @@ def reserve_without_cause(stock, payment):
     return levels, schemas.make(event.event_type, event.aggregate_id, event.data)
 
 
-@pytest.mark.parametrize("wrong,hint", [(reserve_partial, "All or nothing"), (reserve_in_place, "in place"),
-                                        (reserve_without_cause, "cause=payment"),
-                                        (reserve_strict, "Exactly enough is enough"),
-                                        (reserve_missing_wanted, "how many are short"),
-                                        (reserve_unknown_sku, r"a sku that is not in `stock` \(GLOBE\) has 0 units"),
-                                        (reserve_last_line_wins, "add the quantities up")])
+@pytest.mark.parametrize(
+    "wrong,hint",
+    [
+        (reserve_partial, "All or nothing"),
+        (reserve_in_place, "in place"),
+        (reserve_without_cause, "cause=payment"),
+        (reserve_strict, "Exactly enough is enough"),
+        (reserve_missing_wanted, "how many are short"),
+        (reserve_unknown_sku, r"a sku that is not in `stock` \(GLOBE\) has 0 units"),
+        (reserve_last_line_wins, "add the quantities up"),
+    ],
+)
 def test_reserve_check_catches_wrong_answers(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         ch01.check_reserve(wrong)
@@ -124,6 +134,7 @@ def idempotent_solution(handler, seen):
             seen.add(event.event_id)
         finally:
             in_flight.discard(event.event_id)
+
     return once
 
 
@@ -137,6 +148,7 @@ def idempotent_with_a_lock_per_event(handler, seen):
                 return
             await handler(event, delivery)
             seen.add(event.event_id)
+
     return once
 
 
@@ -146,31 +158,37 @@ def idempotent_stub(handler, seen):
 
 def idempotent_mark_first(handler, seen):
     """Wrong: marks the event as done before the work, so a failed attempt is never retried."""
+
     async def once(event, delivery):
         if event.event_id in seen:
             return
         seen.add(event.event_id)
         await handler(event, delivery)
+
     return once
 
 
 def idempotent_by_order(handler, seen):
     """Wrong: one effect per order instead of per event."""
+
     async def once(event, delivery):
         if event.aggregate_id in seen:
             return
         await handler(event, delivery)
         seen.add(event.aggregate_id)
+
     return once
 
 
 def idempotent_racy(handler, seen):
     """Wrong: two deliveries of one event both pass "seen?" while the first still awaits the charge."""
+
     async def once(event, delivery):
         if event.event_id in seen:
             return
         await handler(event, delivery)
         seen.add(event.event_id)
+
     return once
 
 
@@ -187,6 +205,7 @@ def idempotent_own_set(handler, seen):
         except Exception:
             mine.discard(event.event_id)
             raise
+
     return once
 
 
@@ -201,11 +220,13 @@ def idempotent_in_flight_never_cleared(handler, seen):
         await handler(event, delivery)
         seen.add(event.event_id)
         in_flight.discard(event.event_id)
+
     return once
 
 
 def idempotent_swallows(handler, seen):
     """Wrong: catches the failure, so the bus acknowledges a charge that never happened."""
+
     async def once(event, delivery):
         if event.event_id in seen:
             return
@@ -214,13 +235,16 @@ def idempotent_swallows(handler, seen):
             seen.add(event.event_id)
         except Exception:
             pass
+
     return once
 
 
 def idempotent_plain(handler, seen):
     """Wrong: returns a plain function (the bus awaits handlers)."""
+
     def once(event, delivery):
         seen.add(event.event_id)
+
     return once
 
 
@@ -235,15 +259,18 @@ async def test_idempotent_check_says_not_done_on_the_stub():
         await ch01.check_idempotent(idempotent_stub)
 
 
-@pytest.mark.parametrize("wrong,hint", [
-    (idempotent_mark_first, "AFTER the handler succeeded"),
-    (idempotent_by_order, "not by the order"),
-    (idempotent_racy, r"delivered twice at the same time .* in flight before the first `await`"),
-    (idempotent_own_set, "ignored its `seen` argument"),
-    (idempotent_in_flight_never_cleared, "forget an in-flight mark when it fails"),
-    (idempotent_swallows, "must reach the bus"),
-    (idempotent_plain, "should return an `async def` handler"),
-])
+@pytest.mark.parametrize(
+    "wrong,hint",
+    [
+        (idempotent_mark_first, "AFTER the handler succeeded"),
+        (idempotent_by_order, "not by the order"),
+        (idempotent_racy, r"delivered twice at the same time .* in flight before the first `await`"),
+        (idempotent_own_set, "ignored its `seen` argument"),
+        (idempotent_in_flight_never_cleared, "forget an in-flight mark when it fails"),
+        (idempotent_swallows, "must reach the bus"),
+        (idempotent_plain, "should return an `async def` handler"),
+    ],
+)
 async def test_idempotent_check_catches_wrong_answers(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         await ch01.check_idempotent(wrong)
@@ -318,16 +345,23 @@ def next_step_hard_coded(attempt, error, policy):
 def next_step_exponent(attempt, error, policy):
     """Wrong: factor ** attempt — the first retry already waits twice as long."""
     step, arg = policy.next_step(attempt, error)
-    return (step, min(policy.max_delay, policy.initial_delay * policy.factor ** attempt)) if step == "retry" else (step, arg)
+    return (
+        (step, min(policy.max_delay, policy.initial_delay * policy.factor**attempt)) if step == "retry" else (step, arg)
+    )
 
 
-@pytest.mark.parametrize("wrong,hint", [(next_step_retries_everything, "Retrying cannot fix"),
-                                        (next_step_off_by_one, "After max_attempts"),
-                                        (next_step_no_cap, "must not grow past max_delay"),
-                                        (next_step_equal_only, "Compare with >=, not =="),
-                                        (next_step_schema_last, "test it first"),
-                                        (next_step_hard_coded, "ignored its `policy` argument"),
-                                        (next_step_exponent, "exponent is one too high")])
+@pytest.mark.parametrize(
+    "wrong,hint",
+    [
+        (next_step_retries_everything, "Retrying cannot fix"),
+        (next_step_off_by_one, "After max_attempts"),
+        (next_step_no_cap, "must not grow past max_delay"),
+        (next_step_equal_only, "Compare with >=, not =="),
+        (next_step_schema_last, "test it first"),
+        (next_step_hard_coded, "ignored its `policy` argument"),
+        (next_step_exponent, "exponent is one too high"),
+    ],
+)
 def test_next_step_check_catches_wrong_answers(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         ch01.check_next_step(wrong)

@@ -20,6 +20,7 @@ async def async_stub(*args, **kwargs):
 
 # --- the solutions (as in solutions/03_event_sourcing_practice.ipynb) ----------------------
 
+
 def evolve_renamed(state, event):
     if event.event_type == "UserRenamed":
         return {**state, "name": f"{event.data['first_name']} {event.data['last_name']}".strip()}
@@ -52,6 +53,7 @@ async def append_with_retry(store, stream_id, decide, evolve, attempts=5):
 
 
 # --- plausible wrong answers ----------------------------------------------------------------
+
 
 def evolve_mutating(state, event):
     if event.event_type == "UserRenamed":
@@ -143,6 +145,7 @@ def test_a_true_division_snapshot_policy_is_named():
 
 # --- one wrong answer per mistake class of docs/exercises.md ----------------------------------
 
+
 def evolve_ignores_rename(state, event):
     return users.evolve(state, event)
 
@@ -173,13 +176,17 @@ def upcast_two_words_only(data):  # crashes on "Cher": not enough values to unpa
     return {"email": data["email"], "first_name": first, "last_name": last}
 
 
-@pytest.mark.parametrize("check, wrong, hint", [
-    (ch03.check_evolve_renamed, evolve_ignores_rename, "Join first_name and last_name"),
-    (ch03.check_evolve_renamed, evolve_only_rename, "hand over to users.evolve"),
-    (ch03.check_state_as_of, state_as_of_everything, "before the first event there is no user yet"),
-    (ch03.check_upcaster, upcast_keeps_name, "v2 has no 'name' field"),
-    (ch03.check_upcaster, upcast_in_place, "changed the dict it was given"),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "check, wrong, hint",
+    [
+        (ch03.check_evolve_renamed, evolve_ignores_rename, "Join first_name and last_name"),
+        (ch03.check_evolve_renamed, evolve_only_rename, "hand over to users.evolve"),
+        (ch03.check_state_as_of, state_as_of_everything, "before the first event there is no user yet"),
+        (ch03.check_upcaster, upcast_keeps_name, "v2 has no 'name' field"),
+        (ch03.check_upcaster, upcast_in_place, "changed the dict it was given"),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 def test_each_mistake_class_gets_its_hint(check, wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint) as info:
         check(wrong)
@@ -191,5 +198,6 @@ def test_a_one_word_name_crash_names_the_input():
 
     with pytest.raises(ExerciseFailed) as info:
         ch03.check_upcaster(upcast_two_words_only)
-    assert_one_line(info.value, "3.3", "upcast_two_words_only({'name': 'Cher'", "ValueError",
-                    "a name can be a single word")
+    assert_one_line(
+        info.value, "3.3", "upcast_two_words_only({'name': 'Cher'", "ValueError", "a name can be a single word"
+    )

@@ -20,6 +20,7 @@ async def async_stub(*args, **kwargs):
 
 # --- the solutions (as in solutions/04_cqrs.ipynb) -----------------------------------------
 
+
 def project(view, records):
     position, statuses, skipped = view["position"], dict(view["statuses"]), view["skipped"]
     for record in records:
@@ -58,6 +59,7 @@ async def rebuild(store, view, batch=1000):
 
 
 # --- plausible wrong answers ----------------------------------------------------------------
+
 
 def project_without_checkpoint(view, records):  # applies a redelivery again: the counts would double
     statuses, skipped = dict(view["statuses"]), view["skipped"]
@@ -216,8 +218,14 @@ async def test_the_rebuild_solution_passes(capsys):
     assert "✅ Exercise 4.3 passed" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("run", [lambda: ch04.check_project(stub), lambda: ch04.check_cache(stub, stub),
-                                 lambda: ch04.check_cache(cached_user, stub)])
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda: ch04.check_project(stub),
+        lambda: ch04.check_cache(stub, stub),
+        lambda: ch04.check_cache(cached_user, stub),
+    ],
+)
 def test_the_stubs_are_not_done(run):
     with pytest.raises(ExerciseNotDone):
         run()
@@ -228,33 +236,50 @@ async def test_the_rebuild_stub_is_not_done():
         await ch04.check_rebuild(async_stub)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (project_without_checkpoint, "AT the checkpoint|redelivery|already"),
-    (project_backwards, "a checkpoint never moves backwards"),
-    (project_lt, r"record 4 is AT the checkpoint: .* not <"),
-    (project_stuck_on_unknown, "a skipped record is handled too: move the checkpoint past it"),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (project_without_checkpoint, "AT the checkpoint|redelivery|already"),
+        (project_backwards, "a checkpoint never moves backwards"),
+        (project_lt, r"record 4 is AT the checkpoint: .* not <"),
+        (project_stuck_on_unknown, "a skipped record is handled too: move the checkpoint past it"),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 def test_wrong_projections_are_caught(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         ch04.check_project(wrong)
 
 
-@pytest.mark.parametrize("wrong, parts", [
-    (project_unknown_crash, ["project(view, all six records) raised KeyError: 'NewsletterSubscribed'",
-                             "an event type this view does not know: skip it"]),
-    (project_empty_crash, ["project(view, an empty batch) raised IndexError", "a batch can be empty"]),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "wrong, parts",
+    [
+        (
+            project_unknown_crash,
+            [
+                "project(view, all six records) raised KeyError: 'NewsletterSubscribed'",
+                "an event type this view does not know: skip it",
+            ],
+        ),
+        (project_empty_crash, ["project(view, an empty batch) raised IndexError", "a batch can be empty"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 def test_projection_crashes_are_one_line_with_their_cause(wrong, parts):
     with pytest.raises(ExerciseCrashed) as caught:
         ch04.check_project(wrong)
     assert_one_line(caught.value, "4.1", *parts)
 
 
-@pytest.mark.parametrize("cached, floor, hint", [
-    (cached_user, raise_floor_once, r"must rise with every newer version .*setdefault"),
-    (cached_user_strict, raise_floor, r"an entry AT the floor is fresh.*<, not <="),
-    (cached_user_never_refreshed, raise_floor, "put the reloaded row in the cache"),
-], ids=["setdefault", "strict", "never-refreshed"])
+@pytest.mark.parametrize(
+    "cached, floor, hint",
+    [
+        (cached_user, raise_floor_once, r"must rise with every newer version .*setdefault"),
+        (cached_user_strict, raise_floor, r"an entry AT the floor is fresh.*<, not <="),
+        (cached_user_never_refreshed, raise_floor, "put the reloaded row in the cache"),
+    ],
+    ids=["setdefault", "strict", "never-refreshed"],
+)
 def test_wrong_caches_are_caught(cached, floor, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         ch04.check_cache(cached, floor)
@@ -263,15 +288,23 @@ def test_wrong_caches_are_caught(cached, floor, hint):
 def test_a_missing_floor_crash_names_the_user_and_the_default():
     with pytest.raises(ExerciseCrashed) as caught:
         ch04.check_cache(cached_user_floor_keyerror, raise_floor)
-    assert_one_line(caught.value, "4.2", "cached_user(cache, floors, 'alice', load) a second time raised "
-                    "KeyError: 'alice'", "floors.get(user_id, 0)")
+    assert_one_line(
+        caught.value,
+        "4.2",
+        "cached_user(cache, floors, 'alice', load) a second time raised KeyError: 'alice'",
+        "floors.get(user_id, 0)",
+    )
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (rebuild_one_read, r"read once \(10 of 34 events\) and stopped"),
-    (rebuild_plus_one, r"next asked for after=11: .* \+1 skips an event per batch"),
-    (rebuild_stops_on_a_short_batch, r"stopped at position 34 .* event 35 was appended during the rebuild"),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (rebuild_one_read, r"read once \(10 of 34 events\) and stopped"),
+        (rebuild_plus_one, r"next asked for after=11: .* \+1 skips an event per batch"),
+        (rebuild_stops_on_a_short_batch, r"stopped at position 34 .* event 35 was appended during the rebuild"),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 async def test_wrong_rebuilds_are_caught(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         await ch04.check_rebuild(wrong)
@@ -280,8 +313,12 @@ async def test_wrong_rebuilds_are_caught(wrong, hint):
 async def test_a_rebuild_crash_names_the_view_api():
     with pytest.raises(ExerciseCrashed) as caught:
         await ch04.check_rebuild(rebuild_apply_record)
-    assert_one_line(caught.value, "4.3", "await rebuild(store, view, batch=10) on 34 events raised TypeError",
-                    "view.apply(record.event, record.position)")
+    assert_one_line(
+        caught.value,
+        "4.3",
+        "await rebuild(store, view, batch=10) on 34 events raised TypeError",
+        "view.apply(record.event, record.position)",
+    )
 
 
 def test_a_cache_that_events_never_invalidate_is_caught():

@@ -17,8 +17,9 @@ from workshop.webrtc.signaling import Rooms, SignalingError, check_relay
 # --- 5.1 -----------------------------------------------------------------------------------
 
 
-def creds(secret, user, ttl, now, digest=hashlib.sha1, encode=lambda mac: base64.b64encode(mac.digest()).decode(),
-          expiry=None):
+def creds(
+    secret, user, ttl, now, digest=hashlib.sha1, encode=lambda mac: base64.b64encode(mac.digest()).decode(), expiry=None
+):
     username = f"{int(now) + ttl if expiry is None else expiry}:{user}"
     return {"username": username, "credential": encode(hmac.new(secret.encode(), username.encode(), digest))}
 
@@ -37,8 +38,10 @@ def creds_float_expiry(secret, user, ttl, now):  # now from time.time() kept as 
 
 def creds_user_first(secret, user, ttl, now):
     username = f"{user}:{int(now) + ttl}"
-    return {"username": username,
-            "credential": base64.b64encode(hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()).decode()}
+    return {
+        "username": username,
+        "credential": base64.b64encode(hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()).decode(),
+    }
 
 
 def creds_ttl_only(secret, user, ttl, now):
@@ -51,8 +54,10 @@ def creds_milliseconds(secret, user, ttl, now):
 
 def creds_swapped(secret, user, ttl, now):
     username = f"{int(now) + ttl}:{user}"
-    return {"username": username,
-            "credential": base64.b64encode(hmac.new(username.encode(), secret.encode(), hashlib.sha1).digest()).decode()}
+    return {
+        "username": username,
+        "credential": base64.b64encode(hmac.new(username.encode(), secret.encode(), hashlib.sha1).digest()).decode(),
+    }
 
 
 def creds_fixed_secret(secret, user, ttl, now):
@@ -74,27 +79,33 @@ def test_turn_credentials_check_says_not_done_on_the_stub():
         ch05.check_turn_credentials(creds_stub)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda s, u, t, n: creds(s, u, t, n, encode=lambda mac: mac.hexdigest()), "hex digest"),
-    (lambda s, u, t, n: creds(s, u, t, n, digest=hashlib.sha256), "SHA1"),
-    (lambda s, u, t, n: creds(s, u, t, n, expiry=n), "now \\+ ttl"),
-    (lambda s, u, t, n: creds(s, u, t, n, encode=lambda mac: base64.b64encode(mac.digest())), "add .decode"),
-    (creds_float_expiry, r"gave the username '1700000600.123:alice': coturn answers 401 .* int\(now\) \+ ttl"),
-    (creds_user_first, "expiry first, then the user"),
-    (creds_ttl_only, "not the ttl alone"),
-    (creds_milliseconds, "ttl is in seconds"),
-    (creds_swapped, "key and message are swapped"),
-    (creds_fixed_secret, "ignored its `secret` argument"),
-    (creds_fixed_user, "use the `user` and `ttl` arguments"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda s, u, t, n: creds(s, u, t, n, encode=lambda mac: mac.hexdigest()), "hex digest"),
+        (lambda s, u, t, n: creds(s, u, t, n, digest=hashlib.sha256), "SHA1"),
+        (lambda s, u, t, n: creds(s, u, t, n, expiry=n), "now \\+ ttl"),
+        (lambda s, u, t, n: creds(s, u, t, n, encode=lambda mac: base64.b64encode(mac.digest())), "add .decode"),
+        (creds_float_expiry, r"gave the username '1700000600.123:alice': coturn answers 401 .* int\(now\) \+ ttl"),
+        (creds_user_first, "expiry first, then the user"),
+        (creds_ttl_only, "not the ttl alone"),
+        (creds_milliseconds, "ttl is in seconds"),
+        (creds_swapped, "key and message are swapped"),
+        (creds_fixed_secret, "ignored its `secret` argument"),
+        (creds_fixed_user, "use the `user` and `ttl` arguments"),
+    ],
+)
 def test_turn_credentials_check_catches_wrong_answers(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         ch05.check_turn_credentials(wrong)
 
 
 def test_turn_credentials_check_turns_a_crash_into_one_line():
-    with pytest.raises(ExerciseCrashed, match=r"creds_crash\('classroom-secret', 'alice', 600, 1700000000\) raised "
-                                              r"TypeError") as caught:
+    with pytest.raises(
+        ExerciseCrashed,
+        match=r"creds_crash\('classroom-secret', 'alice', 600, 1700000000\) raised "
+        r"TypeError",
+    ) as caught:
         ch05.check_turn_credentials(creds_crash)
     assert "\n" not in str(caught.value)
 
@@ -182,13 +193,18 @@ def relay_keeps_non_text_targets(sender, data, rooms):
     return relay_solution(sender, data, rooms)
 
 
-@pytest.mark.parametrize("wrong, hint", [(relay_everything, "only `type` and `sdp`"),
-                                         (relay_anywhere, "another room"),
-                                         (relay_back_to_sender, "not back to its sender"),
-                                         (relay_pops, "Don't change what the client sent"),
-                                         (relay_no_sender, "it names the sender"),
-                                         (relay_keeps_non_text_targets, r"a target that is not a name \(7\)"),
-                                         (relay_any_description, "an offer sent as an answer")])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (relay_everything, "only `type` and `sdp`"),
+        (relay_anywhere, "another room"),
+        (relay_back_to_sender, "not back to its sender"),
+        (relay_pops, "Don't change what the client sent"),
+        (relay_no_sender, "it names the sender"),
+        (relay_keeps_non_text_targets, r"a target that is not a name \(7\)"),
+        (relay_any_description, "an offer sent as an answer"),
+    ],
+)
 def test_relay_check_catches_wrong_answers(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         ch05.check_relay_answer(wrong)
@@ -287,12 +303,18 @@ async def test_mirror_check_says_not_done_on_the_stub():
         await ch05.check_mirror_track(MirrorStub)
 
 
-@pytest.mark.parametrize("wrong, hint", [(MirrorNoTiming, "pts"), (MirrorUnchanged, "unchanged"),
-                                         (MirrorUpsideDown, "upside down"),
-                                         (MirrorSwapsColours, "red and blue are swapped"),
-                                         (MirrorReturnsArray, r"got an array of shape \(48, 64, 3\) \(uint8\)"),
-                                         (MirrorSkipsSuper, r"skipped super\(\).__init__\(\)"),
-                                         (MirrorTwoFrames, "exactly one frame")])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (MirrorNoTiming, "pts"),
+        (MirrorUnchanged, "unchanged"),
+        (MirrorUpsideDown, "upside down"),
+        (MirrorSwapsColours, "red and blue are swapped"),
+        (MirrorReturnsArray, r"got an array of shape \(48, 64, 3\) \(uint8\)"),
+        (MirrorSkipsSuper, r"skipped super\(\).__init__\(\)"),
+        (MirrorTwoFrames, "exactly one frame"),
+    ],
+)
 async def test_mirror_check_catches_wrong_answers(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint) as caught:
         await ch05.check_mirror_track(wrong)

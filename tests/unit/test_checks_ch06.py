@@ -10,7 +10,7 @@ from workshop.store import MemoryEventStore
 
 
 def batches(events, size):  # as in solutions/06_performance.ipynb
-    return [events[i:i + size] for i in range(0, len(events), size)]
+    return [events[i : i + size] for i in range(0, len(events), size)]
 
 
 def stub(events, size):
@@ -31,27 +31,45 @@ async def test_the_stub_is_not_done():
         await ch06.check_batching(stub, 50, 10, MemoryEventStore(), events=10)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda ev, size: [ev], "at most size=3"),
-    (lambda ev, size: [[e] for e in ev], "consecutive slices"),
-    (lambda ev, size: [ev[i:i + size] for i in range(0, len(ev) - size + 1, size)], "1 of 10 events are lost"),  # drops the tail
-    (lambda ev, size: [ev[i:i + size + 1] for i in range(0, len(ev), size + 1)], "at most size=3"),
-    (lambda ev, size: (ev[i:i + size] for i in range(0, len(ev), size)), r"got generator\): wrap it in list"),
-    (lambda ev, size: [tuple(ev[i:i + size]) for i in range(0, len(ev), size)], "each batch should be a list, got tuple"),
-    (lambda ev, size: [ev[i:i + 3] for i in range(0, len(ev), 3)], "at most size=2"),  # the size ignored
-    (lambda ev, size: [ev[i:i + size] for i in range(1, len(ev), size)], "each event once"),  # skips the first
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda ev, size: [ev], "at most size=3"),
+        (lambda ev, size: [[e] for e in ev], "consecutive slices"),
+        (
+            lambda ev, size: [ev[i : i + size] for i in range(0, len(ev) - size + 1, size)],
+            "1 of 10 events are lost",
+        ),  # drops the tail
+        (lambda ev, size: [ev[i : i + size + 1] for i in range(0, len(ev), size + 1)], "at most size=3"),
+        (lambda ev, size: (ev[i : i + size] for i in range(0, len(ev), size)), r"got generator\): wrap it in list"),
+        (
+            lambda ev, size: [tuple(ev[i : i + size]) for i in range(0, len(ev), size)],
+            "each batch should be a list, got tuple",
+        ),
+        (lambda ev, size: [ev[i : i + 3] for i in range(0, len(ev), 3)], "at most size=2"),  # the size ignored
+        (lambda ev, size: [ev[i : i + size] for i in range(1, len(ev), size)], "each event once"),  # skips the first
+    ],
+)
 async def test_wrong_splits_get_a_hint(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         await ch06.check_batching(wrong, 50, 10, MemoryEventStore(), events=10)
 
 
-@pytest.mark.parametrize("size, prediction, words", [
-    (0, 10, "BATCH_SIZE must be a whole number"), (501, 10, "BATCH_SIZE"), ("50", 10, "BATCH_SIZE"),
-    (50, 0, "PREDICTED_SPEEDUP must be a positive number"), (50, "fast", "PREDICTED_SPEEDUP"),
-    (50, True, "PREDICTED_SPEEDUP"), (50, None, "PREDICTED_SPEEDUP is still empty"), (50, "", "still empty"),
-    (50.0, 10, r"BATCH_SIZE must be a whole number from 1 to 500, got 50.0"), (50, -2, "positive"),
-])
+@pytest.mark.parametrize(
+    "size, prediction, words",
+    [
+        (0, 10, "BATCH_SIZE must be a whole number"),
+        (501, 10, "BATCH_SIZE"),
+        ("50", 10, "BATCH_SIZE"),
+        (50, 0, "PREDICTED_SPEEDUP must be a positive number"),
+        (50, "fast", "PREDICTED_SPEEDUP"),
+        (50, True, "PREDICTED_SPEEDUP"),
+        (50, None, "PREDICTED_SPEEDUP is still empty"),
+        (50, "", "still empty"),
+        (50.0, 10, r"BATCH_SIZE must be a whole number from 1 to 500, got 50.0"),
+        (50, -2, "positive"),
+    ],
+)
 async def test_bad_choices_are_named(size, prediction, words):
     with pytest.raises(ExerciseFailed, match=words):
         await ch06.check_batching(batches, size, prediction, MemoryEventStore(), events=10)
@@ -59,7 +77,7 @@ async def test_bad_choices_are_named(size, prediction, words):
 
 async def test_a_crash_is_one_line():
     def crashing(events, size):
-        return [events[i:i + size] for i in range(0, len(events), size)][len(events)]  # IndexError
+        return [events[i : i + size] for i in range(0, len(events), size)][len(events)]  # IndexError
 
     with pytest.raises(ExerciseFailed) as info:
         await ch06.check_batching(crashing, 50, 10, MemoryEventStore(), events=10)

@@ -12,6 +12,7 @@ from workshop.waiting import until
 
 # --- the solutions (as in solutions/08_replicas.ipynb) -----------------------------------------
 
+
 async def wait_for_position(replica, position, timeout=5.0):
     async def there():
         head = await replica.head()
@@ -27,8 +28,11 @@ def audit_feed(acknowledged, feed):
         if r.position != previous + 1:
             gaps.append((previous, r.position))
         previous = r.position
-    return {"lost": sorted({e for e in acknowledged if e not in counts}),
-            "doubled": sorted(e for e, n in counts.items() if n > 1), "gaps": gaps}
+    return {
+        "lost": sorted({e for e in acknowledged if e not in counts}),
+        "doubled": sorted(e for e, n in counts.items() if n > 1),
+        "gaps": gaps,
+    }
 
 
 async def stub(*args, **kwargs):
@@ -41,31 +45,33 @@ def sync_stub(*args, **kwargs):
 
 # --- plausible wrong answers, one per kind of mistake -----------------------------------------
 
-async def no_wait(replica, position, timeout=5.0):          # reads the replica as it is now
+
+async def no_wait(replica, position, timeout=5.0):  # reads the replica as it is now
     return await replica.head()
 
 
-async def no_deadline(replica, position, timeout=5.0):      # waits forever
+async def no_deadline(replica, position, timeout=5.0):  # waits forever
     while await replica.head() < position:
         await asyncio.sleep(0.01)
     return await replica.head()
 
 
-async def strictly_past(replica, position, timeout=5.0):    # > instead of >=
+async def strictly_past(replica, position, timeout=5.0):  # > instead of >=
     async def there():
         head = await replica.head()
         return head if head > position else None
+
     return await until(there, timeout=timeout, every=0.01)
 
 
-async def answers_anyway(replica, position, timeout=5.0):   # swallows the timeout, returns an older state
+async def answers_anyway(replica, position, timeout=5.0):  # swallows the timeout, returns an older state
     try:
         return await wait_for_position(replica, position, timeout)
     except TimeoutError:
         return await replica.head()
 
 
-async def returns_bool(replica, position, timeout=5.0):     # the condition, not the head
+async def returns_bool(replica, position, timeout=5.0):  # the condition, not the head
     return bool(await wait_for_position(replica, position, timeout))
 
 
@@ -73,18 +79,18 @@ async def crashes(replica, position, timeout=5.0):
     return (await replica.head()) // (position - position)  # ZeroDivisionError
 
 
-def lost_counts_doubles(acknowledged, feed):                # a doubled event counted as lost too
+def lost_counts_doubles(acknowledged, feed):  # a doubled event counted as lost too
     got = audit_feed(acknowledged, feed)
     counts = Counter(r.event.event_id for r in feed)
     return {**got, "lost": sorted({*got["lost"], *(e for e, n in counts.items() if n > 1)})}
 
 
-def gaps_from_first(acknowledged, feed):                    # forgets that the feed starts at 1
+def gaps_from_first(acknowledged, feed):  # forgets that the feed starts at 1
     got = audit_feed(acknowledged, feed)
     return {**got, "gaps": [g for g in got["gaps"] if g[0] != 0]}
 
 
-def unsorted_gaps(acknowledged, feed):                      # trusts the feed's order
+def unsorted_gaps(acknowledged, feed):  # trusts the feed's order
     gaps, previous = [], 0
     for r in feed:
         if r.position != previous + 1:
@@ -93,10 +99,13 @@ def unsorted_gaps(acknowledged, feed):                      # trusts the feed's 
     return {**audit_feed(acknowledged, feed), "gaps": gaps}
 
 
-def lost_with_repeats(acknowledged, feed):                  # a retried id reported twice... or not at all
+def lost_with_repeats(acknowledged, feed):  # a retried id reported twice... or not at all
     ids = {r.event.event_id for r in feed}
-    return {**audit_feed(acknowledged, feed), "lost": [e for e in acknowledged if e not in ids],
-            "doubled": [e for e in acknowledged if acknowledged.count(e) > 1]}
+    return {
+        **audit_feed(acknowledged, feed),
+        "lost": [e for e in acknowledged if e not in ids],
+        "doubled": [e for e in acknowledged if acknowledged.count(e) > 1],
+    }
 
 
 def no_keys(acknowledged, feed):
@@ -109,6 +118,7 @@ def audit_crashes(acknowledged, feed):
 
 # --- 8.1 ------------------------------------------------------------------------------------------
 
+
 async def test_8_1_passes_on_the_solution(capsys):
     await ch08.check_wait_for_position(wait_for_position)
     assert "✅ Exercise 8.1 passed" in capsys.readouterr().out
@@ -119,13 +129,16 @@ async def test_8_1_stub_is_not_done():
         await ch08.check_wait_for_position(stub)
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (no_wait, "before the replica had position 6"),
-    (no_deadline, "every wait needs a deadline"),
-    (strictly_past, "compare with >="),
-    (answers_anyway, "raise TimeoutError"),
-    (returns_bool, "return the replica's head"),
-])
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (no_wait, "before the replica had position 6"),
+        (no_deadline, "every wait needs a deadline"),
+        (strictly_past, "compare with >="),
+        (answers_anyway, "raise TimeoutError"),
+        (returns_bool, "return the replica's head"),
+    ],
+)
 async def test_8_1_wrong_answers_get_a_hint(wrong, words):
     with pytest.raises(ExerciseFailed) as err:
         await ch08.check_wait_for_position(wrong)
@@ -142,6 +155,7 @@ async def test_8_1_a_crash_is_one_line():
 
 # --- 8.2 ------------------------------------------------------------------------------------------
 
+
 def test_8_2_passes_on_the_solution(capsys):
     ch08.check_audit_feed(audit_feed)
     assert "✅ Exercise 8.2 passed" in capsys.readouterr().out
@@ -152,13 +166,16 @@ def test_8_2_stub_is_not_done():
         ch08.check_audit_feed(sync_stub)
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lost_counts_doubles, "doubled, not lost"),
-    (gaps_from_first, "the feed starts after 0"),
-    (unsorted_gaps, "sort it by position first"),
-    (lost_with_repeats, "count the feed, not the acknowledgements"),
-    (no_keys, "return {'lost'"),
-])
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lost_counts_doubles, "doubled, not lost"),
+        (gaps_from_first, "the feed starts after 0"),
+        (unsorted_gaps, "sort it by position first"),
+        (lost_with_repeats, "count the feed, not the acknowledgements"),
+        (no_keys, "return {'lost'"),
+    ],
+)
 def test_8_2_wrong_answers_get_a_hint(wrong, words):
     with pytest.raises(ExerciseFailed) as err:
         ch08.check_audit_feed(wrong)

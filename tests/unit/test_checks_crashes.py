@@ -39,6 +39,7 @@ def idempotent_attribute(handler, seen):
         if event.id in seen:  # AttributeError: it is event.event_id
             return
         await handler(event, delivery)
+
     return once
 
 
@@ -47,6 +48,7 @@ def idempotent_list_api(handler, seen):
         if event.event_id not in seen:
             await handler(event, delivery)
             seen.append(event.event_id)  # AttributeError: seen is a set
+
     return once
 
 
@@ -55,6 +57,7 @@ def idempotent_forgets_await(handler, seen):
         if event.event_id not in seen:
             handler(event, delivery)  # no await: the charge never happens
             seen.add(event.event_id)
+
     return once
 
 
@@ -96,28 +99,68 @@ async def retry_wrong_method(store, stream_id, decide, evolve, attempts=5):
 
 
 SYNC_CRASHES = [
-    (ch01.check_reserve, reserve_wrong_key, ["reserve({'BOOK': 5, 'MUG': 1, 'LAMP': 7}, the payment for 2 BOOK + 1 MUG)",
-                                             "raised KeyError: 'lines'", "in reserve_wrong_key",
-                                             "payment.data['items'] is a list"]),
-    (ch01.check_reserve, reserve_attribute, ["reserve({'BOOK': 5, ", "raised AttributeError: 'dict' object has no "
-                                             "attribute 'sku'"]),
+    (
+        ch01.check_reserve,
+        reserve_wrong_key,
+        [
+            "reserve({'BOOK': 5, 'MUG': 1, 'LAMP': 7}, the payment for 2 BOOK + 1 MUG)",
+            "raised KeyError: 'lines'",
+            "in reserve_wrong_key",
+            "payment.data['items'] is a list",
+        ],
+    ),
+    (
+        ch01.check_reserve,
+        reserve_attribute,
+        ["reserve({'BOOK': 5, ", "raised AttributeError: 'dict' object has no attribute 'sku'"],
+    ),
     (ch01.check_reserve, reserve_async, ["reserve({'BOOK': 5, ", "returned a coroutine", "plain `def`"]),
-    (ch01.check_next_step, next_step_by_name, ["next_step(1, RuntimeError('database timeout'), policy)",
-                                               "raised KeyError: 'RuntimeError'", "max_attempts"]),
-    (ch01.check_next_step, next_step_typo, ["next_step(1, RuntimeError('database timeout'), policy)",
-                                            "raised AttributeError: 'RetryPolicy' object has no attribute 'first_delay'"]),
-    (ch03.check_evolve_renamed, evolve_every_event_renames, ["evolve_every_event_renames({'id': 'user-1', 'name': 'Alice Liddell', ",
-                                                             "Event('EmailUpdated', 'user-1', …))",
-                                                             "raised KeyError: 'first_name'",
-                                                             "evolve() is called with every event type"]),
-    (ch03.check_state_as_of, state_as_of_compares_strings, ["state_as_of(events, 2023-12-31 09:00 UTC, users.evolve)",
-                                                            "raised TypeError: '<=' not supported",
-                                                            "event.when, a datetime"]),
-    (ch03.check_upcaster, upcast_two_words, ["upcast_two_words({'name': 'Cher', 'email': 'x@example.com'})",
-                                             "raised IndexError: list index out of range",
-                                             "a name can be a single word"]),
-    (ch03.check_snapshot_policy, snapshot_index, ["snapshot_index(0, 1)", "raised ValueError: 100 is not in range",
-                                                  "(in snapshot_index, line "]),
+    (
+        ch01.check_next_step,
+        next_step_by_name,
+        ["next_step(1, RuntimeError('database timeout'), policy)", "raised KeyError: 'RuntimeError'", "max_attempts"],
+    ),
+    (
+        ch01.check_next_step,
+        next_step_typo,
+        [
+            "next_step(1, RuntimeError('database timeout'), policy)",
+            "raised AttributeError: 'RetryPolicy' object has no attribute 'first_delay'",
+        ],
+    ),
+    (
+        ch03.check_evolve_renamed,
+        evolve_every_event_renames,
+        [
+            "evolve_every_event_renames({'id': 'user-1', 'name': 'Alice Liddell', ",
+            "Event('EmailUpdated', 'user-1', …))",
+            "raised KeyError: 'first_name'",
+            "evolve() is called with every event type",
+        ],
+    ),
+    (
+        ch03.check_state_as_of,
+        state_as_of_compares_strings,
+        [
+            "state_as_of(events, 2023-12-31 09:00 UTC, users.evolve)",
+            "raised TypeError: '<=' not supported",
+            "event.when, a datetime",
+        ],
+    ),
+    (
+        ch03.check_upcaster,
+        upcast_two_words,
+        [
+            "upcast_two_words({'name': 'Cher', 'email': 'x@example.com'})",
+            "raised IndexError: list index out of range",
+            "a name can be a single word",
+        ],
+    ),
+    (
+        ch03.check_snapshot_policy,
+        snapshot_index,
+        ["snapshot_index(0, 1)", "raised ValueError: 100 is not in range", "(in snapshot_index, line "],
+    ),
 ]
 
 
@@ -130,16 +173,35 @@ def test_a_crashing_answer_is_one_line(check_fn, wrong, parts, capsys):
 
 
 ASYNC_CRASHES = [
-    (ch01.check_idempotent, idempotent_attribute, ["your handler(OrderCreated for ORD-1, delivery)",
-                                                   "raised AttributeError: 'Event' object has no attribute 'id'"]),
+    (
+        ch01.check_idempotent,
+        idempotent_attribute,
+        [
+            "your handler(OrderCreated for ORD-1, delivery)",
+            "raised AttributeError: 'Event' object has no attribute 'id'",
+        ],
+    ),
     (ch01.check_idempotent, idempotent_list_api, ["raised AttributeError: 'set' object has no attribute 'append'"]),
-    (ch01.check_idempotent, idempotent_forgets_await, ["a coroutine (charge) was never awaited",
-                                                       "did you forget an `await`?"]),
-    (ch03.check_append_with_retry, retry_forgets_await, ["append_with_retry(store, 'user-1', decide, evolve)",
-                                                         "raised TypeError: 'coroutine' object is not iterable",
-                                                         FORGOT_AWAIT, "await store.read(stream_id)"]),
-    (ch03.check_append_with_retry, retry_wrong_method, ["append_with_retry(store, 'user-1', decide, evolve)",
-                                                        "raised AttributeError:", "'load'"]),
+    (
+        ch01.check_idempotent,
+        idempotent_forgets_await,
+        ["a coroutine (charge) was never awaited", "did you forget an `await`?"],
+    ),
+    (
+        ch03.check_append_with_retry,
+        retry_forgets_await,
+        [
+            "append_with_retry(store, 'user-1', decide, evolve)",
+            "raised TypeError: 'coroutine' object is not iterable",
+            FORGOT_AWAIT,
+            "await store.read(stream_id)",
+        ],
+    ),
+    (
+        ch03.check_append_with_retry,
+        retry_wrong_method,
+        ["append_with_retry(store, 'user-1', decide, evolve)", "raised AttributeError:", "'load'"],
+    ),
 ]
 
 
@@ -155,9 +217,13 @@ def test_call_names_the_input_and_passes_a_result_through():
     assert call("9.1", lambda x: x + 1, 1) == 2
     with pytest.raises(ExerciseCrashed) as info:
         call("9.1", upcast_two_words, {"name": "Cher", "email": "c@example.com"}, hint="one word")
-    message = assert_one_line(info.value, "9.1", "upcast_two_words({'name': 'Cher', 'email': 'c@example.com'}) "
-                                                 "raised IndexError: list index out of range (in upcast_two_words, "
-                                                 "line ")
+    message = assert_one_line(
+        info.value,
+        "9.1",
+        "upcast_two_words({'name': 'Cher', 'email': 'c@example.com'}) "
+        "raised IndexError: list index out of range (in upcast_two_words, "
+        "line ",
+    )
     assert message.endswith(" — one word")
     assert isinstance(info.value.error, IndexError) and info.value.attempt.startswith("upcast_two_words(")
 
@@ -260,4 +326,3 @@ def test_service_unavailable_keeps_its_own_line():
 
     with pytest.raises(ServiceUnavailable):
         check_down(None)
-

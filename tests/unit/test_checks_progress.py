@@ -17,8 +17,15 @@ def test_attempts_done_and_the_last_hint_per_exercise():
     view = project(runs(("4.1", "failed"), ("4.1", "crashed"), ("4.1", "passed"), ("1.2", "failed")))
     assert list(view) == ["1.2", "4.1"]  # in exercise order, not in the order they were tried
     assert view["4.1"].attempts == 3 and view["4.1"].done and view["4.1"].failures_in_a_row == 0
-    assert view["1.2"] == ExerciseProgress("1.2", attempts=1, done=False, failures_in_a_row=1, last_outcome="failed",
-                                           last_hint="hint 3", last_at=view["1.2"].last_at)
+    assert view["1.2"] == ExerciseProgress(
+        "1.2",
+        attempts=1,
+        done=False,
+        failures_in_a_row=1,
+        last_outcome="failed",
+        last_hint="hint 3",
+        last_at=view["1.2"].last_at,
+    )
     assert view["1.2"].last_at is not None
 
 
@@ -38,8 +45,10 @@ def test_failures_on_other_exercises_do_not_add_up():
 
 
 def test_exercise_order_is_numeric_and_other_events_are_ignored():
-    view = project(runs(("10.1", "passed"), ("2.1", "passed"), ("2.1b", "passed"))
-                   + [Event("SomethingElse", "progress", {"exercise": "9.9"})])
+    view = project(
+        runs(("10.1", "passed"), ("2.1", "passed"), ("2.1b", "passed"))
+        + [Event("SomethingElse", "progress", {"exercise": "9.9"})]
+    )
     assert list(view) == ["2.1", "2.1b", "10.1"]
 
 
@@ -77,6 +86,7 @@ def test_a_recording_failure_costs_one_line_and_never_the_verdict(monkeypatch, c
 
 # --- the instructor's grid (workshop/classroom/progress.py) --------------------------------------
 
+
 def test_the_course_exercises_are_read_from_the_checks():
     from workshop.classroom.progress import course_exercises
 
@@ -87,10 +97,17 @@ def test_the_course_exercises_are_read_from_the_checks():
 def test_the_room_grid_shows_done_stuck_not_started_and_pass_rates():
     from workshop.classroom.progress import LearnerProgress, grid, summary
 
-    room = [LearnerProgress("alice", project(runs(("1.1", "passed"), ("1.2", "failed"), ("1.2", "passed")))),
-            LearnerProgress("bob", project(runs(("1.1", "passed"), *[("1.2", "failed")] * 4)[:-1]
-                                           + [checked("1.2", "crashed", "your handler(...) raised KeyError")])),
-            LearnerProgress("carol", {})]
+    room = [
+        LearnerProgress("alice", project(runs(("1.1", "passed"), ("1.2", "failed"), ("1.2", "passed")))),
+        LearnerProgress(
+            "bob",
+            project(
+                runs(("1.1", "passed"), *[("1.2", "failed")] * 4)[:-1]
+                + [checked("1.2", "crashed", "your handler(...) raised KeyError")]
+            ),
+        ),
+        LearnerProgress("carol", {}),
+    ]
     data = summary(room, ["1.1", "1.2", "1.3"])
     assert data["pass_rates"] == {"1.1": {"done": 2, "of": 3}, "1.2": {"done": 1, "of": 3}, "1.3": {"done": 0, "of": 3}}
     bob = data["learners"][1]
@@ -99,6 +116,10 @@ def test_the_room_grid_shows_done_stuck_not_started_and_pass_rates():
     assert set(data["learners"][1]) == {"name", "started", "cells", "done", "stuck"}  # no code, anywhere
     lines = grid(data).splitlines()
     assert lines[1].split() == ["alice", "✔", "✔", "·", "-"]
-    assert lines[2].startswith("bob") and "✖4" in lines[2] and "1.2 (4 failures): your handler(...) raised KeyError" in lines[2]
+    assert (
+        lines[2].startswith("bob")
+        and "✖4" in lines[2]
+        and "1.2 (4 failures): your handler(...) raised KeyError" in lines[2]
+    )
     assert lines[3].split() == ["carol", "·", "·", "·", "not", "started"]
     assert lines[4].split() == ["done", "2/3", "1/3", "0/3"]

@@ -17,16 +17,43 @@ from workshop.classroom.hub import CONFIG_FILE
 ROOT = Path(__file__).resolve().parents[2]
 VALUES = ROOT / "docker" / "jupyterhub" / "values.yaml"
 # the Zero to JupyterHub chart's top-level sections (values.schema.json of chart 3.x/4.x)
-Z2JH_TOP = {"fullnameOverride", "nameOverride", "enabled", "imagePullSecrets", "imagePullSecret", "custom",
-            "hub", "proxy", "singleuser", "scheduling", "prePuller", "ingress", "cull", "debug", "rbac",
-            "global", "cycleSecret"}
+Z2JH_TOP = {
+    "fullnameOverride",
+    "nameOverride",
+    "enabled",
+    "imagePullSecrets",
+    "imagePullSecret",
+    "custom",
+    "hub",
+    "proxy",
+    "singleuser",
+    "scheduling",
+    "prePuller",
+    "ingress",
+    "cull",
+    "debug",
+    "rbac",
+    "global",
+    "cycleSecret",
+}
 
 
 @pytest.fixture
 def hub_config(tmp_path, monkeypatch):
-    conf = {"ip": "127.0.0.1", "port": 8000, "hub_port": 8081, "proxy_api_port": 8001, "proxy": "/x/chp",
-            "python": "/usr/bin/python3", "learners": ["bob", "alice"], "authenticator": "native",
-            "mem_limit": "3G", "cpu_limit": 1.0, "idle_timeout": 1200, "repo": str(ROOT)}
+    conf = {
+        "ip": "127.0.0.1",
+        "port": 8000,
+        "hub_port": 8081,
+        "proxy_api_port": 8001,
+        "proxy": "/x/chp",
+        "python": "/usr/bin/python3",
+        "learners": ["bob", "alice"],
+        "authenticator": "native",
+        "mem_limit": "3G",
+        "cpu_limit": 1.0,
+        "idle_timeout": 1200,
+        "repo": str(ROOT),
+    }
     (tmp_path / "classroom.json").write_text(json.dumps(conf))
     for name in ("cookie_secret", "proxy_token", "api_token"):
         (tmp_path / name).write_text("s3cret")
@@ -78,7 +105,9 @@ def test_helm_values_are_valid_yaml_in_the_chart_layout():
     values = yaml.safe_load(VALUES.read_text())
     assert set(values) <= Z2JH_TOP, set(values) - Z2JH_TOP
     assert values["cull"]["enabled"] is True
-    assert values["hub"]["config"]["JupyterHub"]["authenticator_class"] == "workshop.classroom.auth.ClassroomAuthenticator"
+    assert (
+        values["hub"]["config"]["JupyterHub"]["authenticator_class"] == "workshop.classroom.auth.ClassroomAuthenticator"
+    )
     assert "open_signup" not in values["hub"]["config"]["NativeAuthenticator"]
     assert values["singleuser"]["memory"]["limit"] and values["singleuser"]["cpu"]["limit"]
     for name, env in values["hub"]["extraEnv"].items():

@@ -71,9 +71,15 @@ def test_with_login_replaces_user_password_and_path():
 
 def test_redis_rules_confine_keys_and_channels_and_drop_dangerous_commands():
     rules = redis_acl.rules(Learner.new("alice"))
-    assert [r for r in rules if r[0] in "~&"] == ["~ws_alice:*", "~ws_alice_*", "&ws_alice:*", "&ws_alice_*",
-                                                  "&ws_alice_ch02:*_events", "&ws_alice_ex02:*_events",
-                                                  "&ws_alice_chk21:*_events"]
+    assert [r for r in rules if r[0] in "~&"] == [
+        "~ws_alice:*",
+        "~ws_alice_*",
+        "&ws_alice:*",
+        "&ws_alice_*",
+        "&ws_alice_ch02:*_events",
+        "&ws_alice_ex02:*_events",
+        "&ws_alice_chk21:*_events",
+    ]
     assert "-@dangerous" in rules and rules.index("-@dangerous") > rules.index("+@all")
     assert "-@scripting" in rules and rules.index("-@scripting") > rules.index("+@all")  # no EVAL: no BUSY server
 

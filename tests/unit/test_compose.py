@@ -35,8 +35,16 @@ SECRETS = {  # distinctive values, so that we can see exactly where each one end
     "JUPYTER_TOKEN": "jupyter-sentinel-0b4",
 }
 NOT_FOR_WORKSHOP_CONFIG = {"JUPYTER_TOKEN"}  # read by Jupyter Server, not by workshop.config
-CONFIG_URL_VARS = ("REDIS_URL", "AMQP_URL", "RABBITMQ_MANAGEMENT_URL", "DATABASE_URL",
-                   "TURN_URL", "TURN_SECRET", "SIGNALING_SECRET", "SIGNALING_URL")
+CONFIG_URL_VARS = (
+    "REDIS_URL",
+    "AMQP_URL",
+    "RABBITMQ_MANAGEMENT_URL",
+    "DATABASE_URL",
+    "TURN_URL",
+    "TURN_SECRET",
+    "SIGNALING_SECRET",
+    "SIGNALING_URL",
+)
 
 
 # --- running docker-compose -----------------------------------------------------------------
@@ -46,11 +54,15 @@ def compose_command() -> list[str]:
     """``docker-compose`` (Debian's v1), else the ``docker compose`` v2 plugin; fail if neither."""
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True,
-                                                 timeout=30).returncode == 0:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode == 0
+    ):
         return ["docker", "compose"]
-    pytest.fail("docker-compose is not installed, so docker/compose.yml cannot be validated: "
-                "apt-get install docker-compose", pytrace=False)
+    pytest.fail(
+        "docker-compose is not installed, so docker/compose.yml cannot be validated: apt-get install docker-compose",
+        pytrace=False,
+    )
 
 
 def run_config(tmp_path: Path, values: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -58,8 +70,14 @@ def run_config(tmp_path: Path, values: dict[str, str]) -> subprocess.CompletedPr
     env_file = tmp_path / ".env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     clean_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
-    return subprocess.run([*compose_command(), "--env-file", str(env_file), "-f", "docker/compose.yml", "config"],
-                          cwd=ROOT, env=clean_env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*compose_command(), "--env-file", str(env_file), "-f", "docker/compose.yml", "config"],
+        cwd=ROOT,
+        env=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +111,18 @@ def published_ports(service: dict[str, Any]) -> list[tuple[str, str, int, str]]:
     found = []
     for port in service.get("ports", []):
         if isinstance(port, dict):  # Compose v2's long syntax
-            found.append((port.get("host_ip", ""), str(port.get("published", "")), int(port["target"]),
-                          port.get("protocol", "tcp")))
+            found.append(
+                (
+                    port.get("host_ip", ""),
+                    str(port.get("published", "")),
+                    int(port["target"]),
+                    port.get("protocol", "tcp"),
+                )
+            )
             continue
-        m = re.fullmatch(r"(?:(?P<ip>[\d.]+|\[[0-9a-f:]+\]):)?(?:(?P<pub>[\d-]*):)?(?P<target>[\d-]+)(?:/(?P<proto>\w+))?",
-                         str(port))
+        m = re.fullmatch(
+            r"(?:(?P<ip>[\d.]+|\[[0-9a-f:]+\]):)?(?:(?P<pub>[\d-]*):)?(?P<target>[\d-]+)(?:/(?P<proto>\w+))?", str(port)
+        )
         assert m, f"unrecognised port syntax {port!r}"
         first, _, last = m["target"].partition("-")
         for target in range(int(first), int(last or first) + 1):
@@ -147,13 +172,16 @@ def test_lab_waits_for_healthy_services(resolved):
 
 def test_every_published_port_binds_loopback(resolved):
     for name, service in services(resolved).items():
-        for host_ip, published, target, proto in published_ports(service):
+        for host_ip, _published, target, proto in published_ports(service):
             assert host_ip == "127.0.0.1", f"{name} publishes {target}/{proto} on {host_ip or 'all interfaces'}"
 
 
 def test_coturn_relay_range_matches_its_config(resolved):
-    conf = dict(line.split("=", 1) for line in (DOCKER / "coturn" / "turnserver.conf").read_text().splitlines()
-                if "=" in line and not line.lstrip().startswith("#"))
+    conf = dict(
+        line.split("=", 1)
+        for line in (DOCKER / "coturn" / "turnserver.conf").read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    )
     udp = {target for _, _, target, proto in published_ports(services(resolved)["coturn"]) if proto == "udp"}
     relay = set(range(int(conf["min-port"]), int(conf["max-port"]) + 1))
     assert relay <= udp, f"relay ports {sorted(relay - udp)} are not published"
@@ -211,7 +239,10 @@ def test_lab_credentials_match_the_services(resolved, tmp_path):
     pg, rabbit = environment(svc["postgres"]), environment(svc["rabbitmq"])
     db = urlsplit(s.database_url)
     assert (db.username, db.password, db.path.lstrip("/")) == (
-        pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"])
+        pg["POSTGRES_USER"],
+        pg["POSTGRES_PASSWORD"],
+        pg["POSTGRES_DB"],
+    )
     assert db.password == SECRETS["POSTGRES_PASSWORD"]
     for url in (s.amqp_url, s.rabbitmq_management_url):
         parts = urlsplit(url)
@@ -222,8 +253,10 @@ def test_lab_credentials_match_the_services(resolved, tmp_path):
     assert s.turn_secret == SECRETS["TURN_SECRET"]
     assert s.signaling_secret == SECRETS["SIGNALING_SECRET"]  # the lab signs room tokens for the signaling server
     signaling = environment(svc["signaling"])
-    assert (signaling["SIGNALING_SECRET"], signaling["TURN_SECRET"]) == (SECRETS["SIGNALING_SECRET"],
-                                                                         SECRETS["TURN_SECRET"])
+    assert (signaling["SIGNALING_SECRET"], signaling["TURN_SECRET"]) == (
+        SECRETS["SIGNALING_SECRET"],
+        SECRETS["TURN_SECRET"],
+    )
     assert environment(svc["lab"])["JUPYTER_TOKEN"] == SECRETS["JUPYTER_TOKEN"]
 
 
@@ -262,12 +295,15 @@ def image_version(image: str) -> str:
     return m.group(1)
 
 
-@pytest.mark.parametrize("service, argv, parts", [
-    ("redis", ["redis-server", "--version"], 2),        # Redis 7.0
-    ("rabbitmq", ["rabbitmqctl", "version"], 2),        # RabbitMQ 3.10
-    ("coturn", ["turnserver", "--version"], 2),         # coturn 4.6
-    ("postgres", ["psql", "--version"], 1),             # PostgreSQL 15 (since 10, the major is one number)
-])
+@pytest.mark.parametrize(
+    "service, argv, parts",
+    [
+        ("redis", ["redis-server", "--version"], 2),  # Redis 7.0
+        ("rabbitmq", ["rabbitmqctl", "version"], 2),  # RabbitMQ 3.10
+        ("coturn", ["turnserver", "--version"], 2),  # coturn 4.6
+        ("postgres", ["psql", "--version"], 1),  # PostgreSQL 15 (since 10, the major is one number)
+    ],
+)
 def test_image_matches_native_version(raw, service, argv, parts):
     image = services(raw)[service]["image"]
     pinned = image_version(image)
@@ -275,7 +311,8 @@ def test_image_matches_native_version(raw, service, argv, parts):
     if native is None:
         pytest.skip(f"{argv[0]} is not installed: nothing to compare {image} with")
     assert pinned.split(".")[:parts] == native.split(".")[:parts], (
-        f"{service}: image {image} but the native path runs {native}")
+        f"{service}: image {image} but the native path runs {native}"
+    )
 
 
 def dockerfiles(resolved) -> dict[str, Path]:
@@ -366,7 +403,7 @@ def test_order_services_run_the_package_module_and_consumers_can_scale(resolved,
 
     svc = services(resolved)[name]
     at = svc["command"].index("-m")
-    assert svc["command"][at + 1:at + 3] == ["workshop.run.orders", name], svc["command"]
+    assert svc["command"][at + 1 : at + 3] == ["workshop.run.orders", name], svc["command"]
     assert importlib.util.find_spec("workshop.run.orders")
     assert {"rabbitmq", "postgres"} <= set(svc["depends_on"])
     assert "container_name" not in svc, "a fixed container name prevents --scale"

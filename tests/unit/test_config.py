@@ -28,7 +28,11 @@ def test_environment_beats_dotenv_beats_defaults(tmp_path):
     [
         ("REDIS_URL", "localhost:6379", "REDIS_URL='localhost:6379' is not a redis:// URL"),
         ("AMQP_URL", "http://x", "AMQP_URL='http://x' is not a amqp:// URL"),
-        ("DATABASE_URL", "postgresql://db:port/x", "DATABASE_URL='postgresql://db:port/x' has a port that is not a number"),
+        (
+            "DATABASE_URL",
+            "postgresql://db:port/x",
+            "DATABASE_URL='postgresql://db:port/x' has a port that is not a number",
+        ),
         ("TURN_URL", "stun.example.org", "TURN_URL='stun.example.org' is not a turn: URL"),
         ("SIGNALING_URL", "ws//x", "SIGNALING_URL='ws//x' is not a http:// URL"),
         ("WORKSHOP_NAMESPACE", "Bad-Name", "WORKSHOP_NAMESPACE='Bad-Name' must be"),

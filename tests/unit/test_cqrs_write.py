@@ -22,14 +22,17 @@ def handler() -> CommandHandler:
     return CommandHandler(MemoryEventStore(validate=users.validate, upcasters=users.UPCASTERS))
 
 
-@pytest.mark.parametrize("bad", [
-    {"user_id": "u1", "first_name": "", "last_name": "L", "email": "a@b.co"},
-    {"user_id": "u1", "first_name": "A", "last_name": "L", "email": "not-an-address"},
-    {"user_id": "", "first_name": "A", "last_name": "L", "email": "a@b.co"},
-    {"user_id": "u 1", "first_name": "A", "last_name": "L", "email": "a@b.co"},
-    {"user_id": "u1", "first_name": 7, "last_name": "L", "email": "a@b.co"},
-    {"user_id": "u1", "first_name": "A", "last_name": "L", "email": "a@b.co", "admin": True},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"user_id": "u1", "first_name": "", "last_name": "L", "email": "a@b.co"},
+        {"user_id": "u1", "first_name": "A", "last_name": "L", "email": "not-an-address"},
+        {"user_id": "", "first_name": "A", "last_name": "L", "email": "a@b.co"},
+        {"user_id": "u 1", "first_name": "A", "last_name": "L", "email": "a@b.co"},
+        {"user_id": "u1", "first_name": 7, "last_name": "L", "email": "a@b.co"},
+        {"user_id": "u1", "first_name": "A", "last_name": "L", "email": "a@b.co", "admin": True},
+    ],
+)
 def test_invalid_commands_are_refused_before_anything_happens(bad):
     with pytest.raises(ValidationError):
         CreateUser(**bad)
@@ -67,10 +70,13 @@ async def test_the_same_command_racing_itself_has_one_effect(handler):
     assert len(await handler.store.read("u1")) == 2
 
 
-@pytest.mark.parametrize("command, status", [
-    (ActivateUser(user_id="nobody"), 404),
-    (create(), 409),  # already exists
-])
+@pytest.mark.parametrize(
+    "command, status",
+    [
+        (ActivateUser(user_id="nobody"), 404),
+        (create(), 409),  # already exists
+    ],
+)
 async def test_refusals_say_why_and_store_nothing(handler, command, status):
     await handler.handle(create())
     before = await handler.store.head()

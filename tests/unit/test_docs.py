@@ -51,7 +51,7 @@ def _relative_links(text: str) -> list[str]:
 
 
 def test_the_link_finder_sees_markdown_and_html_links():
-    text = "[a](02_pubsub.ipynb) [b](../docs/x.md#part) [c](https://example.org) <a href=\"y.md\">y</a> [d](#top)"
+    text = '[a](02_pubsub.ipynb) [b](../docs/x.md#part) [c](https://example.org) <a href="y.md">y</a> [d](#top)'
     assert _relative_links(text) == ["02_pubsub.ipynb", "../docs/x.md", "y.md"]
 
 
@@ -73,8 +73,9 @@ for _name, _svc in COMPOSE["services"].items():
 SUBCOMMANDS = "up|down|build|config|ps|logs|run|exec|pull|restart|stop|start|rm"
 # `docker compose` followed by options and a sub-command: a command, not prose about Compose
 COMMAND = re.compile(rf"docker[ -]compose(?:\s+-[^`\n|]*?)?\s+(?:{SUBCOMMANDS})\b[^`\n|]*")
-WHERE = _files("*.md", "docs/**/*.md", "notebooks/*.ipynb", "solutions/*.ipynb", "docker/**/*",
-               "workshop/**/*.py", "Makefile")
+WHERE = _files(
+    "*.md", "docs/**/*.md", "notebooks/*.ipynb", "solutions/*.ipynb", "docker/**/*", "workshop/**/*.py", "Makefile"
+)
 
 
 def compose_commands() -> list[tuple[str, str]]:

@@ -1,5 +1,5 @@
 import json
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 
@@ -15,11 +15,18 @@ def test_round_trip_keeps_every_field():
 
 def test_course_json_still_loads():
     # exactly what the course's Event.to_json() produced (naive utcnow timestamp)
-    course = json.dumps({"event_type": "OrderCreated", "aggregate_id": "ORD-1", "data": {"total": 9.5},
-                         "timestamp": "2024-01-01T10:00:00.123456", "version": 1})
+    course = json.dumps(
+        {
+            "event_type": "OrderCreated",
+            "aggregate_id": "ORD-1",
+            "data": {"total": 9.5},
+            "timestamp": "2024-01-01T10:00:00.123456",
+            "version": 1,
+        }
+    )
     e = Event.from_json(course)
     assert e.event_type == "OrderCreated" and e.data == {"total": 9.5}
-    assert e.when.tzinfo == timezone.utc
+    assert e.when.tzinfo == UTC
     assert e.schema_version == 1 and e.event_id and e.correlation_id == e.event_id
 
 
@@ -89,9 +96,11 @@ def test_a_schema_rejects_bad_data_before_an_event_exists_in_one_line():
     assert THINGS.validate(ok) is ok
     with pytest.raises(SchemaError) as info:
         THINGS.make("TestThingHappened", "a-1", {"total": "lots"})
-    assert str(info.value) == ("TestThingHappened v2: user_id: Field required; total.int: Input should be a valid "
-                               "integer, unable to parse string as an integer; total.float: Input should be a valid "
-                               "number, unable to parse string as a number")
+    assert str(info.value) == (
+        "TestThingHappened v2: user_id: Field required; total.int: Input should be a valid "
+        "integer, unable to parse string as an integer; total.float: Input should be a valid "
+        "number, unable to parse string as a number"
+    )
     with pytest.raises(SchemaError, match=r"^TestThingHappened v1: extra: Extra inputs are not permitted$"):
         THINGS.validate(Event("TestThingHappened", "a-1", {"user_id": "u", "total": 1, "extra": 1}))
     with pytest.raises(SchemaError, match=r"^TestThingHappened has no schema version 3 \(known: \[1, 2\]\)$"):
@@ -111,10 +120,13 @@ def test_event_schemas_are_per_domain_not_global():
         mine.validate(bad)
 
 
-@pytest.mark.parametrize("data", [
-    {"user_id": "a\x00b", "total": 1},
-    {"user_id": "u", "total": 1, "note": "line\x00"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"user_id": "a\x00b", "total": 1},
+        {"user_id": "u", "total": 1, "note": "line\x00"},
+    ],
+)
 def test_no_text_in_event_data_holds_a_nul(data):
     with pytest.raises(SchemaError) as info:
         THINGS.validate(Event("TestThingHappened", "a-1", data, schema_version=2))
@@ -131,9 +143,11 @@ def test_no_text_anywhere_in_a_schema_holds_a_nul_not_even_in_a_list_or_a_key():
         names: tuple[str, ...] = ()
 
     assert check(Outer, {"inner": {"tags": ["a"], "counts": {"k": 1}}, "names": ["n"]}, "Outer")
-    for bad, where in [({"inner": {"tags": ["a", "b\x00"]}}, "inner.tags"),
-                       ({"inner": {"counts": {"k\x00": 1}}}, "inner.counts"),
-                       ({"inner": {}, "names": ["\x00"]}, "names")]:
+    for bad, where in [
+        ({"inner": {"tags": ["a", "b\x00"]}}, "inner.tags"),
+        ({"inner": {"counts": {"k\x00": 1}}}, "inner.counts"),
+        ({"inner": {}, "names": ["\x00"]}, "names"),
+    ]:
         with pytest.raises(SchemaError, match=f"^Outer: {where}: must not contain the NUL character"):
             check(Outer, bad, "Outer")
 

@@ -36,7 +36,9 @@ HELLO = notebook(
         outputs=[nbformat.v4.new_output("stream", text="noise\n")],
         metadata={"tags": ["keep-me"], "scrolled": True, "nbgrader": {"solution": True}},
     ),
-    code("assert hello('ada') == 'hello ada'\n### BEGIN HIDDEN TESTS\nassert hello('') == 'hello '\n### END HIDDEN TESTS"),
+    code(
+        "assert hello('ada') == 'hello ada'\n### BEGIN HIDDEN TESTS\nassert hello('') == 'hello '\n### END HIDDEN TESTS"
+    ),
     code("### BEGIN HIDDEN TESTS\nassert hello('x')\n### END HIDDEN TESTS\n"),
     md("Why a function?\n\n### BEGIN SOLUTION\nSo the check can call it.\n### END SOLUTION"),
     widgets={"application/vnd.jupyter.widget-state+json": {"state": {}}},
@@ -66,9 +68,7 @@ def args(solutions: Path, exercises: Path) -> list[str]:
 def test_solution_region_becomes_an_indented_stub_naming_the_exercise() -> None:
     cell = exercise_of(HELLO).cells[1]
     assert cell.source == (
-        "def hello(name: str) -> str:\n"
-        "    # YOUR CODE HERE\n"
-        '    raise NotImplementedError("Exercise 0.1: Say hello")\n'
+        'def hello(name: str) -> str:\n    # YOUR CODE HERE\n    raise NotImplementedError("Exercise 0.1: Say hello")\n'
     )
 
 
@@ -167,7 +167,9 @@ def test_a_same_level_heading_ends_the_exercise_section_a_deeper_one_does_not() 
 
 
 def test_heading_like_lines_in_code_fences_do_not_count() -> None:
-    nb = notebook(md("```python\n# Exercise 9.9 — not a heading\n```"), code("### BEGIN SOLUTION\nx = 1\n### END SOLUTION"))
+    nb = notebook(
+        md("```python\n# Exercise 9.9 — not a heading\n```"), code("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
+    )
     with pytest.raises(MarkerError, match="not inside an exercise section"):
         exercise_of(nb)
 
@@ -203,8 +205,14 @@ def test_notebook_without_solution_regions_is_an_error() -> None:
     [
         ("### BEGIN SOLUTION\nx = 1", r"line 1: '### BEGIN SOLUTION' is never closed"),
         ("x = 1\n### END SOLUTION", r"line 2: '### END SOLUTION' without a matching BEGIN \(no region is open here\)"),
-        ("### BEGIN SOLUTION\n### BEGIN HIDDEN TESTS\n", r"line 2: '### BEGIN HIDDEN TESTS' inside the '### BEGIN SOLUTION'"),
-        ("### BEGIN HIDDEN TESTS\n### END SOLUTION", r"'### END SOLUTION' without a matching BEGIN \(expected '### END HIDDEN TESTS'\)"),
+        (
+            "### BEGIN SOLUTION\n### BEGIN HIDDEN TESTS\n",
+            r"line 2: '### BEGIN HIDDEN TESTS' inside the '### BEGIN SOLUTION'",
+        ),
+        (
+            "### BEGIN HIDDEN TESTS\n### END SOLUTION",
+            r"'### END SOLUTION' without a matching BEGIN \(expected '### END HIDDEN TESTS'\)",
+        ),
         ("    ### BEGIN SOLUTION 3.2\nx = 1\n### END SOLUTION", r"alone on its line"),
     ],
 )
@@ -256,7 +264,9 @@ def test_check_passes_after_build(dirs: tuple[Path, Path], capsys: pytest.Captur
     assert "1 exercise notebook(s) up to date" in capsys.readouterr().out
 
 
-def test_check_fails_after_editing_a_solution_without_rebuilding(dirs: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
+def test_check_fails_after_editing_a_solution_without_rebuilding(
+    dirs: tuple[Path, Path], capsys: pytest.CaptureFixture
+) -> None:
     solutions, exercises = dirs
     main(["build", *args(solutions, exercises)])
     path = solutions / "00_warmup.ipynb"
@@ -273,7 +283,9 @@ def test_check_fails_after_editing_a_solution_without_rebuilding(dirs: tuple[Pat
     assert "Greet someone" in (exercises / "00_warmup.ipynb").read_text()
 
 
-def test_check_reports_missing_and_extra_and_build_fixes_both(dirs: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
+def test_check_reports_missing_and_extra_and_build_fixes_both(
+    dirs: tuple[Path, Path], capsys: pytest.CaptureFixture
+) -> None:
     solutions, exercises = dirs
     exercises.mkdir()
     (exercises / "09_gone.ipynb").write_text("{}")

@@ -24,8 +24,13 @@ def test_the_contracts_cover_every_layer_and_cycles():
 
 
 def test_no_import_points_up_and_no_cycle():
-    done = subprocess.run([str(Path(sys.executable).with_name("lint-imports")), "--no-cache"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    broken = done.stdout[done.stdout.find("Broken contracts"):] if "Broken contracts" in done.stdout else done.stdout
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    broken = done.stdout[done.stdout.find("Broken contracts") :] if "Broken contracts" in done.stdout else done.stdout
     assert done.returncode == 0, broken[-3000:] + done.stderr[-1000:]
     assert "2 kept, 0 broken" in done.stdout

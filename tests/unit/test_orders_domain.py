@@ -78,8 +78,9 @@ def test_amounts_are_exact_strings_with_two_places_in_every_event():
     assert schemas.money(order.data["total"]) == Decimal("0.3")
     assert domain.charge(order).data["amount"] == "0.30"
     assert schemas.order_total([{"sku": "A", "qty": 2, "price": "12.5"}]) == Decimal("25.00")
-    legacy = Event("OrderCreated", "ORD-1", {"user_id": "a", "items": [{"sku": "A", "qty": 1, "price": 12.5}],
-                                             "total": 12.5})
+    legacy = Event(
+        "OrderCreated", "ORD-1", {"user_id": "a", "items": [{"sku": "A", "qty": 1, "price": 12.5}], "total": 12.5}
+    )
     assert schemas.validate(legacy) is legacy  # a number from an older producer is still read
 
 
@@ -92,8 +93,10 @@ def test_an_amount_the_currency_or_the_database_cannot_hold_is_refused(amount):
 
 
 def test_the_credit_limit_compares_exact_amounts_and_notifications_show_two_places():
-    assert domain.charge(domain.place_order("ORD-1", "a", [{"sku": "A", "qty": 1, "price": "1000.00"}])).event_type \
+    assert (
+        domain.charge(domain.place_order("ORD-1", "a", [{"sku": "A", "qty": 1, "price": "1000.00"}])).event_type
         == "PaymentProcessed"
+    )
     failed = domain.charge(domain.place_order("ORD-1", "a", [{"sku": "A", "qty": 1, "price": "1000.01"}]))
     assert failed.event_type == "PaymentFailed" and failed.data["reason"] == "over the 1000 limit"
     assert domain.notification(paid(), "alice").data["text"] == "Payment of 25.00 accepted for ORD-1."

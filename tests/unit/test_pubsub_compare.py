@@ -15,7 +15,9 @@ def test_the_table_lists_each_way_and_each_property():
     assert "at most once" in rows[0] and "at least once" in rows[0]
     assert measured.endswith("RabbitMQ queues: 10 msg/s") and "Redis pub/sub: 1,234 msg/s" in measured
     sanitised = re.sub(r"[\d,]+(\.\d+)?\s?(events|msg|messages|orders|appends)/s", "RATE", measured)
-    assert not re.search(r"\d", sanitised.split("consumers", 1)[1])  # tests/notebooks/sanitize.cfg's [rate] hides every number
+    assert not re.search(
+        r"\d", sanitised.split("consumers", 1)[1]
+    )  # tests/notebooks/sanitize.cfg's [rate] hides every number
 
 
 def test_without_rates_there_is_no_measured_row():

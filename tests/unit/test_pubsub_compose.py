@@ -17,12 +17,13 @@ def resolved(tmp_path_factory):
     return yaml.safe_load(result.stdout)
 
 
-@pytest.mark.parametrize("name, what", [("publisher", "publisher"), ("subscriber-1", "subscriber"),
-                                        ("subscriber-2", "subscriber")])
+@pytest.mark.parametrize(
+    "name, what", [("publisher", "publisher"), ("subscriber-1", "subscriber"), ("subscriber-2", "subscriber")]
+)
 def test_pubsub_services_run_the_package_modules_against_the_redis_service(resolved, name, what):
     svc = services(resolved)[name]
     at = svc["command"].index("-m")
-    assert svc["command"][at + 1:at + 3] == ["workshop.run.pubsub", what]
+    assert svc["command"][at + 1 : at + 3] == ["workshop.run.pubsub", what]
     assert importlib.util.find_spec("workshop.run.pubsub")
     assert environment(svc)["REDIS_URL"] == "redis://redis:6379/0"
     assert environment(svc)["WORKSHOP_NAMESPACE"] == "ws_pubsub"  # all three share one namespace

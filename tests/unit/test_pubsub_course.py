@@ -26,8 +26,9 @@ def test_the_course_loop_prints_each_event():
     assert printed[1] == "User 123 performed click"
 
 
-@pytest.mark.parametrize("bad,error", [("oops", json.JSONDecodeError), ('{"user_id": 1}', KeyError),
-                                       ("[1, 2]", TypeError)])
+@pytest.mark.parametrize(
+    "bad,error", [("oops", json.JSONDecodeError), ('{"user_id": 1}', KeyError), ("[1, 2]", TypeError)]
+)
 def test_one_bad_message_ends_the_course_loop(bad, error):
     printed: list[str] = []
     good = json.dumps(course.course_event())

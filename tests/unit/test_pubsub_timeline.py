@@ -20,8 +20,10 @@ def _run():
 
 def test_losses_are_counted_by_event_id():
     events, published, received = _run()
-    assert losses(published, received) == {"steady": {"published": 6, "received": 6, "lost": 0},
-                                           "flaky": {"published": 6, "received": 4, "lost": 2}}
+    assert losses(published, received) == {
+        "steady": {"published": 6, "received": 6, "lost": 0},
+        "flaky": {"published": 6, "received": 4, "lost": 2},
+    }
     assert lost_events(published, received["flaky"]) == [events[2], events[3]]
 
 

@@ -36,8 +36,7 @@ def machine(tmp_path):
 def fake_apt(bin_dir: Path, record: Path) -> None:
     """An apt-get that records its arguments and "installs" the lab's packages (fake programs appear)."""
     fakes = "; ".join(f'printf "#!/bin/sh\\n" > {bin_dir}/{p}; chmod +x {bin_dir}/{p}' for p in LAB_PROGRAMS)
-    _program(bin_dir, "apt-get", f'echo "$*" >> {record}\n'
-                                 f'case "$*" in *coturn*) {fakes};; esac')
+    _program(bin_dir, "apt-get", f'echo "$*" >> {record}\ncase "$*" in *coturn*) {fakes};; esac')
 
 
 def test_nothing_missing_nothing_installed(machine, tmp_path):
@@ -56,8 +55,13 @@ def test_root_with_apt_get_installs_what_the_lab_needs_in_one_line(machine, tmp_
     fake_apt(bin_dir, record)
     said: list[str] = []
     assert setup.ensure_packages("lab", tmp_path / "log", said.append, path=str(bin_dir), euid=0)
-    assert record.read_text().splitlines() == ["update -qq", f"install -y -qq {LAB_PACKAGES}"]  # update once, then install
-    assert len(said) == 1 and said[0].startswith("Debian packages: installing coturn (the TURN server of chapter 5 (WebRTC)); patroni")
+    assert record.read_text().splitlines() == [
+        "update -qq",
+        f"install -y -qq {LAB_PACKAGES}",
+    ]  # update once, then install
+    assert len(said) == 1 and said[0].startswith(
+        "Debian packages: installing coturn (the TURN server of chapter 5 (WebRTC)); patroni"
+    )
     assert (bin_dir / "turnserver").exists()
 
 
@@ -81,8 +85,9 @@ def test_cannot_install_prints_the_one_command_that_would(machine, tmp_path, why
     if why == "not root, sudo wants a password":
         _program(bin_dir, "sudo", f'echo "sudo $*" >> {record}\nexit 1')
     said: list[str] = []
-    ok = setup.ensure_packages("test", tmp_path / "log", said.append, path=str(bin_dir),
-                               euid=0 if why == "no apt-get" else 1000)
+    ok = setup.ensure_packages(
+        "test", tmp_path / "log", said.append, path=str(bin_dir), euid=0 if why == "no apt-get" else 1000
+    )
     assert not ok
     assert len(said) == 1
     assert said[0].startswith("Debian packages: missing coturn (the TURN server of chapter 5 (WebRTC)); chromium")

@@ -1,27 +1,29 @@
 """Snapshots, time travel, crypto-shredding, replay and retries on the memory store."""
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from workshop import users
-from workshop.store.crypto import REDACTED, Cipher, MemoryKeyStore
 from workshop.events import Event
 from workshop.store import ConcurrencyError, MemoryEventStore
 from workshop.store.aggregate import load
+from workshop.store.crypto import REDACTED, Cipher, MemoryKeyStore
 from workshop.store.replay import replay
 from workshop.store.retry import ConflictRetry, execute
 from workshop.store.snapshots import EveryN, take_snapshot
 from workshop.store.timetravel import events_as_of, state_at
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def course_events():
     return [
         Event("UserCreated", "user-1", {"name": "Alice", "email": "alice@example.com"}, timestamp=T0.isoformat()),
-        Event("EmailUpdated", "user-1", {"email": "newemail@example.com"}, timestamp=(T0 + timedelta(days=1)).isoformat()),
+        Event(
+            "EmailUpdated", "user-1", {"email": "newemail@example.com"}, timestamp=(T0 + timedelta(days=1)).isoformat()
+        ),
         Event("UserActivated", "user-1", {}, timestamp=(T0 + timedelta(days=2)).isoformat()),
     ]
 
@@ -85,8 +87,15 @@ async def test_replay_rebuilds_a_view_with_soft_deletes(store):
 async def test_execute_retries_conflicts_and_loses_nothing(store):
     async def change(i):
         cmd = users.ChangeEmail("user-1", f"e{i}@example.com")
-        return await execute(store, "user-1", lambda s: users.decide(cmd, s), users.evolve,
-                             ConflictRetry(attempts=30), snapshot_every=EveryN(5))
+        return await execute(
+            store,
+            "user-1",
+            lambda s: users.decide(cmd, s),
+            users.evolve,
+            ConflictRetry(attempts=30),
+            snapshot_every=EveryN(5),
+        )
+
     outcomes = await asyncio.gather(*(change(i) for i in range(8)))
     assert await store.version("user-1") == 11
     assert sorted(o.version for o in outcomes) == list(range(4, 12))

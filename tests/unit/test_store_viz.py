@@ -12,11 +12,17 @@ from workshop.viz import replay as rv  # noqa: E402
 
 
 def alice():
-    return [e.replace(version=i) for i, e in enumerate([
-        users.UserCreated("user-1", "Alice", "Liddell", "alice@example.com"),
-        users.EmailUpdated("user-1", email="new@example.com"),
-        users.UserActivated("user-1"),
-    ], 1)]
+    return [
+        e.replace(version=i)
+        for i, e in enumerate(
+            [
+                users.UserCreated("user-1", "Alice", "Liddell", "alice@example.com"),
+                users.EmailUpdated("user-1", email="new@example.com"),
+                users.UserActivated("user-1"),
+            ],
+            1,
+        )
+    ]
 
 
 def test_steps_keep_every_state_before_and_after():
@@ -50,8 +56,11 @@ def test_explorer_slider_covers_every_version():
 
 
 def test_charts_draw():
-    fig = plots.naive_vs_fixed(NaiveResult(4, 200, 60, 140, 0, 60), NaiveResult(4, 200, 200, 0, 190, 60),
-                               FixedResult(4, 200, 200, 0, True, 80, 9))
+    fig = plots.naive_vs_fixed(
+        NaiveResult(4, 200, 60, 140, 0, 60),
+        NaiveResult(4, 200, 200, 0, 190, 60),
+        FixedResult(4, 200, 200, 0, True, 80, 9),
+    )
     assert len(fig.axes[0].patches) == 9
     fig = plots.load_times([10, 100], [1.0, 10.0], [0.5, 0.5])
     assert len(fig.axes[0].lines) == 2

@@ -17,8 +17,17 @@ T0 = 1_700_000_000.0
 
 
 def _record(order: int, service: str, event_type: str, ms: float, cause: str | None) -> Record:
-    return Record(service, event_type, f"ORD-{order:08x}-7602-47ae-b2d3-5e4adec2f054", f"{order}-{event_type}-{ms}",
-                  cause, None, T0 + ms / 1000, T0 + ms / 1000, f"{service}.{event_type.lower()}")
+    return Record(
+        service,
+        event_type,
+        f"ORD-{order:08x}-7602-47ae-b2d3-5e4adec2f054",
+        f"{order}-{event_type}-{ms}",
+        cause,
+        None,
+        T0 + ms / 1000,
+        T0 + ms / 1000,
+        f"{service}.{event_type.lower()}",
+    )
 
 
 def burst_of_six() -> list[Record]:

@@ -12,8 +12,13 @@ from workshop.infra.turn import ice_servers, turn_credentials
 
 # Computed independently with OpenSSL:
 #   printf %s "1700003600:learner" | openssl dgst -binary -sha1 -hmac "s3cret" | base64
-KNOWN = {"secret": "s3cret", "now": 1_700_000_000, "ttl": 3600,
-         "username": "1700003600:learner", "credential": "3lxcWqS5zA45T1ztwVT5bMA8ifk="}
+KNOWN = {
+    "secret": "s3cret",
+    "now": 1_700_000_000,
+    "ttl": 3600,
+    "username": "1700003600:learner",
+    "credential": "3lxcWqS5zA45T1ztwVT5bMA8ifk=",
+}
 
 
 def test_known_vector():

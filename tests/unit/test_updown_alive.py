@@ -23,8 +23,9 @@ def test_a_zombie_main_thread_with_live_workers_counts_as_alive():
         assert proc.stdout.readline() == b"ready\n"
         # wait for the main thread to have exited (a zombie leader) while the worker sleeps on
         leader = psutil.Process(proc.pid)
-        until_sync(lambda: leader.status() == psutil.STATUS_ZOMBIE, timeout=10, every=0.01,
-                   what="the main thread to exit")
+        until_sync(
+            lambda: leader.status() == psutil.STATUS_ZOMBIE, timeout=10, every=0.01, what="the main thread to exit"
+        )
         assert leader.num_threads() > 1
         assert _alive(proc.pid, None)
         proc.kill()

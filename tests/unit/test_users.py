@@ -1,8 +1,8 @@
 import pytest
 
 from workshop import users
-from workshop.store import MemoryEventStore
 from workshop.events import Event, EventFormatError, SchemaError
+from workshop.store import MemoryEventStore
 from workshop.users.model import UnknownEventWarning
 
 COURSE = [
@@ -17,8 +17,12 @@ def upcast(events):
 
 
 def test_the_course_states_are_reproduced():
-    assert users.fold(upcast(COURSE)) == {"id": "user-1", "name": "Alice", "email": "newemail@example.com",
-                                          "status": "active"}
+    assert users.fold(upcast(COURSE)) == {
+        "id": "user-1",
+        "name": "Alice",
+        "email": "newemail@example.com",
+        "status": "active",
+    }
     assert users.fold(upcast(COURSE[:2]))["status"] == "inactive"
 
 
@@ -90,7 +94,10 @@ def test_decide_enforces_the_rules():
 
 def test_view_drops_deleted_users():
     view = users.UsersView()
-    for i, e in enumerate(upcast(COURSE) + [users.UserCreated("user-2", "Bob", "B", "bob@example.com"),
-                                            users.UserDeleted("user-1", reason="gdpr")], 1):
+    for i, e in enumerate(
+        upcast(COURSE)
+        + [users.UserCreated("user-2", "Bob", "B", "bob@example.com"), users.UserDeleted("user-1", reason="gdpr")],
+        1,
+    ):
         view.apply(e, i)
     assert list(view.users) == ["user-2"] and view.deleted == {"user-1"} and view.position == 5

@@ -29,8 +29,9 @@ async def test_gives_up_with_a_message_naming_what_never_happened():
 async def test_the_detail_says_how_far_it_got():
     seen = [1, 2]
     with pytest.raises(WaitTimeout) as info:
-        await until(lambda: len(seen) >= 3, timeout=0.03, every=0.01, what="3 events",
-                    detail=lambda: f"{len(seen)} of 3 seen")
+        await until(
+            lambda: len(seen) >= 3, timeout=0.03, every=0.01, what="3 events", detail=lambda: f"{len(seen)} of 3 seen"
+        )
     assert str(info.value) == "waited 0.03 s for 3 events, but it did not happen: 2 of 3 seen"
 
 
@@ -45,8 +46,9 @@ async def test_a_timeout_is_a_one_line_workshop_error_and_still_a_timeout_error(
 async def test_within_returns_the_result_or_gives_up_naming_what():
     assert await within(asyncio.sleep(0, result=7), 1, what="a nap") == 7
     started = asyncio.get_running_loop().time()
-    with pytest.raises(WaitTimeout, match=r"^waited 0.05 s for the child process to exit, but it did not happen$") \
-            as info:
+    with pytest.raises(
+        WaitTimeout, match=r"^waited 0.05 s for the child process to exit, but it did not happen$"
+    ) as info:
         await within(asyncio.sleep(10), 0.05, what="the child process to exit")
     assert asyncio.get_running_loop().time() - started < 1
     assert info.value.__cause__ is None and info.value.__suppress_context__
@@ -76,8 +78,10 @@ async def test_order_system_wait_final_names_the_stragglers():
     system.statuses = statuses
     with pytest.raises(WaitTimeout) as info:
         await system.wait_final(["A", "B", "C"], timeout=0.1)
-    assert str(info.value) == ("waited 0.1 s for 3 order(s) to be shipped or cancelled, but it did not happen: "
-                               "2 still open, e.g. {'B': 'reserved', 'C': 'missing'}")
+    assert str(info.value) == (
+        "waited 0.1 s for 3 order(s) to be shipped or cancelled, but it did not happen: "
+        "2 still open, e.g. {'B': 'reserved', 'C': 'missing'}"
+    )
     answers[:] = [{"A": "shipped", "B": "cancelled"}]
     assert await system.wait_final(["A", "B"], timeout=1) == {"A": "shipped", "B": "cancelled"}
 
@@ -92,8 +96,11 @@ async def test_tap_waits_on_the_memory_bus():
     try:
         await bus.publish("order.ordercreated", Event("OrderCreated", "ORD-1", {}), source="order")
         await tap.wait_for(1, timeout=2)
-        with pytest.raises(WaitTimeout, match=r"^waited 0.1 s for the tap to see 2 events, but it did not happen: "
-                                              r"it saw 1$"):
+        with pytest.raises(
+            WaitTimeout,
+            match=r"^waited 0.1 s for the tap to see 2 events, but it did not happen: "
+            r"it saw 1$",
+        ):
             await tap.wait_for(2, timeout=0.1)
         assert await tap.wait_idle(quiet=0.1, timeout=2) == 1
 
@@ -103,8 +110,11 @@ async def test_tap_waits_on_the_memory_bus():
                 await asyncio.sleep(0.01)
 
         busy = asyncio.create_task(keep_publishing())
-        with pytest.raises(WaitTimeout, match=r"for 0.2 s without a new event, but it did not happen: events were "
-                                              r"still arriving"):
+        with pytest.raises(
+            WaitTimeout,
+            match=r"for 0.2 s without a new event, but it did not happen: events were "
+            r"still arriving",
+        ):
             await tap.wait_idle(quiet=0.2, timeout=0.2)
         await busy
     finally:

@@ -52,8 +52,13 @@ def test_the_ice_picture_names_every_candidate_type_and_numbers_the_relayed_hops
 
 def test_reading_a_browser_offer():
     facts = sdp.facts(BROWSER_OFFER)
-    assert facts == {"DTLS fingerprint": True, "ICE credentials": True, "candidate types": ["host", "srflx"],
-                     "REMB feedback (goog-remb)": True, "transport-cc feedback": True}
+    assert facts == {
+        "DTLS fingerprint": True,
+        "ICE credentials": True,
+        "candidate types": ["host", "srflx"],
+        "REMB feedback (goog-remb)": True,
+        "transport-cc feedback": True,
+    }
     assert sdp.attribute(BROWSER_OFFER, "ice-ufrag") == "abcd"
     assert sdp.attribute(BROWSER_OFFER, "no-such") is None
     lines = sdp.excerpt(BROWSER_OFFER).splitlines()
@@ -85,9 +90,14 @@ def test_mean_of_a_time_window():
     assert mean_of(rows, "kbps", 5, 6) != mean_of(rows, "kbps", 5, 6)  # NaN: no rows
 
 
-@pytest.mark.parametrize("url, published", [("http://signaling:3000", "http://127.0.0.1:3000"),
-                                            ("http://signaling:3000/", "http://127.0.0.1:3000"),
-                                            ("https://calls.example", "https://127.0.0.1:443")])
+@pytest.mark.parametrize(
+    "url, published",
+    [
+        ("http://signaling:3000", "http://127.0.0.1:3000"),
+        ("http://signaling:3000/", "http://127.0.0.1:3000"),
+        ("https://calls.example", "https://127.0.0.1:443"),
+    ],
+)
 def test_a_compose_signaling_url_as_the_host_reaches_it(url, published):
     assert _published(url) == published
 
@@ -104,8 +114,9 @@ def test_the_call_page_shows_a_status_line_and_asks_for_nothing_it_cannot_get():
         assert (PAGE.parent / name).is_file(), f"the script names {name}, which is not served (a 404 in DevTools)"
 
 
-@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
-                                            ("coturn", False), ("10.0.0.1", False)])
+@pytest.mark.parametrize(
+    "host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True), ("coturn", False), ("10.0.0.1", False)]
+)
 def test_candidates_stay_on_loopback_only_for_a_server_on_loopback(host, loopback):
     from workshop.webrtc.candidates import _on_loopback
 

@@ -22,6 +22,8 @@ def main(argv: list[str]) -> int:
         print("usage: workshop bench {" + ",".join(names) + "} [--json FILE] [options]")
         return 0
     if argv[0] not in names:
-        print(f"workshop bench: unknown benchmark {argv[0]!r}; choose from {', '.join(names) or 'none'}", file=sys.stderr)
+        print(
+            f"workshop bench: unknown benchmark {argv[0]!r}; choose from {', '.join(names) or 'none'}", file=sys.stderr
+        )
         return 2
     return int(importlib.import_module(f"{__name__}.{argv[0]}").main(argv[1:]) or 0)

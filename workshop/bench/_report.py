@@ -1,12 +1,22 @@
-"""The shared shape of a benchmark report: a figure next to its baseline, over several runs.
+"""The shared shape of a benchmark report: a figure next to its baseline, measured in pairs.
 
 A *figure* is one measured value (say, the package's consume rate) and its *baseline*
-measured in the same run (aio-pika's own consume). Machines are noisy, so what a report
-states is the ratio, over ``runs`` runs, as min / median / max::
+measured in the same run (aio-pika's own consume). Machines are noisy, so a figure is
+measured as **pairs taken in turn** — A B, A B, A B … (each run of a bench measures both,
+on the same data) — and what a report states is the ratio of each pair, summarised as
+min / first quartile / median / third quartile / max::
 
-    fig = Figure("1 bus", "consume, prefetch 500", "messages/s", "aio-pika alone")
-    fig.add(9000, 10000); fig.add(9500, 10100)
-    fig.as_dict()["ratio"]   # {"min": 0.9, "median": 0.92..., "max": 0.94...}
+    fig = Figure("1 bus", "consume, prefetch 500", "messages/s", "aio-pika alone", target=0.9)
+    for a, b in ((9000, 10000), (9500, 10100), (9900, 10000), (8800, 10050), (9700, 9900)):
+        fig.add(a, b)
+    fig.as_dict()["ratio"]["median"]     # 0.94…: the median of the five pairs' ratios
+    fig.verdict()                        # "met", "missed", "unstable" or None (no target)
+
+**The rule** (:func:`judge`): a figure with a target is judged on at least ``PAIRS`` (5)
+pairs. It is *unstable* — neither met nor missed — when it has fewer pairs, or when the
+target lies strictly between the pairs' first and third quartiles (the middle half of the
+ratios falls on both sides of it: the noise is larger than the distance to the target).
+Otherwise the median of the ratios decides.
 
 ``higher_is_better`` is False for times (set-up seconds), so a ratio above 1 reads "slower".
 """
@@ -19,13 +29,14 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-
 # --- what every `workshop bench <name>` shares --------------------------------------------
+
 
 def parser(name: str, doc: str | None) -> argparse.ArgumentParser:
     """The command line of ``workshop bench <name>``, with ``--json FILE``."""
-    p = argparse.ArgumentParser(prog=f"workshop bench {name}", description=doc,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog=f"workshop bench {name}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--json", metavar="FILE", help="also save the results as JSON")
     return p
 
@@ -63,11 +74,29 @@ def save_json(path: str | None, payload: dict[str, Any]) -> None:
         print(f"saved {path}")
 
 
+PAIRS = 5  # the fewest pairs a figure with a target is judged on
+
+
 def spread(values: list[float]) -> dict[str, float] | None:
-    """``{"min", "median", "max"}`` of ``values`` (None when there are none)."""
+    """``{"min", "q1", "median", "q3", "max"}`` of ``values`` (None when there are none)."""
     if not values:
         return None
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+    return {"min": min(values), "q1": q1, "median": statistics.median(values), "q3": q3, "max": max(values)}
+
+
+def judge(ratios: list[float], target: float | None, higher_is_better: bool = True) -> str | None:
+    """``"met"``, ``"missed"`` or ``"unstable"`` for pairs' ``ratios`` against ``target`` (None: no target).
+
+    Unstable: fewer than ``PAIRS`` pairs, or ``q1 < target < q3`` (see the module's docstring).
+    """
+    r = spread(ratios)
+    if target is None or r is None:
+        return None
+    if len(ratios) < PAIRS or r["q1"] < target < r["q3"]:
+        return "unstable"
+    ok = r["median"] >= target if higher_is_better else r["median"] <= target
+    return "met" if ok else "missed"
 
 
 @dataclass
@@ -90,17 +119,29 @@ class Figure:
     def ratios(self) -> list[float]:
         return [v / b for v, b in zip(self.values, self.baselines) if b]
 
+    def verdict(self) -> str | None:
+        """``"met"``, ``"missed"``, ``"unstable"`` (see :func:`judge`), or None without a target."""
+        return judge(self.ratios, self.target, self.higher_is_better)
+
     def met(self) -> bool | None:
-        r = spread(self.ratios)
-        if self.target is None or r is None:
-            return None
-        return r["median"] >= self.target if self.higher_is_better else r["median"] <= self.target
+        """True / False when the pairs judge the target; None without a target or when unstable."""
+        return {"met": True, "missed": False}.get(self.verdict() or "")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"chapter": self.chapter, "figure": self.name, "unit": self.unit, "runs": len(self.values),
-                "value": spread(self.values), "baseline": self.baseline, "baseline_value": spread(self.baselines),
-                "ratio": spread(self.ratios), "higher_is_better": self.higher_is_better,
-                "target": self.target, "met": self.met()}
+        return {
+            "chapter": self.chapter,
+            "figure": self.name,
+            "unit": self.unit,
+            "runs": len(self.values),
+            "value": spread(self.values),
+            "baseline": self.baseline,
+            "baseline_value": spread(self.baselines),
+            "ratio": spread(self.ratios),
+            "higher_is_better": self.higher_is_better,
+            "target": self.target,
+            "met": self.met(),
+            "verdict": self.verdict(),
+        }
 
 
 def _num(v: float) -> str:
@@ -115,15 +156,34 @@ def _range(s: dict[str, float] | None, fmt=_num) -> str:
     return fmt(s["median"]) if s["min"] == s["max"] else f"{fmt(s['median'])} ({fmt(s['min'])}–{fmt(s['max'])})"
 
 
+def _ratio(s: dict[str, float] | None) -> str:
+    """The pairs' median ratio, then the middle half of them (q1–q3) when there are several."""
+    if s is None:
+        return "—"
+    if s["min"] == s["max"]:
+        return f"{s['median']:.2f}x"
+    return f"{s['median']:.2f}x ({s['q1']:.2f}–{s['q3']:.2f}x)"
+
+
+MARK = {"met": "✓", "missed": "✗", "unstable": "unstable"}
+
+
 def markdown(figures: list[dict[str, Any]]) -> str:
-    """One Markdown table: median (min–max) of each figure, its baseline, and the ratio."""
-    ratio = lambda v: f"{v:.2f}x"  # noqa: E731
-    lines = ["| chapter | figure | runs | value, median (min–max) | baseline (same run) | ratio | target |",
-             "| --- | --- | ---: | --- | --- | --- | --- |"]
+    """One Markdown table: each figure's median (min–max), its baseline, the pairs' ratio and the verdict."""
+    lines = [
+        "| chapter | figure | pairs | value, median (min–max) | baseline (same run) | ratio, median (q1–q3) | target |",
+        "| --- | --- | ---: | --- | --- | --- | --- |",
+    ]
     for f in figures:
         base = f"{f['baseline']}: {_range(f['baseline_value'])}" if f["baseline"] else "—"
-        target = "—" if f["target"] is None else (
-            f"{'≥' if f['higher_is_better'] else '≤'} {f['target']:g}x {'✓' if f['met'] else '✗'}")
-        lines.append(f"| {f['chapter']} | {f['figure']} | {f['runs']} | {_range(f['value'])} {f['unit']} | "
-                     f"{base} | {_range(f['ratio'], ratio)} | {target} |")
+        verdict = f.get("verdict") or {True: "met", False: "missed"}.get(f["met"], "unstable")
+        target = (
+            "—"
+            if f["target"] is None
+            else (f"{'≥' if f['higher_is_better'] else '≤'} {f['target']:g}x {MARK[verdict]}")
+        )
+        lines.append(
+            f"| {f['chapter']} | {f['figure']} | {f['runs']} | {_range(f['value'])} {f['unit']} | "
+            f"{base} | {_ratio(f['ratio'])} | {target} |"
+        )
     return "\n".join(lines)

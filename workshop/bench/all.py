@@ -2,15 +2,18 @@
 
 Each figure stands next to its baseline **measured in the same run** — the client
 library's own rate (aio-pika, redis-py, aiortc), the server's (``redis-benchmark``, a
-plain ``COPY``) or the slow way the lesson is about — and is repeated ``--runs`` times:
-the report gives min / median / max of the value, the baseline and their ratio.
+plain ``COPY``) or the slow way the lesson is about. Each chapter's bench runs ``--runs``
+times (default 5), so every figure is a series of pairs taken in turn — A B, A B, … on the
+same data — and the report gives the median of the pairs' ratios with its spread, and a
+verdict per target: ✓, ✗, or *unstable* when the spread is too wide to judge
+(the rule: :func:`workshop.bench._report.judge`).
 
     workshop bench all --quick                          # under two minutes on 2 cores
     workshop bench all --json report.json --markdown report.md
     workshop bench all --only bus,pubsub --scale 0.1    # a smoke test
 
 A chapter benchmark this file has no adapter for (a new ``workshop/bench/<name>.py``) is still run,
-with ``--quick --json``: its rows that carry a ``vs_…`` ratio are reported with one run.
+with ``--quick --json``: its rows that carry a ``vs_…`` ratio are reported with one run (no target).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from workshop.bench import _report
 from workshop.bench._report import Figure
@@ -44,8 +48,9 @@ def _sized(sizes: dict[str, int], scale: float, least: int = 5) -> dict[str, int
     return {k: (max(least, int(v * scale)) if v else 0) for k, v in sizes.items()}
 
 
-def _fig(figs: Figures, chapter: str, name: str, unit: str, baseline: str | None, value: float,
-         base: float | None, **kw: Any) -> None:
+def _fig(
+    figs: Figures, chapter: str, name: str, unit: str, baseline: str | None, value: float, base: float | None, **kw: Any
+) -> None:
     key = f"{chapter}|{name}"
     if key not in figs:
         figs[key] = Figure(chapter, name, unit, baseline, **kw)
@@ -56,8 +61,10 @@ def _fig(figs: Figures, chapter: str, name: str, unit: str, baseline: str | None
 
 # quick: every confirmed publish costs a disk write, and the consume figures need their queues
 # filled first, so chapter 1 is the slowest bench on a loaded machine: small counts
-BUS = {"quick": {"course": 10, "sequential": 100, "concurrent": 1000, "consume": 2000, "orders": 0},
-       "full": {"course": 100, "sequential": 1000, "concurrent": 10000, "consume": 10000, "orders": 200}}
+BUS = {
+    "quick": {"course": 10, "sequential": 100, "concurrent": 1000, "consume": 2000, "orders": 0},
+    "full": {"course": 100, "sequential": 1000, "concurrent": 10000, "consume": 10000, "orders": 200},
+}
 
 
 def bus(size: str, scale: float, figs: Figures) -> None:
@@ -66,21 +73,51 @@ def bus(size: str, scale: float, figs: Figures) -> None:
     rows = asyncio.run(b.run(_sized(BUS[size], scale)))
     rate = {r["name"]: r["rate"] for r in rows}
     ch = "1 bus"
-    _fig(figs, ch, "publish, one channel, await each confirm", "msg/s", "connection per publish (course)",
-         rate["package: one channel, await each confirm"], rate["course: connection per publish"])
-    _fig(figs, ch, "publish, confirms in flight (publish_many)", "msg/s", "aio-pika alone",
-         rate["package: concurrent confirms (publish_many)"], rate["aio-pika alone: concurrent confirmed publish"],
-         target=0.9)
-    _fig(figs, ch, "consume + ack, prefetch 500", "msg/s", "aio-pika alone",
-         rate["package: consume, prefetch 500, manual ack"], rate["aio-pika alone: consume + ack, prefetch 500"],
-         target=0.9)
+    _fig(
+        figs,
+        ch,
+        "publish, one channel, await each confirm",
+        "msg/s",
+        "connection per publish (course)",
+        rate["package: one channel, await each confirm"],
+        rate["course: connection per publish"],
+    )
+    _fig(
+        figs,
+        ch,
+        "publish, confirms in flight (publish_many)",
+        "msg/s",
+        "aio-pika alone",
+        rate["package: concurrent confirms (publish_many)"],
+        rate["aio-pika alone: concurrent confirmed publish"],
+        target=0.9,
+    )
+    _fig(
+        figs,
+        ch,
+        "consume + ack, prefetch 500",
+        "msg/s",
+        "aio-pika alone",
+        rate["package: consume, prefetch 500, manual ack"],
+        rate["aio-pika alone: consume + ack, prefetch 500"],
+        target=0.9,
+    )
     if "end to end: orders through 5 services" in rate:
-        _fig(figs, ch, "end to end: orders through 5 services", "orders/s", None,
-             rate["end to end: orders through 5 services"], None)
+        _fig(
+            figs,
+            ch,
+            "end to end: orders through 5 services",
+            "orders/s",
+            None,
+            rate["end to end: orders through 5 services"],
+            None,
+        )
 
 
-PUBSUB = {"quick": {"delivered": 1500, "one_by_one": 200, "pipelined": 1500, "streams": 1500, "server": 5000},
-          "full": {"delivered": 8000, "one_by_one": 1500, "pipelined": 8000, "streams": 8000, "server": 50000}}
+PUBSUB = {
+    "quick": {"delivered": 1500, "one_by_one": 200, "pipelined": 1500, "streams": 1500, "server": 5000},
+    "full": {"delivered": 8000, "one_by_one": 1500, "pipelined": 8000, "streams": 8000, "server": 50000},
+}
 
 
 def pubsub(size: str, scale: float, figs: Figures) -> None:
@@ -91,12 +128,35 @@ def pubsub(size: str, scale: float, figs: Figures) -> None:
     rows = asyncio.run(b.run(counts))
     rate = {r["name"]: r["rate"] for r in rows}
     ch = "2 pub/sub"
-    _fig(figs, ch, "delivered to 2 subscribers", "msg/s", "redis-py alone",
-         rate["package: delivered to 2 subscribers"], rate["redis-py alone: delivered to 2 subscribers"], target=0.9)
-    _fig(figs, ch, "publish, pipelined", "msg/s", "one publish per round trip",
-         rate["package: publish, pipelined"], rate["package: publish, one per round trip"], target=5)
-    _fig(figs, ch, "Streams group consume + XACK", "entries/s", "redis-py alone",
-         rate["package: Streams group consume + XACK"], rate["redis-py alone: Streams group consume + XACK"])
+    _fig(
+        figs,
+        ch,
+        "delivered to 2 subscribers",
+        "msg/s",
+        "redis-py alone",
+        rate["package: delivered to 2 subscribers"],
+        rate["redis-py alone: delivered to 2 subscribers"],
+        target=0.9,
+    )
+    _fig(
+        figs,
+        ch,
+        "publish, pipelined",
+        "msg/s",
+        "one publish per round trip",
+        rate["package: publish, pipelined"],
+        rate["package: publish, one per round trip"],
+        target=5,
+    )
+    _fig(
+        figs,
+        ch,
+        "Streams group consume + XACK",
+        "entries/s",
+        "redis-py alone",
+        rate["package: Streams group consume + XACK"],
+        rate["redis-py alone: Streams group consume + XACK"],
+    )
     server = {"PUBLISH": ("publish, pipelined", "msg/s"), "XADD": ("Streams XADD, pipelined", "entries/s")}
     for cmd, (name, unit) in server.items():
         top = rate.get(f"redis-benchmark: {cmd}, -P 16")
@@ -105,8 +165,10 @@ def pubsub(size: str, scale: float, figs: Figures) -> None:
             _fig(figs, ch, f"{name} (vs the server)", unit, f"redis-benchmark {cmd} -P 16", ours, top)
 
 
-STORE = {"quick": {"single": 60, "batches": 20, "events": 2000},
-         "full": {"single": 300, "batches": 100, "events": 10000}}
+STORE = {
+    "quick": {"single": 60, "batches": 20, "events": 2000},
+    "full": {"single": 300, "batches": 100, "events": 10000},
+}
 
 
 def store(size: str, scale: float, figs: Figures) -> None:
@@ -115,27 +177,69 @@ def store(size: str, scale: float, figs: Figures) -> None:
 
     try:
         import eventsourcing  # noqa: F401
+
         peer = True
     except ImportError:
         peer = False
     n = _sized(STORE[size], scale)
-    r = b.run(settings(), single=n["single"], batches=n["batches"], events=max(100, n["events"]), repeat=1,
-              rounds=1, peer=peer, log=lambda m: None)
+    r = b.run(
+        settings(),
+        single=n["single"],
+        batches=n["batches"],
+        events=max(100, n["events"]),
+        repeat=1,
+        rounds=1,
+        peer=peer,
+        log=lambda m: None,
+    )
     ours, theirs = r["ours"], r["peer"] or {}
     ch = "3 event store"
-    _fig(figs, ch, "single-event appends", "events/s", "eventsourcing library" if peer else None,
-         ours["single_per_s"], theirs.get("single_per_s"), target=1.5 if peer else None)
-    _fig(figs, ch, "batched appends (100/tx)", "events/s", "plain COPY, same batches",
-         ours["batch_per_s"], ours["copy_per_s"])
-    _fig(figs, ch, "rebuild a long aggregate", "events/s", "eventsourcing library" if peer else None,
-         ours["rebuild_per_s"], theirs.get("rebuild_per_s"), target=3 if peer else None)
-    _fig(figs, ch, "load with a snapshot", "ms", "full replay", ours["snapshot_load_ms"],
-         ours["snapshot_load_ms"] * ours["snapshot_speedup"], higher_is_better=False,
-         target=0.05 if n["events"] >= 10_000 else None)  # the 20x target is set at 10,000 events
+    _fig(
+        figs,
+        ch,
+        "single-event appends",
+        "events/s",
+        "eventsourcing library" if peer else None,
+        ours["single_per_s"],
+        theirs.get("single_per_s"),
+        target=1.5 if peer else None,
+    )
+    _fig(
+        figs,
+        ch,
+        "batched appends (100/tx)",
+        "events/s",
+        "plain COPY, same batches",
+        ours["batch_per_s"],
+        ours["copy_per_s"],
+    )
+    _fig(
+        figs,
+        ch,
+        "rebuild a long aggregate",
+        "events/s",
+        "eventsourcing library" if peer else None,
+        ours["rebuild_per_s"],
+        theirs.get("rebuild_per_s"),
+        target=3 if peer else None,
+    )
+    _fig(
+        figs,
+        ch,
+        "load with a snapshot",
+        "ms",
+        "full replay",
+        ours["snapshot_load_ms"],
+        ours["snapshot_load_ms"] * ours["snapshot_speedup"],
+        higher_is_better=False,
+        target=0.05 if n["events"] >= 10_000 else None,
+    )  # the 20x target is set at 10,000 events
 
 
-CQRS = {"quick": {"events": 2000, "commands": 40, "lag_rate": 100.0, "lag_seconds": 0.5},
-        "full": {"events": 100_000, "commands": 300, "lag_rate": 200.0, "lag_seconds": 3.0}}
+CQRS = {
+    "quick": {"events": 2000, "commands": 40, "lag_rate": 100.0, "lag_seconds": 0.5},
+    "full": {"events": 100_000, "commands": 300, "lag_rate": 200.0, "lag_seconds": 3.0},
+}
 
 
 def cqrs(size: str, scale: float, figs: Figures) -> None:
@@ -147,23 +251,64 @@ def cqrs(size: str, scale: float, figs: Figures) -> None:
     n = CQRS[size]
     base = settings()
     s = replace(base, namespace=Namespace(f"{base.namespace.name[:30]}_bench4"))  # as `workshop bench cqrs`
-    r = asyncio.run(b.run(s, events=max(200, int(n["events"] * scale)), commands=max(10, int(n["commands"] * scale)),
-                          lag_rate=n["lag_rate"], lag_seconds=max(0.2, n["lag_seconds"] * min(1.0, scale)),
-                          log=lambda m: None))
+    r = asyncio.run(
+        b.run(
+            s,
+            events=max(200, int(n["events"] * scale)),
+            commands=max(10, int(n["commands"] * scale)),
+            lag_rate=n["lag_rate"],
+            lag_seconds=max(0.2, n["lag_seconds"] * min(1.0, scale)),
+            log=lambda m: None,
+        )
+    )
     f, c = r["figures"], r["ceilings"]
     ch = "4 CQRS"
-    _fig(figs, ch, "commands through the write API (HTTP)", "commands/s", "single appends to the store",
-         f["commands_per_s_http"], c["single_appends_per_s"], target=0.5)
-    _fig(figs, ch, f"p99 lag, command → visible, at {n['lag_rate']:.0f}/s", "ms", "bare bus round trip, p99",
-         f["lag_p99_ms"], c["bus_round_trip_ms"]["p99"], higher_is_better=False, target=10)
-    _fig(figs, ch, "projection into the users table", "events/s", "bare read_all",
-         f["projection_events_per_s"], c["read_all_events_per_s"])
-    _fig(figs, ch, "blue/green rebuild", "events/s", "bare read_all",
-         f["rebuild_events_per_s"], c["read_all_events_per_s"], target=0.5)
+    _fig(
+        figs,
+        ch,
+        "commands through the write API (HTTP)",
+        "commands/s",
+        "single appends to the store",
+        f["commands_per_s_http"],
+        c["single_appends_per_s"],
+        target=0.5,
+    )
+    _fig(
+        figs,
+        ch,
+        f"p99 lag, command → visible, at {n['lag_rate']:.0f}/s",
+        "ms",
+        "bare bus round trip, p99",
+        f["lag_p99_ms"],
+        c["bus_round_trip_ms"]["p99"],
+        higher_is_better=False,
+        target=10,
+    )
+    _fig(
+        figs,
+        ch,
+        "projection into the users table",
+        "events/s",
+        "bare read_all",
+        f["projection_events_per_s"],
+        c["read_all_events_per_s"],
+    )
+    _fig(
+        figs,
+        ch,
+        "blue/green rebuild",
+        "events/s",
+        "bare read_all",
+        f["rebuild_events_per_s"],
+        c["read_all_events_per_s"],
+        target=0.5,
+    )
 
 
-WEBRTC = {"quick": {"calls": 1, "width": 160, "height": 120, "fps": 10, "seconds": 2.0, "messages": 50},
-          "full": {"calls": 3, "width": 640, "height": 480, "fps": 30, "seconds": 10.0, "messages": 300}}
+WEBRTC = {
+    "quick": {"calls": 1, "width": 160, "height": 120, "fps": 10, "seconds": 2.0, "messages": 50},
+    "full": {"calls": 3, "width": 640, "height": 480, "fps": 30, "seconds": 10.0, "messages": 300},
+}
 
 
 def webrtc(size: str, scale: float, figs: Figures) -> None:
@@ -176,17 +321,46 @@ def webrtc(size: str, scale: float, figs: Figures) -> None:
     bare = rows["set-up: bare aiortc (ceiling)"]["value"]
     ch = "5 WebRTC"
     for kind, target in (("host", None), ("relay (TURN)", 2.0)):
-        _fig(figs, ch, f"call set-up, {kind} via signaling", "s", "bare aiortc",
-             rows[f"set-up: {kind} via signaling"]["value"], bare, higher_is_better=False, target=target)
+        _fig(
+            figs,
+            ch,
+            f"call set-up, {kind} via signaling",
+            "s",
+            "bare aiortc",
+            rows[f"set-up: {kind} via signaling"]["value"],
+            bare,
+            higher_is_better=False,
+            target=target,
+        )
     fps = next(r for name, r in rows.items() if name.startswith("frames/s"))
-    _fig(figs, ch, f"frames/s received, {cfg['width']}x{cfg['height']}@{cfg['fps']}", "fps", "frames sent",
-         fps["value"], fps["sent_fps"], target=0.95)
+    _fig(
+        figs,
+        ch,
+        f"frames/s received, {cfg['width']}x{cfg['height']}@{cfg['fps']}",
+        "fps",
+        "frames sent",
+        fps["value"],
+        fps["sent_fps"],
+        target=0.95,
+    )
 
 
 ADAPTERS: dict[str, Callable[[str, float, Figures], None]] = {
-    "bus": bus, "pubsub": pubsub, "store": store, "cqrs": cqrs, "webrtc": webrtc}
-CHAPTERS = {"bus": "1 bus", "pubsub": "2 pub/sub", "store": "3 event store", "cqrs": "4 CQRS", "webrtc": "5 WebRTC",
-            "replicas": "8 replicas"}
+    "bus": bus,
+    "pubsub": pubsub,
+    "store": store,
+    "cqrs": cqrs,
+    "webrtc": webrtc,
+}
+CHAPTERS = {
+    "bus": "1 bus",
+    "pubsub": "2 pub/sub",
+    "store": "3 event store",
+    "cqrs": "4 CQRS",
+    "webrtc": "5 WebRTC",
+    "cluster": "7 cluster",
+    "replicas": "8 replicas",
+}
 
 
 def generic(name: str, figs: Figures) -> None:
@@ -202,11 +376,19 @@ def generic(name: str, figs: Figures) -> None:
         value = row.get("rate", row.get("value"))
         for key, ratio in row.items():
             if key.startswith("vs_") and isinstance(ratio, (int, float)) and ratio and isinstance(value, (int, float)):
-                _fig(figs, chapter, str(row.get("name", "?")), str(row.get("unit", "")), key[3:].replace("_", " "),
-                     value, value / ratio)
+                _fig(
+                    figs,
+                    chapter,
+                    str(row.get("name", "?")),
+                    str(row.get("unit", "")),
+                    key[3:].replace("_", " "),
+                    value,
+                    value / ratio,
+                )
 
 
 # --- the whole run ------------------------------------------------------------------------------
+
 
 def machine() -> str:
     try:
@@ -217,17 +399,21 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU(s), {model}, {platform.system()} {platform.release()}, load average {load}"
 
 
-def run(names: list[str], *, size: str = "quick", scale: float = 1.0, runs: int | None = None,
-        progress: Callable[[str], None] = _log) -> dict[str, Any]:
+def run(
+    names: list[str],
+    *,
+    size: str = "quick",
+    scale: float = 1.0,
+    runs: int | None = None,
+    progress: Callable[[str], None] = _log,
+) -> dict[str, Any]:
     """Run the benches ``names``; returns the report (``figures`` in the shape of :mod:`._report`)."""
     figs: Figures = {}
     seconds: dict[str, float] = {}
     errors: dict[str, str] = {}
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     for name in names:
-        n = runs or (1 if name in ("webrtc", "cqrs") or size == "full" and name == "store" else 3)
-        if name not in ADAPTERS:
-            n = 1
+        n = (runs or _report.PAIRS) if name in ADAPTERS else 1  # fewer than PAIRS: targets read "unstable"
         start = time.perf_counter()
         for i in range(n):
             progress(f"bench all: {name} run {i + 1}/{n} …")
@@ -241,14 +427,26 @@ def run(names: list[str], *, size: str = "quick", scale: float = 1.0, runs: int 
                 progress(f"bench all: {name} failed: {errors[name]}")
                 break
         seconds[name] = round(time.perf_counter() - start, 1)
-    return {"benchmark": "all", "date": started.isoformat(timespec="seconds"), "machine": machine(),
-            "size": size, "scale": scale, "seconds": seconds, "total_seconds": round(sum(seconds.values()), 1),
-            "errors": errors, "figures": [f.as_dict() for f in sorted(figs.values(), key=lambda f: f.chapter)]}
+    return {
+        "benchmark": "all",
+        "date": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "size": size,
+        "scale": scale,
+        "seconds": seconds,
+        "total_seconds": round(sum(seconds.values()), 1),
+        "errors": errors,
+        "figures": [f.as_dict() for f in sorted(figs.values(), key=lambda f: f.chapter)],
+    }
 
 
 def markdown(report: dict[str, Any]) -> str:
-    lines = [f"Measured {report['date']} on {report['machine']} ({report['size']} sizes, "
-             f"{report['total_seconds']:.0f} s in all).", "", _report.markdown(report["figures"])]
+    lines = [
+        f"Measured {report['date']} on {report['machine']} ({report['size']} sizes, "
+        f"{report['total_seconds']:.0f} s in all).",
+        "",
+        _report.markdown(report["figures"]),
+    ]
     for name, error in report["errors"].items():
         lines.append(f"\n{name}: not measured ({error})")
     return "\n".join(lines)
@@ -258,12 +456,15 @@ def main(argv: list[str]) -> int:
     from workshop.bench import available
 
     benches = [n for n in available() if n != "all"]
-    p = argparse.ArgumentParser(prog="workshop bench all", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="workshop bench all", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="small sizes: the whole run in under two minutes")
     p.add_argument("--json", metavar="FILE", help="save the report as JSON")
     p.add_argument("--markdown", metavar="FILE", help="save the table as Markdown")
-    p.add_argument("--runs", type=int, help="runs per bench (default 3; 1 for webrtc)")
+    p.add_argument(
+        "--runs", type=int, help=f"runs (pairs) per bench (default {_report.PAIRS}; fewer leave every target unstable)"
+    )
     p.add_argument("--scale", type=float, default=1.0, help="multiply every count (e.g. 0.05 for a smoke test)")
     p.add_argument("--only", help=f"comma-separated subset of: {','.join(benches)}")
     args = p.parse_args(argv)

@@ -28,8 +28,8 @@ from typing import Any
 import aio_pika
 
 from workshop.bench._report import parser, rate_row, save_json, scratch, verdict_lines
-from workshop.waiting import within
 from workshop.events import Event
+from workshop.waiting import within
 
 
 def _event(n: int) -> Event:
@@ -49,9 +49,9 @@ async def _timed(coro: Any) -> float:
 async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
     """One run, in a throw-away child of ``base``'s namespace (default: the settings')."""
     from workshop.bus.rabbitmq import RabbitBus
+    from workshop.infra.reset import reset_namespace
     from workshop.orders import course
     from workshop.orders.system import OrderSystem
-    from workshop.infra.reset import reset_namespace
 
     s = await scratch(base, "bench_bus")
     rows: list[dict[str, Any]] = []
@@ -59,7 +59,7 @@ async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
     def row(name: str, n: int, seconds: float, unit: str = "messages") -> None:
         rows.append(rate_row(name, n, seconds, unit))
 
-    bus = await RabbitBus.connect(s)
+    bus = await RabbitBus.open(s)
     try:
         sink = await bus.subscribe("bench_sink", ["order.#"], _ignore)
         await sink.cancel()  # declared and bound, nobody consuming: every publish below is routed here
@@ -68,6 +68,7 @@ async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
         async def course_pattern() -> None:
             for i in range(n):
                 await course.publish_event(_event(i), s)
+
         row("course: connection per publish", n, await _timed(course_pattern()))
 
         n = counts["sequential"]
@@ -75,11 +76,15 @@ async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
         async def sequential() -> None:
             for i in range(n):
                 await bus.publish("order.ordercreated", _event(i), source="bench")
+
         row("package: one channel, await each confirm", n, await _timed(sequential()))
 
         n = counts["concurrent"]
-        row("package: concurrent confirms (publish_many)", n,
-            await _timed(bus.publish_many([("order.ordercreated", _event(i)) for i in range(n)], source="bench")))
+        row(
+            "package: concurrent confirms (publish_many)",
+            n,
+            await _timed(bus.publish_many([("order.ordercreated", _event(i)) for i in range(n)], source="bench")),
+        )
 
         # consume: fill a queue first, then drain it with a prefetch
         n = counts["consume"]
@@ -105,9 +110,22 @@ async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
         # the ceiling: aio-pika alone, without the envelope, validation or retry routing
         n = counts["concurrent"]
         body = _event(0).to_json().encode()
-        row("aio-pika alone: concurrent confirmed publish", n, await _timed(asyncio.gather(*(
-            bus.exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                                 "order.raw", mandatory=True) for _ in range(n)))))
+        row(
+            "aio-pika alone: concurrent confirmed publish",
+            n,
+            await _timed(
+                asyncio.gather(
+                    *(
+                        bus.exchange.publish(
+                            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                            "order.raw",
+                            mandatory=True,
+                        )
+                        for _ in range(n)
+                    )
+                )
+            ),
+        )
         n = counts["consume"]
         row("aio-pika alone: consume + ack, prefetch 500", n - 1, await _raw_consume(bus, s, n))
     finally:
@@ -121,8 +139,9 @@ async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
     await system.start(stock={"BOOK": 10 * n})
     try:
         start = time.perf_counter()
-        ids = await asyncio.gather(*(system.place_order("bench", [{"sku": "BOOK", "qty": 1, "price": 10}])
-                                     for _ in range(n)))
+        ids = await asyncio.gather(
+            *(system.place_order("bench", [{"sku": "BOOK", "qty": 1, "price": 10}]) for _ in range(n))
+        )
         await system.wait_final(ids, timeout=300)
         row("end to end: orders through 5 services", n, time.perf_counter() - start, unit="orders")
     finally:
@@ -163,8 +182,10 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'benchmark':<{width}}  {'count':>7}  {'seconds':>8}  {'rate':>18}  {'vs course':>9}"]
     for r in rows:
         ratio = f"{r['rate'] / course:,.1f}x" if "publish" in r["name"] or "confirm" in r["name"] else ""
-        lines.append(f"{r['name']:<{width}}  {r['count']:>7,}  {r['seconds']:>8.2f}  "
-                     f"{r['rate']:>7,.0f} {r['unit'] + '/s':<10}  {ratio:>9}")
+        lines.append(
+            f"{r['name']:<{width}}  {r['count']:>7,}  {r['seconds']:>8.2f}  "
+            f"{r['rate']:>7,.0f} {r['unit'] + '/s':<10}  {ratio:>9}"
+        )
     return "\n".join(lines)
 
 
@@ -174,18 +195,28 @@ def verdicts(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
     concurrent = rate["package:concurrent confirms (publish_many)"]
     consume = rate["package:consume"]
     raw_pub, raw_con = rate["aio-pika alone:concurrent confirmed publish"], rate["aio-pika alone:consume + ack"]
-    return [(f"concurrent confirmed publish >= 0.9x aio-pika's own ({concurrent / raw_pub:.2f}x; "
-             f"{concurrent / course:,.0f}x the course's pattern)", concurrent >= 0.9 * raw_pub),
-            (f"consume >= 0.9x aio-pika's own ({consume / raw_con:.2f}x: {consume:,.0f}/s vs {raw_con:,.0f}/s)",
-             consume >= 0.9 * raw_con)]
+    return [
+        (
+            f"concurrent confirmed publish >= 0.9x aio-pika's own ({concurrent / raw_pub:.2f}x; "
+            f"{concurrent / course:,.0f}x the course's pattern)",
+            concurrent >= 0.9 * raw_pub,
+        ),
+        (
+            f"consume >= 0.9x aio-pika's own ({consume / raw_con:.2f}x: {consume:,.0f}/s vs {raw_con:,.0f}/s)",
+            consume >= 0.9 * raw_con,
+        ),
+    ]
 
 
 def main(argv: list[str]) -> int:
     p = parser("bus", __doc__)
     p.add_argument("--quick", action="store_true", help="smaller counts (a few seconds)")
     args = p.parse_args(argv)
-    counts = ({"course": 50, "sequential": 500, "concurrent": 3000, "consume": 5000, "orders": 100} if args.quick
-              else {"course": 200, "sequential": 2000, "concurrent": 20000, "consume": 20000, "orders": 500})
+    counts = (
+        {"course": 50, "sequential": 500, "concurrent": 3000, "consume": 5000, "orders": 100}
+        if args.quick
+        else {"course": 200, "sequential": 2000, "concurrent": 20000, "consume": 20000, "orders": 500}
+    )
     rows = asyncio.run(run(counts))
     print(table(rows))
     save_json(args.json, {"benchmark": "bus", "results": rows, "targets": verdict_lines(verdicts(rows))})

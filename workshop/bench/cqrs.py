@@ -11,11 +11,15 @@
 | projection events/s (users table, batches of 1,000) | the store's bare ``read_all`` rate | (reported) |
 | rebuild events/s (blue/green, batches of 5,000) | the store's bare ``read_all`` rate | ≥ 0.5x, 100,000 in < 10 s |
 
+The users table's lag is split into its parts (bus wake-up, queued, read, apply, commit:
+see ``workshop.cqrs.lag``), as a mean and as the mean of the slowest 1% of commands.
 Where the time goes is reported too: the handler alone (no HTTP), the handler without the
 email reservation, so the cost of each layer reads as a difference. A command is several round
 trips (claim the email, append, look up the position; other commands load the stream first)
 where a single append is one, so one client cannot reach the append rate; eight clients at once
-show what the API does for a class. The lag run is open-loop: commands leave on schedule.
+show what the API does for a class. The lag run is open-loop: commands leave on schedule,
+at most 8 at a time (a machine too slow for the rate queues them before the write side,
+where they cost no lag: it is counted from acceptance); the achieved rate is reported.
 """
 
 from __future__ import annotations
@@ -53,8 +57,9 @@ async def _fill(store: Any, events: int, log: Any) -> None:
 
     start = time.perf_counter()
     for first in range(0, n_users, 10):
-        await asyncio.gather(*(store.append(f"fill-{i}", stream(i), expected_version=0)
-                               for i in range(first, min(first + 10, n_users))))
+        await asyncio.gather(
+            *(store.append(f"fill-{i}", stream(i), expected_version=0) for i in range(first, min(first + 10, n_users)))
+        )
     log(f"filled {n_users * per_user:,} events in {time.perf_counter() - start:.1f} s")
 
 
@@ -74,10 +79,19 @@ async def _commands(handler: Any, n: int, prefix: str, http: bool, clients: int 
     from workshop.cqrs import CreateUser
     from workshop.cqrs.write_api import create_app
 
-    bodies = [{"type": "CreateUser", "user_id": f"{prefix}-{i}", "first_name": "C", "last_name": str(i),
-               "email": f"{prefix}.{i}@example.org"} for i in range(n)]
+    bodies = [
+        {
+            "type": "CreateUser",
+            "user_id": f"{prefix}-{i}",
+            "first_name": "C",
+            "last_name": str(i),
+            "email": f"{prefix}.{i}@example.org",
+        }
+        for i in range(n)
+    ]
     if http:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(create_app(handler)), base_url="http://w") as c:
+
             async def client(mine: list[dict]) -> None:  # each client waits for its answer before the next
                 for body in mine:
                     r = await c.post("/commands", json=body)
@@ -99,7 +113,7 @@ async def _bus_round_trips(s: Any, n: int) -> list[float]:
     from workshop.bus import RabbitBus
     from workshop.events import Event
 
-    bus = await RabbitBus.connect(replace(s, namespace=s.namespace.child("rt")))
+    bus = await RabbitBus.open(replace(s, namespace=s.namespace.child("rt")))
     arrived: asyncio.Queue = asyncio.Queue()
 
     async def handler(event: Any, delivery: Any) -> None:
@@ -148,15 +162,26 @@ async def run(s: Any, *, events: int, commands: int, lag_rate: float, lag_second
         system.lag.reset()
         n_lag = max(1, int(lag_rate * lag_seconds))
         from workshop.cqrs import CreateUser
+
+        in_flight = asyncio.Semaphore(8)  # fewer than the write side's connections: a slow machine queues here
+
+        async def send(command: Any) -> None:
+            async with in_flight:
+                await system.send(command)
+
         start, sent = time.perf_counter(), []
         for i in range(n_lag):  # open loop: a command every 1/rate s, whether or not the last one answered
-            sent.append(asyncio.ensure_future(system.send(CreateUser(
-                user_id=f"lag-{i}", first_name="L", last_name=str(i), email=f"lag{i}@example.org"))))
+            sent.append(
+                asyncio.ensure_future(
+                    send(CreateUser(user_id=f"lag-{i}", first_name="L", last_name=str(i), email=f"lag{i}@example.org"))
+                )
+            )
             await asyncio.sleep(max(0.0, start + (i + 1) / lag_rate - time.perf_counter()))
         await asyncio.gather(*sent)
         achieved = n_lag / (time.perf_counter() - start)
         await system.wait_visible(await store.head(), timeout=30)
         lag = system.lag.summary()
+        split = {m: system.lag.split(m) for m in lag if system.lag.split(m)}  # PostgreSQL models note their phases
         log(f"lag at {achieved:,.0f} commands/s: " + ", ".join(f"{m} p99 {v['p99']:.1f} ms" for m, v in lag.items()))
         for name in list(system.projectors):  # quiet for the throughput runs
             await system.remove(name)
@@ -182,17 +207,35 @@ async def run(s: Any, *, events: int, commands: int, lag_rate: float, lag_second
     worst = max(lag.values(), key=lambda v: v["p99"]) if lag else {"p50": float("nan"), "p99": float("nan")}
     rt_p50, rt_p99 = _ms(rt, 50), _ms(rt, 99)
     return {
-        "events": feed_events, "commands": commands, "lag_commands": n_lag, "lag_rate": achieved,
-        "ceilings": {"single_appends_per_s": single, "read_all_events_per_s": feed_rate,
-                     "bus_round_trip_ms": {"p50": rt_p50, "p99": rt_p99, "mean": statistics.fmean(rt)}},
-        "figures": {"commands_per_s_http": http, "commands_per_s_http_8_clients": http_clients,
-                    "commands_per_s_handler": direct,
-                    "commands_per_s_handler_without_reservation": bare_handler,
-                    "lag_ms": lag, "lag_p50_ms": worst["p50"], "lag_p99_ms": worst["p99"],
-                    "projection_events_per_s": projection_rate, "rebuild_events_per_s": rebuild_rate,
-                    "rebuild_seconds": rebuild_seconds},
-        "ratios": {"commands_vs_single_append": http / single, "commands_8_clients_vs_single_append": http_clients / single, "lag_p99_vs_round_trip_p99": worst["p99"] / rt_p99,
-                   "projection_vs_read_all": projection_rate / feed_rate, "rebuild_vs_read_all": rebuild_rate / feed_rate},
+        "events": feed_events,
+        "commands": commands,
+        "lag_commands": n_lag,
+        "lag_rate": achieved,
+        "ceilings": {
+            "single_appends_per_s": single,
+            "read_all_events_per_s": feed_rate,
+            "bus_round_trip_ms": {"p50": rt_p50, "p99": rt_p99, "mean": statistics.fmean(rt)},
+        },
+        "figures": {
+            "commands_per_s_http": http,
+            "commands_per_s_http_8_clients": http_clients,
+            "commands_per_s_handler": direct,
+            "commands_per_s_handler_without_reservation": bare_handler,
+            "lag_ms": lag,
+            "lag_p50_ms": worst["p50"],
+            "lag_p99_ms": worst["p99"],
+            "lag_split_ms": split,
+            "projection_events_per_s": projection_rate,
+            "rebuild_events_per_s": rebuild_rate,
+            "rebuild_seconds": rebuild_seconds,
+        },
+        "ratios": {
+            "commands_vs_single_append": http / single,
+            "commands_8_clients_vs_single_append": http_clients / single,
+            "lag_p99_vs_round_trip_p99": worst["p99"] / rt_p99,
+            "projection_vs_read_all": projection_rate / feed_rate,
+            "rebuild_vs_read_all": rebuild_rate / feed_rate,
+        },
     }
 
 
@@ -200,23 +243,62 @@ def table(r: dict) -> str:
     c, f, q = r["ceilings"], r["figures"], r["ratios"]
     rt = c["bus_round_trip_ms"]
     rows = [
-        ("commands/s, write API (HTTP, 1 client)", f"{f['commands_per_s_http']:,.0f}", "single appends/s",
-         f"{c['single_appends_per_s']:,.0f}", f"{q['commands_vs_single_append']:.2f}x", ">= 0.5x",
-         q["commands_vs_single_append"] >= 0.5),
-        ("  8 clients at once", f"{f['commands_per_s_http_8_clients']:,.0f}", "single appends/s",
-         f"{c['single_appends_per_s']:,.0f}", f"{q['commands_8_clients_vs_single_append']:.2f}x", "", None),
+        (
+            "commands/s, write API (HTTP, 1 client)",
+            f"{f['commands_per_s_http']:,.0f}",
+            "single appends/s",
+            f"{c['single_appends_per_s']:,.0f}",
+            f"{q['commands_vs_single_append']:.2f}x",
+            ">= 0.5x",
+            q["commands_vs_single_append"] >= 0.5,
+        ),
+        (
+            "  8 clients at once",
+            f"{f['commands_per_s_http_8_clients']:,.0f}",
+            "single appends/s",
+            f"{c['single_appends_per_s']:,.0f}",
+            f"{q['commands_8_clients_vs_single_append']:.2f}x",
+            "",
+            None,
+        ),
         ("  the handler alone (1 client)", f"{f['commands_per_s_handler']:,.0f}", "", "", "", "", None),
-        ("  … without the email reservation", f"{f['commands_per_s_handler_without_reservation']:,.0f}", "", "", "",
-         "", None),
-        (f"p99 lag ms at {r['lag_rate']:,.0f} commands/s", f"{f['lag_p99_ms']:.1f}", "bus round trip p99 ms",
-         f"{rt['p99']:.1f}", f"{q['lag_p99_vs_round_trip_p99']:.1f}x", "<= 10x, < 100 ms",
-         q["lag_p99_vs_round_trip_p99"] <= 10 and f["lag_p99_ms"] < 100),
+        (
+            "  … without the email reservation",
+            f"{f['commands_per_s_handler_without_reservation']:,.0f}",
+            "",
+            "",
+            "",
+            "",
+            None,
+        ),
+        (
+            f"p99 lag ms at {r['lag_rate']:,.0f} commands/s",
+            f"{f['lag_p99_ms']:.1f}",
+            "bus round trip p99 ms",
+            f"{rt['p99']:.1f}",
+            f"{q['lag_p99_vs_round_trip_p99']:.1f}x",
+            "<= 10x, < 100 ms",
+            q["lag_p99_vs_round_trip_p99"] <= 10 and f["lag_p99_ms"] < 100,
+        ),
         ("p50 lag ms", f"{f['lag_p50_ms']:.1f}", "bus round trip p50 ms", f"{rt['p50']:.1f}", "", "", None),
-        ("projection events/s", f"{f['projection_events_per_s']:,.0f}", "bare read_all events/s",
-         f"{c['read_all_events_per_s']:,.0f}", f"{q['projection_vs_read_all']:.2f}x", "", None),
-        (f"rebuild events/s ({r['events']:,} in {f['rebuild_seconds']:.1f} s)", f"{f['rebuild_events_per_s']:,.0f}",
-         "bare read_all events/s", f"{c['read_all_events_per_s']:,.0f}", f"{q['rebuild_vs_read_all']:.2f}x",
-         ">= 0.5x, < 10 s", q["rebuild_vs_read_all"] >= 0.5 and f["rebuild_seconds"] < 10),
+        (
+            "projection events/s",
+            f"{f['projection_events_per_s']:,.0f}",
+            "bare read_all events/s",
+            f"{c['read_all_events_per_s']:,.0f}",
+            f"{q['projection_vs_read_all']:.2f}x",
+            "",
+            None,
+        ),
+        (
+            f"rebuild events/s ({r['events']:,} in {f['rebuild_seconds']:.1f} s)",
+            f"{f['rebuild_events_per_s']:,.0f}",
+            "bare read_all events/s",
+            f"{c['read_all_events_per_s']:,.0f}",
+            f"{q['rebuild_vs_read_all']:.2f}x",
+            ">= 0.5x, < 10 s",
+            q["rebuild_vs_read_all"] >= 0.5 and f["rebuild_seconds"] < 10,
+        ),
     ]
     head = ("figure", "value", "ceiling", "value", "ratio", "target", "met")
     widths = [max(len(str(row[i])) for row in [*rows, head]) for i in range(6)]
@@ -226,6 +308,11 @@ def table(r: dict) -> str:
         lines.append("  ".join(str(v).ljust(w) for v, w in zip(row[:6], widths)) + f"  {met}")
     per_model = ", ".join(f"{m} p50 {v['p50']:.1f} / p99 {v['p99']:.1f} ms" for m, v in f["lag_ms"].items())
     lines.append(f"lag per read model: {per_model}")
+    for model, parts in f.get("lag_split_ms", {}).items():
+        lines.append(
+            f"{model}'s lag, split (ms, mean / mean of the slowest 1%): "
+            + ", ".join(f"{part} {v['mean']:.2f} / {v['slowest_1pct']:.2f}" for part, v in parts.items())
+        )
     return "\n".join(lines)
 
 
@@ -237,8 +324,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("--lag-seconds", type=float, default=3.0, help="length of the lag run (default 3 s)")
     args = p.parse_args(argv)
     s = replace(settings(), namespace=Namespace(f"{settings().namespace.name[:30]}_bench4"))
-    result = asyncio.run(run(s, events=args.events, commands=args.commands, lag_rate=args.lag_rate,
-                             lag_seconds=args.lag_seconds, log=lambda m: print(m, file=sys.stderr)))
+    result = asyncio.run(
+        run(
+            s,
+            events=args.events,
+            commands=args.commands,
+            lag_rate=args.lag_rate,
+            lag_seconds=args.lag_seconds,
+            log=lambda m: print(m, file=sys.stderr),
+        )
+    )
     print(table(result))
     save_json(args.json, result)
     return 0

@@ -27,8 +27,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from workshop.bench._report import parser, rate_row, save_json, scratch, verdict_lines
 from workshop import connect
+from workshop.bench._report import parser, rate_row, save_json, scratch, verdict_lines
 from workshop.config import Settings
 from workshop.events import Event
 from workshop.pubsub.compare import delivered_package
@@ -81,10 +81,11 @@ async def delivered_bare(s: Settings, n: int) -> float:
         readers = [asyncio.create_task(read(i)) for i in (0, 1)]
         for i in range(0, n, CHUNK):
             pipe = clients[0].pipeline(transaction=False)
-            for event in dicts[i:i + CHUNK]:
+            for event in dicts[i : i + CHUNK]:
                 pipe.publish(channel, json.dumps(event))
             await pipe.execute()
         await asyncio.wait_for(asyncio.gather(*readers), 120)
+
     try:
         return await _clock(run())
     finally:
@@ -97,12 +98,13 @@ async def delivered_bare(s: Settings, n: int) -> float:
 async def publish_one_by_one(s: Settings, n: int) -> float:
     from workshop.pubsub import Publisher
 
-    pub = await Publisher.connect(s)
+    pub = await Publisher.open(s)
     events = _events(n)
 
     async def run() -> None:
         for e in events:
             await pub.publish("bench_solo", e)
+
     try:
         return await _clock(run())
     finally:
@@ -112,12 +114,13 @@ async def publish_one_by_one(s: Settings, n: int) -> float:
 async def publish_pipelined(s: Settings, n: int) -> float:
     from workshop.pubsub import Publisher
 
-    pub = await Publisher.connect(s)
+    pub = await Publisher.open(s)
     events = _events(n)
 
     async def run() -> None:
         for i in range(0, n, CHUNK):
-            await pub.publish_many([("bench_solo", e) for e in events[i:i + CHUNK]])
+            await pub.publish_many([("bench_solo", e) for e in events[i : i + CHUNK]])
+
     try:
         return await _clock(run())
     finally:
@@ -135,7 +138,8 @@ async def stream_append(s: Settings, n: int, stream: str = "bench_stream") -> fl
 
     async def run() -> None:
         for i in range(0, n, CHUNK):
-            await append_many(r, s.namespace.key(stream), events[i:i + CHUNK])
+            await append_many(r, s.namespace.key(stream), events[i : i + CHUNK])
+
     try:
         return await _clock(run())
     finally:
@@ -145,12 +149,13 @@ async def stream_append(s: Settings, n: int, stream: str = "bench_stream") -> fl
 async def stream_consume_package(s: Settings, n: int, stream: str = "bench_stream") -> float:
     from workshop.pubsub.streams import GroupConsumer
 
-    c = await GroupConsumer.create(s, stream, group="bench_pkg", consumer="c1", batch=500, claim_idle_ms=None)
+    c = await GroupConsumer.open(s, stream, group="bench_pkg", consumer="c1", batch=500, claim_idle_ms=None)
 
     async def run() -> None:
         while c.stats.handled < n:
             if not await c.read_new(block_ms=1000):
                 raise RuntimeError(f"the stream ran dry after {c.stats.handled} of {n} entries")
+
     try:
         return await _clock(run())
     finally:
@@ -173,6 +178,7 @@ async def stream_consume_bare(s: Settings, n: int, stream: str = "bench_stream")
                 raise RuntimeError(f"the stream ran dry after {seen} of {n} entries")
             await r.xack(key, "bench_bare", *ids)
             seen += len(ids)
+
     try:
         return await _clock(run())
     finally:
@@ -188,15 +194,29 @@ def redis_benchmark(s: Settings, n: int) -> dict[str, float] | None:
     if binary is None:
         return None
     url = urlsplit(s.redis_url)
-    base = [binary, "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 6379), "-n", str(n), "-c", "4",
-            "-P", "16", "--csv"]
+    base = [
+        binary,
+        "-h",
+        url.hostname or "127.0.0.1",
+        "-p",
+        str(url.port or 6379),
+        "-n",
+        str(n),
+        "-c",
+        "4",
+        "-P",
+        "16",
+        "--csv",
+    ]
     if url.password:
         base += ["-a", url.password]
     if url.username:
         base += ["--user", url.username]
     payload = "x" * len(_events(1)[0].to_json())  # same size as an event, no quotes to upset the CSV
-    commands = {"PUBLISH": ["publish", s.namespace.key("bench_rb"), payload],
-                "XADD": ["xadd", s.namespace.key("bench_rb_stream"), "*", "event", payload]}
+    commands = {
+        "PUBLISH": ["publish", s.namespace.key("bench_rb"), payload],
+        "XADD": ["xadd", s.namespace.key("bench_rb_stream"), "*", "event", payload],
+    }
     rates: dict[str, float] = {}
     for name, command in commands.items():
         out = subprocess.run(base + command, capture_output=True, text=True, timeout=120, check=True).stdout
@@ -221,7 +241,11 @@ async def run(counts: dict[str, int], s: Settings | None = None) -> list[dict[st
         n = counts["delivered"]
         row("package: delivered to 2 subscribers", 2 * n, await delivered_package(s, n))
         row("redis-py alone: delivered to 2 subscribers", 2 * n, await delivered_bare(s, n))
-        row("package: publish, one per round trip", counts["one_by_one"], await publish_one_by_one(s, counts["one_by_one"]))
+        row(
+            "package: publish, one per round trip",
+            counts["one_by_one"],
+            await publish_one_by_one(s, counts["one_by_one"]),
+        )
         row("package: publish, pipelined", counts["pipelined"], await publish_pipelined(s, counts["pipelined"]))
         n = counts["streams"]
         row("package: Streams XADD, pipelined", n, await stream_append(s, n), unit="entries")
@@ -229,9 +253,15 @@ async def run(counts: dict[str, int], s: Settings | None = None) -> list[dict[st
         row("redis-py alone: Streams group consume + XACK", n, await stream_consume_bare(s, n), unit="entries")
         server = await asyncio.to_thread(redis_benchmark, s, counts["server"])
         for name, rate in (server or {}).items():
-            rows.append({"name": f"redis-benchmark: {name}, -P 16", "count": counts["server"],
-                         "seconds": round(counts["server"] / rate, 4), "rate": rate,
-                         "unit": "messages" if name == "PUBLISH" else "entries"})
+            rows.append(
+                {
+                    "name": f"redis-benchmark: {name}, -P 16",
+                    "count": counts["server"],
+                    "seconds": round(counts["server"] / rate, 4),
+                    "rate": rate,
+                    "unit": "messages" if name == "PUBLISH" else "entries",
+                }
+            )
     finally:
         await reset_namespace(s, quiet=True)
     return rows
@@ -245,20 +275,26 @@ def verdicts(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
     delivered = _rate(rows, "package: delivered to 2 subscribers")
     bare = _rate(rows, "redis-py alone: delivered to 2 subscribers")
     one, piped = _rate(rows, "package: publish, one per round trip"), _rate(rows, "package: publish, pipelined")
-    return [(f"delivered rate >= 0.9x bare redis-py's ({delivered / bare:.2f}x)", delivered >= 0.9 * bare),
-            (f"pipelined publishing >= 5x one per round trip ({piped / one:.1f}x)", piped >= 5 * one)]
+    return [
+        (f"delivered rate >= 0.9x bare redis-py's ({delivered / bare:.2f}x)", delivered >= 0.9 * bare),
+        (f"pipelined publishing >= 5x one per round trip ({piped / one:.1f}x)", piped >= 5 * one),
+    ]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     width = max(len(r["name"]) for r in rows)
-    ceiling = {"messages": next((r["rate"] for r in rows if r["name"].startswith("redis-benchmark: PUBLISH")), None),
-               "entries": next((r["rate"] for r in rows if r["name"].startswith("redis-benchmark: XADD")), None)}
+    ceiling = {
+        "messages": next((r["rate"] for r in rows if r["name"].startswith("redis-benchmark: PUBLISH")), None),
+        "entries": next((r["rate"] for r in rows if r["name"].startswith("redis-benchmark: XADD")), None),
+    }
     lines = [f"{'benchmark':<{width}}  {'count':>7}  {'seconds':>8}  {'rate':>18}  {'vs server':>9}"]
     for r in rows:
         top = ceiling.get(r["unit"])
         ratio = f"{r['rate'] / top:.2f}x" if top and not r["name"].startswith("redis-benchmark") else ""
-        lines.append(f"{r['name']:<{width}}  {r['count']:>7,}  {r['seconds']:>8.3f}  "
-                     f"{r['rate']:>7,.0f} {r['unit'] + '/s':<10}  {ratio:>9}")
+        lines.append(
+            f"{r['name']:<{width}}  {r['count']:>7,}  {r['seconds']:>8.3f}  "
+            f"{r['rate']:>7,.0f} {r['unit'] + '/s':<10}  {ratio:>9}"
+        )
     return "\n".join(lines)
 
 
@@ -274,6 +310,7 @@ def main(argv: list[str]) -> int:
     print(table(rows))
     if not any(r["name"].startswith("redis-benchmark") for r in rows):
         print("note: redis-benchmark is not installed (apt-get install redis-tools): no server ceiling")
-    save_json(args.json, {"benchmark": "pubsub", "counts": counts, "results": rows,
-                          "targets": verdict_lines(verdicts(rows))})
+    save_json(
+        args.json, {"benchmark": "pubsub", "counts": counts, "results": rows, "targets": verdict_lines(verdicts(rows))}
+    )
     return 0

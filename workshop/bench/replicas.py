@@ -70,22 +70,45 @@ async def run(*, appends: int = 200, log: Callable[[str], Any] = print) -> dict[
         log(str(redis))
     p = lambda q: lags[min(len(lags) - 1, int(len(lags) * q))]  # noqa: E731
     rows = [
-        {"name": "append latency p50, synchronous (remote_apply)", "unit": "ms", "value": round(sync_lat["p50"], 2),
-         "vs_asynchronous": round(sync_lat["p50"] / async_lat["p50"], 2)},
+        {
+            "name": "append latency p50, synchronous (remote_apply)",
+            "unit": "ms",
+            "value": round(sync_lat["p50"], 2),
+            "vs_asynchronous": round(sync_lat["p50"] / async_lat["p50"], 2),
+        },
         {"name": "append latency p50, asynchronous", "unit": "ms", "value": round(async_lat["p50"], 2)},
-        {"name": "replica lag p50", "unit": "ms", "value": round(p(0.5), 2),
-         "vs_async_append_p50": round(p(0.5) / async_lat["p50"], 2)},
-        {"name": "replica lag p99", "unit": "ms", "value": round(p(0.99), 2),
-         "vs_async_append_p50": round(p(0.99) / async_lat["p50"], 2)},
-        {"name": "Patroni failover, kill → first append", "unit": "s", "value": round(pg.failover_s, 2),
-         "vs_leader_ttl": round(pg.failover_s / cluster.ttl, 2)},
-        {"name": "Sentinel failover, kill → first XADD", "unit": "s", "value": round(redis.failover_s, 2),
-         "vs_down_after": round(redis.failover_s / (group.down_after_ms / 1000), 2)},
+        {
+            "name": "replica lag p50",
+            "unit": "ms",
+            "value": round(p(0.5), 2),
+            "vs_async_append_p50": round(p(0.5) / async_lat["p50"], 2),
+        },
+        {
+            "name": "replica lag p99",
+            "unit": "ms",
+            "value": round(p(0.99), 2),
+            "vs_async_append_p50": round(p(0.99) / async_lat["p50"], 2),
+        },
+        {
+            "name": "Patroni failover, kill → first append",
+            "unit": "s",
+            "value": round(pg.failover_s, 2),
+            "vs_leader_ttl": round(pg.failover_s / cluster.ttl, 2),
+        },
+        {
+            "name": "Sentinel failover, kill → first XADD",
+            "unit": "s",
+            "value": round(redis.failover_s, 2),
+            "vs_down_after": round(redis.failover_s / (group.down_after_ms / 1000), 2),
+        },
         {"name": "acknowledged appends lost, Patroni asynchronous", "unit": "events", "value": pg.lost},
         {"name": "acknowledged XADDs lost, Sentinel without WAIT", "unit": "entries", "value": redis.lost},
     ]
-    return {"bench": "replicas", "params": {"appends": appends, "ttl_s": cluster.ttl,
-                                            "down_after_ms": group.down_after_ms}, "results": rows}
+    return {
+        "bench": "replicas",
+        "params": {"appends": appends, "ttl_s": cluster.ttl, "down_after_ms": group.down_after_ms},
+        "results": rows,
+    }
 
 
 def table(result: dict[str, Any]) -> str:

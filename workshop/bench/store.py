@@ -20,8 +20,9 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from workshop.bench._report import parser, save_json
 from workshop.config import Settings, settings
@@ -46,6 +47,7 @@ def _tick(stream: str, i: int) -> Event:
 
 
 # --- ours ----------------------------------------------------------------------------------
+
 
 class Ours:
     """Our PostgresEventStore; each method times one round and returns events/s."""
@@ -76,9 +78,21 @@ class Ours:
         into a table shaped like ours (same indexes), with no lock and no version check.
         The rows are prepared before the clock starts: only the database's share is timed."""
         schema = self.store.schema
-        rows = [[(b * 100 + i + 1, "copy-1", b * 100 + i + 1, "Ticked", json.dumps(vars(e)["data"]), e.timestamp,
-                  e.event_id) for i, e in enumerate(_tick("copy-1", b * 100 + j) for j in range(100))]
-                for b in range(batches)]
+        rows = [
+            [
+                (
+                    b * 100 + i + 1,
+                    "copy-1",
+                    b * 100 + i + 1,
+                    "Ticked",
+                    json.dumps(vars(e)["data"]),
+                    e.timestamp,
+                    e.event_id,
+                )
+                for i, e in enumerate(_tick("copy-1", b * 100 + j) for j in range(100))
+            ]
+            for b in range(batches)
+        ]
         async with self.store.pool.connection() as conn:
             await conn.execute(f'DROP TABLE IF EXISTS "{schema}".copy_baseline')
             await conn.execute(f'CREATE TABLE "{schema}".copy_baseline (LIKE "{schema}".events INCLUDING ALL)')
@@ -134,6 +148,7 @@ class Ours:
 
 
 # --- the peer: the eventsourcing library ---------------------------------------------------
+
 
 def _peer_app(s: Settings):
     from urllib.parse import urlsplit
@@ -200,6 +215,7 @@ class Peer:
 
 # --- running and reporting -----------------------------------------------------------------
 
+
 def ratios(ours: dict[str, float], peer: dict[str, float] | None) -> dict[str, Any]:
     r: dict[str, Any] = {
         "batch_events_per_s": ours["batch_per_s"],
@@ -220,16 +236,41 @@ def table(ours: dict[str, float], peer: dict[str, float] | None, r: dict[str, An
 
     p = peer or {}
     rows = [
-        ("single-event appends", num(ours["single_per_s"], " events/s"), num(p.get("single_per_s"), " events/s"),
-         r.get("single_ratio"), "≥ 1.5x"),
-        ("batched appends (100/tx)", num(ours["batch_per_s"], " events/s"), num(p.get("batch_per_s"), " events/s"),
-         r.get("batch_ratio"), "≥ 40,000 events/s"),
-        ("  plain COPY, same batches", num(ours["copy_per_s"], " events/s"), "—", None,
-         f"machine's ceiling; ours = {r['batch_vs_copy']:.0%} of it"),
-        ("rebuild 10k-event aggregate", num(ours["rebuild_per_s"], " events/s"), num(p.get("rebuild_per_s"), " events/s"),
-         r.get("rebuild_ratio"), "≥ 3x"),
-        ("  with a snapshot", f"{ours['snapshot_load_ms']:.2f} ms", "—", None,
-         f"≥ 20x faster: {ours['snapshot_speedup']:,.0f}x"),
+        (
+            "single-event appends",
+            num(ours["single_per_s"], " events/s"),
+            num(p.get("single_per_s"), " events/s"),
+            r.get("single_ratio"),
+            "≥ 1.5x",
+        ),
+        (
+            "batched appends (100/tx)",
+            num(ours["batch_per_s"], " events/s"),
+            num(p.get("batch_per_s"), " events/s"),
+            r.get("batch_ratio"),
+            "≥ 40,000 events/s",
+        ),
+        (
+            "  plain COPY, same batches",
+            num(ours["copy_per_s"], " events/s"),
+            "—",
+            None,
+            f"machine's ceiling; ours = {r['batch_vs_copy']:.0%} of it",
+        ),
+        (
+            "rebuild 10k-event aggregate",
+            num(ours["rebuild_per_s"], " events/s"),
+            num(p.get("rebuild_per_s"), " events/s"),
+            r.get("rebuild_ratio"),
+            "≥ 3x",
+        ),
+        (
+            "  with a snapshot",
+            f"{ours['snapshot_load_ms']:.2f} ms",
+            "—",
+            None,
+            f"≥ 20x faster: {ours['snapshot_speedup']:,.0f}x",
+        ),
         ("  raw fold (no I/O)", num(ours["fold_per_s"], " events/s"), "—", None, "reference"),
     ]
     head = ("operation", "workshop", "eventsourcing", "ratio", "target")
@@ -240,8 +281,17 @@ def table(ours: dict[str, float], peer: dict[str, float] | None, r: dict[str, An
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body), "", f"targets: {met}"])
 
 
-def run(s: Settings, *, single: int = 500, batches: int = 300, events: int = 10_000, repeat: int = 3,
-        rounds: int = 3, peer: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run(
+    s: Settings,
+    *,
+    single: int = 500,
+    batches: int = 300,
+    events: int = 10_000,
+    repeat: int = 3,
+    rounds: int = 3,
+    peer: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Both stores in their own namespace (deleted afterwards); returns every figure.
 
     The machine is shared and noisy, so the two contenders take turns: ``rounds``
@@ -282,14 +332,21 @@ def run(s: Settings, *, single: int = 500, batches: int = 300, events: int = 10_
                 p["rebuild_per_s"].extend(theirs.rebuild(events) for _ in range(repeat))
         full, snap = go(ours.snapshot(repeat * 3))
         result_ours = {k: max(v) for k, v in o.items()}
-        result_ours.update(rebuild_ms=events / result_ours["rebuild_per_s"] * 1000, snapshot_load_ms=snap * 1000,
-                           snapshot_speedup=full / snap, fold_per_s=go(ours.fold_rate(repeat)))
+        result_ours.update(
+            rebuild_ms=events / result_ours["rebuild_per_s"] * 1000,
+            snapshot_load_ms=snap * 1000,
+            snapshot_speedup=full / snap,
+            fold_per_s=go(ours.fold_rate(repeat)),
+        )
         result_peer = {k: max(v) for k, v in p.items()} if theirs else None
         if result_peer:
             result_peer["rebuild_ms"] = events / result_peer["rebuild_per_s"] * 1000
-        return {"ours": result_ours, "peer": result_peer, "ratios": ratios(result_ours, result_peer),
-                "params": {"single": single, "batches": batches, "events": events, "repeat": repeat,
-                           "rounds": rounds}}
+        return {
+            "ours": result_ours,
+            "peer": result_peer,
+            "ratios": ratios(result_ours, result_peer),
+            "params": {"single": single, "batches": batches, "events": events, "repeat": repeat, "rounds": rounds},
+        }
     finally:
         if app is not None:
             app.close()
@@ -313,11 +370,22 @@ def main(argv: list[str]) -> int:
         try:
             import eventsourcing  # noqa: F401
         except ImportError:
-            print("workshop bench store: the peer needs the eventsourcing library: "
-                  "pip install 'eventsourcing[postgres]' (or use --no-peer)", file=sys.stderr)
+            print(
+                "workshop bench store: the peer needs the eventsourcing library: "
+                "pip install 'eventsourcing[postgres]' (or use --no-peer)",
+                file=sys.stderr,
+            )
             return 2
-    result = run(settings(), single=args.single, batches=args.batches, events=args.events,
-                 repeat=args.repeat, rounds=args.rounds, peer=peer, log=lambda m: print(m, file=sys.stderr))
+    result = run(
+        settings(),
+        single=args.single,
+        batches=args.batches,
+        events=args.events,
+        repeat=args.repeat,
+        rounds=args.rounds,
+        peer=peer,
+        log=lambda m: print(m, file=sys.stderr),
+    )
     print(table(result["ours"], result["peer"], result["ratios"]))
     save_json(args.json, result)
     return 0

@@ -37,7 +37,7 @@ from workshop.webrtc.limits import Limits
 from workshop.webrtc.peer import host_addresses, rtc_config, selected_pair, wait_connected
 from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import check_relay, create_app, serve
-from workshop.webrtc.tracks import FrameSink, PatternVideoTrack
+from workshop.webrtc.tracks import PatternVideoTrack
 
 FULL = {"calls": 3, "width": 640, "height": 480, "fps": 30, "seconds": 10.0, "messages": 300}
 QUICK = {"calls": 1, "width": 160, "height": 120, "fps": 10, "seconds": 2.0, "messages": 50}
@@ -89,8 +89,18 @@ async def frame_rate(url: str, secret: str, cfg: dict[str, Any]) -> dict[str, fl
         assert sink is not None  # first_frame() returned: the callee receives
         got0, sent0, cpu0, t0 = sink.frames, sender.sent, time.process_time(), time.perf_counter()
         await asyncio.sleep(cfg["seconds"])
-        got, sent, cpu, wall = sink.frames - got0, sender.sent - sent0, time.process_time() - cpu0, time.perf_counter() - t0
-    return {"received_fps": got / wall, "sent_fps": sent / wall, "ratio": got / max(sent, 1), "cpu_pct": 100 * cpu / wall}
+        got, sent, cpu, wall = (
+            sink.frames - got0,
+            sender.sent - sent0,
+            time.process_time() - cpu0,
+            time.perf_counter() - t0,
+        )
+    return {
+        "received_fps": got / wall,
+        "sent_fps": sent / wall,
+        "ratio": got / max(sent, 1),
+        "cpu_pct": 100 * cpu / wall,
+    }
 
 
 async def relay_overhead(url: str, secret: str, n: int) -> float:
@@ -111,7 +121,11 @@ async def relay_overhead(url: str, secret: str, n: int) -> float:
     await b.connect(url, transports=["websocket"], wait_timeout=5)
     await b.emit("join_room", {"room": room, "token": token})
     await asyncio.sleep(0.2)
-    candidate = {"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
+    candidate = {
+        "candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
+        "sdpMid": "0",
+        "sdpMLineIndex": 0,
+    }
     times = []
     try:
         for _ in range(n):
@@ -148,15 +162,34 @@ async def run(cfg: dict[str, Any]) -> list[dict[str, Any]]:
             for relay in (False, True):
                 runs = [await call_setup(url, secret, relay, media) for _ in range(cfg["calls"])]
                 took = statistics.median(r[0] for r in runs)
-                rows.append({"name": f"set-up: {'relay (TURN)' if relay else 'host'} via signaling", "value": took,
-                             "unit": "s", "vs_bare": took / bare, "relayed": all(r[1] for r in runs)})
+                rows.append(
+                    {
+                        "name": f"set-up: {'relay (TURN)' if relay else 'host'} via signaling",
+                        "value": took,
+                        "unit": "s",
+                        "vs_bare": took / bare,
+                        "relayed": all(r[1] for r in runs),
+                    }
+                )
             rate = await frame_rate(url, secret, cfg)
             size = f"{cfg['width']}x{cfg['height']}@{cfg['fps']}"
-            rows.append({"name": f"frames/s received, {size}", "value": rate["received_fps"], "unit": "fps",
-                         "vs_sent": rate["ratio"], "sent_fps": rate["sent_fps"]})
+            rows.append(
+                {
+                    "name": f"frames/s received, {size}",
+                    "value": rate["received_fps"],
+                    "unit": "fps",
+                    "vs_sent": rate["ratio"],
+                    "sent_fps": rate["sent_fps"],
+                }
+            )
             rows.append({"name": "CPU of this process during it", "value": rate["cpu_pct"], "unit": "% of a core"})
-            rows.append({"name": "signaling relay, one way", "value": await relay_overhead(url, secret, cfg["messages"]),
-                         "unit": "s"})
+            rows.append(
+                {
+                    "name": "signaling relay, one way",
+                    "value": await relay_overhead(url, secret, cfg["messages"]),
+                    "unit": "s",
+                }
+            )
             rows.append({"name": "signaling checks per offer", "value": check_cost(), "unit": "s"})
         finally:
             await runner.cleanup()
@@ -173,7 +206,13 @@ def _shown(row: dict[str, Any]) -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'benchmark':<36} {'result':>16} {'vs':>10}"]
     for row in rows:
-        vs = f"{row['vs_bare']:.2f}x bare" if "vs_bare" in row else f"{row['vs_sent']:.2f}x sent" if "vs_sent" in row else ""
+        vs = (
+            f"{row['vs_bare']:.2f}x bare"
+            if "vs_bare" in row
+            else f"{row['vs_sent']:.2f}x sent"
+            if "vs_sent" in row
+            else ""
+        )
         lines.append(f"{row['name']:<36} {_shown(row):>16} {vs:>10}")
     return "\n".join(lines)
 
@@ -186,9 +225,12 @@ def verdicts(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list[tuple[str,
         ("relay call connected in under 1 s", relay["value"] < 1.0),
         ("relay call set-up within 2x bare aiortc", relay["vs_bare"] <= 2.0),
         ("relay proved by the nominated candidate pair", bool(relay.get("relayed"))),
-        (f"≥ 29 frames/s of {cfg['width']}x{cfg['height']} received" if cfg["fps"] >= 29
-         else f"≥ 0.95x of {cfg['fps']} frames/s received (quick run)",
-         fps["value"] >= 29 if cfg["fps"] >= 29 else fps["vs_sent"] >= 0.95),
+        (
+            f"≥ 29 frames/s of {cfg['width']}x{cfg['height']} received"
+            if cfg["fps"] >= 29
+            else f"≥ 0.95x of {cfg['fps']} frames/s received (quick run)",
+            fps["value"] >= 29 if cfg["fps"] >= 29 else fps["vs_sent"] >= 0.95,
+        ),
         ("received ≥ 0.95x of what was sent", fps["vs_sent"] >= 0.95),
     ]
 
@@ -208,8 +250,10 @@ def main(argv: list[str]) -> int:
     checks = verdicts(rows, cfg)
     targets = verdict_lines(checks)
     if not checks[1][1]:
-        print("note: most of the relay call's extra set-up is one connectivity check dropped by coturn (no TURN "
-              "permission yet) and retransmitted after aioice's 500 ms STUN timeout — see `workshop bench webrtc -h`")
+        print(
+            "note: most of the relay call's extra set-up is one connectivity check dropped by coturn (no TURN "
+            "permission yet) and retransmitted after aioice's 500 ms STUN timeout — see `workshop bench webrtc -h`"
+        )
     print(f"(on {os.cpu_count()} CPU(s); the signaling rows run with rate limits off, to time the relay itself)")
     save_json(args.json, {"benchmark": "webrtc", "config": cfg, "results": rows, "targets": targets})
     return 0

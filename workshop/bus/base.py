@@ -26,8 +26,9 @@ message and drops it. See :mod:`workshop.bus.rabbitmq`.)
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from workshop.errors import WorkshopError
 from workshop.events import Event, EventFormatError, SchemaError, Validator, validated
@@ -63,8 +64,10 @@ class Unroutable(WorkshopError):
     def __init__(self, keys: Sequence[str], exchange: str, failed: Sequence[int] = (0,)) -> None:
         self.keys, self.exchange, self.failed = list(keys), exchange, list(failed)
         shown = ", ".join(repr(k) for k in dict.fromkeys(self.keys))
-        super().__init__(f"unroutable: no queue is bound to {shown} on {exchange} "
-                         f"({len(self.keys)} message(s) returned, not delivered) — subscribe first")
+        super().__init__(
+            f"unroutable: no queue is bound to {shown} on {exchange} "
+            f"({len(self.keys)} message(s) returned, not delivered) — subscribe first"
+        )
 
 
 # --- retries ---------------------------------------------------------------------------------
@@ -158,8 +161,9 @@ class DeadLetter:
             return None
 
 
-def dead_letter_headers(reason: str, error: BaseException | str, attempts: int, routing_key: str,
-                        queue: str) -> dict[str, Any]:
+def dead_letter_headers(
+    reason: str, error: BaseException | str, attempts: int, routing_key: str, queue: str
+) -> dict[str, Any]:
     """The headers every adapter puts on a dead letter."""
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     return {
@@ -205,8 +209,16 @@ class Bus(Protocol):
     async def publish_raw(self, routing_key: str, body: bytes, *, source: str = "") -> None:
         """Publish bytes as they are (for poison-message demos)."""
 
-    async def subscribe(self, name: str, patterns: Sequence[str], handler: Handler, *, prefetch: int = 10,
-                        retry: RetryPolicy | None = None, durable: bool = True) -> Subscription:
+    async def subscribe(
+        self,
+        name: str,
+        patterns: Sequence[str],
+        handler: Handler,
+        *,
+        prefetch: int = 10,
+        retry: RetryPolicy | None = None,
+        durable: bool = True,
+    ) -> Subscription:
         """Start consuming queue ``name`` bound to ``patterns``."""
 
     async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:

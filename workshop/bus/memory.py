@@ -10,11 +10,18 @@ the point of chapter 1's "kill a consumer" experiment.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from workshop.bus.base import (
-    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, decode, dead_letter_headers,
+    DeadLetter,
+    Delivery,
+    Handler,
+    RetryPolicy,
+    SubscriptionStats,
+    dead_letter_headers,
+    decode,
     topic_matches,
 )
 from workshop.events import Event, Validator, validated
@@ -40,7 +47,7 @@ class MemorySubscription:
     stats: SubscriptionStats = field(default_factory=SubscriptionStats)
     dead: list[DeadLetter] = field(default_factory=list)
     tasks: list[asyncio.Task] = field(default_factory=list)
-    _bus: "MemoryBus | None" = None
+    _bus: MemoryBus | None = None
 
     in_flight: int = 0
 
@@ -70,7 +77,9 @@ class MemorySubscription:
             else:
                 self.stats.dead_lettered += 1
                 headers = dead_letter_headers(str(arg), exc, msg.attempt, msg.routing_key, self.name)
-                self.dead.append(DeadLetter(msg.body, str(arg), headers["x-error"], msg.attempt, msg.routing_key, headers))
+                self.dead.append(
+                    DeadLetter(msg.body, str(arg), headers["x-error"], msg.attempt, msg.routing_key, headers)
+                )
         else:
             self.stats.handled += 1
 
@@ -121,8 +130,9 @@ class MemoryBus:
         return routed
 
     async def unrouted(self, limit: int = 100) -> list[DeadLetter]:
-        return [DeadLetter(m.body, "unrouted", "no binding matched", 0, m.routing_key, {})
-                for m in self._unrouted[:limit]]
+        return [
+            DeadLetter(m.body, "unrouted", "no binding matched", 0, m.routing_key, {}) for m in self._unrouted[:limit]
+        ]
 
     async def replay_unrouted(self) -> int:
         parked, self._unrouted = self._unrouted, []
@@ -131,8 +141,16 @@ class MemoryBus:
                 self._unrouted.append(msg)
         return len(parked)
 
-    async def subscribe(self, name: str, patterns: Sequence[str], handler: Handler, *, prefetch: int = 10,
-                        retry: RetryPolicy | None = None, durable: bool = True) -> MemorySubscription:
+    async def subscribe(
+        self,
+        name: str,
+        patterns: Sequence[str],
+        handler: Handler,
+        *,
+        prefetch: int = 10,
+        retry: RetryPolicy | None = None,
+        durable: bool = True,
+    ) -> MemorySubscription:
         if name in self._subs:
             raise ValueError(f"subscription {name!r} already exists on this bus")
         sub = MemorySubscription(name, tuple(patterns), handler, retry or RetryPolicy(), self.validate, _bus=self)
@@ -148,6 +166,7 @@ class MemoryBus:
         async def requeue() -> None:
             await asyncio.sleep(delay)
             sub.queue.put_nowait(msg)
+
         task = asyncio.create_task(requeue())
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
@@ -158,7 +177,7 @@ class MemoryBus:
         for sub in list(self._subs.values()):
             await sub.cancel()
 
-    async def __aenter__(self) -> "MemoryBus":
+    async def __aenter__(self) -> MemoryBus:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -32,6 +32,12 @@ Topology for a namespace ``ns`` and a subscription ``payment``::
   single queue with per-message TTL? RabbitMQ expires messages only at the head
   of a queue, so a 10 s message would hold back a 0.1 s one. Why not a quorum
   queue's ``x-delivery-limit``? It redelivers immediately, with no backoff.
+* **On a cluster** (chapter 7): ``connect(s, urls=[...], queue_type="quorum", delivery_limit=5)``
+  connects to the first node that answers and fails over to the next when it dies
+  (:mod:`workshop.bus.failover`); every queue it declares (main, delay, dead-letter, unrouted) is
+  then a replicated quorum queue, and ``x-delivery-limit`` dead-letters a message whose consumer
+  died ``delivery_limit`` times while handling it — the poison message that never reaches the
+  ``except`` below.
 * **Dead letters with a reason**: the adapter republishes the message to the
   DLX with ``x-dead-reason``/``x-error`` headers, then acks the original. The
   main queue also names the DLX, so anything the broker itself rejects lands
@@ -44,20 +50,33 @@ import asyncio
 import contextlib
 import functools
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import (
-    AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection,
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
 )
 
 from workshop import connect
 from workshop.bus.base import (
-    DeadLetter, Delivery, Handler, RetryPolicy, SubscriptionStats, Unroutable, decode, dead_letter_headers,
+    DeadLetter,
+    Delivery,
+    Handler,
+    RetryPolicy,
+    SubscriptionStats,
+    Unroutable,
+    dead_letter_headers,
+    decode,
 )
-from workshop.config import Settings, settings as load_settings
+from workshop.config import Settings
+from workshop.config import settings as load_settings
 from workshop.events import Event, Validator, validated
 
 PUBLISH_TIMEOUT = 10.0  # seconds to wait for one publisher confirm
@@ -68,8 +87,13 @@ UNROUTED_MAX = 10_000  # messages kept in ns.unrouted (the oldest go first)
 # custom headers, which every consumer would have to decode): id → message_id,
 # type → type, source → app_id, time → timestamp, datacontenttype → content_type.
 # The envelope in the body carries them too, plus subject (aggregate_id) and schema_version.
-CLOUDEVENTS_PROPERTIES = {"id": "message_id", "type": "type", "source": "app_id", "time": "timestamp",
-                          "datacontenttype": "content_type"}
+CLOUDEVENTS_PROPERTIES = {
+    "id": "message_id",
+    "type": "type",
+    "source": "app_id",
+    "time": "timestamp",
+    "datacontenttype": "content_type",
+}
 
 
 def _body(event: Event) -> bytes:
@@ -90,10 +114,18 @@ def events_arguments(s: Settings) -> dict[str, Any]:
     return {"alternate-exchange": s.namespace.amqp("unrouted")}
 
 
+def _queue_arguments(queue_type: str, delivery_limit: int | None = None) -> dict[str, Any]:
+    """Extra arguments of every queue a bus declares: the queue type (and, for the main queue, the delivery limit)."""
+    if queue_type == "classic":
+        return {}
+    return {"x-queue-type": queue_type, **({"x-delivery-limit": delivery_limit} if delivery_limit else {})}
+
+
 async def _declare_events(channel: AbstractChannel, s: Settings) -> AbstractExchange:
     """The topic exchange every publisher sends to, with ``ns.unrouted`` as its alternate exchange."""
-    return await channel.declare_exchange(s.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True,
-                                          arguments=events_arguments(s))
+    return await channel.declare_exchange(
+        s.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True, arguments=events_arguments(s)
+    )
 
 
 @dataclass
@@ -121,34 +153,69 @@ class RabbitSubscription:
 
 
 class RabbitBus:
-    """A bus on one RabbitMQ connection. Create with ``await RabbitBus.connect(settings)``."""
+    """A bus on one RabbitMQ connection. Create with ``await RabbitBus.open(settings)``."""
 
-    def __init__(self, connection: AbstractRobustConnection, channel: AbstractChannel, exchange: AbstractExchange,
-                 dlx: AbstractExchange, s: Settings, validate: Validator | None = None) -> None:
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        channel: AbstractChannel,
+        exchange: AbstractExchange,
+        dlx: AbstractExchange,
+        s: Settings,
+        validate: Validator | None = None,
+        *,
+        queue_type: str = "classic",
+        delivery_limit: int | None = None,
+    ) -> None:
         self.connection, self.channel, self.exchange, self.dlx = connection, channel, exchange, dlx
         self.settings, self.ns, self.validate = s, s.namespace, validate
+        self.queue_type, self.delivery_limit = queue_type, delivery_limit
+        self._replacing = False
         self.subscriptions: dict[str, RabbitSubscription] = {}
 
     @classmethod
-    async def connect(cls, s: Settings | None = None, *, validate: Validator | None = None,
-                      reconnect_interval: float = 1.0) -> "RabbitBus":
+    async def open(
+        cls,
+        s: Settings | None = None,
+        *,
+        validate: Validator | None = None,
+        reconnect_interval: float = 1.0,
+        urls: Sequence[str] | None = None,
+        queue_type: str = "classic",
+        delivery_limit: int | None = None,
+    ) -> RabbitBus:
+        """``urls``: a cluster's nodes (instead of ``s.amqp_url``); see the module docstring."""
         s = s or load_settings()
+        if queue_type not in ("classic", "quorum"):
+            raise ValueError(f"queue_type must be 'classic' or 'quorum', not {queue_type!r}")
         # robust: after a broker restart it reconnects, re-declares queues and resumes consuming
-        connection = await connect.amqp(s, reconnect_interval=reconnect_interval)
+        if urls:
+            from workshop.bus.failover import connect_failover
+
+            connection: AbstractRobustConnection = await connect_failover(urls, reconnect_interval=reconnect_interval)
+        else:
+            connection = await connect.amqp(s, reconnect_interval=reconnect_interval)
         # publisher confirms are on by default; a returned (unroutable) mandatory publish raises
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        parking = await channel.declare_exchange(s.namespace.amqp("unrouted"), aio_pika.ExchangeType.FANOUT,
-                                                 durable=True)
-        parked = await channel.declare_queue(s.namespace.amqp("unrouted"), durable=True,
-                                             arguments={"x-max-length": UNROUTED_MAX})
+        parking = await channel.declare_exchange(
+            s.namespace.amqp("unrouted"), aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        parked = await channel.declare_queue(
+            s.namespace.amqp("unrouted"),
+            durable=True,
+            arguments={"x-max-length": UNROUTED_MAX, **_queue_arguments(queue_type)},
+        )
         await parked.bind(parking)
         exchange = await _declare_events(channel, s)
         dlx = await channel.declare_exchange(s.namespace.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
-        return cls(connection, channel, exchange, dlx, s, validate)
+        return cls(
+            connection, channel, exchange, dlx, s, validate, queue_type=queue_type, delivery_limit=delivery_limit
+        )
 
     # --- publishing -------------------------------------------------------------------
-    def _message(self, body: bytes, *, source: str, event: Event | None = None,
-                 headers: dict[str, Any] | None = None) -> aio_pika.Message:
+    def _message(
+        self, body: bytes, *, source: str, event: Event | None = None, headers: dict[str, Any] | None = None
+    ) -> aio_pika.Message:
         return aio_pika.Message(
             body,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
@@ -157,7 +224,7 @@ class RabbitBus:
             message_id=event.event_id if event else None,
             correlation_id=event.correlation_id if event else None,
             type=event.event_type if event else None,
-            timestamp=event.when if event else datetime.now(timezone.utc),  # CloudEvents "time"
+            timestamp=event.when if event else datetime.now(UTC),  # CloudEvents "time"
             headers=headers or None,
         )
 
@@ -193,44 +260,102 @@ class RabbitBus:
 
     async def _send(self, message: aio_pika.Message, routing_key: str) -> None:
         """Publish mandatory and wait for the confirm; a ``basic.return`` before it → :class:`Unroutable`."""
+        exchange = self.exchange
         try:
-            await self.exchange.publish(message, routing_key, mandatory=True, timeout=PUBLISH_TIMEOUT)
+            await exchange.publish(message, routing_key, mandatory=True, timeout=PUBLISH_TIMEOUT)
         except aio_pika.exceptions.PublishError as exc:
             raise Unroutable([routing_key], self.exchange.name) from exc
+        except aio_pika.exceptions.DeliveryError:  # a nack: RabbitMQ did not take it, the caller publishes again
+            await self._replace_publisher(exchange)
+            raise
+
+    async def _replace_publisher(self, failed: AbstractExchange) -> None:
+        """After a nack, publish on a new channel.
+
+        On a cluster (RabbitMQ 3.10), a channel that published to a quorum queue while the
+        queue's leader was changing can go on nacking every later publish; a new channel
+        works at once. Only the first failed publish replaces it; the others just retry.
+        """
+        if failed is not self.exchange or self._replacing:
+            return
+        self._replacing = True
+        try:
+            old = self.channel
+            self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+            self.exchange = await _declare_events(self.channel, self.settings)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.close(), 5)
+        finally:
+            self._replacing = False
 
     # --- consuming --------------------------------------------------------------------
-    async def subscribe(self, name: str, patterns: Sequence[str], handler: Handler, *, prefetch: int = 10,
-                        retry: RetryPolicy | None = None, durable: bool = True) -> RabbitSubscription:
+    async def subscribe(
+        self,
+        name: str,
+        patterns: Sequence[str],
+        handler: Handler,
+        *,
+        prefetch: int = 10,
+        retry: RetryPolicy | None = None,
+        durable: bool = True,
+    ) -> RabbitSubscription:
         retry = retry or RetryPolicy()
+        if self.queue_type == "quorum" and not durable:
+            raise ValueError("quorum queues are always durable: subscribe with durable=True")
         qname = self.ns.amqp(name)
         channel = await self.connection.channel()  # one channel per consumer: its own prefetch
         await channel.set_qos(prefetch_count=prefetch)
         exchange = await _declare_events(channel, self.settings)
         dlx = await channel.declare_exchange(self.ns.amqp("dlx"), aio_pika.ExchangeType.DIRECT, durable=True)
-        dlq = await channel.declare_queue(self.ns.amqp(name, "dlq"), durable=durable, auto_delete=not durable)
+        dlq = await channel.declare_queue(
+            self.ns.amqp(name, "dlq"),
+            durable=durable,
+            auto_delete=not durable,
+            arguments=_queue_arguments(self.queue_type) or None,
+        )
         await dlq.bind(dlx, routing_key=name)
-        queue = await channel.declare_queue(qname, durable=durable, auto_delete=not durable, arguments={
-            "x-dead-letter-exchange": dlx.name, "x-dead-letter-routing-key": name})
+        queue = await channel.declare_queue(
+            qname,
+            durable=durable,
+            auto_delete=not durable,
+            arguments={
+                "x-dead-letter-exchange": dlx.name,
+                "x-dead-letter-routing-key": name,
+                **_queue_arguments(self.queue_type, self.delivery_limit),
+            },
+        )
         for pattern in patterns:
             await queue.bind(exchange, routing_key=pattern)
         for attempt, delay in enumerate(retry.delays(), 1):
-            await channel.declare_queue(self.ns.amqp(name, "retry", str(attempt)), durable=durable,
-                                        auto_delete=False, arguments={
-                                            "x-message-ttl": max(1, int(delay * 1000)),
-                                            "x-dead-letter-exchange": "",
-                                            "x-dead-letter-routing-key": qname})
+            await channel.declare_queue(
+                self.ns.amqp(name, "retry", str(attempt)),
+                durable=durable,
+                auto_delete=False,
+                arguments={
+                    "x-message-ttl": max(1, int(delay * 1000)),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": qname,
+                    **_queue_arguments(self.queue_type),
+                },
+            )
         sub = RabbitSubscription(name, queue, channel=channel, durable=durable)
         # one coroutine per delivery, no wrapper around it: this is the consume hot path. (A partial of
         # the plain function, not of the bound method: aio-pika checks it is a coroutine function on
         # every delivery, and a plain function answers that at once.)
-        on_message = functools.partial(RabbitBus._on_message, self, sub, handler=handler, retry=retry,
-                                       channel=channel)
+        on_message = functools.partial(RabbitBus._on_message, self, sub, handler=handler, retry=retry, channel=channel)
         sub.consumer_tag = await queue.consume(on_message, no_ack=False)
         self.subscriptions[name] = sub
         return sub
 
-    async def _on_message(self, sub: RabbitSubscription, message: AbstractIncomingMessage, *, handler: Handler,
-                          retry: RetryPolicy, channel: AbstractChannel) -> None:
+    async def _on_message(
+        self,
+        sub: RabbitSubscription,
+        message: AbstractIncomingMessage,
+        *,
+        handler: Handler,
+        retry: RetryPolicy,
+        channel: AbstractChannel,
+    ) -> None:
         sub.stats.received += 1
         sub.in_flight += 1
         try:
@@ -247,10 +372,15 @@ class RabbitBus:
                 raise  # the consumer is stopping: no ack, RabbitMQ will redeliver
             except Exception as exc:  # noqa: BLE001 - every failure goes to a retry queue or the DLQ
                 step, arg = retry.next_step(attempt, exc)
-                out = aio_pika.Message(message.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                       content_type=message.content_type, app_id=message.app_id,
-                                       message_id=message.message_id, type=message.type,
-                                       headers={**headers, "x-attempt": attempt + 1, "x-original-routing-key": key})
+                out = aio_pika.Message(
+                    message.body,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    content_type=message.content_type,
+                    app_id=message.app_id,
+                    message_id=message.message_id,
+                    type=message.type,
+                    headers={**headers, "x-attempt": attempt + 1, "x-original-routing-key": key},
+                )
                 default = channel.default_exchange
                 if step == "retry":
                     await default.publish(out, self.ns.amqp(sub.name, "retry", str(attempt)), timeout=PUBLISH_TIMEOUT)
@@ -278,9 +408,16 @@ class RabbitBus:
                 if msg is None:
                     break
                 h = dict(msg.headers or {})
-                out.append(DeadLetter(msg.body, str(h.get("x-dead-reason", "rejected by broker")),
-                                      str(h.get("x-error", "")), int(h.get("x-attempts", 0) or 0),  # type: ignore[arg-type]
-                                      str(h.get("x-original-routing-key", msg.routing_key or "")), h))
+                out.append(
+                    DeadLetter(
+                        msg.body,
+                        str(h.get("x-dead-reason", "rejected by broker")),
+                        str(h.get("x-error", "")),
+                        int(h.get("x-attempts", 0) or 0),  # type: ignore[arg-type]
+                        str(h.get("x-original-routing-key", msg.routing_key or "")),
+                        h,
+                    )
+                )
         finally:
             with contextlib.suppress(Exception):
                 await channel.close()
@@ -296,8 +433,11 @@ class RabbitBus:
                 msg = await queue.get(no_ack=False, fail=False, timeout=5)
                 if msg is None:
                     break
-                out.append(DeadLetter(msg.body, "unrouted", "no binding matched", 0, msg.routing_key or "",
-                                      dict(msg.headers or {})))
+                out.append(
+                    DeadLetter(
+                        msg.body, "unrouted", "no binding matched", 0, msg.routing_key or "", dict(msg.headers or {})
+                    )
+                )
         finally:
             with contextlib.suppress(Exception):
                 await channel.close()
@@ -318,10 +458,17 @@ class RabbitBus:
                 msg = await queue.get(no_ack=False, fail=False, timeout=5)
                 if msg is None:
                     break
-                again = aio_pika.Message(msg.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                         content_type=msg.content_type, app_id=msg.app_id,
-                                         message_id=msg.message_id, correlation_id=msg.correlation_id,
-                                         type=msg.type, timestamp=msg.timestamp, headers=msg.headers or None)
+                again = aio_pika.Message(
+                    msg.body,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    content_type=msg.content_type,
+                    app_id=msg.app_id,
+                    message_id=msg.message_id,
+                    correlation_id=msg.correlation_id,
+                    type=msg.type,
+                    timestamp=msg.timestamp,
+                    headers=msg.headers or None,
+                )
                 await self._send(again, msg.routing_key or "")
                 await msg.ack()
                 routed += 1
@@ -337,7 +484,7 @@ class RabbitBus:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.connection.close(), 5)
 
-    async def __aenter__(self) -> "RabbitBus":
+    async def __aenter__(self) -> RabbitBus:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

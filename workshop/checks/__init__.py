@@ -207,7 +207,9 @@ def expect_equal(exercise_id: str, got: object, expected: object, hint: str = ""
     fail(exercise_id, f"{message} {hint}".strip())
 
 
-def expect_isinstance(exercise_id: str, got: object, cls: type | tuple[type, ...], hint: str = "", what: str = "the result") -> None:
+def expect_isinstance(
+    exercise_id: str, got: object, cls: type | tuple[type, ...], hint: str = "", what: str = "the result"
+) -> None:
     """Fail unless ``got`` is an instance of ``cls``."""
     if isinstance(got, cls):
         return
@@ -262,8 +264,9 @@ def _crashed(exc: BaseException) -> bool:
 
 
 @contextmanager
-def trying(exercise_id: str, attempt: str, hint: Hint = "",
-           allow: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+def trying(
+    exercise_id: str, attempt: str, hint: Hint = "", allow: tuple[type[BaseException], ...] = ()
+) -> Iterator[None]:
     """Run learner code in the block; if it crashes, fail with one line naming ``attempt`` (``"f(1, 2)"``).
 
     Without an ``attempt`` the line says "your code raised …" and where. Exceptions
@@ -278,8 +281,9 @@ def trying(exercise_id: str, attempt: str, hint: Hint = "",
 
 
 @contextmanager
-def _one_line(exercise_id: str, attempt: str, hint: Hint = "",
-              allow: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+def _one_line(
+    exercise_id: str, attempt: str, hint: Hint = "", allow: tuple[type[BaseException], ...] = ()
+) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
@@ -294,8 +298,15 @@ def _call_text(fn: Callable[..., Any], args: tuple, kwargs: dict) -> str:
     return f"{getattr(fn, '__name__', 'your function')}({', '.join(shown)})"
 
 
-def call(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: Hint = "", shown: str = "",
-         allow: tuple[type[BaseException], ...] = (), **kwargs: Any) -> Any:
+def call(
+    exercise_id: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    hint: Hint = "",
+    shown: str = "",
+    allow: tuple[type[BaseException], ...] = (),
+    **kwargs: Any,
+) -> Any:
     """``fn(*args, **kwargs)`` for a plain (not async) exercise; a crash becomes one line naming the call.
 
     ``shown`` replaces the generated ``fn(args…)`` text when the arguments are unwieldy;
@@ -307,13 +318,23 @@ def call(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: Hint = "", 
         result = fn(*args, **kwargs)
     if inspect.isawaitable(result):
         close_coroutines(value=result)
-        fail(exercise_id, f"{attempt} returned a coroutine, not a value: write it as a plain `def`, "
-                          "without `async` — nothing in this exercise needs awaiting.")
+        fail(
+            exercise_id,
+            f"{attempt} returned a coroutine, not a value: write it as a plain `def`, "
+            "without `async` — nothing in this exercise needs awaiting.",
+        )
     return result
 
 
-async def acall(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: Hint = "", shown: str = "",
-                allow: tuple[type[BaseException], ...] = (), **kwargs: Any) -> Any:
+async def acall(
+    exercise_id: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    hint: Hint = "",
+    shown: str = "",
+    allow: tuple[type[BaseException], ...] = (),
+    **kwargs: Any,
+) -> Any:
     """``await fn(*args, **kwargs)`` (a plain result is taken as it is); a crash becomes one line."""
     attempt = shown or _call_text(fn, args, kwargs)
     with trying(exercise_id, attempt, hint, allow):
@@ -322,8 +343,11 @@ async def acall(exercise_id: str, fn: Callable[..., Any], *args: Any, hint: Hint
             result = await result
     if inspect.isawaitable(result):
         close_coroutines(value=result)
-        fail(exercise_id, f"{attempt} returned a coroutine, not its result: did you forget `await` "
-                          "on the line that returns it?" + (f" ({hint})" if hint and isinstance(hint, str) else ""))
+        fail(
+            exercise_id,
+            f"{attempt} returned a coroutine, not its result: did you forget `await` "
+            "on the line that returns it?" + (f" ({hint})" if hint and isinstance(hint, str) else ""),
+        )
     return result
 
 

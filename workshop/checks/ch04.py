@@ -51,8 +51,10 @@ _KNOWN = ("UserCreated", "UserActivated", "UserDeleted")
 
 def _project_crash(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and exc.args and exc.args[0] not in _KNOWN and str(exc.args[0])[:1].isupper():
-        return (f"{exc.args[0]} is an event type this view does not know: skip it (USER_STATUS.get(type) is None) "
-                "and add 1 to 'skipped'")
+        return (
+            f"{exc.args[0]} is an event type this view does not know: skip it (USER_STATUS.get(type) is None) "
+            "and add 1 to 'skipped'"
+        )
     if isinstance(exc, IndexError):
         return "a batch can be empty (nothing new): return the view as it is"
     if isinstance(exc, KeyError):
@@ -68,42 +70,98 @@ def check_project(project: Callable[[dict, list[Recorded]], dict]) -> str:
         before = copy.deepcopy(view)
         got = call("4.1", project, view, batch, shown=f"project(view, {what})", hint=_project_crash)
         expect_isinstance("4.1", got, dict, what=f"project(view, {what})", hint="return the new view as a dict")
-        expect("4.1", view == before, f"project(view, {what}) changed the view it was given; build a new dict "
-                                      "({**view, ...}) — the caller may still need the old one.")
-        expect("4.1", {"position", "statuses", "skipped"} <= set(got),
-               f"project(view, {what}) returned a view with the keys {sorted(got)}: keep "
-               "'position', 'statuses' and 'skipped'.")
+        expect(
+            "4.1",
+            view == before,
+            f"project(view, {what}) changed the view it was given; build a new dict "
+            "({**view, ...}) — the caller may still need the old one.",
+        )
+        expect(
+            "4.1",
+            {"position", "statuses", "skipped"} <= set(got),
+            f"project(view, {what}) returned a view with the keys {sorted(got)}: keep "
+            "'position', 'statuses' and 'skipped'.",
+        )
         return got
 
     view = run(copy.deepcopy(EMPTY), records, "all six records")
-    expect_equal("4.1", view.get("statuses"), FINAL["statuses"], what="the statuses",
-                 hint="UserCreated → inactive, UserActivated → active, UserDeleted → deleted.")
-    expect_equal("4.1", view.get("skipped"), 1, what="'skipped' after records 1-6 (one NewsletterSubscribed)",
-                 hint="this view knows UserCreated, UserActivated and UserDeleted; skip anything else and add 1 to "
-                      "'skipped'.")
-    expect_equal("4.1", view.get("position"), 6, what="'position' after records 1-6",
-                 hint="the checkpoint is the position of the last record handled — skipped ones included.")
-    expect_isinstance("4.1", view.get("position"), int, what="'position'",
-                      hint="a position is a whole number: record.position, as it is.")
+    expect_equal(
+        "4.1",
+        view.get("statuses"),
+        FINAL["statuses"],
+        what="the statuses",
+        hint="UserCreated → inactive, UserActivated → active, UserDeleted → deleted.",
+    )
+    expect_equal(
+        "4.1",
+        view.get("skipped"),
+        1,
+        what="'skipped' after records 1-6 (one NewsletterSubscribed)",
+        hint="this view knows UserCreated, UserActivated and UserDeleted; skip anything else and add 1 to 'skipped'.",
+    )
+    expect_equal(
+        "4.1",
+        view.get("position"),
+        6,
+        what="'position' after records 1-6",
+        hint="the checkpoint is the position of the last record handled — skipped ones included.",
+    )
+    expect_isinstance(
+        "4.1",
+        view.get("position"),
+        int,
+        what="'position'",
+        hint="a position is a whole number: record.position, as it is.",
+    )
     upto4 = run(copy.deepcopy(EMPTY), records[:4], "records 1-4, the last one NewsletterSubscribed")
-    expect_equal("4.1", upto4.get("position"), 4, what="'position' after records 1-4 (4 is an unknown type)",
-                 hint="a skipped record is handled too: move the checkpoint past it, or it comes back forever.")
+    expect_equal(
+        "4.1",
+        upto4.get("position"),
+        4,
+        what="'position' after records 1-4 (4 is an unknown type)",
+        hint="a skipped record is handled too: move the checkpoint past it, or it comes back forever.",
+    )
     rest = run(upto4, records[3:], "records 4-6 (4 again)")
-    expect_equal("4.1", rest, view, what="the view after records 1-4, then 4-6",
-                 hint="record 4 is AT the checkpoint: it was applied already — skip position <= checkpoint, "
-                      "not < (here 'skipped' counts it twice).")
+    expect_equal(
+        "4.1",
+        rest,
+        view,
+        what="the view after records 1-4, then 4-6",
+        hint="record 4 is AT the checkpoint: it was applied already — skip position <= checkpoint, "
+        "not < (here 'skipped' counts it twice).",
+    )
     again = run(view, records, "the same six records again")
-    expect_equal("4.1", again, view, what="the view after a redelivery of the same batch",
-                 hint="records at or below view['position'] were applied already: ignore them.")
+    expect_equal(
+        "4.1",
+        again,
+        view,
+        what="the view after a redelivery of the same batch",
+        hint="records at or below view['position'] were applied already: ignore them.",
+    )
     halves = run(run(copy.deepcopy(EMPTY), records[:3], "records 1-3"), records[1:], "records 2-6 (2 and 3 again)")
-    expect_equal("4.1", halves, view, what="the view after two overlapping batches",
-                 hint="an overlapping batch must not apply anything twice (compare each position with the checkpoint).")
+    expect_equal(
+        "4.1",
+        halves,
+        view,
+        what="the view after two overlapping batches",
+        hint="an overlapping batch must not apply anything twice (compare each position with the checkpoint).",
+    )
     old = run(view, records[:3], "records 1-3 again, after 1-6")
-    expect_equal("4.1", old.get("position"), 6, what="'position' after an old batch (1-3) redelivered after 1-6",
-                 hint="a checkpoint never moves backwards: a redelivered old batch changes nothing, position "
-                      "included (move it only for a record you handle).")
-    expect_equal("4.1", old, view, what="the view after an old batch (1-3) redelivered after 1-6",
-                 hint="records at or below the checkpoint were applied already: an old batch changes nothing.")
+    expect_equal(
+        "4.1",
+        old.get("position"),
+        6,
+        what="'position' after an old batch (1-3) redelivered after 1-6",
+        hint="a checkpoint never moves backwards: a redelivered old batch changes nothing, position "
+        "included (move it only for a record you handle).",
+    )
+    expect_equal(
+        "4.1",
+        old,
+        view,
+        what="the view after an old batch (1-3) redelivered after 1-6",
+        hint="records at or below the checkpoint were applied already: an old batch changes nothing.",
+    )
     empty = run(view, [], "an empty batch")
     expect_equal("4.1", empty, view, what="the view after an empty batch", hint="nothing new: nothing changes.")
     return "replays change nothing, unknown types are counted, the checkpoint moves with the batch"
@@ -111,10 +169,13 @@ def check_project(project: Callable[[dict, list[Recorded]], dict]) -> str:
 
 # --- 4.2 -----------------------------------------------------------------------------------
 
+
 def _cache_crash(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and exc.args and exc.args[0] in ("alice", "nobody", "bob"):
-        return (f"there is no floor (or cache entry) for {exc.args[0]!r} yet: a user no event has touched has "
-                "floor 0 — floors.get(user_id, 0), cache.get(user_id)")
+        return (
+            f"there is no floor (or cache entry) for {exc.args[0]!r} yet: a user no event has touched has "
+            "floor 0 — floors.get(user_id, 0), cache.get(user_id)"
+        )
     if isinstance(exc, (TypeError, KeyError)) and "None" in str(exc):
         return "load() returns None for an unknown user: return None, and don't cache it"
     return "cache maps user_id → row (a dict with 'version'); floors maps user_id → the newest version seen"
@@ -134,8 +195,16 @@ def check_cache(cached_user: Callable[..., dict | None], raise_floor: Callable[[
     floors: dict[str, int] = {}
 
     def read(what: str = "", user: str = "alice") -> dict | None:
-        return call("4.2", cached_user, cache, floors, user, load, hint=_cache_crash,
-                    shown=f"cached_user(cache, floors, {user!r}, load){what}")
+        return call(
+            "4.2",
+            cached_user,
+            cache,
+            floors,
+            user,
+            load,
+            hint=_cache_crash,
+            shown=f"cached_user(cache, floors, {user!r}, load){what}",
+        )
 
     def feed_in(event: Event, what: str) -> None:
         call("4.2", raise_floor, floors, event, shown=f"raise_floor(floors, {what})", hint=_cache_crash)
@@ -144,53 +213,99 @@ def check_cache(cached_user: Callable[..., dict | None], raise_floor: Callable[[
     expect_equal("4.2", first, rows["alice"], what="the first answer", hint="on a miss, load the row and return it.")
     expect("4.2", "alice" in cache, "after a miss, put the loaded row in the cache (cache[user_id] = row).")
     read(" a second time")
-    expect_equal("4.2", loads, ["alice"], what="the calls to load()",
-                 hint="the second read should come from the cache: load() only on a miss.")
+    expect_equal(
+        "4.2",
+        loads,
+        ["alice"],
+        what="the calls to load()",
+        hint="the second read should come from the cache: load() only on a miss.",
+    )
 
     changed = users.EmailUpdated("alice", email="alice@wonderland.example").replace(version=2)
     rows["alice"] = {"user_id": "alice", "email": "alice@wonderland.example", "version": 2}
     feed_in(changed, "EmailUpdated v2")
-    expect_equal("4.2", floors.get("alice"), 2, what="floors['alice'] after EmailUpdated v2",
-                 hint="the floor is the newest version the feed has shown for that user (event.aggregate_id → "
-                      "event.version).")
+    expect_equal(
+        "4.2",
+        floors.get("alice"),
+        2,
+        what="floors['alice'] after EmailUpdated v2",
+        hint="the floor is the newest version the feed has shown for that user (event.aggregate_id → event.version).",
+    )
     feed_in(changed.replace(version=1), "an older v1 again")
-    expect_equal("4.2", floors.get("alice"), 2, what="floors['alice'] after a late v1",
-                 hint="a floor never goes down: keep the larger version.")
+    expect_equal(
+        "4.2",
+        floors.get("alice"),
+        2,
+        what="floors['alice'] after a late v1",
+        hint="a floor never goes down: keep the larger version.",
+    )
     got = read(" after EmailUpdated v2")
-    expect_equal("4.2", (got or {}).get("email"), "alice@wonderland.example", what="the email after the change",
-                 hint="a cached row whose version is below the floor is stale: load it again.")
-    expect_equal("4.2", (cache.get("alice") or {}).get("version"), 2, what="the cached version after reloading v2",
-                 hint="put the reloaded row in the cache, or every later read loads it again.")
+    expect_equal(
+        "4.2",
+        (got or {}).get("email"),
+        "alice@wonderland.example",
+        what="the email after the change",
+        hint="a cached row whose version is below the floor is stale: load it again.",
+    )
+    expect_equal(
+        "4.2",
+        (cache.get("alice") or {}).get("version"),
+        2,
+        what="the cached version after reloading v2",
+        hint="put the reloaded row in the cache, or every later read loads it again.",
+    )
     loads.clear()
     read(" again, its cached v2 at the floor 2")
-    expect_equal("4.2", loads, [], what="the calls to load() for an entry whose version equals the floor",
-                 hint="an entry AT the floor is fresh: reload only when its version is below it (<, not <=).")
+    expect_equal(
+        "4.2",
+        loads,
+        [],
+        what="the calls to load() for an entry whose version equals the floor",
+        hint="an entry AT the floor is fresh: reload only when its version is below it (<, not <=).",
+    )
 
     cache["alice"] = {"user_id": "alice", "email": "alice@example.org", "version": 1}  # a slow reader, too late
     got = read(" after a late write of v1")
-    expect_equal("4.2", (got or {}).get("version"), 2, what="the version served after a stale entry was cached late",
-                 hint="compare the entry's version with the floor every time you read the cache.")
+    expect_equal(
+        "4.2",
+        (got or {}).get("version"),
+        2,
+        what="the version served after a stale entry was cached late",
+        hint="compare the entry's version with the floor every time you read the cache.",
+    )
 
     renamed = users.EmailUpdated("alice", email="alice@hargreaves.example").replace(version=3)
     rows["alice"] = {"user_id": "alice", "email": "alice@hargreaves.example", "version": 3}
     feed_in(renamed, "EmailUpdated v3, a later change")
-    expect_equal("4.2", floors.get("alice"), 3, what="floors['alice'] after a later EmailUpdated v3",
-                 hint="the floor must rise with every newer version (max(old, new)), not be set once "
-                      "(setdefault keeps the first).")
+    expect_equal(
+        "4.2",
+        floors.get("alice"),
+        3,
+        what="floors['alice'] after a later EmailUpdated v3",
+        hint="the floor must rise with every newer version (max(old, new)), not be set once "
+        "(setdefault keeps the first).",
+    )
     got = read(" after EmailUpdated v3")
-    expect_equal("4.2", (got or {}).get("email"), "alice@hargreaves.example", what="the email after the second change",
-                 hint="every newer version makes the cached row stale again.")
+    expect_equal(
+        "4.2",
+        (got or {}).get("email"),
+        "alice@hargreaves.example",
+        what="the email after the second change",
+        hint="every newer version makes the cached row stale again.",
+    )
 
-    feed_in(users.UserCreated("bob", "Bob", "Builder", "bob@example.org").replace(version=1),
-            "UserCreated v1 for bob, whom nobody read yet")
+    feed_in(
+        users.UserCreated("bob", "Bob", "Builder", "bob@example.org").replace(version=1),
+        "UserCreated v1 for bob, whom nobody read yet",
+    )
     missing = read(user="nobody")
     expect_equal("4.2", missing, None, what="the answer for an unknown user", hint="load() returns None: return None.")
-    expect("4.2", "nobody" not in cache or cache["nobody"] is None,
-           "don't cache a miss as if it were a user.")
+    expect("4.2", "nobody" not in cache or cache["nobody"] is None, "don't cache a miss as if it were a user.")
     return "repeats come from the cache, and no entry older than an event is ever served"
 
 
 # --- 4.3 -----------------------------------------------------------------------------------
+
 
 class _View:
     def __init__(self) -> None:
@@ -246,30 +361,59 @@ async def check_rebuild(rebuild: Callable[..., Any]) -> str:
     start = await memory.head()
     store = _WatchedStore(memory, users.UserCreated("late", "Late", "Comer", "late@example.org"))
     view = _View()
-    got = await acall("4.3", rebuild, store, view, 10, shown=f"await rebuild(store, view, batch=10) on {start} events",
-                      hint=_rebuild_crash)
+    got = await acall(
+        "4.3",
+        rebuild,
+        store,
+        view,
+        10,
+        shown=f"await rebuild(store, view, batch=10) on {start} events",
+        hint=_rebuild_crash,
+    )
     expect("4.3", store.reads, "rebuild() never called store.read_all(): read the feed from position 0.")
-    expect("4.3", all(limit <= 10 for _, limit in store.reads),
-           f"read_all() was asked for more than `batch` events at once ({store.reads[:3]}…): pass limit=batch.")
+    expect(
+        "4.3",
+        all(limit <= 10 for _, limit in store.reads),
+        f"read_all() was asked for more than `batch` events at once ({store.reads[:3]}…): pass limit=batch.",
+    )
     expect_equal("4.3", store.reads[0][0], 0, what="the first read's `after`", hint="a rebuild starts at position 0.")
     for (after, _), previous in zip(store.reads[1:], store.returned):
         if previous and after != previous:
-            fail("4.3", f"a read returned up to position {previous}, and the next asked for after={after}: "
-                        "`after` is the last position you applied (read_all(after=p) starts at p + 1)"
-                        + (" — +1 skips an event per batch." if after == previous + 1 else "."))
+            fail(
+                "4.3",
+                f"a read returned up to position {previous}, and the next asked for after={after}: "
+                "`after` is the last position you applied (read_all(after=p) starts at p + 1)"
+                + (" — +1 skips an event per batch." if after == previous + 1 else "."),
+            )
     head = await memory.head()
     if len(store.reads) == 1 and view.position < head:
-        fail("4.3", f"rebuild() read once ({store.returned[0]} of {start} events) and stopped: read_all() gives at "
-                    "most `limit` events per call — keep reading, after the last position, until it returns [].")
+        fail(
+            "4.3",
+            f"rebuild() read once ({store.returned[0]} of {start} events) and stopped: read_all() gives at "
+            "most `limit` events per call — keep reading, after the last position, until it returns [].",
+        )
     if view.position < head and store.returned and store.returned[-1] != 0:
-        fail("4.3", f"rebuild() stopped at position {view.position} after a read that still returned events: "
-                    f"event {head} was appended during the rebuild — stop only when read_all() returns [] "
-                    "(a short batch is not the end, nor is the head you saw at the start).")
-    expect_equal("4.3", view.position, head, what="the view's position at the end",
-                 hint=f"keep reading until read_all() returns nothing — the event appended during the rebuild "
-                      f"(position {head}) must be in the new view too.")
+        fail(
+            "4.3",
+            f"rebuild() stopped at position {view.position} after a read that still returned events: "
+            f"event {head} was appended during the rebuild — stop only when read_all() returns [] "
+            "(a short batch is not the end, nor is the head you saw at the start).",
+        )
+    expect_equal(
+        "4.3",
+        view.position,
+        head,
+        what="the view's position at the end",
+        hint=f"keep reading until read_all() returns nothing — the event appended during the rebuild "
+        f"(position {head}) must be in the new view too.",
+    )
     expect_equal("4.3", view.statuses.get("late"), "inactive", what="the user created during the rebuild")
-    expect_equal("4.3", len(view.statuses), 26, what="the number of users in the rebuilt view",
-                 hint="apply every record of every batch, in order.")
+    expect_equal(
+        "4.3",
+        len(view.statuses),
+        26,
+        what="the number of users in the rebuilt view",
+        hint="apply every record of every batch, in order.",
+    )
     expect_equal("4.3", got, head, what="rebuild()'s result", hint="return the last position applied.")
     return f"{head} events in batches of 10, including one appended while it ran"

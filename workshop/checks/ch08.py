@@ -46,8 +46,11 @@ async def _wait(fn: Callable[..., Any], replica: Any, position: int, timeout: fl
             got = await acall("8.1", fn, replica, position, timeout, shown=shown, allow=(TimeoutError,))
     except TimeoutError:
         if deadline.expired():
-            fail("8.1", f"{shown} was still waiting {timeout + HANG:g} s later: every wait needs a deadline "
-                        "(use workshop.waiting.until(..., timeout=timeout))")
+            fail(
+                "8.1",
+                f"{shown} was still waiting {timeout + HANG:g} s later: every wait needs a deadline "
+                "(use workshop.waiting.until(..., timeout=timeout))",
+            )
         raise
     return got, time.monotonic() - start
 
@@ -57,8 +60,13 @@ async def check_wait_for_position(wait_for_position: Callable[..., Any]) -> str:
     # 1. already there: answer at once
     replica = await _replica(5)
     got, _ = await _wait(wait_for_position, replica, 3, 2.0, "wait_for_position(<replica at 5>, 3, timeout=2)")
-    expect_equal("8.1", got, 5, what="wait_for_position(<replica at 5>, 3, timeout=2)",
-                 hint="return the replica's head once it is at or past the position (here it already is)")
+    expect_equal(
+        "8.1",
+        got,
+        5,
+        what="wait_for_position(<replica at 5>, 3, timeout=2)",
+        hint="return the replica's head once it is at or past the position (here it already is)",
+    )
 
     # 2. behind, catches up 0.3 s later: wait, then answer
     replica = await _replica(2)
@@ -67,15 +75,24 @@ async def check_wait_for_position(wait_for_position: Callable[..., Any]) -> str:
     try:
         got, _ = await _wait(wait_for_position, replica, 6, 2.0, shown)
     except TimeoutError:
-        fail("8.1", f"{shown} raised TimeoutError although the replica reached 6 after about 0.3 s: "
-                    "compare with >= (a replica exactly at the position has it)")
+        fail(
+            "8.1",
+            f"{shown} raised TimeoutError although the replica reached 6 after about 0.3 s: "
+            "compare with >= (a replica exactly at the position has it)",
+        )
     finally:
         task.cancel()
-    expect("8.1", isinstance(got, int) and not isinstance(got, bool),
-           f"{shown} returned {got!r}: return the replica's head (an int), e.g. await replica.head()")
-    expect("8.1", got >= 6,
-           f"{shown} returned {got} — before the replica had position 6: that read would miss your own "
-           "write. Poll replica.head() until it is >= position")
+    expect(
+        "8.1",
+        isinstance(got, int) and not isinstance(got, bool),
+        f"{shown} returned {got!r}: return the replica's head (an int), e.g. await replica.head()",
+    )
+    expect(
+        "8.1",
+        got >= 6,
+        f"{shown} returned {got} — before the replica had position 6: that read would miss your own "
+        "write. Poll replica.head() until it is >= position",
+    )
 
     # 3. never gets there: raise TimeoutError after about `timeout`
     replica = await _replica(2)
@@ -84,11 +101,15 @@ async def check_wait_for_position(wait_for_position: Callable[..., Any]) -> str:
         got, took = await _wait(wait_for_position, replica, 4, 0.5, shown)
     except TimeoutError:
         return "it waits for the replica, answers with its head, and gives up with TimeoutError after the timeout"
-    fail("8.1", f"{shown} returned {got!r} after {took:.1f} s, but the replica never got there: raise "
-                "TimeoutError (workshop.waiting.until does) instead of answering with an older state")
+    fail(
+        "8.1",
+        f"{shown} returned {got!r} after {took:.1f} s, but the replica never got there: raise "
+        "TimeoutError (workshop.waiting.until does) instead of answering with an older state",
+    )
 
 
 # --- 8.2 -------------------------------------------------------------------------------------
+
 
 def _feed(*positions: int, ids: list[str] | None = None) -> list[Recorded]:
     ids = ids or [f"e{p}" for p in positions]
@@ -96,29 +117,37 @@ def _feed(*positions: int, ids: list[str] | None = None) -> list[Recorded]:
 
 
 CASES: list[tuple[str, list[str], list[Recorded], dict[str, list]]] = [
-    ("a clean feed 1..4", ["e1", "e2", "e3", "e4"], _feed(1, 2, 3, 4),
-     {"lost": [], "doubled": [], "gaps": []}),
-    ("e3 acknowledged, not in the feed", ["e1", "e2", "e3"], _feed(1, 2),
-     {"lost": ["e3"], "doubled": [], "gaps": []}),
-    ("the feed jumps from 2 to 5", ["e1", "e2", "e5"], _feed(1, 2, 5),
-     {"lost": [], "doubled": [], "gaps": [(2, 5)]}),
-    ("the feed starts at position 3", [], _feed(3, 4),
-     {"lost": [], "doubled": [], "gaps": [(0, 3)]}),
-    ("e1 at positions 1 and 3", ["e1", "e2"], _feed(1, 2, 3, ids=["e1", "e2", "e1"]),
-     {"lost": [], "doubled": ["e1"], "gaps": []}),
-    ("a feed that is not in position order", ["e1", "e2", "e3"], list(reversed(_feed(1, 2, 3))),
-     {"lost": [], "doubled": [], "gaps": []}),
-    ("e2 acknowledged twice (a retried append)", ["e1", "e2", "e2"], _feed(1, 2),
-     {"lost": [], "doubled": [], "gaps": []}),
+    ("a clean feed 1..4", ["e1", "e2", "e3", "e4"], _feed(1, 2, 3, 4), {"lost": [], "doubled": [], "gaps": []}),
+    ("e3 acknowledged, not in the feed", ["e1", "e2", "e3"], _feed(1, 2), {"lost": ["e3"], "doubled": [], "gaps": []}),
+    ("the feed jumps from 2 to 5", ["e1", "e2", "e5"], _feed(1, 2, 5), {"lost": [], "doubled": [], "gaps": [(2, 5)]}),
+    ("the feed starts at position 3", [], _feed(3, 4), {"lost": [], "doubled": [], "gaps": [(0, 3)]}),
+    (
+        "e1 at positions 1 and 3",
+        ["e1", "e2"],
+        _feed(1, 2, 3, ids=["e1", "e2", "e1"]),
+        {"lost": [], "doubled": ["e1"], "gaps": []},
+    ),
+    (
+        "a feed that is not in position order",
+        ["e1", "e2", "e3"],
+        list(reversed(_feed(1, 2, 3))),
+        {"lost": [], "doubled": [], "gaps": []},
+    ),
+    (
+        "e2 acknowledged twice (a retried append)",
+        ["e1", "e2", "e2"],
+        _feed(1, 2),
+        {"lost": [], "doubled": [], "gaps": []},
+    ),
 ]
 
 HINTS = {
     "lost": "lost = acknowledged event ids that are not in the feed (each once, sorted); "
-            "an event in the feed twice is doubled, not lost",
+    "an event in the feed twice is doubled, not lost",
     "doubled": "doubled = event ids that appear in the feed more than once (sorted) — "
-               "count the feed, not the acknowledgements",
+    "count the feed, not the acknowledgements",
     "gaps": "gaps = (position before, next position) wherever the next position is not previous + 1 — "
-            "the feed starts after 0, and sort it by position first",
+    "the feed starts after 0, and sort it by position first",
 }
 
 
@@ -126,8 +155,14 @@ HINTS = {
 def check_audit_feed(audit_feed: Callable[[list[str], list[Recorded]], dict]) -> str:
     for what, acked, feed, expected in CASES:
         shown = f"audit_feed(<{what}>)"
-        got = call("8.2", audit_feed, list(acked), list(feed), shown=shown,
-                   hint="feed holds Recorded(position, event): use record.position and record.event.event_id")
+        got = call(
+            "8.2",
+            audit_feed,
+            list(acked),
+            list(feed),
+            shown=shown,
+            hint="feed holds Recorded(position, event): use record.position and record.event.event_id",
+        )
         expect_isinstance("8.2", got, dict, what=shown, hint="return {'lost': [...], 'doubled': [...], 'gaps': [...]}")
         for key in ("lost", "doubled", "gaps"):
             expect("8.2", key in got, f"{shown} has no {key!r} key: return a dict with 'lost', 'doubled' and 'gaps'")

@@ -24,12 +24,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["close_coroutines", "explain", "known_hint", "learner_frame", "summary", "unawaited_note", "unawaited_recorded"]
+__all__ = [
+    "close_coroutines",
+    "explain",
+    "known_hint",
+    "learner_frame",
+    "summary",
+    "unawaited_note",
+    "unawaited_recorded",
+]
 
 FORGOT_AWAIT = "that is a coroutine, not its result: did you forget `await` in front of an async call?"
 
 _PACKAGE = str(Path(__file__).resolve().parent.parent)
-_LIBRARIES = tuple({str(Path(sysconfig.get_paths()[k]).resolve()) for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+_LIBRARIES = tuple(
+    {str(Path(sysconfig.get_paths()[k]).resolve()) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
 _REDIS_INPUT = re.compile(r"Invalid input of type: '(\w+)'")
 _JSON_INPUT = re.compile(r"Object of type (\w+) is not JSON serializable")
 
@@ -128,8 +138,13 @@ def unawaited_recorded() -> Iterator[list[warnings.WarningMessage]]:
 
 def unawaited_note(caught: list[warnings.WarningMessage]) -> str:
     """``a coroutine (charge) was never awaited: did you forget an `await`?`` if one was recorded, else ''."""
-    names = sorted({str(w.message).split("'")[1].rsplit(".", 1)[-1]
-                    for w in caught if _unawaited(w) and str(w.message).count("'") >= 2})
+    names = sorted(
+        {
+            str(w.message).split("'")[1].rsplit(".", 1)[-1]
+            for w in caught
+            if _unawaited(w) and str(w.message).count("'") >= 2
+        }
+    )
     if not names:
         return ""
     return f"a coroutine ({', '.join(names)}) was never awaited: did you forget an `await`?"

@@ -39,8 +39,23 @@ from typing import Any
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event
 
-__all__ = ["EXERCISE_CHECKED", "OUTCOMES", "STREAM", "ExerciseProgress", "arecord", "checked", "enabled",
-           "evolve", "namespace_of", "project", "read", "record", "show", "stuck", "table"]
+__all__ = [
+    "EXERCISE_CHECKED",
+    "OUTCOMES",
+    "STREAM",
+    "ExerciseProgress",
+    "arecord",
+    "checked",
+    "enabled",
+    "evolve",
+    "namespace_of",
+    "project",
+    "read",
+    "record",
+    "show",
+    "stuck",
+    "table",
+]
 
 EXERCISE_CHECKED = "ExerciseChecked"
 STREAM = "progress"
@@ -50,6 +65,7 @@ DEADLINE = 5.0  # seconds a recording may take before it is given up
 
 
 # --- the event and the projection (pure) ---------------------------------------------------
+
 
 def checked(exercise: str, outcome: str, hint: str = "") -> Event:
     """The event of one check run."""
@@ -87,9 +103,15 @@ def evolve(state: dict[str, ExerciseProgress], event: Event) -> dict[str, Exerci
     exercise, outcome = str(event.data.get("exercise", "?")), event.data.get("outcome")
     before = state.get(exercise, ExerciseProgress(exercise))
     passed = outcome == "passed"
-    after = replace(before, attempts=before.attempts + 1, done=before.done or passed,
-                    failures_in_a_row=0 if passed else before.failures_in_a_row + 1,
-                    last_outcome=str(outcome), last_hint=str(event.data.get("hint", "")), last_at=event.when)
+    after = replace(
+        before,
+        attempts=before.attempts + 1,
+        done=before.done or passed,
+        failures_in_a_row=0 if passed else before.failures_in_a_row + 1,
+        last_outcome=str(outcome),
+        last_hint=str(event.data.get("hint", "")),
+        last_at=event.when,
+    )
     return {**state, exercise: after}
 
 
@@ -124,6 +146,7 @@ def table(progress: dict[str, ExerciseProgress], hint_width: int = 90) -> str:
 
 
 # --- where the events live -------------------------------------------------------------------
+
 
 def namespace_of(s: Settings | None = None) -> Namespace:
     """The learner's progress namespace: ``<namespace>_progress`` (``ws_alice_progress``)."""
@@ -189,6 +212,7 @@ async def show(s: Settings | None = None) -> dict[str, ExerciseProgress]:
 
 
 # --- recording from a check --------------------------------------------------------------------
+
 
 def enabled() -> bool:
     """Record check runs? ``WORKSHOP_PROGRESS=on/off``; by default only inside a Jupyter kernel."""

@@ -67,8 +67,9 @@ class ClassroomAuthenticator(NativeAuthenticator):
             password = first_password(Path(os.environ["WORKSHOP_CLASSROOM_DIR"]), name)
             if password is None:
                 return None
-            info = UserInfo(username=name, password=bcrypt.hashpw(password.encode(), bcrypt.gensalt()),
-                            is_authorized=True)
+            info = UserInfo(
+                username=name, password=bcrypt.hashpw(password.encode(), bcrypt.gensalt()), is_authorized=True
+            )
             self.db.add(info)
             self.db.commit()
         return info
@@ -77,5 +78,9 @@ class ClassroomAuthenticator(NativeAuthenticator):
         return None  # sign-up is off: no account is ever created from a form
 
     def get_handlers(self, app):
-        return [(r"/authorize", AuthorizationAreaHandler), (r"/authorize/([^/]*)", ToggleAuthorizationHandler),
-                (r"/change-password", ChangePasswordHandler), (r"/change-password/([^/]+)", ChangePasswordAdminHandler)]
+        return [
+            (r"/authorize", AuthorizationAreaHandler),
+            (r"/authorize/([^/]*)", ToggleAuthorizationHandler),
+            (r"/change-password", ChangePasswordHandler),
+            (r"/change-password/([^/]+)", ChangePasswordAdminHandler),
+        ]

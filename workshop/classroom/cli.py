@@ -28,7 +28,9 @@ from workshop.errors import WorkshopError
 
 def up(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
-        raise WorkshopError("run it as root: each learner gets a Unix account of their own (sudo .venv/bin/workshop classroom up ...)")
+        raise WorkshopError(
+            "run it as root: each learner gets a Unix account of their own (sudo .venv/bin/workshop classroom up ...)"
+        )
     admin, directory = settings(), hubs.state_dir()
     names = sorted(set(class_names(args.learners)) | set(Roster(directory).names()))
     prov.prepare(admin)
@@ -38,21 +40,32 @@ def up(args: argparse.Namespace) -> int:
     for door in doors:
         print("open door:", door)
     if doors and not args.accept_open_services:
-        raise WorkshopError("learners could step around their accounts or take a shared server down (above); fix it, "
-                            "or pass --accept-open-services on a machine only you use")
+        raise WorkshopError(
+            "learners could step around their accounts or take a shared server down (above); fix it, "
+            "or pass --accept-open-services on a machine only you use"
+        )
     for learner in learners:
         prov.provision(admin, learner)
     print(f"provisioned {len(names)} learners: PostgreSQL role + database, RabbitMQ vhost + user, Redis ACL user each")
     running = (directory / "classroom.json").is_file() and hubs.Hub(directory).alive()
     if not running:  # a running hub keeps its ports; it reads the class list at each login
-        hubs.write_config(directory, names, ip=args.ip, port=args.port, authenticator=args.authenticator,
-                          mem_limit=args.mem_limit, idle_timeout=args.idle_timeout)
+        hubs.write_config(
+            directory,
+            names,
+            ip=args.ip,
+            port=args.port,
+            authenticator=args.authenticator,
+            mem_limit=args.mem_limit,
+            idle_timeout=args.idle_timeout,
+        )
     hub = hubs.start(directory)
     hub.add_users(names)
     print(f"JupyterHub is up at {hub.url} (log {directory / 'hub.log'})")
     if args.authenticator == "native":
-        print(f"first passwords to hand out: {hubs.write_passwords(directory)} (learners change theirs at "
-              f"{hub.url}/hub/change-password; no sign-up)")
+        print(
+            f"first passwords to hand out: {hubs.write_passwords(directory)} (learners change theirs at "
+            f"{hub.url}/hub/change-password; no sign-up)"
+        )
     return 0
 
 
@@ -82,9 +95,11 @@ def status(args: argparse.Namespace) -> int:
 
     for name, size in sizes.items():
         if size["over"]:
-            print(f"{name}: PostgreSQL database {size['mib']:.0f} MiB, over the {CAPS.size_limit_mib} MiB limit: "
-                  f"{'frozen (cannot log in; data kept)' if size['frozen'] else 'not frozen'} — "
-                  f"workshop classroom reset {name} empties it and lets {name} in again")
+            print(
+                f"{name}: PostgreSQL database {size['mib']:.0f} MiB, over the {CAPS.size_limit_mib} MiB limit: "
+                f"{'frozen (cannot log in; data kept)' if size['frozen'] else 'not frozen'} — "
+                f"workshop classroom reset {name} empties it and lets {name} in again"
+            )
     return 0
 
 
@@ -136,13 +151,18 @@ def remove(args: argparse.Namespace) -> int:
 
 def down(args: argparse.Namespace) -> int:
     stopped = hubs.stop(hubs.state_dir())
-    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running") + " (PostgreSQL, RabbitMQ, Redis left running)")
+    print(
+        "stopped: "
+        + (", ".join(stopped) if stopped else "nothing was running")
+        + " (PostgreSQL, RabbitMQ, Redis left running)"
+    )
     return 0
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="workshop classroom", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="workshop classroom", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("up", help="provision the learners and start JupyterHub")
     p.add_argument("--learners", required=True, help="a number (s01…sNN) or names separated by commas")
@@ -158,8 +178,10 @@ def main(argv: list[str]) -> int:
     p = sub.add_parser("passwords", help="write hub-passwords.txt (adding --learners to the roster first)")
     p.add_argument("--learners", default="", help="a number or names separated by commas (optional)")
     p.set_defaults(func=passwords)
-    for name, func, text in (("reset", reset, "empty one learner's namespace"),
-                             ("remove", remove, "delete one learner entirely")):
+    for name, func, text in (
+        ("reset", reset, "empty one learner's namespace"),
+        ("remove", remove, "delete one learner entirely"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("name")
         p.set_defaults(func=func)

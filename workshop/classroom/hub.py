@@ -7,14 +7,12 @@ credentials, JupyterHub's sqlite database and ``hub.log``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,8 @@ import requests
 
 from workshop.config import state_dir as state_dir_of_workshop
 from workshop.errors import WorkshopError
+from workshop.process import Server, free_port
+from workshop.waiting import WaitTimeout, until_sync
 
 PROXY_PACKAGE = Path(__file__).with_name("proxy")
 CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
@@ -30,12 +30,6 @@ CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
 def state_dir() -> Path:
 
     return Path(os.environ.get("WORKSHOP_CLASSROOM_DIR") or state_dir_of_workshop() / "classroom")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def proxy_command(install: bool = True) -> Path:
@@ -70,14 +64,24 @@ def learner_python() -> str:
     if not python.exists():
         system = Path("/usr/bin") / version
         if not system.exists():
-            raise WorkshopError(f"the learners cannot run {real} and there is no /usr/bin/{version}: install the course "
-                                "in a venv every user can read (docs/classroom.md)")
-        subprocess.run([str(system), "-m", "venv", "--without-pip", str(runtime)], check=True, capture_output=True, timeout=60)
+            raise WorkshopError(
+                f"the learners cannot run {real} and there is no /usr/bin/{version}: install the course "
+                "in a venv every user can read (docs/classroom.md)"
+            )
+        subprocess.run(
+            [str(system), "-m", "venv", "--without-pip", str(runtime)], check=True, capture_output=True, timeout=60
+        )
         site = runtime / "lib" / version / "site-packages"
-        (site / "workshop_course.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+        (site / "workshop_course.pth").write_text(
+            f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n"
+        )
         # redis-py needs the async-timeout backport below Python 3.11.3 (Debian 12 has 3.11.2)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(site), "async-timeout"],
-                       check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(site), "async-timeout"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     return str(python)
 
 
@@ -114,9 +118,18 @@ def write_passwords(directory: Path) -> Path:
     return path
 
 
-def write_config(directory: Path, learners: list[str], *, ip: str = "127.0.0.1", port: int = 0,
-                 authenticator: str = "native", mem_limit: str = "3G", cpu_limit: float = 1.0,
-                 idle_timeout: int = 3600, nproc_limit: int = 512) -> dict[str, Any]:
+def write_config(
+    directory: Path,
+    learners: list[str],
+    *,
+    ip: str = "127.0.0.1",
+    port: int = 0,
+    authenticator: str = "native",
+    mem_limit: str = "3G",
+    cpu_limit: float = 1.0,
+    idle_timeout: int = 3600,
+    nproc_limit: int = 512,
+) -> dict[str, Any]:
     """Write ``classroom.json`` and the secrets JupyterHub's config reads; returns the settings."""
     from workshop.config import repo_root
 
@@ -128,10 +141,20 @@ def write_config(directory: Path, learners: list[str], *, ip: str = "127.0.0.1",
     if instructor in learners:
         raise WorkshopError(f"{instructor!r} is the instructor's hub account: give that learner another name")
     conf = {
-        "ip": ip, "port": port or free_port(), "hub_port": free_port(), "proxy_api_port": free_port(),
-        "proxy": str(proxy_command()), "python": learner_python(), "learners": sorted(learners), "authenticator": authenticator,
-        "admins": [instructor], "mem_limit": mem_limit, "cpu_limit": cpu_limit, "idle_timeout": idle_timeout,
-        "nproc_limit": nproc_limit, "repo": str(repo_root()),
+        "ip": ip,
+        "port": port or free_port(),
+        "hub_port": free_port(),
+        "proxy_api_port": free_port(),
+        "proxy": str(proxy_command()),
+        "python": learner_python(),
+        "learners": sorted(learners),
+        "authenticator": authenticator,
+        "admins": [instructor],
+        "mem_limit": mem_limit,
+        "cpu_limit": cpu_limit,
+        "idle_timeout": idle_timeout,
+        "nproc_limit": nproc_limit,
+        "repo": str(repo_root()),
     }
     (directory / "classroom.json").write_text(json.dumps(conf, indent=2) + "\n")
     return conf
@@ -145,7 +168,9 @@ class Hub:
         if not (directory / "classroom.json").is_file():
             raise WorkshopError(f"no class in {directory} yet: workshop classroom up --learners ...")
         self.conf = json.loads((directory / "classroom.json").read_text())
-        self.url = f"http://{'127.0.0.1' if self.conf['ip'] in ('0.0.0.0', '') else self.conf['ip']}:{self.conf['port']}"
+        self.url = (
+            f"http://{'127.0.0.1' if self.conf['ip'] in ('0.0.0.0', '') else self.conf['ip']}:{self.conf['port']}"
+        )
         self.session = requests.Session()
         self.session.headers["Authorization"] = "token " + (directory / "api_token").read_text().strip()
 
@@ -153,7 +178,9 @@ class Hub:
         try:
             resp = self.session.request(method, f"{self.url}/hub/api{path}", timeout=timeout, **kw)
         except requests.RequestException as exc:
-            raise WorkshopError(f"the hub at {self.url} did not answer ({type(exc).__name__}): is it up? (workshop classroom status)") from None
+            raise WorkshopError(
+                f"the hub at {self.url} did not answer ({type(exc).__name__}): is it up? (workshop classroom status)"
+            ) from None
         if resp.status_code >= 400:
             raise WorkshopError(f"hub API {method} {path}: {resp.status_code} {resp.text[:200]}")
         return resp.json() if resp.content else None
@@ -174,19 +201,25 @@ class Hub:
         """Start ``name``'s server and wait until it answers; returns its URL."""
         if not (self.api("GET", f"/users/{name}").get("servers", {}).get("", {}) or {}).get("ready"):
             self.api("POST", f"/users/{name}/server", timeout=timeout)  # answers when started, or 202 after ~10 s
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def ready() -> str | None:
             server = self.api("GET", f"/users/{name}").get("servers", {}).get("")
-            if server and server.get("ready"):
-                return self.url + server["url"]
-            time.sleep(0.5)
-        raise WorkshopError(f"{name}'s server was not ready within {timeout:g} s: see {self.directory / 'hub.log'}")
+            return self.url + server["url"] if server and server.get("ready") else None
+
+        try:
+            return until_sync(ready, timeout=timeout, every=0.5, what=f"{name}'s server to be ready")
+        except WaitTimeout as exc:
+            raise WorkshopError(f"{exc}: see {self.directory / 'hub.log'}") from None
 
     def stop_server(self, name: str, timeout: float = 60) -> None:
         self.api("DELETE", f"/users/{name}/server")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.api("GET", f"/users/{name}").get("servers"):
-            time.sleep(0.5)
+        with contextlib.suppress(WaitTimeout):  # `down` goes on with the others; the hub's log says why
+            until_sync(
+                lambda: not self.api("GET", f"/users/{name}").get("servers"),
+                timeout=timeout,
+                every=0.5,
+                what=f"{name}'s server to stop",
+            )
 
     def user_api(self, name: str, path: str, timeout: float = 10) -> Any:
         """GET on ``name``'s own Jupyter server, through the proxy (the token has access:servers)."""
@@ -214,23 +247,18 @@ def start(directory: Path, timeout: float = 90) -> Hub:
     hub = Hub(directory)
     if hub.alive():
         return hub
-    log = open(directory / "hub.log", "ab")
     env = {**os.environ, "WORKSHOP_CLASSROOM_DIR": str(directory)}
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("jupyterhub")), "-f", str(CONFIG_FILE)],
-                            cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    log.close()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if hub.alive():
-            return hub
-        if proc.poll() is not None:
-            break
-        time.sleep(0.5)
-    tail = (directory / "hub.log").read_text(errors="replace").strip().splitlines()[-1:] or ["(empty log)"]
-    if proc.poll() is None:
-        proc.terminate()
-    raise WorkshopError(f"JupyterHub did not start within {timeout:g} s: {tail[0][:200]} (log {directory / 'hub.log'})")
+    Server(
+        "JupyterHub",
+        [str(Path(sys.executable).with_name("jupyterhub")), "-f", str(CONFIG_FILE)],
+        ready=hub.alive,
+        log=directory / "hub.log",
+        env=env,
+        cwd=directory,
+        startup_timeout=timeout,
+        detach=True,
+    ).start()  # a daemon: `workshop classroom down` stops it through its pid file
+    return hub
 
 
 def _pid(path: Path) -> int | None:
@@ -243,15 +271,17 @@ def _pid(path: Path) -> int | None:
 
 
 def _terminate(pid: int, timeout: float = 15) -> None:
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return
-        time.sleep(0.2)
-    os.kill(pid, signal.SIGKILL)
+    """SIGTERM, then SIGKILL if ``pid`` is still there after ``timeout`` seconds."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        proc.terminate()
+        proc.wait(timeout)
+    except psutil.TimeoutExpired:
+        proc.kill()
+    except psutil.NoSuchProcess:
+        pass
 
 
 def stop(directory: Path) -> list[str]:

@@ -59,23 +59,43 @@ c.Spawner.http_timeout = 120
 # --- services: the instructor's CLI (an API token) and the idle culler ------------------------
 c.JupyterHub.services = [
     {"name": "workshop-classroom", "api_token": secret("api_token")},
-    {"name": "idle-culler",
-     "command": [sys.executable, "-m", "jupyterhub_idle_culler",
-                 f"--timeout={conf['idle_timeout']}", "--cull-every=60"]},
+    {
+        "name": "idle-culler",
+        "command": [
+            sys.executable,
+            "-m",
+            "jupyterhub_idle_culler",
+            f"--timeout={conf['idle_timeout']}",
+            "--cull-every=60",
+        ],
+    },
 ]
 # the size watch (workshop/classroom/watch.py): freezes a learner whose PostgreSQL database passes its limit
 c.JupyterHub.services.append(
-    {"name": "size-watch", "command": [sys.executable, "-m", "workshop.classroom.watch", "--every=60"],
-     "environment": {"WORKSHOP_CLASSROOM_DIR": str(state), "PYTHONPATH": conf["repo"],
-                     **{k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "WORKSHOP_ENV_FILE")}}})
+    {
+        "name": "size-watch",
+        "command": [sys.executable, "-m", "workshop.classroom.watch", "--every=60"],
+        "environment": {
+            "WORKSHOP_CLASSROOM_DIR": str(state),
+            "PYTHONPATH": conf["repo"],
+            **{k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "WORKSHOP_ENV_FILE")},
+        },
+    }
+)
 # the instructor's live progress page, admins only (workshop/classroom/progress_service.py)
-from workshop.classroom.hub import free_port  # noqa: E402
 from workshop.classroom.progress_service import hub_service  # noqa: E402
+from workshop.process import free_port  # noqa: E402
 
 c.JupyterHub.services.append(hub_service(state, conf.get("progress_port") or free_port()))
 c.JupyterHub.load_roles = [
-    {"name": "workshop-classroom", "services": ["workshop-classroom"],
-     "scopes": ["admin:users", "admin:servers", "access:servers", "list:users", "read:users", "tokens"]},
-    {"name": "idle-culler", "services": ["idle-culler"],
-     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+    {
+        "name": "workshop-classroom",
+        "services": ["workshop-classroom"],
+        "scopes": ["admin:users", "admin:servers", "access:servers", "list:users", "read:users", "tokens"],
+    },
+    {
+        "name": "idle-culler",
+        "services": ["idle-culler"],
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+    },
 ]

@@ -30,7 +30,9 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,19}$")
 def check_name(name: str) -> str:
     """``name`` if it is a valid learner name, else a :class:`ConfigError` saying what is allowed."""
     if not NAME_RE.match(name):
-        raise ConfigError(f"learner name {name!r}: use 1-20 characters a-z and 0-9, starting with a letter (e.g. alice, s07)")
+        raise ConfigError(
+            f"learner name {name!r}: use 1-20 characters a-z and 0-9, starting with a letter (e.g. alice, s07)"
+        )
     return name
 
 

@@ -52,11 +52,11 @@ RESERVED = 10  # connections kept for the instructor, the hub and the tools, bey
 class Caps:
     """What one learner may take from the shared PostgreSQL server."""
 
-    connections: int = 20             # chapter 4 alone peaks at 11; other open notebooks keep their pools
-    temp_file_limit: str = "256MB"    # SUSET: the learner cannot raise it
-    statement_timeout: str = "120s"   # a default the learner can lower or raise in its own session
+    connections: int = 20  # chapter 4 alone peaks at 11; other open notebooks keep their pools
+    temp_file_limit: str = "256MB"  # SUSET: the learner cannot raise it
+    statement_timeout: str = "120s"  # a default the learner can lower or raise in its own session
     idle_in_transaction: str = "10min"
-    size_limit_mib: int = 1024        # the size watch freezes a database past this
+    size_limit_mib: int = 1024  # the size watch freezes a database past this
 
 
 CAPS = Caps()
@@ -103,10 +103,14 @@ def connection_budget(admin_url: str, adding: list[Learner], caps: Caps = CAPS) 
     """``(needed, available)``: every learner role's connection limit (those being added included)
     against ``max_connections`` minus the superusers' reserve and :data:`RESERVED`."""
     with _connect(admin_url) as conn:
-        existing = dict(conn.execute(
-            "SELECT r.rolname, r.rolconnlimit FROM pg_catalog.pg_roles r JOIN pg_catalog.pg_auth_members m "
-            "ON m.member OPERATOR(pg_catalog.=) r.oid JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid "
-            "WHERE g.rolname OPERATOR(pg_catalog.=) %s", (GROUP,)).fetchall())
+        existing = dict(
+            conn.execute(
+                "SELECT r.rolname, r.rolconnlimit FROM pg_catalog.pg_roles r JOIN pg_catalog.pg_auth_members m "
+                "ON m.member OPERATOR(pg_catalog.=) r.oid JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid "
+                "WHERE g.rolname OPERATOR(pg_catalog.=) %s",
+                (GROUP,),
+            ).fetchall()
+        )
         total = int(_one(conn, "SELECT pg_catalog.current_setting('max_connections')"))
         reserved = int(_one(conn, "SELECT pg_catalog.current_setting('superuser_reserved_connections')"))
     for learner in adding:
@@ -122,16 +126,24 @@ def add(admin_url: str, learner: Learner, caps: Caps = CAPS) -> None:
     with _connect(admin_url) as conn:
         exists = conn.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (learner.account,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
-        conn.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
-                             "CONNECTION LIMIT {} PASSWORD {}").format(role, sql.Literal(caps.connections),
-                                                                         sql.Literal(learner.postgres)))
+        conn.execute(
+            sql.SQL(
+                verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
+                "CONNECTION LIMIT {} PASSWORD {}"
+            ).format(role, sql.Literal(caps.connections), sql.Literal(learner.postgres))
+        )
         conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(GROUP), role))
-        for name, value in (("search_path", learner.account), ("temp_file_limit", caps.temp_file_limit),
-                            ("statement_timeout", caps.statement_timeout),
-                            ("idle_in_transaction_session_timeout", caps.idle_in_transaction)):
+        for name, value in (
+            ("search_path", learner.account),
+            ("temp_file_limit", caps.temp_file_limit),
+            ("statement_timeout", caps.statement_timeout),
+            ("idle_in_transaction_session_timeout", caps.idle_in_transaction),
+        ):
             conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(role, sql.Identifier(name), sql.Literal(value)))
-        created = conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s",
-                               (learner.database,)).fetchone() is None
+        created = (
+            conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (learner.database,)).fetchone()
+            is None
+        )
         if created:  # the instructor owns it; template0 holds nothing anyone added
             conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(db))
         conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
@@ -139,10 +151,13 @@ def add(admin_url: str, learner: Learner, caps: Caps = CAPS) -> None:
         admin_owned = conn.execute(
             "SELECT n.nspowner OPERATOR(pg_catalog.=) d.datdba FROM pg_catalog.pg_namespace n, pg_catalog.pg_database d "
             "WHERE n.nspname OPERATOR(pg_catalog.=) %s AND d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()",
-            (ADMIN_SCHEMA,)).fetchone()
+            (ADMIN_SCHEMA,),
+        ).fetchone()
         if admin_owned is not None and not admin_owned[0]:
-            raise WorkshopError(f"{ADMIN_SCHEMA} in the database {learner.database} is not the instructor's: "
-                                f"workshop classroom reset {learner.name} makes the database again")
+            raise WorkshopError(
+                f"{ADMIN_SCHEMA} in the database {learner.database} is not the instructor's: "
+                f"workshop classroom reset {learner.name} makes the database again"
+            )
         if created or admin_owned is None:  # before the learner can connect: nothing of theirs exists yet
             conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
             conn.execute(_REFUSE_EXTENSIONS)
@@ -151,20 +166,30 @@ def add(admin_url: str, learner: Learner, caps: Caps = CAPS) -> None:
 
 
 def _terminate(conn: psycopg.Connection, learner: Learner) -> None:
-    conn.execute("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-                 "WHERE usename OPERATOR(pg_catalog.=) %s", (learner.account,))
+    conn.execute(
+        "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+        "WHERE usename OPERATOR(pg_catalog.=) %s",
+        (learner.account,),
+    )
 
 
 def reset(admin_url: str, learner: Learner) -> int:
     """Drop the learner's database (its sessions ended first); returns how many schemas it had.
     :func:`add` creates it again, empty. No object of the learner's is ever called."""
     with _connect(admin_url) as conn:
-        if conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (learner.database,)).fetchone() is None:
+        if (
+            conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (learner.database,)).fetchone()
+            is None
+        ):
             return 0
     with _connect(admin_url, learner.database) as conn:
-        count = _one(conn, "SELECT pg_catalog.count(*) FROM pg_catalog.pg_namespace "
-                           "WHERE nspowner OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_roles "
-                           "WHERE rolname OPERATOR(pg_catalog.=) %s)", (learner.account,))
+        count = _one(
+            conn,
+            "SELECT pg_catalog.count(*) FROM pg_catalog.pg_namespace "
+            "WHERE nspowner OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_roles "
+            "WHERE rolname OPERATOR(pg_catalog.=) %s)",
+            (learner.account,),
+        )
     with _connect(admin_url) as conn:
         _terminate(conn, learner)
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(learner.database)))
@@ -185,15 +210,20 @@ def remove(admin_url: str, learner: Learner) -> None:
 def sizes(admin_url: str, learners: list[Learner]) -> dict[str, int]:
     """Bytes on disk of each learner's database (all its schemas, indexes and TOAST)."""
     with _connect(admin_url) as conn:
-        rows = conn.execute("SELECT datname, pg_catalog.pg_database_size(oid) FROM pg_catalog.pg_database "
-                            "WHERE datname OPERATOR(pg_catalog.=) ANY(%s)", ([learner.database for learner in learners],)).fetchall()
+        rows = conn.execute(
+            "SELECT datname, pg_catalog.pg_database_size(oid) FROM pg_catalog.pg_database "
+            "WHERE datname OPERATOR(pg_catalog.=) ANY(%s)",
+            ([learner.database for learner in learners],),
+        ).fetchall()
     found: dict[str, int] = dict(rows)
     return {learner.name: int(found.get(learner.database, 0)) for learner in learners}
 
 
 def frozen(admin_url: str, learner: Learner) -> bool:
     with _connect(admin_url) as conn:
-        row = conn.execute("SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = %s", (learner.account,)).fetchone()
+        row = conn.execute(
+            "SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = %s", (learner.account,)
+        ).fetchone()
     return row is not None and not row[0]
 
 
@@ -207,6 +237,7 @@ def freeze(admin_url: str, learner: Learner) -> None:
 
 # --- the doors: can anyone on this machine log in as an administrator, or as a learner, without a password?
 
+
 def _probe(host: str, port: int, role: str, database: str) -> bool:
     """True if ``role`` gets in with no password, tried the way a learner would: as an unprivileged
     Unix user (``nobody``), so ``peer`` authentication is judged for them, not for root."""
@@ -216,12 +247,22 @@ def _probe(host: str, port: int, role: str, database: str) -> bool:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGCONNECT_TIMEOUT": "5", "PGPASSWORD": ""}
     as_root = os.geteuid() == 0
     try:
-        done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=15, env=env, cwd="/",
-                              user="nobody" if as_root else None, group="nogroup" if as_root else None,
-                              extra_groups=[] if as_root else None)
+        done = subprocess.run(
+            cmd,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=15,
+            env=env,
+            cwd="/",
+            user="nobody" if as_root else None,
+            group="nogroup" if as_root else None,
+            extra_groups=[] if as_root else None,
+        )
     except FileNotFoundError:
-        raise WorkshopError("psql is needed to try the PostgreSQL doors as a learner would: "
-                            "apt-get install postgresql-client") from None
+        raise WorkshopError(
+            "psql is needed to try the PostgreSQL doors as a learner would: apt-get install postgresql-client"
+        ) from None
     except subprocess.TimeoutExpired:
         return False
     return done.returncode == 0 and done.stdout.strip() == "1"
@@ -233,18 +274,31 @@ def open_doors(admin_url: str) -> list[str]:
     parts = urlsplit(admin_url)
     port = parts.port or 5432
     with _connect(admin_url) as conn:
-        privileged = [r[0] for r in conn.execute(
-            "SELECT rolname FROM pg_catalog.pg_roles WHERE rolcanlogin AND (rolsuper OR rolcreaterole OR rolreplication) "
-            "ORDER BY rolname").fetchall()]
-        sockets = [d.strip() for d in _one(conn, "SELECT pg_catalog.current_setting('unix_socket_directories')")
-                   .split(",") if d.strip()]
+        privileged = [
+            r[0]
+            for r in conn.execute(
+                "SELECT rolname FROM pg_catalog.pg_roles WHERE rolcanlogin AND (rolsuper OR rolcreaterole OR rolreplication) "
+                "ORDER BY rolname"
+            ).fetchall()
+        ]
+        sockets = [
+            d.strip()
+            for d in _one(conn, "SELECT pg_catalog.current_setting('unix_socket_directories')").split(",")
+            if d.strip()
+        ]
         learner = conn.execute(
             "SELECT r.rolname FROM pg_catalog.pg_roles r JOIN pg_catalog.pg_auth_members m ON m.member OPERATOR(pg_catalog.=) r.oid "
             "JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid WHERE g.rolname OPERATOR(pg_catalog.=) %s "
-            "AND r.rolcanlogin LIMIT 1", (GROUP,)).fetchone()
-        public_dbs = [r[0] for r in conn.execute(
-            "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate "
-            "AND pg_catalog.has_database_privilege('public', oid, 'CONNECT') ORDER BY datname").fetchall()]
+            "AND r.rolcanlogin LIMIT 1",
+            (GROUP,),
+        ).fetchone()
+        public_dbs = [
+            r[0]
+            for r in conn.execute(
+                "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate "
+                "AND pg_catalog.has_database_privilege('public', oid, 'CONNECT') ORDER BY datname"
+            ).fetchall()
+        ]
     doors = []
     roles = privileged + ([learner[0]] if learner else [])
     places = [(parts.hostname or "127.0.0.1", f"TCP {parts.hostname or '127.0.0.1'}:{port}", "host")]
@@ -253,11 +307,14 @@ def open_doors(admin_url: str) -> list[str]:
         for role in roles:
             if _probe(host, port, role, "postgres" if role in privileged else role):
                 kind = "a superuser or role admin" if role in privileged else "a learner"
-                doors.append(f"PostgreSQL lets anyone log in as {role!r} ({kind}) over {where} without a password "
-                             f"('trust' on a '{line}' line of pg_hba.conf). Fix: scram-sha-256 (or peer for 'local') "
-                             f"(docs/classroom.md)")
+                doors.append(
+                    f"PostgreSQL lets anyone log in as {role!r} ({kind}) over {where} without a password "
+                    f"('trust' on a '{line}' line of pg_hba.conf). Fix: scram-sha-256 (or peer for 'local') "
+                    f"(docs/classroom.md)"
+                )
     if public_dbs:
-        doors.append(f"PostgreSQL: every role may connect to {', '.join(public_dbs)}. Fix: REVOKE CONNECT ON DATABASE "
-                     f"... FROM PUBLIC (docs/classroom.md)")
+        doors.append(
+            f"PostgreSQL: every role may connect to {', '.join(public_dbs)}. Fix: REVOKE CONNECT ON DATABASE "
+            f"... FROM PUBLIC (docs/classroom.md)"
+        )
     return doors
-

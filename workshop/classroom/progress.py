@@ -94,13 +94,27 @@ def summary(room: list[LearnerProgress], exercises: list[str] | None = None) -> 
         cells = {}
         for e in exercises:
             p = learner.exercises.get(e)
-            cells[e] = {"state": "todo"} if p is None else {
-                "state": "done" if p.done else "stuck" if p.stuck else "trying",
-                "attempts": p.attempts, "failures": p.failures_in_a_row}
-        rows.append({"name": learner.name, "started": learner.started, "cells": cells,
-                     "done": sum(p.done for p in learner.exercises.values()),
-                     "stuck": [{"exercise": p.exercise, "failures": p.failures_in_a_row, "hint": p.last_hint}
-                               for p in learner.stuck]})
+            cells[e] = (
+                {"state": "todo"}
+                if p is None
+                else {
+                    "state": "done" if p.done else "stuck" if p.stuck else "trying",
+                    "attempts": p.attempts,
+                    "failures": p.failures_in_a_row,
+                }
+            )
+        rows.append(
+            {
+                "name": learner.name,
+                "started": learner.started,
+                "cells": cells,
+                "done": sum(p.done for p in learner.exercises.values()),
+                "stuck": [
+                    {"exercise": p.exercise, "failures": p.failures_in_a_row, "hint": p.last_hint}
+                    for p in learner.stuck
+                ],
+            }
+        )
     total = len(room)
     rates = {e: {"done": sum(r["cells"][e]["state"] == "done" for r in rows), "of": total} for e in exercises}
     return {"exercises": exercises, "learners": rows, "pass_rates": rates}
@@ -120,15 +134,18 @@ def grid(data: dict, hint_width: int = 70) -> str:
         cells = ""
         for e in exercises:
             cell = row["cells"][e]
-            mark = MARK.get(cell["state"]) or (f"✖{cell['failures']}" if cell["state"] == "stuck"
-                                               else f"{cell['attempts']}?")
+            mark = MARK.get(cell["state"]) or (
+                f"✖{cell['failures']}" if cell["state"] == "stuck" else f"{cell['attempts']}?"
+            )
             cells += f"{mark:<{width}}"
-        stuck = "; ".join(f"{s['exercise']} ({s['failures']} failures): {progress.cut(s['hint'], hint_width)}"
-                          for s in row["stuck"]) or ("not started" if not row["started"] else "-")
+        stuck = "; ".join(
+            f"{s['exercise']} ({s['failures']} failures): {progress.cut(s['hint'], hint_width)}" for s in row["stuck"]
+        ) or ("not started" if not row["started"] else "-")
         lines.append(f"{row['name']:<{name_w}}{cells}{stuck}")
     rates = data["pass_rates"]
-    lines.append(f"{'done':<{name_w}}" + "".join(f"{rates[e]['done']}/{rates[e]['of']:<{width - 2}}"
-                                               for e in exercises))
+    lines.append(
+        f"{'done':<{name_w}}" + "".join(f"{rates[e]['done']}/{rates[e]['of']:<{width - 2}}" for e in exercises)
+    )
     lines.append("✔ done · ✖n stuck after n failures in a row · n? tried n times · · not tried")
     return "\n".join(lines)
 

@@ -135,11 +135,14 @@ def make_app() -> Any:
             self.set_header("Content-Type", "application/json")
             self.write(json.dumps(await room_data()))
 
-    return web.Application([
-        (prefix, Page),
-        (url_path_join(prefix, "data.json"), Data),
-        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
-    ], cookie_secret=os.urandom(32))
+    return web.Application(
+        [
+            (prefix, Page),
+            (url_path_join(prefix, "data.json"), Data),
+            (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+        ],
+        cookie_secret=os.urandom(32),
+    )
 
 
 def main() -> None:

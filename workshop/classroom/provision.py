@@ -21,8 +21,13 @@ def prepare(admin: Settings) -> None:
     postgres.prepare(admin.database_url)
 
 
-def provision(admin: Settings, learner: Learner, pg_caps: postgres.Caps = postgres.CAPS,
-              queue_caps: dict | None = None, user_caps: dict | None = None) -> Learner:
+def provision(
+    admin: Settings,
+    learner: Learner,
+    pg_caps: postgres.Caps = postgres.CAPS,
+    queue_caps: dict | None = None,
+    user_caps: dict | None = None,
+) -> Learner:
     """The learner's PostgreSQL role and database, RabbitMQ vhost and user, Redis ACL user, each
     with its caps (the defaults, or smaller ones for a test)."""
     postgres.add(admin.database_url, learner, pg_caps)
@@ -65,13 +70,17 @@ def remove(admin: Settings, learner: Learner) -> None:
 def open_doors(admin: Settings, learners: list[Learner] | None = None) -> list[str]:
     """Ways a learner could step around its own accounts (logins without a secret, over TCP or the
     Unix socket) or take a shared server down (no memory cap, connections beyond the server's)."""
-    doors = [*postgres.open_doors(admin.database_url),
-             *asyncio.run(rabbitmq.open_doors(admin.amqp_url, admin.rabbitmq_management_url, len(learners or []))),
-             *redis_acl.open_doors(admin.redis_url)]
+    doors = [
+        *postgres.open_doors(admin.database_url),
+        *asyncio.run(rabbitmq.open_doors(admin.amqp_url, admin.rabbitmq_management_url, len(learners or []))),
+        *redis_acl.open_doors(admin.redis_url),
+    ]
     needed, available = postgres.connection_budget(admin.database_url, list(learners or []))
     if needed > available:
-        doors.append(f"PostgreSQL: the learners' connection limits add up to {needed}, more than the {available} "
-                     f"max_connections leaves (less the superusers' reserve and {postgres.RESERVED} for the instructor): "
-                     f"a class could lock everyone out. Fix: raise max_connections by {needed - available} "
-                     "in postgresql.conf and restart, or lower the per-learner limit (docs/classroom.md)")
+        doors.append(
+            f"PostgreSQL: the learners' connection limits add up to {needed}, more than the {available} "
+            f"max_connections leaves (less the superusers' reserve and {postgres.RESERVED} for the instructor): "
+            f"a class could lock everyone out. Fix: raise max_connections by {needed - available} "
+            "in postgresql.conf and restart, or lower the per-learner limit (docs/classroom.md)"
+        )
     return doors

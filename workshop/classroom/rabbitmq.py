@@ -40,8 +40,9 @@ class Management:
 
         base, headers = split_auth(management_url)
         self.root = base.rstrip("/") + "/api"
-        self.session = aiohttp.ClientSession(headers={**headers, "content-type": "application/json"},
-                                             timeout=aiohttp.ClientTimeout(total=timeout))
+        self.session = aiohttp.ClientSession(
+            headers={**headers, "content-type": "application/json"}, timeout=aiohttp.ClientTimeout(total=timeout)
+        )
 
     async def __aenter__(self) -> Management:
         return self
@@ -51,24 +52,31 @@ class Management:
 
     async def call(self, method: str, path: str, body: dict | None = None, missing_ok: bool = False) -> object:
         try:
-            async with self.session.request(method, self.root + path, data=None if body is None else json.dumps(body)) as resp:
+            async with self.session.request(
+                method, self.root + path, data=None if body is None else json.dumps(body)
+            ) as resp:
                 if resp.status == 404 and missing_ok:
                     return None
                 if resp.status >= 400:
-                    raise WorkshopError(f"RabbitMQ management API {method} {path}: {resp.status} {(await resp.text())[:200]}")
+                    raise WorkshopError(
+                        f"RabbitMQ management API {method} {path}: {resp.status} {(await resp.text())[:200]}"
+                    )
                 text = await resp.text()
                 return json.loads(text) if text else None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise WorkshopError(f"RabbitMQ management API at {self.root} did not answer ({type(exc).__name__}): "
-                                "is the rabbitmq_management plugin enabled?") from None
+            raise WorkshopError(
+                f"RabbitMQ management API at {self.root} did not answer ({type(exc).__name__}): "
+                "is the rabbitmq_management plugin enabled?"
+            ) from None
 
 
 def _q(name: str) -> str:
     return quote(name, safe="")
 
 
-async def add(management_url: str, learner: Learner, queue_caps: dict | None = None,
-              user_caps: dict | None = None) -> None:
+async def add(
+    management_url: str, learner: Learner, queue_caps: dict | None = None, user_caps: dict | None = None
+) -> None:
     """The learner's vhost (limits, operator policy), user (``management`` tag, password set again,
     channel limit) and rights there. ``queue_caps``/``user_caps`` replace the defaults (tests use small ones)."""
     name = learner.account
@@ -76,9 +84,11 @@ async def add(management_url: str, learner: Learner, queue_caps: dict | None = N
         await api.call("PUT", f"/vhosts/{_q(name)}", {"description": f"classroom learner {learner.name}"})
         for limit, value in LIMITS.items():
             await api.call("PUT", f"/vhost-limits/{_q(name)}/{limit}", {"value": value})
-        await api.call("PUT", f"/operator-policies/{_q(name)}/workshop-caps",
-                       {"pattern": ".*", "apply-to": "queues", "priority": 0,
-                        "definition": dict(queue_caps or QUEUE_CAPS)})
+        await api.call(
+            "PUT",
+            f"/operator-policies/{_q(name)}/workshop-caps",
+            {"pattern": ".*", "apply-to": "queues", "priority": 0, "definition": dict(queue_caps or QUEUE_CAPS)},
+        )
         await api.call("PUT", f"/users/{_q(name)}", {"password": learner.rabbitmq, "tags": "management"})
         for limit, value in (user_caps or USER_CAPS).items():
             await api.call("PUT", f"/user-limits/{_q(name)}/{limit}", {"value": value})
@@ -116,14 +126,18 @@ async def open_doors(amqp_url: str, management_url: str = "", learners: int = 0)
         pass
     else:
         await conn.close()
-        doors.append("RabbitMQ accepts guest/guest (an administrator) from this machine: a learner could use it. "
-                     "Fix: rabbitmqctl change_password guest <secret> (docs/classroom.md)")
+        doors.append(
+            "RabbitMQ accepts guest/guest (an administrator) from this machine: a learner could use it. "
+            "Fix: rabbitmqctl change_password guest <secret> (docs/classroom.md)"
+        )
     if management_url and learners:
         async with Management(management_url) as api:
             nodes: Any = await api.call("GET", "/nodes")
             limit = min(int(node["mem_limit"]) for node in nodes)
         if learners * per_learner_bytes() > limit:
-            doors.append(f"RabbitMQ: {learners} learners' queues may hold {learners * per_learner_bytes() / 2**30:.1f} GiB, "
-                         f"more than the broker's memory limit ({limit / 2**30:.1f} GiB): the memory alarm would block "
-                         "every publisher. Fix: vm_memory_high_watermark in rabbitmq.conf, or a smaller class (docs/classroom.md)")
+            doors.append(
+                f"RabbitMQ: {learners} learners' queues may hold {learners * per_learner_bytes() / 2**30:.1f} GiB, "
+                f"more than the broker's memory limit ({limit / 2**30:.1f} GiB): the memory alarm would block "
+                "every publisher. Fix: vm_memory_high_watermark in rabbitmq.conf, or a smaller class (docs/classroom.md)"
+            )
     return doors

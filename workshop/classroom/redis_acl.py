@@ -29,8 +29,11 @@ from workshop.classroom.learners import Learner
 # Redis compares PSUBSCRIBE patterns *literally* with the ACL's channel patterns, so a
 # pattern a chapter subscribes to must be granted as written: {child namespace: patterns}.
 # (tests/unit/test_classroom_learners.py fails when a notebook subscribes to a pattern missing here)
-PSUBSCRIBE = {"ch02": ("*_events",), "ex02": ("*_events",),  # notebooks/ and solutions/02_pubsub
-              "chk21": ("*_events",)}                         # the check of exercise 2.1 (checks/ch02.py)
+PSUBSCRIBE = {
+    "ch02": ("*_events",),
+    "ex02": ("*_events",),  # notebooks/ and solutions/02_pubsub
+    "chk21": ("*_events",),
+}  # the check of exercise 2.1 (checks/ch02.py)
 DENIED = ("-@dangerous", "-@scripting")
 ALLOWED_BACK = ("+info", "+client|setname", "+client|getname", "+client|id", "+client|setinfo", "+client|info")
 
@@ -39,8 +42,19 @@ def rules(learner: Learner) -> list[str]:
     """The ``ACL SETUSER`` rules for this learner (without the optional extras in :data:`ALLOWED_BACK`)."""
     ns = learner.namespace
     literal = [f"&{ns.child(child).key(p)}" for child, patterns in PSUBSCRIBE.items() for p in patterns]
-    return ["reset", "on", f">{learner.redis}", f"~{ns}:*", f"~{ns}_*", "resetchannels",
-            f"&{ns}:*", f"&{ns}_*", *literal, "+@all", *DENIED]
+    return [
+        "reset",
+        "on",
+        f">{learner.redis}",
+        f"~{ns}:*",
+        f"~{ns}_*",
+        "resetchannels",
+        f"&{ns}:*",
+        f"&{ns}_*",
+        *literal,
+        "+@all",
+        *DENIED,
+    ]
 
 
 def _client(admin_url: str) -> redis.Redis:
@@ -101,12 +115,18 @@ def open_doors(admin_url: str) -> list[str]:
     doors = []
     default = next((e for e in entries if e.startswith("user default ")), "")
     if " on " in f" {default} " and "nopass" in default.split():
-        doors.append("Redis' default user needs no password: a learner could connect without its ACL user. "
-                     "Fix: ACL SETUSER default on >secret (or requirepass) and give the instructor's REDIS_URL that password (docs/classroom.md)")
+        doors.append(
+            "Redis' default user needs no password: a learner could connect without its ACL user. "
+            "Fix: ACL SETUSER default on >secret (or requirepass) and give the instructor's REDIS_URL that password (docs/classroom.md)"
+        )
     if int(memory.get("maxmemory", 0) or 0) == 0:
-        doors.append("Redis has no maxmemory: one learner writing in a loop takes the machine's memory. "
-                     "Fix: maxmemory 2gb and maxmemory-policy noeviction in redis.conf (docs/classroom.md)")
+        doors.append(
+            "Redis has no maxmemory: one learner writing in a loop takes the machine's memory. "
+            "Fix: maxmemory 2gb and maxmemory-policy noeviction in redis.conf (docs/classroom.md)"
+        )
     elif memory.get("maxmemory-policy") != "noeviction":
-        doors.append(f"Redis evicts keys when full (maxmemory-policy {memory.get('maxmemory-policy')}): one learner's "
-                     "flood would silently delete classmates' keys. Fix: maxmemory-policy noeviction (docs/classroom.md)")
+        doors.append(
+            f"Redis evicts keys when full (maxmemory-policy {memory.get('maxmemory-policy')}): one learner's "
+            "flood would silently delete classmates' keys. Fix: maxmemory-policy noeviction (docs/classroom.md)"
+        )
     return doors

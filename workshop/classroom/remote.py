@@ -11,7 +11,6 @@ kernel's WebSocket as an ``execute_request``, and the first error stops the run.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -22,6 +21,7 @@ import aiohttp
 import nbformat
 
 from workshop.classroom.hub import Hub
+from workshop.waiting import WaitTimeout, within
 
 
 @dataclass
@@ -40,23 +40,48 @@ class RunResult:
 def _request(code: str, session: str) -> dict:
     msg_id = uuid.uuid4().hex
     return {
-        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "classroom", "session": session,
-                   "date": "", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                    "allow_stdin": False, "stop_on_error": True},
+        "header": {
+            "msg_id": msg_id,
+            "msg_type": "execute_request",
+            "username": "classroom",
+            "session": session,
+            "date": "",
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "channel": "shell",
+        "buffers": [],
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
     }
 
 
-async def run_notebook(hub: Hub, learner: str, notebook: Path, cell_timeout: float = 120,
-                       keep_kernel: bool = True) -> RunResult:
+async def run_notebook(
+    hub: Hub, learner: str, notebook: Path, cell_timeout: float = 120, keep_kernel: bool = True
+) -> RunResult:
     """Execute ``notebook``'s code cells in a new kernel of ``learner``'s server."""
-    cells = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip()]
+    cells = [
+        c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip()
+    ]
     return await run_cells(hub, learner, cells, notebook.name, cell_timeout, keep_kernel)
 
 
-async def run_cells(hub: Hub, learner: str, cells: list[str], name: str = "cells", cell_timeout: float = 120,
-                    keep_kernel: bool = True, kernel_id: str = "") -> RunResult:
+async def run_cells(
+    hub: Hub,
+    learner: str,
+    cells: list[str],
+    name: str = "cells",
+    cell_timeout: float = 120,
+    keep_kernel: bool = True,
+    kernel_id: str = "",
+) -> RunResult:
     """Execute ``cells`` in ``learner``'s kernel ``kernel_id`` (a new kernel if empty)."""
     result = RunResult(learner, name)
     base = f"{hub.url}/user/{learner}/api"
@@ -66,7 +91,9 @@ async def run_cells(hub: Hub, learner: str, cells: list[str], name: str = "cells
         if kernel_id:
             result.kernel_id = kernel_id
         else:
-            async with http.post(f"{base}/kernels", json={"name": "python3"}, timeout=aiohttp.ClientTimeout(total=60)) as resp:
+            async with http.post(
+                f"{base}/kernels", json={"name": "python3"}, timeout=aiohttp.ClientTimeout(total=60)
+            ) as resp:
                 resp.raise_for_status()
                 result.kernel_id = (await resp.json())["id"]
         session = uuid.uuid4().hex
@@ -91,16 +118,16 @@ async def _wait_reply(ws: aiohttp.ClientWebSocketResponse, msg_id: str, result: 
     """Collect the cell's output and errors until its ``execute_reply`` *and* the kernel's ``idle``
     status: the reply (shell channel) can overtake the last outputs (IOPub channel); ``idle`` comes
     after every output of the cell."""
-    deadline = time.monotonic() + timeout
+    try:
+        return await within(_collect(ws, msg_id, result), timeout, what="the cell")
+    except WaitTimeout:
+        return {"status": "error", "ename": "Timeout", "evalue": f"the cell ran longer than {timeout:g} s"}
+
+
+async def _collect(ws: aiohttp.ClientWebSocketResponse, msg_id: str, result: RunResult) -> dict:
     reply, idle = None, False
     while reply is None or not idle:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return {"status": "error", "ename": "Timeout", "evalue": f"the cell ran longer than {timeout:g} s"}
-        try:
-            msg = await asyncio.wait_for(ws.receive(), remaining)
-        except TimeoutError:
-            continue  # the deadline check above answers
+        msg = await ws.receive()
         if msg.type != aiohttp.WSMsgType.TEXT:
             return {"status": "error", "ename": "Disconnected", "evalue": f"kernel channel closed ({msg.type.name})"}
         data = json.loads(msg.data)

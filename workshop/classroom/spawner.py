@@ -46,13 +46,19 @@ def ensure_system_user(name: str) -> pwd.struct_passwd:
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", "--comment", MARK, name],
-                       check=True, capture_output=True, timeout=30)
+        subprocess.run(
+            ["useradd", "--create-home", "--shell", "/bin/bash", "--comment", MARK, name],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         entry = pwd.getpwnam(name)
         os.chmod(entry.pw_dir, 0o700)  # useradd follows the system's HOME_MODE/UMASK, often 0755
         return entry
     if entry.pw_gecos != MARK:
-        raise WorkshopError(f"the Unix account {name!r} exists and is not a classroom account: pick another learner name")
+        raise WorkshopError(
+            f"the Unix account {name!r} exists and is not a classroom account: pick another learner name"
+        )
     return entry
 
 
@@ -128,7 +134,9 @@ class ClassroomSpawner(LocalProcessSpawner):
 
         learner = Roster(Path(os.environ["WORKSHOP_CLASSROOM_DIR"])).get(self.user.name)
         if learner is None:  # e.g. the instructor's own hub account: it administers, it has no server
-            raise WorkshopError(f"{self.user.name} is not in the class: workshop classroom up --learners ...,{self.user.name}")
+            raise WorkshopError(
+                f"{self.user.name} is not in the class: workshop classroom up --learners ...,{self.user.name}"
+            )
         entry = ensure_system_user(self.user.name)
         private = private_home(entry)
         if self.course_repo:

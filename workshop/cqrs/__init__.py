@@ -15,12 +15,21 @@
 from workshop.cqrs.commands import ActivateUser, ChangeEmail, CreateUser, DeleteUser
 from workshop.cqrs.handler import Accepted, CommandHandler, CommandRejected
 
-__all__ = ["Accepted", "ActivateUser", "ChangeEmail", "CommandHandler", "CommandRejected", "CqrsSystem",
-           "CreateUser", "DeleteUser"]
+__all__ = [
+    "Accepted",
+    "ActivateUser",
+    "ChangeEmail",
+    "CommandHandler",
+    "CommandRejected",
+    "CqrsSystem",
+    "CreateUser",
+    "DeleteUser",
+]
 
 
 def __getattr__(name: str):  # imported on first use: importing one module of the package need not import them all
     if name == "CqrsSystem":
         from workshop.cqrs.system import CqrsSystem
+
         return CqrsSystem
     raise AttributeError(name)

@@ -9,6 +9,8 @@ same projector wait instead of applying the same events again.
 
 from __future__ import annotations
 
+MOVED = "WS001"  # the SQLSTATE of move_checkpoint (schema.py) when another copy got there first
+
 
 async def lock(conn, schema: str, name: str, *, durable: bool = True) -> int:
     """The checkpoint of ``name``, locked until the transaction ends (created at 0 if missing).
@@ -26,6 +28,21 @@ async def lock(conn, schema: str, name: str, *, durable: bool = True) -> int:
     return row[0]
 
 
+async def move(conn, schema: str, name: str, from_position: int, to_position: int, skipped: int = 0) -> None:
+    """Move ``name`` from ``from_position`` to ``to_position`` in the caller's transaction, without
+    waiting for the disk at COMMIT; the transaction fails with SQLSTATE :data:`MOVED` if the
+    checkpoint is no longer at ``from_position`` (another copy committed first).
+
+    One statement that needs no answer: in pipeline mode it leaves with the batch's writes
+    and the COMMIT, in one round trip. (A commit lost in a crash loses its checkpoint too,
+    and the batch is simply applied again: the feed is the durable copy.)
+    """
+    await conn.execute(
+        f"SELECT set_config('synchronous_commit', 'off', true), \"{schema}\".move_checkpoint(%s, %s, %s, %s)",
+        (name, from_position, to_position, skipped),
+    )
+
+
 async def read_one(conn, schema: str, name: str) -> int:
     """The checkpoint of ``name``, without locking it (created at 0)."""
     await conn.execute(f'INSERT INTO "{schema}".checkpoints (name) VALUES (%s) ON CONFLICT DO NOTHING', (name,))
@@ -33,16 +50,18 @@ async def read_one(conn, schema: str, name: str) -> int:
     return (await cur.fetchone())[0]
 
 
-async def advance(conn, schema: str, name: str, position: int, skipped: int = 0, *,
-                  forward_only: bool = False) -> None:
+async def advance(conn, schema: str, name: str, position: int, skipped: int = 0, *, forward_only: bool = False) -> None:
     """Move ``name`` to ``position`` (in the caller's transaction), adding ``skipped`` unknown events.
 
     ``forward_only``: never move it back (for an at-least-once reader such as the relay).
     """
     guard = " AND position < %s" if forward_only else ""
     params = (position, skipped, name, position) if forward_only else (position, skipped, name)
-    await conn.execute(f'UPDATE "{schema}".checkpoints SET position = %s, skipped = skipped + %s, '
-                       f"updated_at = now() WHERE name = %s{guard}", params)
+    await conn.execute(
+        f'UPDATE "{schema}".checkpoints SET position = %s, skipped = skipped + %s, '
+        f"updated_at = now() WHERE name = %s{guard}",
+        params,
+    )
 
 
 async def read(pool, schema: str) -> dict[str, dict]:

@@ -46,15 +46,20 @@ def _in_words(expected: str) -> WrapValidator:
             if exc.errors()[0]["type"] == "string_pattern_mismatch":
                 raise PydanticCustomError("string_pattern_mismatch", expected) from None
             raise
+
     return WrapValidator(check)
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100,
-                                        pattern=r"^[^ \t\r\n\x00]([^\r\n\x00]*[^ \t\r\n\x00])?$"),
-                 _in_words("should be one line of text (no line break, no NUL, no blank at either end)")]
-Email = Annotated[str, StringConstraints(max_length=254,
-                                         pattern=r"^[^@ \t\r\n\x00]+@[^@ \t\r\n\x00]+\.[^@ \t\r\n\x00]+$"),
-                  _in_words("should be an email address like ada@example.org")]
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, pattern=r"^[^ \t\r\n\x00]([^\r\n\x00]*[^ \t\r\n\x00])?$"),
+    _in_words("should be one line of text (no line break, no NUL, no blank at either end)"),
+]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254, pattern=r"^[^@ \t\r\n\x00]+@[^@ \t\r\n\x00]+\.[^@ \t\r\n\x00]+$"),
+    _in_words("should be an email address like ada@example.org"),
+]
 CommandId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[!-~]+$")]
 
 
@@ -62,8 +67,9 @@ class Command(Schema):
     # python-re: patterns mean what they mean in the JSON Schema validators clients use
     model_config = ConfigDict(strict=True, frozen=True, regex_engine="python-re")
 
-    command_id: CommandId = Field(default_factory=lambda: str(uuid.uuid4()),
-                                  description="the same id twice = the same request (one effect)")
+    command_id: CommandId = Field(
+        default_factory=lambda: str(uuid.uuid4()), description="the same id twice = the same request (one effect)"
+    )
     user_id: UserId
 
     def to_domain(self):  # pragma: no cover - each command overrides it

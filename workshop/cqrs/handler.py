@@ -61,8 +61,9 @@ class Accepted:
 class CommandHandler:
     """Load, decide, append — with retries on conflicts, idempotency and email claims."""
 
-    def __init__(self, store: EventStore, *, emails: EmailClaims | None = None,
-                 retry: ConflictRetry = ConflictRetry()) -> None:
+    def __init__(
+        self, store: EventStore, *, emails: EmailClaims | None = None, retry: ConflictRetry = ConflictRetry()
+    ) -> None:
         self.store, self.emails, self.retry = store, emails, retry
         self.stats = {"accepted": 0, "duplicates": 0, "rejected": 0, "conflicts_retried": 0}
 
@@ -115,8 +116,11 @@ class CommandHandler:
             again = []
         if [(e.event_type, e.data) for e in again] != [(e.event_type, e.data) for e in earlier]:
             self.stats["rejected"] += 1
-            raise CommandRejected(409, f"the command id (Idempotency-Key) {command.command_id[:40]!r} was already "
-                                       f"used for another command on user {command.user_id!r}; use a new key")
+            raise CommandRejected(
+                409,
+                f"the command id (Idempotency-Key) {command.command_id[:40]!r} was already "
+                f"used for another command on user {command.user_id!r}; use a new key",
+            )
 
     def _decide(self, command: Command, state: dict) -> list[Event]:
         try:

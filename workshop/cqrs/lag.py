@@ -5,6 +5,19 @@ the time) and listens to projectors (each commit reports the positions it made
 visible). Both clocks are ``time.perf_counter()`` in one process, so the
 difference is the lag. A read model that commits before the client even has its
 answer counts as lag 0.
+
+:meth:`LagMeter.split` says where a lag went, from the moments a projector notes for
+each batch (``Projector.phases``)::
+
+    accepted ─ bus wake-up ─▶ woke ─ queued ─▶ read ─ read ─▶ read_done ─ behind ─▶ ready
+             ─ connection ─▶ connected ─ apply ─▶ applied ─ commit ─▶ visible
+
+*bus wake-up* is the relay (NOTIFY, read, publish) and RabbitMQ's delivery; *queued* is
+the projector's loop getting to it; *behind* is a batch read ahead waiting for the
+previous one to commit; *connection* is waiting for a pooled connection; *apply*
+is BEGIN + lock + the model's reads and the fold in Python; *commit* is the writes, the
+checkpoint and COMMIT. A batch read ahead, before
+its wake-up arrived, has no wake-up part.
 """
 
 from __future__ import annotations
@@ -17,22 +30,30 @@ class LagMeter:
     def __init__(self) -> None:
         self.accepted: dict[int, float] = {}  # position -> when the write side answered
         self.visible: dict[str, dict[int, float]] = {}  # model -> position -> when its commit happened
+        self.moments: dict[str, dict[int, dict[str, float]]] = {}  # model -> position -> its batch's phases
 
     def reset(self) -> None:
         """Forget what was measured so far (the next run starts a new distribution)."""
         self.accepted.clear()
         for seen in self.visible.values():
             seen.clear()
+        for phases in self.moments.values():
+            phases.clear()
 
     def accept(self, position: int, at: float) -> None:
         self.accepted[position] = at
 
     def listen(self, projector: Any) -> None:
         seen = self.visible.setdefault(projector.name, {})
+        moments = self.moments.setdefault(projector.name, {})
 
         def on_commit(positions: list[int], at: float) -> None:
+            phases = getattr(projector, "phases", None)  # PostgreSQL projectors note them
             for p in positions:
-                seen.setdefault(p, at)
+                if p not in seen:
+                    seen[p] = at
+                    if phases:
+                        moments[p] = phases
 
         projector.listeners.append(on_commit)
 
@@ -47,9 +68,35 @@ class LagMeter:
         for model in self.visible:
             lags = sorted(self.lags_ms(model))
             if lags:
-                out[model] = {"n": len(lags), "p50": percentile(lags, 50), "p99": percentile(lags, 99),
-                              "max": lags[-1]}
+                out[model] = {"n": len(lags), "p50": percentile(lags, 50), "p99": percentile(lags, 99), "max": lags[-1]}
         return out
+
+    def split(self, model: str) -> dict[str, dict[str, float]]:
+        """Where ``model``'s lag went: per part (see the module's docstring), its mean and the mean
+        over the slowest 1% of commands, in milliseconds (the parts add up to the lag)."""
+        parts = ("bus wake-up", "queued", "read", "behind", "connection", "apply", "commit")
+        rows = []
+        for p, accepted in self.accepted.items():
+            m, visible = self.moments.get(model, {}).get(p), self.visible.get(model, {}).get(p)
+            if m is None or visible is None:
+                continue
+            times = [accepted, *(m[k] for k in ("woke", "read", "read_done", "ready", "connected", "applied")), visible]
+            clamped, last = [], accepted
+            for t in times:  # a moment before the command was accepted counts as "at once"
+                last = min(max(t, last), max(visible, accepted))
+                clamped.append(last)
+            rows.append([(b - a) * 1000 for a, b in zip(clamped, clamped[1:])])
+        if not rows:
+            return {}
+        rows.sort(key=sum)
+        slowest = rows[-max(1, len(rows) // 100) :]
+        return {
+            part: {
+                "mean": statistics.fmean(r[i] for r in rows),
+                "slowest_1pct": statistics.fmean(r[i] for r in slowest),
+            }
+            for i, part in enumerate(parts)
+        }
 
     def plot(self, ax: Any = None) -> Any:
         """One histogram per read model (log-scaled milliseconds), with p50 and p99 marked."""

@@ -84,8 +84,11 @@ class ReadSide:
     async def users_position(self) -> int:
         """The active users table's checkpoint."""
         async with self.pool.connection() as conn:
-            cur = await conn.execute(f'SELECT c.position FROM "{self.schema}".read_models m JOIN '
-                                     f'"{self.schema}".checkpoints c ON c.name = m.active WHERE m.name = %s', ("users",))
+            cur = await conn.execute(
+                f'SELECT c.position FROM "{self.schema}".read_models m JOIN '
+                f'"{self.schema}".checkpoints c ON c.name = m.active WHERE m.name = %s',
+                ("users",),
+            )
             row = await cur.fetchone()
         return row[0] if row else 0
 
@@ -111,8 +114,9 @@ class ReadSide:
         elif (cached := await self.cache.get(user_id)) is not None:
             return cached
         async with self.pool.connection() as conn:
-            cur = await conn.execute(f'SELECT {", ".join(self.COLUMNS)} FROM "{self.schema}".users '
-                                     "WHERE user_id = %s", (user_id,))
+            cur = await conn.execute(
+                f'SELECT {", ".join(self.COLUMNS)} FROM "{self.schema}".users WHERE user_id = %s', (user_id,)
+            )
             row = await cur.fetchone()
         if row is None:
             return None
@@ -123,8 +127,11 @@ class ReadSide:
     async def users(self, status: str | None, limit: int, offset: int) -> list[dict]:
         where, params = ("WHERE status = %s", [status]) if status else ("", [])
         async with self.pool.connection() as conn:
-            cur = await conn.execute(f'SELECT {", ".join(self.COLUMNS)} FROM "{self.schema}".users {where} '
-                                     "ORDER BY user_id LIMIT %s OFFSET %s", (*params, limit, offset))
+            cur = await conn.execute(
+                f'SELECT {", ".join(self.COLUMNS)} FROM "{self.schema}".users {where} '
+                "ORDER BY user_id LIMIT %s OFFSET %s",
+                (*params, limit, offset),
+            )
             return [dict(zip(self.COLUMNS, r)) for r in await cur.fetchall()]
 
     async def stats(self) -> dict[str, int]:
@@ -138,8 +145,9 @@ class ReadSide:
         async with self.pool.connection() as conn:
             cur = await conn.execute(f'SELECT name, position FROM "{self.schema}".checkpoints')
             models = dict(await cur.fetchall())
-            head = (await (await conn.execute(f'SELECT coalesce(max(position), 0) FROM "{self.schema}".events'))
-                    .fetchone())[0]
+            head = (
+                await (await conn.execute(f'SELECT coalesce(max(position), 0) FROM "{self.schema}".events')).fetchone()
+            )[0]
         models.pop("relay", None)
         for name in ("activity", "cache"):
             models[name] = int(await self.redis.get(self.ns.key("cqrs", name, "checkpoint")) or 0)
@@ -147,17 +155,26 @@ class ReadSide:
 
 
 INVALID = {"model": ValidationProblem, "description": "a parameter is invalid: each problem names it (`loc`)"}
-BEHIND = {"model": Problem, "description": "the read model did not reach `after` within `wait` seconds; retry",
-          "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "string"}}}}
+BEHIND = {
+    "model": Problem,
+    "description": "the read model did not reach `after` within `wait` seconds; retry",
+    "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "string"}}},
+}
 UNAVAILABLE = problem("a read model's database cannot be reached; try again shortly")
 POSITION = {"X-Read-Position": {"description": "the feed position the answer reflects", "schema": {"type": "integer"}}}
-After = Annotated[int | None, Query(ge=0, le=2**62, description="the `position` from the write API: wait until it is visible")]
+After = Annotated[
+    int | None, Query(ge=0, le=2**62, description="the `position` from the write API: wait until it is visible")
+]
 
 
 def create_app(read: ReadSide | Any, *, max_wait: float = MAX_WAIT) -> FastAPI:
     """The read API over a :class:`ReadSide` (or anything with its methods); ``wait`` is capped at ``max_wait`` s."""
+
     def waiting() -> Any:  # a default value, not an annotation: ``max_wait`` is known only here
-        return Query(min(2.0, max_wait), ge=0, le=max_wait, allow_inf_nan=False, description="seconds to wait for `after`")
+        return Query(
+            min(2.0, max_wait), ge=0, le=max_wait, allow_inf_nan=False, description="seconds to wait for `after`"
+        )
+
     import psycopg
     import psycopg_pool
     import redis.exceptions
@@ -174,14 +191,26 @@ def create_app(read: ReadSide | Any, *, max_wait: float = MAX_WAIT) -> FastAPI:
     @app.exception_handler(NotCaughtUp)
     async def behind(request: Any, exc: Exception) -> JSONResponse:
         assert isinstance(exc, NotCaughtUp)
-        return JSONResponse({"detail": f"the read model is at position {exc.position}, not yet at {exc.wanted}; "
-                                       "retry shortly"}, 409, headers={"Retry-After": "1"})
+        return JSONResponse(
+            {"detail": f"the read model is at position {exc.position}, not yet at {exc.wanted}; retry shortly"},
+            409,
+            headers={"Retry-After": "1"},
+        )
 
-    @app.get("/users/{user_id}", response_model=UserView, responses={
-        200: {"headers": POSITION}, 404: problem("no such user (yet: pass `after` to wait for your write)"),
-        409: BEHIND, 422: INVALID, 503: UNAVAILABLE})
-    async def get_user(response: Response, user_id: Annotated[str, Path(pattern=USER_ID)],
-                       after: After = None, wait: float = waiting()) -> Any:
+    @app.get(
+        "/users/{user_id}",
+        response_model=UserView,
+        responses={
+            200: {"headers": POSITION},
+            404: problem("no such user (yet: pass `after` to wait for your write)"),
+            409: BEHIND,
+            422: INVALID,
+            503: UNAVAILABLE,
+        },
+    )
+    async def get_user(
+        response: Response, user_id: Annotated[str, Path(pattern=USER_ID)], after: After = None, wait: float = waiting()
+    ) -> Any:
         position = await read.wait_for(read.users_position, after, wait)
         found = await read.user(user_id, after)
         response.headers["X-Read-Position"] = str(position)
@@ -190,10 +219,13 @@ def create_app(read: ReadSide | Any, *, max_wait: float = MAX_WAIT) -> FastAPI:
         return found
 
     @app.get("/users", response_model=UserPage, responses={409: BEHIND, 422: INVALID, 503: UNAVAILABLE})
-    async def list_users(status: Literal["inactive", "active", "deleted"] | None = None,
-                         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-                         after: After = None, wait: float = waiting()) -> Any:
+    async def list_users(
+        status: Literal["inactive", "active", "deleted"] | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        after: After = None,
+        wait: float = waiting(),
+    ) -> Any:
         position = await read.wait_for(read.users_position, after, wait)
         return {"users": await read.users(status, limit, offset), "position": position}
 

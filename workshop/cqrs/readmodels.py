@@ -48,10 +48,13 @@ class UsersTable:
         rows: dict[str, dict] = {}
         older = [uid for uid, version in first.items() if version > 1]  # a batch starting at v1 is a new user
         if older:
-            cur = await conn.execute(f"SELECT user_id, name, email, status, version FROM {t} WHERE user_id = ANY(%s)",
-                                     (older,))
-            rows = {uid: {"id": uid, "name": n, "email": e, "status": s, "version": v, "position": 0}
-                    for uid, n, e, s, v in await cur.fetchall()}
+            cur = await conn.execute(
+                f"SELECT user_id, name, email, status, version FROM {t} WHERE user_id = ANY(%s)", (older,)
+            )
+            rows = {
+                uid: {"id": uid, "name": n, "email": e, "status": s, "version": v, "position": 0}
+                for uid, n, e, s, v in await cur.fetchall()
+            }
         for r in records:
             row = rows.get(r.event.aggregate_id, {})
             if r.event.version <= row.get("version", 0):
@@ -67,7 +70,8 @@ class UsersTable:
                 "id text, name text, email text, status text, version integer, position bigint) "
                 "ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, "
                 "status = EXCLUDED.status, version = EXCLUDED.version, position = EXCLUDED.position, updated_at = now()",
-                (json.dumps(touched),))
+                (json.dumps(touched),),
+            )
 
 
 class SignupsByDay:
@@ -79,8 +83,9 @@ class SignupsByDay:
         self.name = name
 
     async def setup(self, conn: Any, schema: str) -> None:
-        await conn.execute(f'CREATE TABLE IF NOT EXISTS "{schema}"."{self.name}" (day date PRIMARY KEY, '
-                           "signups integer NOT NULL)")
+        await conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{schema}"."{self.name}" (day date PRIMARY KEY, signups integer NOT NULL)'
+        )
 
     async def apply(self, conn: Any, schema: str, records: list[Recorded]) -> None:
         counts: dict[str, int] = {}
@@ -90,7 +95,8 @@ class SignupsByDay:
         await conn.execute(
             f'INSERT INTO "{schema}"."{self.name}" (day, signups) SELECT * FROM unnest(%s::date[], %s::int[]) '
             f'ON CONFLICT (day) DO UPDATE SET signups = "{self.name}".signups + EXCLUDED.signups',
-            (list(counts), list(counts.values())))
+            (list(counts), list(counts.values())),
+        )
 
 
 class Activity:
@@ -133,8 +139,17 @@ class Activity:
         changed = {u: s for u, s in statuses.items() if before.get(u) != s}
         if changed:
             pipe.hset(keys["status"], mapping=changed)
-        latest = [json.dumps({"position": r.position, "type": r.event.event_type, "user_id": r.event.aggregate_id,
-                              "at": r.event.timestamp}) for r in records[-self.keep:]]
+        latest = [
+            json.dumps(
+                {
+                    "position": r.position,
+                    "type": r.event.event_type,
+                    "user_id": r.event.aggregate_id,
+                    "at": r.event.timestamp,
+                }
+            )
+            for r in records[-self.keep :]
+        ]
         if latest:
             pipe.lpush(keys["recent"], *latest)
             pipe.ltrim(keys["recent"], 0, self.keep - 1)

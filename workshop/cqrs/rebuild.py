@@ -30,8 +30,11 @@ async def activate(conn: Any, schema: str, logical: str, table: str) -> None:
     """Point view ``logical`` at ``table`` (in the caller's transaction: readers switch at COMMIT)."""
     await conn.execute(f'DROP VIEW IF EXISTS "{schema}"."{logical}"')
     await conn.execute(f'CREATE VIEW "{schema}"."{logical}" AS SELECT * FROM "{schema}"."{table}"')
-    await conn.execute(f'INSERT INTO "{schema}".read_models (name, active) VALUES (%s, %s) '
-                       "ON CONFLICT (name) DO UPDATE SET active = EXCLUDED.active", (logical, table))
+    await conn.execute(
+        f'INSERT INTO "{schema}".read_models (name, active) VALUES (%s, %s) '
+        "ON CONFLICT (name) DO UPDATE SET active = EXCLUDED.active",
+        (logical, table),
+    )
 
 
 async def ensure_active(pool: Any, schema: str, logical: str, table: str) -> str:
@@ -46,8 +49,9 @@ async def ensure_active(pool: Any, schema: str, logical: str, table: str) -> str
         return table
 
 
-async def rebuild(store: Any, projection: Any, *, logical: str = "users", progress: bool = True,
-                  batch: int = 5000) -> PostgresProjector:
+async def rebuild(
+    store: Any, projection: Any, *, logical: str = "users", progress: bool = True, batch: int = 5000
+) -> PostgresProjector:
     """Build ``projection`` (a new table) from the whole feed, then swap ``logical`` to it.
 
     Returns the new table's projector, caught up; start it to keep it current.
@@ -66,6 +70,9 @@ async def rebuild(store: Any, projection: Any, *, logical: str = "users", progre
             bar.close()
             projector.listeners.clear()
     # the last events and the swap in one transaction: the view never points at a table behind the old one
-    while await projector.step(also=lambda conn: activate(conn, store.schema, logical, projection.name)) == projector.batch:
+    while (
+        await projector.step(also=lambda conn: activate(conn, store.schema, logical, projection.name))
+        == projector.batch
+    ):
         pass
     return projector

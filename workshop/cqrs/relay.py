@@ -19,7 +19,8 @@ import asyncio
 import contextlib
 from typing import Any
 
-from workshop.config import Settings, settings as load_settings
+from workshop.config import Settings
+from workshop.config import settings as load_settings
 from workshop.cqrs import checkpoints
 from workshop.cqrs.schema import channel
 from workshop.waiting import stop_task
@@ -35,31 +36,36 @@ def routing_key(event_type: str) -> str:
 class Relay:
     """Forwards the feed of ``store`` to ``bus``; ``await relay.catch_up()`` or ``relay.start()``."""
 
-    def __init__(self, store: Any, bus: Any, settings: Settings | None = None, *, batch: int = 500,
-                 poll: float = 0.5) -> None:
+    def __init__(
+        self, store: Any, bus: Any, settings: Settings | None = None, *, batch: int = 500, poll: float = 0.5
+    ) -> None:
         self.store, self.bus, self.batch, self.poll = store, bus, batch, poll
         self.settings = settings or load_settings()  # where to LISTEN (the store's database)
         self.schema = store.schema
         self.published, self.errors, self.last_error = 0, 0, ""
         self._task: asyncio.Task | None = None
+        self._position: int | None = None  # the checkpoint as this relay last moved it
 
     async def catch_up(self) -> int:
         """Publish everything committed after the checkpoint; returns how many were published."""
         total = 0
         while True:
-            async with self.store.pool.connection() as conn:
-                position = await checkpoints.read_one(conn, self.schema, NAME)
-            chunk = await self.store.read_all(after=position, limit=self.batch)
+            if self._position is None:  # once: afterwards it is where this relay left it
+                async with self.store.pool.connection() as conn:
+                    self._position = await checkpoints.read_one(conn, self.schema, NAME)
+            chunk = await self.store.read_all(after=self._position, limit=self.batch)
             if not chunk:
                 return total
-            await self.bus.publish_many([(routing_key(r.event.event_type), r.event) for r in chunk],
-                                        source="cqrs-relay")
+            await self.bus.publish_many(
+                [(routing_key(r.event.event_type), r.event) for r in chunk], source="cqrs-relay"
+            )
             async with self.store.pool.connection() as conn:  # a second relay may have moved it further
                 await checkpoints.advance(conn, self.schema, NAME, chunk[-1].position, forward_only=True)
+            self._position = chunk[-1].position
             total += len(chunk)
             self.published += len(chunk)
 
-    def start(self) -> "Relay":
+    def start(self) -> Relay:
         self._task = asyncio.create_task(self._run(), name="cqrs-relay")
         return self
 
@@ -74,6 +80,7 @@ class Relay:
                     await self.catch_up()
                 except Exception as exc:  # noqa: BLE001 - a broker or database hiccup: retry from the checkpoint
                     self.errors += 1
+                    self._position = None  # ask the checkpoint again
                     self.last_error = f"{type(exc).__name__}: {exc}"
                 # sleep until an append commits (or `poll` seconds, whichever comes first)
                 async for _ in listener.notifies(timeout=self.poll, stop_after=1):

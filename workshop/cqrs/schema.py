@@ -8,6 +8,9 @@
                            so a rebuild can swap blue/green in one transaction.
 * ``email_reservations`` — one row per email in use: the unique index is what makes
                            "one account per email" hold across streams.
+* ``move_checkpoint(name, from, to, skipped)`` — moves a read model's checkpoint, or
+  fails the transaction (SQLSTATE ``WS001``) when it is no longer at ``from``: the check
+  and the move in one statement, so a projector's batch needs no answer before COMMIT.
 * a trigger on ``events`` that sends ``NOTIFY <schema>_events`` when appends commit,
   so the relay wakes up at once instead of polling.
 """
@@ -32,6 +35,18 @@ CREATE TABLE IF NOT EXISTS {s}.email_reservations (
     user_id     text        NOT NULL,
     reserved_at timestamptz NOT NULL DEFAULT now()
 );
+
+CREATE OR REPLACE FUNCTION {s}.move_checkpoint(checkpoint text, from_position bigint, to_position bigint,
+                                               unknown bigint) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+    -- the row lock makes a second copy of the projector wait here; when the first commits,
+    -- the WHERE is checked again against the new row, finds it moved, and fails
+    UPDATE {s}.checkpoints SET position = to_position, skipped = skipped + unknown, updated_at = now()
+        WHERE name = checkpoint AND position = from_position;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'checkpoint % is no longer at %', checkpoint, from_position USING ERRCODE = 'WS001';
+    END IF;
+END $fn$;
 
 CREATE OR REPLACE FUNCTION {s}.notify_events() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN

@@ -9,6 +9,10 @@ Inside: the event store (PostgreSQL), the command handler with email
 reservations, the relay (feed → RabbitMQ), and projectors for the users table
 (PostgreSQL) and the activity model (Redis), woken up by the bus. The same
 pieces run as separate processes in compose (``--profile cqrs``).
+
+The read side (relay and projectors) reads the feed through its own connections
+(``feed``), as it does in its own process in compose: a burst of commands queueing
+for the write side's connections never holds a read model back.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workshop import users
-from workshop.config import Settings, settings as load_settings
+from workshop.config import Settings
+from workshop.config import settings as load_settings
 from workshop.cqrs import checkpoints, rebuild, schema
 from workshop.cqrs.cache import CacheInvalidation
 from workshop.cqrs.commands import Command
@@ -50,12 +55,15 @@ async def open_store(s: Settings, *, max_size: int = 10) -> Any:
     return store
 
 
-def default_projectors(store: Any, redis: Any, namespace: Any, users_table: str | None, *,
-                       batch: int = 1000) -> list[Projector]:
+def default_projectors(
+    store: Any, redis: Any, namespace: Any, users_table: str | None, *, batch: int = 1000
+) -> list[Projector]:
     """The users table (PostgreSQL), the activity model and the cache floors (Redis)."""
-    return [PostgresProjector(store, UsersTable(users_table or "users_v1"), batch=batch),
-            RedisProjector(store, redis, namespace, Activity(), batch=batch),
-            RedisProjector(store, redis, namespace, CacheInvalidation(), batch=batch)]
+    return [
+        PostgresProjector(store, UsersTable(users_table or "users_v1"), batch=batch),
+        RedisProjector(store, redis, namespace, Activity(), batch=batch),
+        RedisProjector(store, redis, namespace, CacheInvalidation(), batch=batch),
+    ]
 
 
 @dataclass
@@ -64,6 +72,7 @@ class CqrsSystem:
     bus_kind: str = "rabbitmq"
     start_projectors: bool = True
     store: Any = None
+    feed: Any = None  # the same store, with the read side's own connections
     bus: Any = None
     redis: Any = None
     handler: CommandHandler | None = None
@@ -71,19 +80,24 @@ class CqrsSystem:
     projectors: dict[str, Projector] = field(default_factory=dict)
     lag: LagMeter = field(default_factory=LagMeter)
 
-    async def start(self) -> "CqrsSystem":
+    async def start(self) -> CqrsSystem:
         from workshop import connect
         from workshop.bus import open_bus
 
         try:
             self.store = await open_store(self.settings)
+            self.feed = await open_store(self.settings, max_size=4)
             self.redis = await connect.redis(self.settings)
             self.bus = await open_bus(self.bus_kind, self.settings, validate=users.validate)
             self.handler = CommandHandler(self.store, emails=EmailReservations(self.store.pool, self.store.schema))
-            self.relay = Relay(self.store, self.bus, self.settings).start()
+            self.relay = Relay(self.feed, self.bus, self.settings).start()
             if self.start_projectors:
-                for projector in default_projectors(self.store, self.redis, self.settings.namespace,
-                                                    await rebuild.active(self.store.pool, self.store.schema)):
+                for projector in default_projectors(
+                    self.feed,
+                    self.redis,
+                    self.settings.namespace,
+                    await rebuild.active(self.store.pool, self.store.schema),
+                ):
                     await self.add(projector)
         except BaseException:
             await self.stop()
@@ -107,7 +121,9 @@ class CqrsSystem:
     async def send(self, command: Command) -> Accepted:
         """Handle a command (as the write API does) and note when it was accepted."""
         if self.handler is None:
-            raise WorkshopError("the CQRS system is not started: `await cqrs.start()` (or `async with CqrsSystem(...)`)")
+            raise WorkshopError(
+                "the CQRS system is not started: `await cqrs.start()` (or `async with CqrsSystem(...)`)"
+            )
         accepted = await self.handler.handle(command)
         if accepted.events:
             self.lag.accept(accepted.position, time.perf_counter())
@@ -135,8 +151,11 @@ class CqrsSystem:
     async def user(self, user_id: str) -> dict | None:
         """The users read model's row for ``user_id`` (what ``GET /users/{id}`` returns)."""
         async with self.store.pool.connection() as conn:
-            cur = await conn.execute(f'SELECT user_id, name, email, status, version, position FROM '
-                                     f'"{self.store.schema}".users WHERE user_id = %s', (user_id,))
+            cur = await conn.execute(
+                f"SELECT user_id, name, email, status, version, position FROM "
+                f'"{self.store.schema}".users WHERE user_id = %s',
+                (user_id,),
+            )
             row = await cur.fetchone()
         return None if row is None else dict(zip(("user_id", "name", "email", "status", "version", "position"), row))
 
@@ -152,11 +171,12 @@ class CqrsSystem:
             await self.bus.close()
         if self.redis is not None:
             await self.redis.aclose()
-        if self.store is not None:
-            await self.store.close()
-        self.store = self.bus = self.redis = self.relay = None
+        for store in (self.feed, self.store):
+            if store is not None:
+                await store.close()
+        self.store = self.feed = self.bus = self.redis = self.relay = None
 
-    async def __aenter__(self) -> "CqrsSystem":
+    async def __aenter__(self) -> CqrsSystem:
         return await self.start()
 
     async def __aexit__(self, *exc: Any) -> None:

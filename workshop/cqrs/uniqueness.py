@@ -46,8 +46,11 @@ class ReadModelCheck:
 
     async def claim(self, email: str, user_id: str) -> bool:
         async with self.pool.connection() as conn:
-            cur = await conn.execute(f'SELECT user_id FROM "{self.schema}".users WHERE email = %s AND user_id <> %s '
-                                     "AND status <> 'deleted' LIMIT 1", (email.lower(), user_id))
+            cur = await conn.execute(
+                f'SELECT user_id FROM "{self.schema}".users WHERE email = %s AND user_id <> %s '
+                "AND status <> 'deleted' LIMIT 1",
+                (email.lower(), user_id),
+            )
             row = await cur.fetchone()
         if row:
             raise EmailTaken(email, row[0])
@@ -71,8 +74,11 @@ class EmailReservations:
         """
         email = email.lower()
         async with self.pool.connection() as conn:
-            cur = await conn.execute(f"INSERT INTO {self.table} (email, user_id) VALUES (%s, %s) "
-                                     "ON CONFLICT (email) DO NOTHING RETURNING user_id", (email, user_id))
+            cur = await conn.execute(
+                f"INSERT INTO {self.table} (email, user_id) VALUES (%s, %s) "
+                "ON CONFLICT (email) DO NOTHING RETURNING user_id",
+                (email, user_id),
+            )
             if await cur.fetchone():
                 return True
             # taken: by this user (a retry), or by a claim whose user never got created (a crash)
@@ -80,7 +86,8 @@ class EmailReservations:
                 f"UPDATE {self.table} r SET user_id = %s, reserved_at = now() WHERE email = %s AND (user_id = %s OR ("
                 f"reserved_at < now() - make_interval(secs => %s) AND NOT EXISTS ("
                 f'SELECT 1 FROM "{self.schema}".events e WHERE e.stream_id = r.user_id))) RETURNING user_id',
-                (user_id, email, user_id, self.stale_after))
+                (user_id, email, user_id, self.stale_after),
+            )
             if await cur.fetchone():
                 return False
             cur = await conn.execute(f"SELECT user_id FROM {self.table} WHERE email = %s", (email,))

@@ -76,29 +76,58 @@ def create_app(handler: CommandHandler | Any) -> FastAPI:
         assert isinstance(exc, CommandRejected)
         return JSONResponse({"detail": exc.reason}, exc.status)
 
-    @app.post("/commands", status_code=201, response_model=AcceptedView, responses={
-        201: {"description": "accepted: the events are stored at `position` in the feed"},
-        200: {"model": AcceptedView, "description": "this command was handled before: the first answer, nothing new"},
-        400: problem("the body is not JSON"),
-        404: problem("no such user"),
-        409: problem("the user's state does not allow this command, the email is taken, "
-                     "or this Idempotency-Key was used for another command"),
-        413: problem("the body is larger than 64 kB"),
-        415: problem("the body is not sent as application/json"),
-        422: {"model": ValidationProblem, "description": "the command is invalid: each problem names its field"},
-        503: problem("the event store cannot be reached; try again shortly"),
-    }, openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": command_schema()}}}})
-    async def send_command(request: Request, response: Response, idempotency_key: Annotated[
-            str | None, Header(alias="Idempotency-Key", min_length=1, max_length=100, pattern=r"^[!-~]+$",
-                               description="any unique text; a retry sends the same key (= the command_id)")] = None,
+    @app.post(
+        "/commands",
+        status_code=201,
+        response_model=AcceptedView,
+        responses={
+            201: {"description": "accepted: the events are stored at `position` in the feed"},
+            200: {
+                "model": AcceptedView,
+                "description": "this command was handled before: the first answer, nothing new",
+            },
+            400: problem("the body is not JSON"),
+            404: problem("no such user"),
+            409: problem(
+                "the user's state does not allow this command, the email is taken, "
+                "or this Idempotency-Key was used for another command"
+            ),
+            413: problem("the body is larger than 64 kB"),
+            415: problem("the body is not sent as application/json"),
+            422: {"model": ValidationProblem, "description": "the command is invalid: each problem names its field"},
+            503: problem("the event store cannot be reached; try again shortly"),
+        },
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": command_schema()}}}
+        },
+    )
+    async def send_command(
+        request: Request,
+        response: Response,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=100,
+                pattern=r"^[!-~]+$",
+                description="any unique text; a retry sends the same key (= the command_id)",
+            ),
+        ] = None,
     ) -> Any:
         raw = await read_json(request)
         if isinstance(raw, dict):  # over HTTP the command's id is the Idempotency-Key header, never a field
             if "command_id" in raw:
-                raise RequestValidationError([{"type": "extra_forbidden", "loc": ("body", "command_id"),
-                                               "msg": "send the command's id as the Idempotency-Key header",
-                                               "input": raw["command_id"]}])
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": "extra_forbidden",
+                            "loc": ("body", "command_id"),
+                            "msg": "send the command's id as the Idempotency-Key header",
+                            "input": raw["command_id"],
+                        }
+                    ]
+                )
             if idempotency_key is not None:
                 raw["command_id"] = idempotency_key
         command = validate_body(CommandBody, raw).root
@@ -107,7 +136,9 @@ def create_app(handler: CommandHandler | Any) -> FastAPI:
             response.status_code = 200
         return AcceptedView(**vars(accepted))
 
-    add_healthz(app, lambda: handler.store.head(), what="the event store")  # looked up per call: a handler may start later
+    add_healthz(
+        app, lambda: handler.store.head(), what="the event store"
+    )  # looked up per call: a handler may start later
     return app
 
 

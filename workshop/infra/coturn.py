@@ -27,22 +27,26 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 def turnserver_config(secret: str, host: str, port: int, d: Path) -> str:
     """coturn's configuration for the workshop: REST-API credentials, loopback only, no TLS."""
-    return "\n".join([
-        f"listening-ip={host}",
-        f"listening-port={port}",
-        f"relay-ip={host}",
-        "realm=workshop",
-        "use-auth-secret",                # time-limited credentials (workshop.infra.turn)...
-        f"static-auth-secret={secret}",   # ...signed with this shared secret
-        "fingerprint",
-        "allow-loopback-peers",           # the course's peers all live on this machine
-        "no-tls", "no-dtls", "no-cli",
-        f"log-file={d / 'turnserver.log'}",
-        "simple-log",
-        f"pidfile={d / 'turnserver.pid'}",
-        f"db={d / 'turnserver.db'}",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"listening-ip={host}",
+            f"listening-port={port}",
+            f"relay-ip={host}",
+            "realm=workshop",
+            "use-auth-secret",  # time-limited credentials (workshop.infra.turn)...
+            f"static-auth-secret={secret}",  # ...signed with this shared secret
+            "fingerprint",
+            "allow-loopback-peers",  # the course's peers all live on this machine
+            "no-tls",
+            "no-dtls",
+            "no-cli",
+            f"log-file={d / 'turnserver.log'}",
+            "simple-log",
+            f"pidfile={d / 'turnserver.pid'}",
+            f"db={d / 'turnserver.db'}",
+            "",
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,10 @@ def find_running(host: str, port: int) -> RunningCoturn | None:
             settings = _read_config(config)
         except OSError:  # gone meanwhile, or not ours to read
             continue
-        if settings.get("realm") == "workshop" and settings.get("listening-port") == str(port) \
-                and settings.get("static-auth-secret"):
+        if (
+            settings.get("realm") == "workshop"
+            and settings.get("listening-port") == str(port)
+            and settings.get("static-auth-secret")
+        ):
             return RunningCoturn(int(proc.name), config, settings["static-auth-secret"])
     return None

@@ -26,7 +26,8 @@ import json
 import sys
 from dataclasses import dataclass
 
-from workshop.config import Settings, settings as load_settings
+from workshop.config import Settings
+from workshop.config import settings as load_settings
 from workshop.fixes import FIXES
 from workshop.infra.probes import REQUIRED, TIMEOUT, ProbeResult, run_probes
 
@@ -92,8 +93,11 @@ class DoctorReport:
             lines.append(f"  affects: {NEEDED_BY.get(r.service, 'the chapters that use it')}")
             lines.extend(f"  fix: {line}" for line in _fix_lines(r))
         lines.append("")
-        lines.append("All required services are up." if self.ok else
-                     "Some required services are down: run the fix above, then `workshop doctor` again.")
+        lines.append(
+            "All required services are up."
+            if self.ok
+            else "Some required services are down: run the fix above, then `workshop doctor` again."
+        )
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -106,11 +110,20 @@ class DoctorReport:
             detail = f"<br><small>{html.escape(r.detail)}</small>" if r.detail else ""
             if not r.ok:
                 detail += f"<br><small>affects {html.escape(NEEDED_BY.get(r.service, 'its chapters'))}</small>"
-            cells = [html.escape(row["service"]), f"<code>{html.escape(row['url'])}</code>",
-                     html.escape(row["status"]) + detail, html.escape(row["version"]),
-                     html.escape(row["latency"]), fix]
+            cells = [
+                html.escape(row["service"]),
+                f"<code>{html.escape(row['url'])}</code>",
+                html.escape(row["status"]) + detail,
+                html.escape(row["version"]),
+                html.escape(row["latency"]),
+                fix,
+            ]
             body.append("<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>")
-        verdict = "✅ All required services are up." if self.ok else "❌ Some required services are down: run the fix, then <code>doctor()</code> again."
+        verdict = (
+            "✅ All required services are up."
+            if self.ok
+            else "❌ Some required services are down: run the fix, then <code>doctor()</code> again."
+        )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table><p>{verdict}</p>"
 
 
@@ -128,14 +141,16 @@ def _fix_lines(r: ProbeResult) -> list[str]:
     return [r.fix]
 
 
-async def adoctor(settings: Settings | None = None, required: tuple[str, ...] = REQUIRED,
-                  timeout: float = TIMEOUT) -> DoctorReport:
+async def adoctor(
+    settings: Settings | None = None, required: tuple[str, ...] = REQUIRED, timeout: float = TIMEOUT
+) -> DoctorReport:
     """``await adoctor()``: probe every service on the running event loop."""
     return DoctorReport(await run_probes(settings or load_settings(), required, timeout))
 
 
-def doctor(settings: Settings | None = None, required: tuple[str, ...] = REQUIRED,
-           timeout: float = TIMEOUT) -> DoctorReport:
+def doctor(
+    settings: Settings | None = None, required: tuple[str, ...] = REQUIRED, timeout: float = TIMEOUT
+) -> DoctorReport:
     """Probe every service and return the report (a table when displayed).
 
     Works both in a script and in a notebook cell, where an event loop is
@@ -155,12 +170,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workshop doctor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds per probe (default %(default)s)")
-    parser.add_argument("--required", default=",".join(REQUIRED),
-                        help="comma-separated services whose absence fails the check (default %(default)s)")
+    parser.add_argument(
+        "--required",
+        default=",".join(REQUIRED),
+        help="comma-separated services whose absence fails the check (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     required = tuple(x.strip() for x in args.required.split(",") if x.strip())
     report = doctor(load_settings(), required, args.timeout)
     print(report.to_json() if args.json else report)
+    if not args.json:
+        from workshop.infra.throwaway import cluster_nodes
+
+        if nodes := cluster_nodes():
+            print(
+                f"note: {len(nodes)} throw-away RabbitMQ node(s) of chapter 7's cluster are running "
+                "(a notebook's or a test's); `workshop down` stops them"
+            )
     return 0 if report.ok else 1
 
 

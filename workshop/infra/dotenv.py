@@ -68,16 +68,22 @@ def share_turn_secret(target: Path, state_dir: Path) -> str:
     if running is None or running.secret == s.turn_secret or running.config.parent == state_dir.resolve():
         return ""
     set_key(target, "TURN_SECRET", running.secret, quote_mode="never")
-    return (f"TURN_SECRET: now the secret of the coturn already running on {s.turn_url} "
-            f"(started from {running.checkout}), so both checkouts can use it")
+    return (
+        f"TURN_SECRET: now the secret of the coturn already running on {s.turn_url} "
+        f"(started from {running.checkout}), so both checkouts can use it"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workshop env", description=__doc__.split("\n\n")[0])
     root = repo_root()
     parser.add_argument("--example", type=Path, default=root / ".env.example", help="template (default: %(default)s)")
-    parser.add_argument("--env", type=Path, default=Path(os.environ.get("WORKSHOP_ENV_FILE") or root / ".env"),
-                        help="file to write (default: %(default)s)")
+    parser.add_argument(
+        "--env",
+        type=Path,
+        default=Path(os.environ.get("WORKSHOP_ENV_FILE") or root / ".env"),
+        help="file to write (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if not args.example.is_file():
         print(f"workshop env: {args.example} not found", file=sys.stderr)

@@ -16,8 +16,14 @@ def npm_ci(folder: Path, timeout: float = 180) -> None:
     if npm is None:
         raise WorkshopError("npm is not installed: install Node.js (apt-get install nodejs npm)")
     try:
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         raise WorkshopError(f"npm ci did not finish within {timeout:g} s (is the npm registry reachable?)") from None
     if done.returncode:

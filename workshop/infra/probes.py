@@ -64,6 +64,7 @@ class _Timer:
 
 # --- the probes: each returns (version, latency_ms, detail) or raises -----------------------
 
+
 async def probe_postgres(s: Settings, timeout: float) -> tuple[str, float, str]:
     import psycopg
 
@@ -135,8 +136,9 @@ async def probe_coturn(s: Settings, timeout: float) -> tuple[str, float, str]:
             relayed = await probe.allocate(creds["username"], creds["credential"])
         except StunError as exc:
             if exc.code == 401:
-                raise WorkshopError(f"up on {host}:{port}, but it rejects this checkout's TURN_SECRET "
-                                    "(401 Unauthorized)") from None
+                raise WorkshopError(
+                    f"up on {host}:{port}, but it rejects this checkout's TURN_SECRET (401 Unauthorized)"
+                ) from None
             raise
     version = probe.software.split()[0].removeprefix("Coturn-") if probe.software else "?"
     return version, t.ms, f"STUN sees {mapped[0]}:{mapped[1]}; TURN relayed {relayed[0]}:{relayed[1]}"
@@ -193,8 +195,9 @@ def probes_for(s: Settings) -> list[tuple[str, str, Probe]]:
     return found
 
 
-async def check(service: str, url: str, probe: Probe, s: Settings, required: bool,
-                timeout: float = TIMEOUT) -> ProbeResult:
+async def check(
+    service: str, url: str, probe: Probe, s: Settings, required: bool, timeout: float = TIMEOUT
+) -> ProbeResult:
     """Run one probe under a hard timeout and turn any failure into a result."""
     result = ProbeResult(service, redact(url), ok=False, required=required)
     try:
@@ -211,16 +214,18 @@ async def check(service: str, url: str, probe: Probe, s: Settings, required: boo
     return result
 
 
-async def run_probes(s: Settings, required: tuple[str, ...] = REQUIRED,
-                     timeout: float = TIMEOUT) -> list[ProbeResult]:
+async def run_probes(s: Settings, required: tuple[str, ...] = REQUIRED, timeout: float = TIMEOUT) -> list[ProbeResult]:
     """Probe every service concurrently; the whole run takes at most ~``timeout`` seconds."""
     _import_clients()
-    return list(await asyncio.gather(*(
-        check(service, url, probe, s, service in required, timeout) for service, url, probe in probes_for(s)
-    )))
+    return list(
+        await asyncio.gather(
+            *(check(service, url, probe, s, service in required, timeout) for service, url, probe in probes_for(s))
+        )
+    )
 
 
 # --- small helpers --------------------------------------------------------------------------
+
 
 def _import_clients() -> None:
     """Import the client libraries before any probe's clock starts.
@@ -248,12 +253,16 @@ def _fix(service: str, detail: str, s: Settings) -> str:
     if service == "coturn" and "401" in detail:
         running = find_running(*s.turn_host_port)
         if running is None:  # not started by `workshop up` here: its secret is someone else's
-            return ("set TURN_SECRET in .env to the static-auth-secret of whoever started that coturn, "
-                    "or stop it there and run `workshop up coturn` here")
+            return (
+                "set TURN_SECRET in .env to the static-auth-secret of whoever started that coturn, "
+                "or stop it there and run `workshop up coturn` here"
+            )
         if running.checkout == repo_root():
             return "workshop down && workshop up  (restart coturn with the TURN_SECRET now in .env)"
-        return (f"workshop env  (copies the secret of the coturn started from {running.checkout}), "
-                f"or `workshop down` in {running.checkout}, then `workshop up` here")
+        return (
+            f"workshop env  (copies the secret of the coturn started from {running.checkout}), "
+            f"or `workshop down` in {running.checkout}, then `workshop up` here"
+        )
     return fix_for(service)
 
 

@@ -107,15 +107,19 @@ def _list_via_rabbitmqctl(s: Settings) -> tuple[list[str], list[str]]:
     for kind in ("list_queues", "list_exchanges"):
         proc = subprocess.run(
             ["rabbitmqctl", kind, "-q", "-p", vhost, "--no-table-headers", "name"],
-            capture_output=True, text=True, timeout=20, check=True,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
         )
         out.append([line.strip() for line in proc.stdout.splitlines() if line.strip()])
     return out[0], out[1]
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="workshop reset", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="workshop reset", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("namespace", nargs="?", help="namespace to delete (default: yours)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
     args = p.parse_args(argv)
@@ -126,5 +130,7 @@ def main(argv: list[str]) -> int:
         print("nothing deleted")
         return 1
     counts = asyncio.run(reset_namespace(s))
-    print(f"namespace {s.namespace}: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()) + " deleted")
+    print(
+        f"namespace {s.namespace}: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()) + " deleted"
+    )
     return 0

@@ -11,9 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 Say = Callable[[str], None]
 
@@ -77,8 +77,7 @@ def install_hint(packages: list[Package]) -> str:
     return "sudo apt-get install -y " + " ".join(p.name for p in packages)
 
 
-def ensure_packages(mode: str, log: Path, say: Say = print, path: str | None = None,
-                    euid: int | None = None) -> bool:
+def ensure_packages(mode: str, log: Path, say: Say = print, path: str | None = None, euid: int | None = None) -> bool:
     """Install what ``mode`` needs and lacks, if this user may; True when nothing is missing afterwards."""
     lacking = missing(needed(mode), path)
     if not lacking:
@@ -93,8 +92,10 @@ def ensure_packages(mode: str, log: Path, say: Say = print, path: str | None = N
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for args in (["update", "-qq"], ["install", "-y", "-qq", *(p.name for p in lacking)]):
         if not _logged([*apt, *args], log, env, timeout=1800):
-            say(f"Debian packages: `apt-get {' '.join(args)}` failed (see above; full log {log}). "
-                f"Try: {install_hint(lacking)}")
+            say(
+                f"Debian packages: `apt-get {' '.join(args)}` failed (see above; full log {log}). "
+                f"Try: {install_hint(lacking)}"
+            )
             return False
     still = missing(lacking, path)
     if still:
@@ -111,8 +112,12 @@ def _logged(cmd: list[str], log: Path, env: dict[str, str] | None = None, timeou
         out.write(f"\n$ {' '.join(cmd)}\n")
         out.flush()
         try:
-            ok = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, timeout=timeout).returncode == 0
+            ok = (
+                subprocess.run(
+                    cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, timeout=timeout
+                ).returncode
+                == 0
+            )
         except (subprocess.TimeoutExpired, OSError) as exc:
             out.write(f"{exc}\n")
             ok = False

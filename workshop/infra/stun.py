@@ -19,7 +19,8 @@ listens, and one-line errors.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable
+from collections.abc import Awaitable
+from typing import Any
 
 from aioice import stun
 from aioice.turn import TurnClientUdpProtocol
@@ -60,7 +61,7 @@ class TurnProbe:
         self._transport: asyncio.BaseTransport | None = None
         self._protocol: _Protocol | None = None
 
-    async def __aenter__(self) -> "TurnProbe":
+    async def __aenter__(self) -> TurnProbe:
         self._transport, self._protocol = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: _Protocol(self.server, None, None, lifetime=600, channel_refresh_time=500),
             remote_addr=self.server,
@@ -76,8 +77,9 @@ class TurnProbe:
         assert self._protocol, "use `async with TurnProbe(...)`"
         host, port = self.server
         task = asyncio.ensure_future(request)
-        done, _ = await asyncio.wait({task, self._protocol.refused}, timeout=self.timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {task, self._protocol.refused}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if task not in done:
             task.cancel()
             if self._protocol.refused.done():
@@ -114,8 +116,10 @@ class TurnProbe:
         except StunError as exc:
             if exc.code != 401:
                 raise
-            raise StunError("TURN refused our credentials: 401 Unauthorized (coturn's "
-                            "static-auth-secret is not this TURN_SECRET)", 401) from None
+            raise StunError(
+                "TURN refused our credentials: 401 Unauthorized (coturn's static-auth-secret is not this TURN_SECRET)",
+                401,
+            ) from None
         self.realm = protocol.realm or ""
         await self._ask(protocol.delete())  # free the relay now (a Refresh with LIFETIME 0), close the socket
         return relayed

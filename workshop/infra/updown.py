@@ -25,14 +25,16 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 import psutil
 
-from workshop.config import Settings, repo_root, settings as load_settings, state_dir
+from workshop.config import Settings, repo_root, state_dir
+from workshop.config import settings as load_settings
 from workshop.connect import failure_reason
 from workshop.errors import WorkshopError
 from workshop.infra.coturn import LOCAL_HOSTS, find_running, turnserver_config
@@ -45,6 +47,7 @@ ALIASES = {"postgresql": "postgres", "pg": "postgres", "turn": "coturn", "turnse
 
 
 # --- where things are -----------------------------------------------------------------------
+
 
 def load_state(directory: Path) -> dict[str, dict]:
     """``{service: record}`` of what `workshop up` started (empty if nothing)."""
@@ -71,6 +74,7 @@ def _host_port(url: str, default_port: int) -> tuple[str, int]:
 # "other" (something else holds the port). Each asks with the client library the
 # chapters use: a server that answers "who are you?" (a password, an unknown role)
 # is still that server.
+
 
 def _refused(exc: BaseException) -> bool:
     return failure_reason(exc).startswith("connection refused")
@@ -138,6 +142,7 @@ def check_coturn(host: str, port: int) -> str:
 
 # --- starting and stopping native programs ---------------------------------------------------
 
+
 def _run(cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
@@ -149,8 +154,25 @@ def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
 def start_redis(s: Settings, d: Path) -> dict:
     host, port = _host_port(s.redis_url, 6379)
     pidfile = d / f"redis-{port}.pid"
-    cmd = ["redis-server", "--daemonize", "yes", "--bind", host, "--port", str(port), "--save", "",
-           "--appendonly", "no", "--dir", str(d), "--logfile", str(d / "redis.log"), "--pidfile", str(pidfile)]
+    cmd = [
+        "redis-server",
+        "--daemonize",
+        "yes",
+        "--bind",
+        host,
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(d),
+        "--logfile",
+        str(d / "redis.log"),
+        "--pidfile",
+        str(pidfile),
+    ]
     proc = _run(cmd, 15)
     if proc.returncode:
         raise WorkshopError(f"redis-server failed: {(proc.stderr or proc.stdout).strip()[:200]}")
@@ -191,6 +213,7 @@ def start_rabbitmq(s: Settings, d: Path) -> dict:
 
 def wait_rabbitmq(timeout: float = 60) -> None:
     """``rabbitmqctl await_startup`` fails until the node has registered with epmd: retry it."""
+
     def started() -> bool:
         try:
             return _run(["rabbitmqctl", "await_startup", "--timeout", "10"], 20).returncode == 0
@@ -231,8 +254,13 @@ def start_coturn(s: Settings, d: Path) -> dict:
     conf.chmod(0o600)
     conf.write_text(turnserver_config(secret, host, port, d))
     with open(d / "turnserver.out", "ab") as out:
-        proc = subprocess.Popen(["turnserver", "-c", str(conf)], stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["turnserver", "-c", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return {"pid": proc.pid, "program": "turnserver", "log": str(d / "turnserver.log")}
 
 
@@ -248,8 +276,7 @@ def stop(name: str, record: dict, timeout: float = 30) -> None:
         return
     os.kill(pid, signal.SIGTERM)
     try:
-        until_sync(lambda: not _alive(pid, record.get("program")), timeout=timeout, every=0.1,
-                   what=f"{name} to stop")
+        until_sync(lambda: not _alive(pid, record.get("program")), timeout=timeout, every=0.1, what=f"{name} to stop")
     except WaitTimeout:
         os.kill(pid, signal.SIGKILL)
 
@@ -271,7 +298,7 @@ def _alive(pid: int, program: str | None) -> bool:
 class Native:
     """How to find, check and start one service natively."""
 
-    label: str                                   # the name the doctor and fixes.py use
+    label: str  # the name the doctor and fixes.py use
     binary: str
     address: Callable[[Settings], tuple[str, int]]
     check: Callable[[str, int], str]
@@ -280,16 +307,19 @@ class Native:
 
 
 SERVICES: dict[str, Native] = {
-    "postgres": Native("PostgreSQL", "pg_ctlcluster", lambda s: _host_port(s.database_url, 5432),
-                       check_postgres, start_postgres, 30),
+    "postgres": Native(
+        "PostgreSQL", "pg_ctlcluster", lambda s: _host_port(s.database_url, 5432), check_postgres, start_postgres, 30
+    ),
     "redis": Native("Redis", "redis-server", lambda s: _host_port(s.redis_url, 6379), check_redis, start_redis, 10),
-    "rabbitmq": Native("RabbitMQ", "rabbitmq-server", lambda s: _host_port(s.amqp_url, 5672),
-                       check_rabbitmq, start_rabbitmq, 60),
+    "rabbitmq": Native(
+        "RabbitMQ", "rabbitmq-server", lambda s: _host_port(s.amqp_url, 5672), check_rabbitmq, start_rabbitmq, 60
+    ),
     "coturn": Native("coturn", "turnserver", lambda s: s.turn_host_port, check_coturn, start_coturn, 10),
 }
 
 
 # --- the two commands -----------------------------------------------------------------------
+
 
 def docker_engine(timeout: float = 5) -> bool:
     """True when ``docker info`` answers (a CLI without a running engine does not count)."""
@@ -299,6 +329,10 @@ def docker_engine(timeout: float = 5) -> bool:
         return _run(["docker", "info"], timeout).returncode == 0
     except (subprocess.TimeoutExpired, OSError):
         return False
+
+
+def _answers(svc: Native, host: str, port: int) -> bool:
+    return svc.check(host, port) == "yes"
 
 
 def up_native(names: list[str], s: Settings, d: Path, say: Callable[[str], None] = print) -> int:
@@ -321,8 +355,10 @@ def up_native(names: list[str], s: Settings, d: Path, say: Callable[[str], None]
                 whose = f"started by `workshop up` in {shared.checkout}: shared"
             say(f"{label} already running on {host}:{port} ({whose})")
         elif status == "other":
-            say(f"{label} port {host}:{port} is taken by another program that is not {svc.label}: "
-                f"stop it, or point the URL in .env at a free port")
+            say(
+                f"{label} port {host}:{port} is taken by another program that is not {svc.label}: "
+                f"stop it, or point the URL in .env at a free port"
+            )
             failures += 1
             continue
         elif host not in LOCAL_HOSTS:
@@ -341,7 +377,7 @@ def up_native(names: list[str], s: Settings, d: Path, say: Callable[[str], None]
                 save_state(d, state)  # recorded before waiting: `down` can clean up a failed start
                 if name == "rabbitmq":
                     wait_rabbitmq(svc.ready_timeout)
-                _wait(lambda: svc.check(host, port) == "yes", svc.ready_timeout, svc.label)
+                _wait(partial(_answers, svc, host, port), svc.ready_timeout, svc.label)
             except (WorkshopError, subprocess.TimeoutExpired, OSError) as exc:
                 say(f"{label} could not be started: {exc}")
                 failures += 1
@@ -356,6 +392,10 @@ def up_native(names: list[str], s: Settings, d: Path, say: Callable[[str], None]
 
 
 def down_native(s: Settings, d: Path, say: Callable[[str], None] = print) -> int:
+    from workshop.infra.throwaway import stop_cluster_nodes
+
+    if left := stop_cluster_nodes():  # chapter 7's throw-away nodes that outlived their kernel
+        say(f"{'cluster':<11} {left} throw-away RabbitMQ node(s) stopped")
     state = load_state(d)
     if not state:
         say(f"Nothing to stop: `workshop up` has not started any service (no {d / 'started.json'}).")
@@ -379,8 +419,9 @@ def down_native(s: Settings, d: Path, say: Callable[[str], None] = print) -> int
 def _parse(argv: list[str] | None, command: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=f"workshop {command}", description=__doc__.split("\n\n")[0])
     if command == "up":
-        parser.add_argument("services", nargs="*", metavar="service",
-                            help=f"any of {', '.join(SERVICES)} (default: all)")
+        parser.add_argument(
+            "services", nargs="*", metavar="service", help=f"any of {', '.join(SERVICES)} (default: all)"
+        )
     parser.add_argument("--native", action="store_true", help="do not use Docker even if an engine answers")
     args = parser.parse_args(argv)
     if command == "up":
@@ -397,19 +438,37 @@ def up_main(argv: list[str] | None = None) -> int:
     s, d = load_settings(), state_dir()
     compose = repo_root() / COMPOSE_FILE
     if not args.native and compose.is_file() and docker_engine():
-        print(f"Docker engine found: docker compose --env-file .env -f docker/compose.yml up -d --wait {' '.join(args.services)}")
+        print(
+            f"Docker engine found: docker compose --env-file .env -f docker/compose.yml up -d --wait {' '.join(args.services)}"
+        )
         try:  # --wait returns once every healthcheck passes; .env is at the repo root, not in docker/
-            rc = subprocess.run(["docker", "compose", "--env-file", str(repo_root() / ".env"), "-f", str(compose),
-                                 "up", "-d", "--wait", *args.services],
-                                timeout=600).returncode
+            rc = subprocess.run(
+                [
+                    "docker",
+                    "compose",
+                    "--env-file",
+                    str(repo_root() / ".env"),
+                    "-f",
+                    str(compose),
+                    "up",
+                    "-d",
+                    "--wait",
+                    *args.services,
+                ],
+                timeout=600,
+            ).returncode
         except subprocess.TimeoutExpired:
-            print("docker compose did not finish within 10 minutes: see `docker compose --env-file .env -f docker/compose.yml ps`")
+            print(
+                "docker compose did not finish within 10 minutes: see `docker compose --env-file .env -f docker/compose.yml ps`"
+            )
             return 1
         if rc == 0:
             state = load_state(d)
             services = list(dict.fromkeys([*state.get("docker", {}).get("services", []), *args.services]))
-            state["docker"] = {"services": services,
-                               "stop": ["docker", "compose", "-f", str(compose), "stop", *services]}
+            state["docker"] = {
+                "services": services,
+                "stop": ["docker", "compose", "-f", str(compose), "stop", *services],
+            }
             save_state(d, state)
         return rc
     return up_native(args.services, s, d)

@@ -67,15 +67,17 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-def _amount(maximum: Decimal) -> Any:
-    """A money field of the request: a JSON number > 0, at most ``maximum``, at most 2 decimal places."""
-    schema = {"type": "number", "exclusiveMinimum": 0, "maximum": float(maximum), "multipleOf": 0.01}
-    return Annotated[Money, Strict(False), BeforeValidator(_json_number), Field(gt=0, le=maximum),
-                     WithJsonSchema(schema)]
+def _amount_schema(maximum: Decimal) -> WithJsonSchema:
+    return WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": float(maximum), "multipleOf": 0.01})
 
 
-Price = _amount(MAX_PRICE)
-Total = _amount(MAX_AMOUNT)
+# A money field of the request: a JSON number > 0, at most the maximum, at most 2 decimal places.
+Price = Annotated[
+    Money, Strict(False), BeforeValidator(_json_number), Field(gt=0, le=MAX_PRICE), _amount_schema(MAX_PRICE)
+]
+Total = Annotated[
+    Money, Strict(False), BeforeValidator(_json_number), Field(gt=0, le=MAX_AMOUNT), _amount_schema(MAX_AMOUNT)
+]
 
 
 class OrderLine(Schema):
@@ -136,20 +138,44 @@ def create_app(orders: Any) -> FastAPI:
     async def idempotency_conflict(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 409)
 
-    @app.post("/orders", status_code=201, response_model=OrderAccepted, responses={
-        201: {"description": "the order is accepted; its saga has started", "headers": LOCATION},
-        200: {"model": OrderAccepted, "headers": LOCATION,
-              "description": "this Idempotency-Key already placed this order: the same order, nothing new"},
-        400: problem("the body is not JSON"),
-        409: problem("this Idempotency-Key was already used for a different order"),
-        413: problem("the body is larger than 64 kB"),
-        415: problem("the body is not sent as application/json"),
-        422: INVALID, 503: UNAVAILABLE,
-    }, openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": inline_schema(CreateOrderRequest)}}}})
-    async def create_order(request: Request, response: Response, idempotency_key: Annotated[
-            str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[!-~]+$",
-                               description="any unique text (e.g. a UUID); a retry sends the same key")] = None,
+    @app.post(
+        "/orders",
+        status_code=201,
+        response_model=OrderAccepted,
+        responses={
+            201: {"description": "the order is accepted; its saga has started", "headers": LOCATION},
+            200: {
+                "model": OrderAccepted,
+                "headers": LOCATION,
+                "description": "this Idempotency-Key already placed this order: the same order, nothing new",
+            },
+            400: problem("the body is not JSON"),
+            409: problem("this Idempotency-Key was already used for a different order"),
+            413: problem("the body is larger than 64 kB"),
+            415: problem("the body is not sent as application/json"),
+            422: INVALID,
+            503: UNAVAILABLE,
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": inline_schema(CreateOrderRequest)}},
+            }
+        },
+    )
+    async def create_order(
+        request: Request,
+        response: Response,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=255,
+                pattern=r"^[!-~]+$",
+                description="any unique text (e.g. a UUID); a retry sends the same key",
+            ),
+        ] = None,
     ) -> OrderAccepted:
         order = validate_body(CreateOrderRequest, await read_json(request))
         items = [line.model_dump() for line in order.items]
@@ -160,8 +186,11 @@ def create_app(orders: Any) -> FastAPI:
         response.status_code = 200
         return OrderAccepted(order_id=order_id, message="Order already received with this Idempotency-Key")
 
-    @app.get("/orders/{order_id}", response_model=OrderView, responses={
-        404: problem("no order with this id"), 422: INVALID, 503: UNAVAILABLE})
+    @app.get(
+        "/orders/{order_id}",
+        response_model=OrderView,
+        responses={404: problem("no order with this id"), 422: INVALID, 503: UNAVAILABLE},
+    )
     async def get_order(order_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]) -> Any:
         order = await orders.get(order_id)
         if order is None:

@@ -23,7 +23,8 @@ import signal
 import sys
 from dataclasses import dataclass
 
-from workshop.config import Settings, settings as load_settings
+from workshop.config import Settings
+from workshop.config import settings as load_settings
 from workshop.orders import db, domain, outbox, schemas
 from workshop.orders.processes import child_env
 from workshop.waiting import WaitTimeout, until, within
@@ -49,7 +50,7 @@ async def child(mode: str, orders: int, crash_at: int) -> None:
 
     s = load_settings()
     pool = await db.open_pool(s, max_size=2)
-    bus = await RabbitBus.connect(s, validate=schemas.validate)
+    bus = await RabbitBus.open(s, validate=schemas.validate)
     service = OrderService(pool, bus)
     service.relay.start()
     item = [{"sku": "BOOK", "qty": 1, "price": 10.0}]
@@ -58,8 +59,10 @@ async def child(mode: str, orders: int, crash_at: int) -> None:
             order_id = domain.new_order_id()
             event = domain.place_order(order_id, "alice", item, 10.0)
             async with pool.connection() as conn:
-                await conn.execute("INSERT INTO orders (id, user_id, items, total, status) "
-                                   "VALUES (%s, 'alice', %s, 10, 'pending')", (order_id, json.dumps(item)))
+                await conn.execute(
+                    "INSERT INTO orders (id, user_id, items, total, status) VALUES (%s, 'alice', %s, 10, 'pending')",
+                    (order_id, json.dumps(item)),
+                )
             if n == crash_at:
                 os.kill(os.getpid(), signal.SIGKILL)  # the process dies here: saved, not published
             await bus.publish(schemas.routing_key(event), event, source="order")
@@ -77,7 +80,7 @@ async def run(s: Settings, mode: str, *, orders: int = 5, crash_at: int = 3, tim
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     pool = await db.open_pool(s, max_size=2)
-    bus = await RabbitBus.connect(s, validate=schemas.validate)
+    bus = await RabbitBus.open(s, validate=schemas.validate)
     seen: set[str] = set()
 
     async def tap(event, delivery) -> None:
@@ -88,7 +91,15 @@ async def run(s: Settings, mode: str, *, orders: int = 5, crash_at: int = 3, tim
             await conn.execute("TRUNCATE orders, outbox")
         sub = await bus.subscribe("crashdemo_tap", ["order.ordercreated"], tap, durable=False)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "workshop.run.orders", "crash-demo", mode, str(orders), str(crash_at), env=child_env(s))
+            sys.executable,
+            "-m",
+            "workshop.run.orders",
+            "crash-demo",
+            mode,
+            str(orders),
+            str(crash_at),
+            env=child_env(s),
+        )
         code = await within(proc.wait(), timeout, what=f"the {mode} demo's child process to crash")
         if mode == "outbox":  # the order service restarts: its relay publishes what is waiting
             while await outbox.Relay(pool, bus, "order").flush():
@@ -102,4 +113,3 @@ async def run(s: Settings, mode: str, *, orders: int = 5, crash_at: int = 3, tim
     finally:
         await bus.close()
         await pool.close()
-

@@ -67,8 +67,10 @@ async def seed_stock(pool: Any, levels: dict[str, int]) -> None:
     async with pool.connection() as conn:
         async with conn.transaction():
             for sku, qty in levels.items():
-                await conn.execute("INSERT INTO stock (sku, qty) VALUES (%s, %s) "
-                                   "ON CONFLICT (sku) DO UPDATE SET qty = EXCLUDED.qty", (sku, qty))
+                await conn.execute(
+                    "INSERT INTO stock (sku, qty) VALUES (%s, %s) ON CONFLICT (sku) DO UPDATE SET qty = EXCLUDED.qty",
+                    (sku, qty),
+                )
 
 
 async def fetch(pool: Any, sql: str, params: tuple = ()) -> list[tuple]:

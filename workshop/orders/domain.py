@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Mapping
 
 from workshop.errors import WorkshopError
 from workshop.events import Event
@@ -56,11 +56,15 @@ def charge(order: Event, limit: Decimal | float = CREDIT_LIMIT) -> Event:
     """Payment: take the money, or say why not."""
     total = order.data["total"]
     if money(total) > Decimal(str(limit)):
-        return make("PaymentFailed", order.aggregate_id, {"amount": total, "reason": f"over the {limit:g} limit"},
-                    cause=order)
-    return make("PaymentProcessed", order.aggregate_id,
-                {"payment_id": f"PAY-{order.aggregate_id}", "amount": total, "items": order.data["items"]},
-                cause=order)
+        return make(
+            "PaymentFailed", order.aggregate_id, {"amount": total, "reason": f"over the {limit:g} limit"}, cause=order
+        )
+    return make(
+        "PaymentProcessed",
+        order.aggregate_id,
+        {"payment_id": f"PAY-{order.aggregate_id}", "amount": total, "items": order.data["items"]},
+        cause=order,
+    )
 
 
 def reserve(stock: Mapping[str, int], payment: Event) -> tuple[dict[str, int], Event]:
@@ -75,18 +79,24 @@ def reserve(stock: Mapping[str, int], payment: Event) -> tuple[dict[str, int], E
         wanted[item["sku"]] = wanted.get(item["sku"], 0) + item["qty"]
     missing = {sku: qty - stock.get(sku, 0) for sku, qty in wanted.items() if stock.get(sku, 0) < qty}
     if missing:
-        return {}, make("InventoryShortage", payment.aggregate_id,
-                        {"missing": missing, "payment_id": payment.data["payment_id"],
-                         "amount": payment.data["amount"]}, cause=payment)
+        return {}, make(
+            "InventoryShortage",
+            payment.aggregate_id,
+            {"missing": missing, "payment_id": payment.data["payment_id"], "amount": payment.data["amount"]},
+            cause=payment,
+        )
     new_levels = {sku: stock[sku] - qty for sku, qty in wanted.items()}
-    return new_levels, make("InventoryReserved", payment.aggregate_id, {"items": payment.data["items"]},
-                            cause=payment)
+    return new_levels, make("InventoryReserved", payment.aggregate_id, {"items": payment.data["items"]}, cause=payment)
 
 
 def refund(shortage: Event) -> Event:
     """Payment's compensation for an inventory shortage."""
-    return make("PaymentRefunded", shortage.aggregate_id,
-                {"payment_id": shortage.data["payment_id"], "amount": shortage.data["amount"]}, cause=shortage)
+    return make(
+        "PaymentRefunded",
+        shortage.aggregate_id,
+        {"payment_id": shortage.data["payment_id"], "amount": shortage.data["amount"]},
+        cause=shortage,
+    )
 
 
 def ship(reserved: Event) -> Event:
@@ -143,5 +153,9 @@ def notification(event: Event, user_id: str) -> Event | None:
     if template is None:
         return None
     text = template.format(id=event.aggregate_id, **{k: v for k, v in event.data.items() if k != "id"})
-    return make("NotificationSent", event.aggregate_id, {"user_id": user_id, "about": event.event_type, "text": text},
-                cause=event)
+    return make(
+        "NotificationSent",
+        event.aggregate_id,
+        {"user_id": user_id, "about": event.event_type, "text": text},
+        cause=event,
+    )

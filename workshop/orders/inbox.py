@@ -29,6 +29,6 @@ from typing import Any
 async def first_time(conn: Any, consumer: str, event_id: str) -> bool:
     """Record ``event_id`` for ``consumer``; False if it was already there."""
     cur = await conn.execute(
-        "INSERT INTO inbox (consumer, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING", (consumer, event_id))
+        "INSERT INTO inbox (consumer, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING", (consumer, event_id)
+    )
     return cur.rowcount == 1
-

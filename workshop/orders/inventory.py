@@ -27,4 +27,3 @@ class InventoryService(Service):
         for sku, qty in new_levels.items():
             await conn.execute("UPDATE stock SET qty = %s WHERE sku = %s", (qty, sku))
         return [result]
-

@@ -21,14 +21,17 @@ class NotificationService(Service):
 
     async def handle(self, conn: Any, event: Event) -> list[Event]:
         if event.event_type == "OrderCreated":
-            await conn.execute("INSERT INTO recipients (order_id, user_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                               (event.aggregate_id, event.data["user_id"]))
+            await conn.execute(
+                "INSERT INTO recipients (order_id, user_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (event.aggregate_id, event.data["user_id"]),
+            )
         cur = await conn.execute("SELECT user_id FROM recipients WHERE order_id = %s", (event.aggregate_id,))
         row = await cur.fetchone()
         sent = domain.notification(event, row[0] if row else "unknown")
         if sent is None:
             return []
-        await conn.execute("INSERT INTO notifications (order_id, user_id, text) VALUES (%s, %s, %s)",
-                           (event.aggregate_id, sent.data["user_id"], sent.data["text"]))
+        await conn.execute(
+            "INSERT INTO notifications (order_id, user_id, text) VALUES (%s, %s, %s)",
+            (event.aggregate_id, sent.data["user_id"], sent.data["text"]),
+        )
         return [sent]
-

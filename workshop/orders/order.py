@@ -30,14 +30,26 @@ class OrderService(Service):
     name = "order"
     bindings = ("payment.*", "inventory.*", "shipping.*")
 
-    async def place(self, user_id: str, items: list[dict], total: Decimal | float | None = None, *,
-                    idempotency_key: str | None = None) -> str:
+    async def place(
+        self,
+        user_id: str,
+        items: list[dict],
+        total: Decimal | float | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> str:
         """Create an order; returns its id. ``total`` defaults to the sum of the items."""
         order_id, _ = await self.submit(user_id, items, total, idempotency_key=idempotency_key)
         return order_id
 
-    async def submit(self, user_id: str, items: list[dict], total: Decimal | float | None = None, *,
-                     idempotency_key: str | None = None) -> tuple[str, bool]:
+    async def submit(
+        self,
+        user_id: str,
+        items: list[dict],
+        total: Decimal | float | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> tuple[str, bool]:
         """:meth:`place`, and whether this call created the order.
 
         With an ``idempotency_key`` already used for the same order, nothing is
@@ -53,16 +65,15 @@ class OrderService(Service):
                         return earlier, False
                 await conn.execute(
                     "INSERT INTO orders (id, user_id, items, total, status) VALUES (%s, %s, %s, %s, 'pending')",
-                    (created.aggregate_id, user_id, json.dumps(created.data["items"]),
-                     Decimal(created.data["total"])))
+                    (created.aggregate_id, user_id, json.dumps(created.data["items"]), Decimal(created.data["total"])),
+                )
                 await outbox.add(conn, self.name, [created])
         self.relay.poke()
         return created.aggregate_id, True
 
     async def get(self, order_id: str) -> dict | None:
         async with self.pool.connection() as conn:
-            cur = await conn.execute("SELECT id, user_id, items, total, status FROM orders WHERE id = %s",
-                                     (order_id,))
+            cur = await conn.execute("SELECT id, user_id, items, total, status FROM orders WHERE id = %s", (order_id,))
             row = await cur.fetchone()
         if row is None:
             return None
@@ -70,6 +81,7 @@ class OrderService(Service):
 
     async def ping(self, timeout: float = 2.0) -> None:
         """Raise unless the database answers within ``timeout`` seconds."""
+
         async def query() -> None:
             async with self.pool.connection(timeout=timeout) as conn:
                 await conn.execute("SELECT 1")
@@ -86,8 +98,9 @@ class OrderService(Service):
         if reaction is not None:
             status = domain.next_status(status, reaction)
         if status != row[0]:
-            await conn.execute("UPDATE orders SET status = %s, updated_at = now() WHERE id = %s",
-                               (status, event.aggregate_id))
+            await conn.execute(
+                "UPDATE orders SET status = %s, updated_at = now() WHERE id = %s", (status, event.aggregate_id)
+            )
         return [reaction] if reaction else []
 
 
@@ -98,14 +111,17 @@ async def _claim(conn: Any, key: str, created: Event) -> str | None:
     first one commits, then sees its row: one order, however many retries race.
     """
     fingerprint = hashlib.sha256(json.dumps(created.data, sort_keys=True).encode()).hexdigest()
-    cur = await conn.execute("INSERT INTO idempotency_keys (key, fingerprint, order_id) VALUES (%s, %s, %s) "
-                             "ON CONFLICT (key) DO NOTHING", (key, fingerprint, created.aggregate_id))
+    cur = await conn.execute(
+        "INSERT INTO idempotency_keys (key, fingerprint, order_id) VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING",
+        (key, fingerprint, created.aggregate_id),
+    )
     if cur.rowcount == 1:
         return None
     cur = await conn.execute("SELECT fingerprint, order_id FROM idempotency_keys WHERE key = %s", (key,))
     earlier_fingerprint, order_id = await cur.fetchone()
     if earlier_fingerprint != fingerprint:
-        raise IdempotencyConflict(f"the idempotency key {key[:40]!r} was already used for another order "
-                                  f"({order_id}); use a new key for a new order")
+        raise IdempotencyConflict(
+            f"the idempotency key {key[:40]!r} was already used for another order "
+            f"({order_id}); use a new key for a new order"
+        )
     return order_id
-

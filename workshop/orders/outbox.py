@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from workshop.bus.base import Bus, Unroutable
 from workshop.events import Event
@@ -36,7 +37,8 @@ async def add(conn: Any, source: str, events: Iterable[Event]) -> int:
     if rows:
         async with conn.cursor() as cur:
             await cur.executemany(
-                "INSERT INTO outbox (source, routing_key, event_id, body) VALUES (%s, %s, %s, %s)", rows)
+                "INSERT INTO outbox (source, routing_key, event_id, body) VALUES (%s, %s, %s, %s)", rows
+            )
     return len(rows)
 
 
@@ -70,18 +72,20 @@ class Relay:
             async with conn.transaction():
                 cur = await conn.execute(
                     "SELECT id, routing_key, body FROM outbox WHERE source = %s AND published_at IS NULL "
-                    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (self.source, self.batch))
+                    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                    (self.source, self.batch),
+                )
                 rows = await cur.fetchall()
                 if not rows:
                     return 0
                 try:
-                    await self.bus.publish_many([(key, Event.from_json(body)) for _, key, body in rows],
-                                                source=self.source)
+                    await self.bus.publish_many(
+                        [(key, Event.from_json(body)) for _, key, body in rows], source=self.source
+                    )
                 except Unroutable as exc:  # delivered ones are marked, the others wait for their queue
                     unroutable = exc
                     rows = [r for i, r in enumerate(rows) if i not in set(exc.failed)]
-                await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)",
-                                   ([r[0] for r in rows],))
+                await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)", ([r[0] for r in rows],))
         self.published += len(rows)
         if unroutable:
             raise unroutable
@@ -117,7 +121,7 @@ class Relay:
             self.poke()
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), grace)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await stop_task(self._task)
             self._task = None
             self._stopping = False
@@ -134,5 +138,6 @@ async def pending(pool: Any, source: str | None = None) -> int:
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT count(*) FROM outbox WHERE published_at IS NULL AND (%s::text IS NULL OR source = %s)",
-            (source, source))
+            (source, source),
+        )
         return (await cur.fetchone())[0]

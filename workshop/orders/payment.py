@@ -23,15 +23,16 @@ class PaymentService(Service):
         if event.event_type == "OrderCreated":
             result = domain.charge(event)
             if result.event_type == "PaymentProcessed":
-                await conn.execute("INSERT INTO payments (order_id, payment_id, kind, amount) "
-                                   "VALUES (%s, %s, 'charge', %s)",
-                                   (event.aggregate_id, result.data["payment_id"], result.data["amount"]))
+                await conn.execute(
+                    "INSERT INTO payments (order_id, payment_id, kind, amount) VALUES (%s, %s, 'charge', %s)",
+                    (event.aggregate_id, result.data["payment_id"], result.data["amount"]),
+                )
             return [result]
         if event.event_type == "InventoryShortage":
             result = domain.refund(event)
-            await conn.execute("INSERT INTO payments (order_id, payment_id, kind, amount) "
-                               "VALUES (%s, %s, 'refund', %s)",
-                               (event.aggregate_id, result.data["payment_id"], result.data["amount"]))
+            await conn.execute(
+                "INSERT INTO payments (order_id, payment_id, kind, amount) VALUES (%s, %s, 'refund', %s)",
+                (event.aggregate_id, result.data["payment_id"], result.data["amount"]),
+            )
             return [result]
         return []
-

@@ -22,15 +22,26 @@ from workshop.waiting import WaitTimeout, within
 
 def child_env(s: Settings) -> dict[str, str]:
     """This process's environment, plus ``s``'s namespace and URLs: a child sees what we see."""
-    return {**os.environ, "WORKSHOP_NAMESPACE": s.namespace.name, "AMQP_URL": s.amqp_url,
-            "DATABASE_URL": s.database_url}
+    return {
+        **os.environ,
+        "WORKSHOP_NAMESPACE": s.namespace.name,
+        "AMQP_URL": s.amqp_url,
+        "DATABASE_URL": s.database_url,
+    }
 
 
 async def start(service: str, s: Settings, *args: str, timeout: float = 30.0) -> asyncio.subprocess.Process:
     """Start ``python -m workshop.run.orders <service>`` in ``s``'s namespace; returns once it consumes."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "workshop.run.orders", service, *args, env=child_env(s),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "workshop.run.orders",
+        service,
+        *args,
+        env=child_env(s),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     assert proc.stdout is not None
     try:
         line = await within(proc.stdout.readline(), timeout, what=f"the {service} process to start consuming")
@@ -58,7 +69,7 @@ async def stop(proc: asyncio.subprocess.Process, timeout: float = 10.0) -> int:
         proc.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
     await _reader_done(proc)
@@ -78,5 +89,5 @@ async def _reader_done(proc: asyncio.subprocess.Process) -> None:
     if reader is not None:
         try:
             await asyncio.wait_for(reader, 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             reader.cancel()

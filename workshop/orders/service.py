@@ -32,8 +32,9 @@ class Service:
     name: ClassVar[str]
     bindings: ClassVar[tuple[str, ...]]
 
-    def __init__(self, pool: Any, bus: Bus, *, prefetch: int = 20, retry: RetryPolicy | None = None,
-                 work_delay: float = 0.0) -> None:
+    def __init__(
+        self, pool: Any, bus: Bus, *, prefetch: int = 20, retry: RetryPolicy | None = None, work_delay: float = 0.0
+    ) -> None:
         self.pool, self.bus, self.prefetch = pool, bus, prefetch
         self.retry = retry or RetryPolicy(max_attempts=4, initial_delay=0.2)
         self.work_delay = work_delay  # simulated slowness (the course sleeps 2 s in payment)
@@ -60,8 +61,9 @@ class Service:
 
     async def start(self) -> None:
         self.relay.start()
-        self.subscription = await self.bus.subscribe(self.name, self.bindings, self.on_event,
-                                                     prefetch=self.prefetch, retry=self.retry)
+        self.subscription = await self.bus.subscribe(
+            self.name, self.bindings, self.on_event, prefetch=self.prefetch, retry=self.retry
+        )
 
     async def stop(self) -> None:
         if self.subscription is not None:

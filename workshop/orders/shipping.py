@@ -20,7 +20,8 @@ class ShippingService(Service):
 
     async def handle(self, conn: Any, event: Event) -> list[Event]:
         shipped = domain.ship(event)
-        await conn.execute("INSERT INTO shipments (order_id, tracking_number) VALUES (%s, %s)",
-                           (event.aggregate_id, shipped.data["tracking_number"]))
+        await conn.execute(
+            "INSERT INTO shipments (order_id, tracking_number) VALUES (%s, %s)",
+            (event.aggregate_id, shipped.data["tracking_number"]),
+        )
         return [shipped]
-

@@ -14,7 +14,6 @@
 Every channel and stream name is prefixed with the namespace (``ws_alice_ch02:user_events``).
 """
 
-
 __all__ = ["Publisher", "Subscriber"]
 
 
@@ -22,8 +21,10 @@ def __getattr__(name: str):
     # imported on first use: `import workshop.pubsub.streams` need not import the others
     if name == "Publisher":
         from workshop.pubsub.publisher import Publisher
+
         return Publisher
     if name == "Subscriber":
         from workshop.pubsub.subscriber import Subscriber
+
         return Subscriber
     raise AttributeError(f"module 'workshop.pubsub' has no attribute {name!r}")

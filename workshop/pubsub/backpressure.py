@@ -44,8 +44,13 @@ class ThrowawayRedis:
     port and folder.
     """
 
-    def __init__(self, pubsub_limit: str = "256kb 128kb 0", startup_timeout: float = 10.0,
-                 args: tuple[str, ...] = (), appendfsync: str | None = None) -> None:
+    def __init__(
+        self,
+        pubsub_limit: str = "256kb 128kb 0",
+        startup_timeout: float = 10.0,
+        args: tuple[str, ...] = (),
+        appendfsync: str | None = None,
+    ) -> None:
         if appendfsync not in (None, "everysec", "always"):
             raise ValueError("appendfsync must be None (no persistence), 'everysec' or 'always'")
         self.pubsub_limit, self.startup_timeout, self.args = pubsub_limit, startup_timeout, args
@@ -71,20 +76,44 @@ class ThrowawayRedis:
     async def start(self) -> ThrowawayRedis:
         binary = shutil.which("redis-server")
         if binary is None:
-            raise WorkshopError("redis-server is not installed, so no throw-away server can be started: "
-                                "apt-get install redis-server (or brew install redis)")
+            raise WorkshopError(
+                "redis-server is not installed, so no throw-away server can be started: "
+                "apt-get install redis-server (or brew install redis)"
+            )
         if self._dir is None:  # a restart after crash() keeps its folder and port
             self._dir = tempfile.TemporaryDirectory(prefix="workshop-redis-")
             self.port = free_port()
-        persistence = (["--appendonly", "no"] if self.appendfsync is None
-                       else ["--appendonly", "yes", "--appendfsync", self.appendfsync])
-        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
-                "--dir", self._dir.name, "--logfile", str(self.logfile),
-                "--client-output-buffer-limit", f"pubsub {self.pubsub_limit}", *self.args]
-        self.server = Server(f"the throw-away redis-server on port {self.port}", argv, log=self.logfile,
-                             output=Path(self._dir.name) / "redis.out",
-                             ready=lambda: port_open("127.0.0.1", self.port),
-                             startup_timeout=self.startup_timeout, stop_timeout=5)
+        persistence = (
+            ["--appendonly", "no"]
+            if self.appendfsync is None
+            else ["--appendonly", "yes", "--appendfsync", self.appendfsync]
+        )
+        argv = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            *persistence,
+            "--dir",
+            self._dir.name,
+            "--logfile",
+            str(self.logfile),
+            "--client-output-buffer-limit",
+            f"pubsub {self.pubsub_limit}",
+            *self.args,
+        ]
+        self.server = Server(
+            f"the throw-away redis-server on port {self.port}",
+            argv,
+            log=self.logfile,
+            output=Path(self._dir.name) / "redis.out",
+            ready=lambda: port_open("127.0.0.1", self.port),
+            startup_timeout=self.startup_timeout,
+            stop_timeout=5,
+        )
         try:
             await self.server.astart()
         except BaseException:
@@ -127,21 +156,24 @@ class ThrowawayRedis:
 
 @dataclass
 class SlowSubscriberResult:
-    published: int          # events in the burst
-    received: int           # of those, how many the slow subscriber got
+    published: int  # events in the burst
+    received: int  # of those, how many the slow subscriber got
     lost: int
-    disconnections: int     # counted in the server's log
-    after: int              # events published after the burst that it received: it carried on
-    noticed: int            # disconnects the subscriber itself saw (it cannot know what they cost)
+    disconnections: int  # counted in the server's log
+    after: int  # events published after the burst that it received: it carried on
+    noticed: int  # disconnects the subscriber itself saw (it cannot know what they cost)
 
     def __str__(self) -> str:
-        return (f"burst of {self.published}: received {self.received}, lost {self.lost} | Redis closed the "
-                f"subscriber {self.disconnections} time(s) | it noticed {self.noticed} dropped connection(s), "
-                f"subscribed again, and received the {self.after} events published after the burst")
+        return (
+            f"burst of {self.published}: received {self.received}, lost {self.lost} | Redis closed the "
+            f"subscriber {self.disconnections} time(s) | it noticed {self.noticed} dropped connection(s), "
+            f"subscribed again, and received the {self.after} events published after the burst"
+        )
 
 
-async def slow_subscriber(server: ThrowawayRedis, burst: int = 3000, size: int = 4096, after: int = 5,
-                          timeout: float = 15.0) -> SlowSubscriberResult:
+async def slow_subscriber(
+    server: ThrowawayRedis, burst: int = 3000, size: int = 4096, after: int = 5, timeout: float = 15.0
+) -> SlowSubscriberResult:
     """A subscriber stalls on its first message while ``burst`` events of ``size`` bytes are published."""
     from workshop.pubsub.publisher import Publisher
     from workshop.pubsub.subscriber import Subscriber
@@ -151,29 +183,41 @@ async def slow_subscriber(server: ThrowawayRedis, burst: int = 3000, size: int =
 
     async def slow(channel: str, event: Event) -> None:
         if event.data.get("phase") == "burst":
-            await stalled.wait()   # e.g. a long computation, a GC pause, a slow disk
+            await stalled.wait()  # e.g. a long computation, a GC pause, a slow disk
 
     # its one-line problem reports stay in sub.problems; the result counts them (`noticed`)
     sub = await Subscriber.start(s, channels=["firehose"], handler=slow, name="slow", log_line=lambda line: None)
-    pub = await Publisher.connect(s)
+    pub = await Publisher.open(s)
     try:
         padding = "x" * size
         events = [Event("tick", "sensor-1", {"phase": "burst", "seq": i, "pad": padding}) for i in range(burst)]
         for i in range(0, burst, 200):
-            await pub.publish_many([("firehose", e) for e in events[i:i + 200]])
+            await pub.publish_many([("firehose", e) for e in events[i : i + 200]])
         await until(server.disconnections, timeout=timeout, what="Redis to close the slow subscriber")
         stalled.set()
         extra = [Event("tick", "sensor-1", {"phase": "after", "seq": i}) for i in range(after)]
         last = extra[-1].event_id
         for e in extra:  # one by one: each PUBLISH says whether it reached the subscriber
-            await until(partial(pub.publish, "firehose", e), timeout=timeout,
-                        what="a PUBLISH that reaches the reconnected subscriber")
-        await until(lambda: any(e.event_id == last for e in sub.events), timeout=timeout,
-                    what="the events published after the burst")
+            await until(
+                partial(pub.publish, "firehose", e),
+                timeout=timeout,
+                what="a PUBLISH that reaches the reconnected subscriber",
+            )
+        await until(
+            lambda: any(e.event_id == last for e in sub.events),
+            timeout=timeout,
+            what="the events published after the burst",
+        )
         got = {e.event_id for e in sub.events}
         received = sum(1 for e in events if e.event_id in got)
-        return SlowSubscriberResult(burst, received, burst - received, server.disconnections(),
-                                    sum(1 for e in extra if e.event_id in got), sub.stats.disconnects)
+        return SlowSubscriberResult(
+            burst,
+            received,
+            burst - received,
+            server.disconnections(),
+            sum(1 for e in extra if e.event_id in got),
+            sub.stats.disconnects,
+        )
     finally:
         stalled.set()
         await pub.close()

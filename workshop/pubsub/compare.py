@@ -64,14 +64,20 @@ async def delivered_package(s: Settings, n: int) -> float:
     from workshop.pubsub import Publisher, Subscriber
 
     subs = [await Subscriber.start(s, channels=["bench"], name=f"bench-{i}") for i in (1, 2)]
-    pub = await Publisher.connect(s)
+    pub = await Publisher.open(s)
     events = _events(n)
     try:
+
         async def run() -> None:
             for i in range(0, n, CHUNK):
-                await pub.publish_many([("bench", e) for e in events[i:i + CHUNK]])
-            await until(lambda: all(sub.stats.received >= n for sub in subs), timeout=120, every=0.005,
-                        what=f"{n} deliveries to both subscribers")
+                await pub.publish_many([("bench", e) for e in events[i : i + CHUNK]])
+            await until(
+                lambda: all(sub.stats.received >= n for sub in subs),
+                timeout=120,
+                every=0.005,
+                what=f"{n} deliveries to both subscribers",
+            )
+
         return await _clock(run())
     finally:
         await asyncio.gather(pub.close(), *(sub.stop() for sub in subs))
@@ -85,13 +91,15 @@ async def streams_rate(s: Settings, n: int) -> float:
     """Append ``n`` (pipelined), two consumer groups read them all."""
     from workshop.pubsub.streams import GroupConsumer, append_many
 
-    groups = [await GroupConsumer.create(s, "compare", group=f"reader{i}", consumer="c", batch=500,
-                                         claim_idle_ms=None) for i in (1, 2)]
+    groups = [
+        await GroupConsumer.open(s, "compare", group=f"reader{i}", consumer="c", batch=500, claim_idle_ms=None)
+        for i in (1, 2)
+    ]
     events = _events(n)
     try:
         start = time.perf_counter()
         for i in range(0, n, 1000):
-            await append_many(groups[0].redis, groups[0].key, events[i:i + 1000])
+            await append_many(groups[0].redis, groups[0].key, events[i : i + 1000])
         for g in groups:
             while g.stats.handled < n:
                 await g.read_new(block_ms=1000)
@@ -104,13 +112,17 @@ async def rabbitmq_rate(s: Settings, n: int) -> float:
     """Chapter 1's bus: two durable queues on the topic exchange, confirms, prefetch 500, manual acks."""
     from workshop.bus.rabbitmq import RabbitBus
 
-    bus = await RabbitBus.connect(s)
+    bus = await RabbitBus.open(s)
     try:
         subs = [await bus.subscribe(f"compare{i}", ["compare.#"], _noop, prefetch=500) for i in (1, 2)]
         start = time.perf_counter()
         await bus.publish_many([("compare.tick", e) for e in _events(n)])
-        await until(lambda: all(sub.stats.handled >= n for sub in subs), timeout=60, every=0.005,
-                    what=f"{n} RabbitMQ deliveries to both queues")
+        await until(
+            lambda: all(sub.stats.handled >= n for sub in subs),
+            timeout=60,
+            every=0.005,
+            what=f"{n} RabbitMQ deliveries to both queues",
+        )
         return 2 * n / (time.perf_counter() - start)
     finally:
         await bus.close()
@@ -122,8 +134,11 @@ async def _noop(event: Event, delivery: Any) -> None:
 
 async def measure(s: Settings, n: int = 2000) -> dict[str, float]:
     """Messages per second delivered to two consumers, for each of the three ways."""
-    return {"Redis pub/sub": await pubsub_rate(s, n), "Redis Streams": await streams_rate(s, n),
-            "RabbitMQ queues": await rabbitmq_rate(s, n)}
+    return {
+        "Redis pub/sub": await pubsub_rate(s, n),
+        "Redis Streams": await streams_rate(s, n),
+        "RabbitMQ queues": await rabbitmq_rate(s, n),
+    }
 
 
 def table(rates: dict[str, float] | None = None) -> str:
@@ -137,8 +152,9 @@ def table(rates: dict[str, float] | None = None) -> str:
     lines = [line(("", *WAYS)), line(tuple("-" * w for w in width))]
     lines += [line(row) for row in GUARANTEES]
     if rates:
-        lines.append(f"{'measured, 2 consumers':<{width[0]}}  " +
-                     " | ".join(f"{way}: {rates[way]:,.0f} msg/s" for way in WAYS))
+        lines.append(
+            f"{'measured, 2 consumers':<{width[0]}}  " + " | ".join(f"{way}: {rates[way]:,.0f} msg/s" for way in WAYS)
+        )
     return "\n".join(lines)
 
 

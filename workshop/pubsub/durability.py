@@ -38,10 +38,10 @@ MODES = {None: "no persistence", "everysec": "AOF everysec", "always": "AOF alwa
 
 @dataclass(frozen=True)
 class RestartResult:
-    mode: str        # "no persistence", "AOF everysec" or "AOF always"
-    written: int     # entries appended (each acknowledged) before the crash
-    seconds: float   # how long those appends took
-    pending: int     # entries handed out and not acknowledged before the crash
+    mode: str  # "no persistence", "AOF everysec" or "AOF always"
+    written: int  # entries appended (each acknowledged) before the crash
+    seconds: float  # how long those appends took
+    pending: int  # entries handed out and not acknowledged before the crash
     entries_after: int
     groups_after: int
     pending_after: int
@@ -56,12 +56,15 @@ class RestartResult:
         return self.written - self.entries_after
 
     def __str__(self) -> str:
-        return (f"{self.mode:<15} {self.written} XADD at {self.rate:,.0f}/s → after SIGKILL + restart: "
-                f"{self.entries_after} entries, {self.groups_after} group(s), {self.pending_after} pending")
+        return (
+            f"{self.mode:<15} {self.written} XADD at {self.rate:,.0f}/s → after SIGKILL + restart: "
+            f"{self.entries_after} entries, {self.groups_after} group(s), {self.pending_after} pending"
+        )
 
 
-async def restart(appendfsync: str | None, n: int = 2000, *, stream: str = "orders",
-                  group: str = "billing") -> RestartResult:
+async def restart(
+    appendfsync: str | None, n: int = 2000, *, stream: str = "orders", group: str = "billing"
+) -> RestartResult:
     """Append ``n`` entries, leave 5 pending, ``SIGKILL`` the server, restart it, count what survived."""
     async with ThrowawayRedis(appendfsync=appendfsync) as server:
         s = replace(settings(), redis_url=server.url)

@@ -1,6 +1,6 @@
 """Publish events to Redis channels — the course's ``publisher.py`` on redis-py's asyncio client.
 
-    pub = await Publisher.connect(s)
+    pub = await Publisher.open(s)
     receivers = await pub.publish("user_events", user_action(1))   # how many subscribers got it
     await pub.publish_many([("user_events", e) for e in events])    # one pipeline, one round trip
     await pub.close()
@@ -50,7 +50,7 @@ class Publisher:
         self.history: deque[tuple[float, str, Event, int]] = deque(maxlen=100_000)
 
     @classmethod
-    async def connect(cls, s: Settings | None = None) -> Publisher:
+    async def open(cls, s: Settings | None = None) -> Publisher:
         s = s or settings()
         return cls(await connect.redis(s), s.namespace)
 
@@ -98,9 +98,11 @@ class Publisher:
 
 async def wait_for_subscribers(pub: Publisher, channel: str, n: int, timeout: float) -> None:
     """Wait until ``n`` clients subscribe to ``channel`` (``PUBSUB NUMSUB``), so nothing is published to nobody."""
+
     async def enough() -> bool:
         [(_, count)] = await pub.redis.pubsub_numsub(pub.channel(channel))
         return count >= n
+
     await until(enough, timeout=timeout, every=0.1, what=f"{n} subscriber(s) on {pub.channel(channel)}")
 
 

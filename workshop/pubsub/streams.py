@@ -11,7 +11,7 @@ not acknowledged yet (the *pending entries list*, PEL). So:
   ``max_deliveries`` deliveries — Redis has no DLQ of its own; this is the usual convention.
 
     await append(r, s.namespace.key("user_events"), event, maxlen=10_000)   # XADD (trimmed)
-    c = await GroupConsumer.create(s, "user_events", group="analytics", consumer="c1", handler=on_event)
+    c = await GroupConsumer.open(s, "user_events", group="analytics", consumer="c1", handler=on_event)
     await c.poll()                 # reclaim idle pending entries, then read new ones; returns how many
     await c.pending()              # XPENDING summary: {"pending": 2, "consumers": {"c1": 2}}
     await c.close()
@@ -44,14 +44,14 @@ StreamHandler = Callable[[Event], Awaitable[None] | None]
 FIELD = "event"  # each entry holds one field: the event's JSON
 
 
-async def append(redis: Any, key: str, event: Event, *, maxlen: int | None = None,
-                 approximate: bool = True) -> str:
+async def append(redis: Any, key: str, event: Event, *, maxlen: int | None = None, approximate: bool = True) -> str:
     """``XADD key [MAXLEN ~ n] * event <json>``; returns the entry id (``<ms>-<seq>``)."""
     return await redis.xadd(key, {FIELD: event.to_json()}, maxlen=maxlen, approximate=approximate)
 
 
-async def append_many(redis: Any, key: str, events: list[Event], *, maxlen: int | None = None,
-                      approximate: bool = True) -> list[str]:
+async def append_many(
+    redis: Any, key: str, events: list[Event], *, maxlen: int | None = None, approximate: bool = True
+) -> list[str]:
     """Many ``XADD`` in one pipeline (one round trip); returns the entry ids."""
     pipe = redis.pipeline(transaction=False)
     for event in events:
@@ -75,20 +75,30 @@ async def ensure_group(redis: Any, key: str, group: str, start_id: str = "0") ->
 
 @dataclass
 class ConsumerStats:
-    handled: int = 0        # the handler returned (acknowledged with its batch)
-    failed: int = 0         # handler raised: left pending, retried later
-    reclaimed: int = 0      # taken over from an idle (crashed) consumer with XAUTOCLAIM
+    handled: int = 0  # the handler returned (acknowledged with its batch)
+    failed: int = 0  # handler raised: left pending, retried later
+    reclaimed: int = 0  # taken over from an idle (crashed) consumer with XAUTOCLAIM
     dead_lettered: int = 0  # moved to <stream>:dead and acknowledged
-    bad: int = 0            # not an event: dead-lettered at once
+    bad: int = 0  # not an event: dead-lettered at once
 
 
 class GroupConsumer:
     """One consumer in a consumer group: read, handle, ``XACK``; reclaim and dead-letter."""
 
-    def __init__(self, redis: Any, namespace: Namespace, stream: str, group: str, consumer: str,
-                 handler: StreamHandler | None = None, *, max_deliveries: int = 3,
-                 claim_idle_ms: int | None = 1000, batch: int = 100,
-                 log_line: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self,
+        redis: Any,
+        namespace: Namespace,
+        stream: str,
+        group: str,
+        consumer: str,
+        handler: StreamHandler | None = None,
+        *,
+        max_deliveries: int = 3,
+        claim_idle_ms: int | None = 1000,
+        batch: int = 100,
+        log_line: Callable[[str], Any] | None = None,
+    ) -> None:
         if max_deliveries < 1:
             raise ValueError("max_deliveries must be at least 1")
         self.redis, self.namespace = redis, namespace
@@ -103,8 +113,17 @@ class GroupConsumer:
         self._task: asyncio.Task | None = None
 
     @classmethod
-    async def create(cls, s: Settings | None = None, stream: str = "user_events", *, group: str, consumer: str,
-                     handler: StreamHandler | None = None, start_id: str = "0", **kw: Any) -> GroupConsumer:
+    async def open(
+        cls,
+        s: Settings | None = None,
+        stream: str = "user_events",
+        *,
+        group: str,
+        consumer: str,
+        handler: StreamHandler | None = None,
+        start_id: str = "0",
+        **kw: Any,
+    ) -> GroupConsumer:
         """Connect (one-line error if Redis is down) and make sure the group exists."""
         s = s or settings()
         c = cls(await connect.redis(s), s.namespace, stream, group, consumer, handler, **kw)
@@ -120,8 +139,9 @@ class GroupConsumer:
 
     async def read_new(self, block_ms: int | None = None) -> int:
         """``XREADGROUP GROUP g c COUNT batch [BLOCK ms] STREAMS key >`` and handle what came."""
-        reply = await self.redis.xreadgroup(self.group, self.consumer, {self.key: ">"}, count=self.batch,
-                                            block=block_ms)
+        reply = await self.redis.xreadgroup(
+            self.group, self.consumer, {self.key: ">"}, count=self.batch, block=block_ms
+        )
         entries = reply[0][1] if reply else []
         await self._handle_all(entries, [1] * len(entries))
         return len(entries)
@@ -129,8 +149,9 @@ class GroupConsumer:
     async def reclaim(self, min_idle_ms: int | None = None) -> int:
         """``XAUTOCLAIM``: take over entries pending (on any consumer) for at least ``min_idle_ms``."""
         idle = self.claim_idle_ms if min_idle_ms is None else min_idle_ms
-        cursor, entries, *_ = await self.redis.xautoclaim(self.key, self.group, self.consumer, idle,
-                                                          start_id=self._claim_cursor, count=self.batch)
+        cursor, entries, *_ = await self.redis.xautoclaim(
+            self.key, self.group, self.consumer, idle, start_id=self._claim_cursor, count=self.batch
+        )
         self._claim_cursor = cursor
         if not entries:
             return 0
@@ -176,33 +197,46 @@ class GroupConsumer:
             if deliveries >= self.max_deliveries:
                 await self._dead_letter(entry_id, fields, "failed", error, deliveries)
             else:
-                self.log_line(f"{self.consumer}: {entry_id} failed (delivery {deliveries} of "
-                              f"{self.max_deliveries}), left pending: {error}")
+                self.log_line(
+                    f"{self.consumer}: {entry_id} failed (delivery {deliveries} of "
+                    f"{self.max_deliveries}), left pending: {error}"
+                )
             return False
         self.stats.handled += 1
         self.handled.append((time.monotonic(), entry_id, event))
         return True
 
-    async def _dead_letter(self, entry_id: str, fields: dict[str, str] | None, reason: str, error: str,
-                           deliveries: int) -> None:
+    async def _dead_letter(
+        self, entry_id: str, fields: dict[str, str] | None, reason: str, error: str, deliveries: int
+    ) -> None:
         """Copy the entry to ``<stream>:dead`` with why, then ``XACK`` it: both in one MULTI/EXEC."""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.xadd(self.dead_key, {**(fields or {}), "source_id": entry_id, "group": self.group,
-                                  "consumer": self.consumer, "reason": reason, "error": error[:500],
-                                  "deliveries": str(deliveries)})
+        pipe.xadd(
+            self.dead_key,
+            {
+                **(fields or {}),
+                "source_id": entry_id,
+                "group": self.group,
+                "consumer": self.consumer,
+                "reason": reason,
+                "error": error[:500],
+                "deliveries": str(deliveries),
+            },
+        )
         pipe.xack(self.key, self.group, entry_id)
         await pipe.execute()
         self.stats.dead_lettered += 1
-        self.log_line(f"{self.consumer}: {entry_id} dead-lettered ({reason}) after {deliveries} "
-                      f"deliver{'y' if deliveries == 1 else 'ies'}: {error}")
+        self.log_line(
+            f"{self.consumer}: {entry_id} dead-lettered ({reason}) after {deliveries} "
+            f"deliver{'y' if deliveries == 1 else 'ies'}: {error}"
+        )
 
     # --- looking at the group ---------------------------------------------------------------
 
     async def pending(self) -> dict[str, Any]:
         """``XPENDING`` summary: how many entries are handed out but not acknowledged, per consumer."""
         info = await self.redis.xpending(self.key, self.group)
-        return {"pending": info["pending"],
-                "consumers": {c["name"]: int(c["pending"]) for c in info["consumers"]}}
+        return {"pending": info["pending"], "consumers": {c["name"]: int(c["pending"]) for c in info["consumers"]}}
 
     async def dead_letters(self) -> list[dict[str, str]]:
         """The dead-letter stream's entries (fields only), oldest first."""
@@ -212,9 +246,11 @@ class GroupConsumer:
 
     def start(self, block_ms: int = 100) -> asyncio.Task:
         """Poll in a background task until :meth:`stop` (or :meth:`crash`)."""
+
         async def loop() -> None:
             while True:
                 await self.poll(block_ms=block_ms)
+
         self._task = asyncio.create_task(loop(), name=f"{self.consumer} loop")
         return self._task
 

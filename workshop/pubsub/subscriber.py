@@ -50,9 +50,9 @@ Handler = Callable[[str, Event], Awaitable[None] | None]
 @dataclass
 class SubscriberStats:
     received: int = 0  # messages that arrived (good or bad)
-    handled: int = 0   # events the handler processed without raising
-    bad: int = 0       # not JSON / not an event: counted, logged, skipped
-    failed: int = 0    # the handler raised: counted, logged, skipped (pub/sub cannot redeliver)
+    handled: int = 0  # events the handler processed without raising
+    bad: int = 0  # not JSON / not an event: counted, logged, skipped
+    failed: int = 0  # the handler raised: counted, logged, skipped (pub/sub cannot redeliver)
     disconnects: int = 0  # the connection dropped (e.g. Redis closed a slow subscriber)
     by_channel: Counter = field(default_factory=Counter)
 
@@ -60,9 +60,16 @@ class SubscriberStats:
 class Subscriber:
     """A pub/sub subscriber with confirmed subscriptions and a delivery log."""
 
-    def __init__(self, redis: Any, namespace: Namespace, channels: Iterable[str] = (),
-                 patterns: Iterable[str] = (), handler: Handler | None = None, name: str = "subscriber",
-                 log_line: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self,
+        redis: Any,
+        namespace: Namespace,
+        channels: Iterable[str] = (),
+        patterns: Iterable[str] = (),
+        handler: Handler | None = None,
+        name: str = "subscriber",
+        log_line: Callable[[str], Any] | None = None,
+    ) -> None:
         self.redis, self.namespace, self.name = redis, namespace, name
         self.channels, self.patterns = list(channels), list(patterns)
         if not (self.channels or self.patterns):
@@ -80,9 +87,17 @@ class Subscriber:
     # --- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    async def start(cls, s: Settings | None = None, *, channels: Iterable[str] = (), patterns: Iterable[str] = (),
-                    handler: Handler | None = None, name: str = "subscriber",
-                    log_line: Callable[[str], Any] | None = None, timeout: float = 5.0) -> Subscriber:
+    async def start(
+        cls,
+        s: Settings | None = None,
+        *,
+        channels: Iterable[str] = (),
+        patterns: Iterable[str] = (),
+        handler: Handler | None = None,
+        name: str = "subscriber",
+        log_line: Callable[[str], Any] | None = None,
+        timeout: float = 5.0,
+    ) -> Subscriber:
         """Connect, subscribe, and return once Redis has confirmed every subscription."""
         s = s or settings()
         sub = cls(await connect.redis(s), s.namespace, channels, patterns, handler, name, log_line)
@@ -100,8 +115,9 @@ class Subscriber:
         if self.patterns:
             await self._pubsub.psubscribe(*map(self.namespace.key, self.patterns))
         wanted = {self.namespace.key(c) for c in self.channels + self.patterns}
-        await until(lambda: self._active == wanted, timeout=timeout,
-                    what=f"Redis to confirm {self.name}'s subscriptions")
+        await until(
+            lambda: self._active == wanted, timeout=timeout, what=f"Redis to confirm {self.name}'s subscriptions"
+        )
 
     async def pause(self, timeout: float = 5.0) -> None:
         """Go offline (unsubscribe everything). Messages published meanwhile are gone for good."""
@@ -149,8 +165,9 @@ class Subscriber:
                 # in between is gone, and nothing says which messages those were
                 self.stats.disconnects += 1
                 self._active.clear()
-                self._problem(f"{self.name}: connection lost ({exc}); subscribing again — "
-                              "messages published meanwhile are lost")
+                self._problem(
+                    f"{self.name}: connection lost ({exc}); subscribing again — messages published meanwhile are lost"
+                )
                 await asyncio.sleep(0.05)
                 continue
             if message is not None:
@@ -188,8 +205,9 @@ class Subscriber:
             raise
         except Exception as exc:
             self.stats.failed += 1
-            self._problem(f"{self.name}: handler failed on {event.event_type} from {channel}: "
-                          f"{type(exc).__name__}: {exc}")
+            self._problem(
+                f"{self.name}: handler failed on {event.event_type} from {channel}: {type(exc).__name__}: {exc}"
+            )
         else:
             self.stats.handled += 1
 
@@ -200,8 +218,10 @@ class Subscriber:
 
 def print_event(name: str) -> Handler:
     """The course's handler: print each event (and "user … performed …" for a user_action)."""
+
     def show(channel: str, event: Event) -> None:
         print(f"{name}: {channel} {event.event_type} {event.data}", flush=True)
         if event.event_type == "user_action":  # the course's "process event"
             print(f"{name}: user {event.data.get('user_id')} performed {event.data.get('action')}", flush=True)
+
     return show

@@ -19,7 +19,7 @@ from typing import Any
 from workshop.events import Event
 
 Published = Sequence[tuple[float, str, Event, int]]  # Publisher.history
-Received = Sequence[tuple[float, str, Event]]       # Subscriber.received (or GroupConsumer.handled)
+Received = Sequence[tuple[float, str, Event]]  # Subscriber.received (or GroupConsumer.handled)
 
 
 def losses(published: Published, received: Mapping[str, Received]) -> dict[str, dict[str, int]]:
@@ -28,8 +28,11 @@ def losses(published: Published, received: Mapping[str, Received]) -> dict[str, 
     out: dict[str, dict[str, int]] = {}
     for name, arrivals in received.items():
         got = {event.event_id for _, _, event in arrivals}
-        out[name] = {"published": len(ids), "received": sum(1 for i in ids if i in got),
-                     "lost": sum(1 for i in ids if i not in got)}
+        out[name] = {
+            "published": len(ids),
+            "received": sum(1 for i in ids if i in got),
+            "lost": sum(1 for i in ids if i not in got),
+        }
     return out
 
 
@@ -39,9 +42,13 @@ def lost_events(published: Published, arrivals: Received) -> list[Event]:
     return [event for _, _, event, _ in published if event.event_id not in got]
 
 
-def plot_deliveries(published: Published, received: Mapping[str, Received],
-                    offline: Mapping[str, Iterable[tuple[float, float | None]]] | None = None,
-                    title: str = "Redis pub/sub: who received what", ax: Any = None) -> Any:
+def plot_deliveries(
+    published: Published,
+    received: Mapping[str, Received],
+    offline: Mapping[str, Iterable[tuple[float, float | None]]] | None = None,
+    title: str = "Redis pub/sub: who received what",
+    ax: Any = None,
+) -> Any:
     """Swimlanes: published events on top, one lane per subscriber below; returns the figure."""
     import matplotlib.pyplot as plt
 
@@ -51,21 +58,45 @@ def plot_deliveries(published: Published, received: Mapping[str, Received],
     t0 = min(times, default=0.0)
     t_end = max(times, default=1.0)
     lanes = ["publisher", *received]
-    ax.scatter([t - t0 for t, *_ in published], [0] * len(published), marker="|", s=200, color="black",
-               label=f"published ({len(published)})")
+    ax.scatter(
+        [t - t0 for t, *_ in published],
+        [0] * len(published),
+        marker="|",
+        s=200,
+        color="black",
+        label=f"published ({len(published)})",
+    )
     counts = losses(published, received)
     first_lane = True
     for lane, (name, arrivals) in enumerate(received.items(), start=1):
         for start, end in (offline or {}).get(name, []):
-            ax.axvspan(start - t0, (t_end if end is None else end) - t0, ymin=0, ymax=1, alpha=0.12, color="red",
-                       label="offline" if first_lane else None)
+            ax.axvspan(
+                start - t0,
+                (t_end if end is None else end) - t0,
+                ymin=0,
+                ymax=1,
+                alpha=0.12,
+                color="red",
+                label="offline" if first_lane else None,
+            )
             first_lane = False
         sent_at = {event.event_id: t for t, _, event, _ in published}
-        ax.scatter([t - t0 for t, _, _ in arrivals], [lane] * len(arrivals), s=18, color="tab:green",
-                   label=f"{name}: received {counts[name]['received']}")
+        ax.scatter(
+            [t - t0 for t, _, _ in arrivals],
+            [lane] * len(arrivals),
+            s=18,
+            color="tab:green",
+            label=f"{name}: received {counts[name]['received']}",
+        )
         missing = [sent_at[e.event_id] - t0 for e in lost_events(published, arrivals)]
-        ax.scatter(missing, [lane] * len(missing), marker="x", s=40, color="tab:red",
-                   label=f"{name}: lost {counts[name]['lost']}")
+        ax.scatter(
+            missing,
+            [lane] * len(missing),
+            marker="x",
+            s=40,
+            color="tab:red",
+            label=f"{name}: lost {counts[name]['lost']}",
+        )
     ax.set_yticks(range(len(lanes)), lanes)
     ax.set_ylim(len(lanes) - 0.5, -0.5)
     ax.set_xlabel("seconds")

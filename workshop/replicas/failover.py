@@ -36,8 +36,14 @@ from workshop.store.postgres import PostgresEventStore, pool_kwargs
 from workshop.waiting import until
 
 
-async def open_store(cluster: PatroniCluster, s: Settings | None = None, *, max_size: int = 5,
-                     synchronous_commit: str | None = None, **kw: Any) -> PostgresEventStore:
+async def open_store(
+    cluster: PatroniCluster,
+    s: Settings | None = None,
+    *,
+    max_size: int = 5,
+    synchronous_commit: str | None = None,
+    **kw: Any,
+) -> PostgresEventStore:
     """Chapter 3's store on the cluster's primary (libpq picks it; after a failover, the new one).
 
     ``synchronous_commit="local"``: this store's commits do not wait for a synchronous standby
@@ -58,8 +64,9 @@ async def open_store(cluster: PatroniCluster, s: Settings | None = None, *, max_
     return store
 
 
-async def open_replica_store(cluster: PatroniCluster, s: Settings | None = None, *, max_size: int = 3,
-                             **kw: Any) -> PostgresEventStore:
+async def open_replica_store(
+    cluster: PatroniCluster, s: Settings | None = None, *, max_size: int = 3, **kw: Any
+) -> PostgresEventStore:
     """The same store read from a replica (``target_session_attrs=standby``): reads only.
 
     No ``setup()``: a hot standby refuses DDL — the tables arrive through replication.
@@ -71,14 +78,14 @@ async def open_replica_store(cluster: PatroniCluster, s: Settings | None = None,
 
 @dataclass
 class FailoverResult:
-    mode: str                  # "asynchronous" or "synchronous"
-    acknowledged: int          # appends the writers were told succeeded
-    acked_while_slow: int      # of those, how many while the link was slow
-    in_doubt: int              # appends that raised: maybe committed, maybe not
-    in_doubt_present: int      # of those, how many the new primary has
+    mode: str  # "asynchronous" or "synchronous"
+    acknowledged: int  # appends the writers were told succeeded
+    acked_while_slow: int  # of those, how many while the link was slow
+    in_doubt: int  # appends that raised: maybe committed, maybe not
+    in_doubt_present: int  # of those, how many the new primary has
     in_doubt_ids: list[str]
     acked_ids: list[str]
-    failover_s: float          # SIGKILL → first acknowledged append on the new primary
+    failover_s: float  # SIGKILL → first acknowledged append on the new primary
     old: str
     new: str
     audit: Audit
@@ -88,14 +95,24 @@ class FailoverResult:
         return len(self.audit.lost)
 
     def __str__(self) -> str:
-        return (f"{self.mode}: {self.acknowledged:,} acknowledged ({self.acked_while_slow} while the link was slow), "
-                f"{self.lost} lost, {len(self.audit.doubled)} doubled | {self.in_doubt} in doubt, "
-                f"{self.in_doubt_present} of them committed | failover {self.failover_s:.1f} s "
-                f"({self.old} → {self.new}) | feed {'dense' if not self.audit.gaps else 'HAS GAPS'}")
+        return (
+            f"{self.mode}: {self.acknowledged:,} acknowledged ({self.acked_while_slow} while the link was slow), "
+            f"{self.lost} lost, {len(self.audit.doubled)} doubled | {self.in_doubt} in doubt, "
+            f"{self.in_doubt_present} of them committed | failover {self.failover_s:.1f} s "
+            f"({self.old} → {self.new}) | feed {'dense' if not self.audit.gaps else 'HAS GAPS'}"
+        )
 
 
-async def kill_primary_under_load(cluster: PatroniCluster, store: Any, *, writers: int = 4, warmup: int = 100,
-                                  frozen: float = 0.5, after: int = 40, timeout: float = 90.0) -> FailoverResult:
+async def kill_primary_under_load(
+    cluster: PatroniCluster,
+    store: Any,
+    *,
+    writers: int = 4,
+    warmup: int = 100,
+    frozen: float = 0.5,
+    after: int = 40,
+    timeout: float = 90.0,
+) -> FailoverResult:
     """Writers append; the link slows; the primary dies (SIGKILL); count what was lost."""
     load = Load.make(store, writers, prefix="failover")
     with quiet_pool():
@@ -114,8 +131,9 @@ def quiet_pool() -> Iterator[None]:
         logger.setLevel(level)
 
 
-async def _run(cluster: PatroniCluster, store: Any, load: Load, warmup: int, frozen: float, after: int,
-               timeout: float) -> FailoverResult:
+async def _run(
+    cluster: PatroniCluster, store: Any, load: Load, warmup: int, frozen: float, after: int, timeout: float
+) -> FailoverResult:
     stop = asyncio.Event()
     task = asyncio.create_task(load.run_until(stop), name="failover writers")
     try:
@@ -129,18 +147,31 @@ async def _run(cluster: PatroniCluster, store: Any, load: Load, warmup: int, fro
             slow = len(load.acks) - before
             killed_at = await asyncio.to_thread(cluster.kill, old)
         new = await cluster.wait_for_leader(other_than=old.name, timeout=timeout)
-        await until(lambda: load.acked_since(killed_at) >= after, timeout=timeout,
-                    what=f"{after} appends on the new primary", detail=lambda: writers_error(load))
+        await until(
+            lambda: load.acked_since(killed_at) >= after,
+            timeout=timeout,
+            what=f"{after} appends on the new primary",
+            detail=lambda: writers_error(load),
+        )
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.shield(task), timeout)
     feed = await read_feed(store)
     present = {r.event.event_id for r in feed}
     first = load.first_ack_after(killed_at) or killed_at
-    return FailoverResult("synchronous" if cluster.synchronous else "asynchronous", len(load.acks), slow,
-                          len(load.in_doubt), sum(1 for e in load.in_doubt if e in present), load.in_doubt,
-                          [a.event_id for a in load.acks], first - killed_at,
-                          old.name, new.name, audit([a.event_id for a in load.acks], feed))
+    return FailoverResult(
+        "synchronous" if cluster.synchronous else "asynchronous",
+        len(load.acks),
+        slow,
+        len(load.in_doubt),
+        sum(1 for e in load.in_doubt if e in present),
+        load.in_doubt,
+        [a.event_id for a in load.acks],
+        first - killed_at,
+        old.name,
+        new.name,
+        audit([a.event_id for a in load.acks], feed),
+    )
 
 
 def writers_error(load: Load) -> str:
@@ -184,8 +215,12 @@ async def replica_lag(primary: Any, replica: Any, n: int = 100) -> list[float]:
         ack = await w.append_one(i)
         if ack is None:
             continue
-        await until(functools.partial(has_version, replica, ack.stream_id, ack.version), timeout=10, every=0.001,
-                    what=f"the replica to replay {ack.stream_id} version {ack.version}")
+        await until(
+            functools.partial(has_version, replica, ack.stream_id, ack.version),
+            timeout=10,
+            every=0.001,
+            what=f"the replica to replay {ack.stream_id} version {ack.version}",
+        )
         lags.append((time.monotonic() - ack.at) * 1000)
     return lags
 

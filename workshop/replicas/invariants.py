@@ -33,11 +33,11 @@ class Audit:
     """What :func:`audit` found; ``ok`` when nothing."""
 
     acknowledged: int
-    feed: int                                         # events in the feed
-    lost: list[str] = field(default_factory=list)     # acknowledged, not in the feed
+    feed: int  # events in the feed
+    lost: list[str] = field(default_factory=list)  # acknowledged, not in the feed
     doubled: list[str] = field(default_factory=list)  # event ids in the feed more than once
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (last position before, next position seen)
-    models: list[str] = field(default_factory=list)   # read models that differ from a replay
+    models: list[str] = field(default_factory=list)  # read models that differ from a replay
     checked_models: int = 0
 
     @property
@@ -46,8 +46,9 @@ class Audit:
 
     def __str__(self) -> str:
         if self.ok:
-            return (f"ok: {self.acknowledged} acknowledged events present once, feed 1..{self.feed} dense"
-                    + (f", {self.checked_models} model(s) = replay" if self.checked_models else ""))
+            return f"ok: {self.acknowledged} acknowledged events present once, feed 1..{self.feed} dense" + (
+                f", {self.checked_models} model(s) = replay" if self.checked_models else ""
+            )
         parts = []
         if self.lost:
             parts.append(f"{len(self.lost)} acknowledged event(s) lost (e.g. {self.lost[0]})")
@@ -96,4 +97,3 @@ async def check(store: Any, acknowledged: Iterable[str], models: Mapping[str, Mo
         if current != replay(feed):
             report.models.append(name)
     return report
-

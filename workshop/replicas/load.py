@@ -22,8 +22,17 @@ from typing import Any
 from workshop.events import Event
 from workshop.store.base import ConcurrencyError
 
-RECONNECTABLE = ("OperationalError", "PoolTimeout", "InterfaceError", "ConnectionError", "ReadOnlySqlTransaction",
-                 "AdminShutdown", "ConnectionTimeout", "TimeoutError", "ConnectionResetError")
+RECONNECTABLE = (
+    "OperationalError",
+    "PoolTimeout",
+    "InterfaceError",
+    "ConnectionError",
+    "ReadOnlySqlTransaction",
+    "AdminShutdown",
+    "ConnectionTimeout",
+    "TimeoutError",
+    "ConnectionResetError",
+)
 
 
 @dataclass
@@ -33,8 +42,8 @@ class Ack:
     event_id: str
     stream_id: str
     version: int
-    at: float          # time.monotonic() when append returned
-    latency: float     # seconds the append took
+    at: float  # time.monotonic() when append returned
+    latency: float  # seconds the append took
 
 
 @dataclass

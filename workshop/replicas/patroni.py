@@ -130,8 +130,17 @@ class Node:
 class PatroniCluster:
     """etcd and ``nodes`` Patroni-managed PostgreSQL servers on free loopback ports."""
 
-    def __init__(self, *, nodes: int = 2, synchronous: bool = False, scope: str = "workshop",
-                 ttl: int = 8, loop_wait: int = 1, retry_timeout: int = 3, startup_timeout: float = 90.0) -> None:
+    def __init__(
+        self,
+        *,
+        nodes: int = 2,
+        synchronous: bool = False,
+        scope: str = "workshop",
+        ttl: int = 8,
+        loop_wait: int = 1,
+        retry_timeout: int = 3,
+        startup_timeout: float = 90.0,
+    ) -> None:
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
         self.count, self.synchronous, self.scope = nodes, synchronous, scope
@@ -189,13 +198,28 @@ class PatroniCluster:
         assert self.home is not None
         self.etcd_port, peer = free_port(), free_port()
         client, peer_url = f"http://127.0.0.1:{self.etcd_port}", f"http://127.0.0.1:{peer}"
-        argv = ["etcd", "--name", "etcd0", "--data-dir", str(self.home / "etcd"),
-                "--listen-client-urls", client, "--advertise-client-urls", client,
-                "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
-                "--initial-cluster", f"etcd0={peer_url}", "--log-level", "warn",
-                "--quota-backend-bytes", str(64 * 2**20)]
-        self.etcd = Server("etcd", argv, ready=self._etcd_ready, log=self.home / "etcd.log",
-                           startup_timeout=30)
+        argv = [
+            "etcd",
+            "--name",
+            "etcd0",
+            "--data-dir",
+            str(self.home / "etcd"),
+            "--listen-client-urls",
+            client,
+            "--advertise-client-urls",
+            client,
+            "--listen-peer-urls",
+            peer_url,
+            "--initial-advertise-peer-urls",
+            peer_url,
+            "--initial-cluster",
+            f"etcd0={peer_url}",
+            "--log-level",
+            "warn",
+            "--quota-backend-bytes",
+            str(64 * 2**20),
+        ]
+        self.etcd = Server("etcd", argv, ready=self._etcd_ready, log=self.home / "etcd.log", startup_timeout=30)
         self.etcd.start()
         if self.etcd.pid:
             self._pids.add(self.etcd.pid)
@@ -213,10 +237,15 @@ class PatroniCluster:
         config.write_text(json.dumps(self._config(node), indent=1))  # JSON is YAML
         self._own(config)
         path = "primary" if role == "primary" else "replica"
-        node.server = Server(f"patroni {node.name}", [*self._as_postgres(), "patroni", str(config)],
-                             ready=lambda: node.rest(path, timeout=1)[0] == 200 and self._streaming(node, role),
-                             log=node.home / "patroni.log", env=self._env(node),
-                             startup_timeout=self.startup_timeout, stop_timeout=20)
+        node.server = Server(
+            f"patroni {node.name}",
+            [*self._as_postgres(), "patroni", str(config)],
+            ready=lambda: node.rest(path, timeout=1)[0] == 200 and self._streaming(node, role),
+            log=node.home / "patroni.log",
+            env=self._env(node),
+            startup_timeout=self.startup_timeout,
+            stop_timeout=20,
+        )
         node.server.start()
         self._remember(node)
 
@@ -225,29 +254,43 @@ class PatroniCluster:
             return True
         # the primary's view: its WAL sender to this node is streaming
         status, body = self.nodes[0].rest("patroni", timeout=1)
-        return status == 200 and any(r.get("application_name") == node.name and r.get("state") == "streaming"
-                                     for r in (body or {}).get("replication", []))
+        return status == 200 and any(
+            r.get("application_name") == node.name and r.get("state") == "streaming"
+            for r in (body or {}).get("replication", [])
+        )
 
     def _config(self, node: Node) -> dict[str, Any]:
         return {
-            "scope": self.scope, "name": node.name,
+            "scope": self.scope,
+            "name": node.name,
             "restapi": {"listen": f"127.0.0.1:{node.rest_port}", "connect_address": f"127.0.0.1:{node.rest_port}"},
             "etcd3": {"hosts": [f"127.0.0.1:{self.etcd_port}"]},
             "log": {"level": "WARNING"},
             "bootstrap": {
-                "dcs": {"ttl": self.ttl, "loop_wait": self.loop_wait, "retry_timeout": self.retry_timeout,
-                        "maximum_lag_on_failover": 16 * 2**20, "synchronous_mode": self.synchronous,
-                        "postgresql": {"use_pg_rewind": False, "use_slots": True, "parameters": PARAMETERS}},
+                "dcs": {
+                    "ttl": self.ttl,
+                    "loop_wait": self.loop_wait,
+                    "retry_timeout": self.retry_timeout,
+                    "maximum_lag_on_failover": 16 * 2**20,
+                    "synchronous_mode": self.synchronous,
+                    "postgresql": {"use_pg_rewind": False, "use_slots": True, "parameters": PARAMETERS},
+                },
                 "initdb": [{"encoding": "UTF8"}, {"auth": "trust"}, "no-sync"],  # throw-away: skip the fsyncs
             },
             "postgresql": {
-                "listen": f"127.0.0.1:{node.pg_port}", "connect_address": f"127.0.0.1:{node.pg_port}",
-                "data_dir": str(node.data_dir), "bin_dir": str(PG_BIN), "pgpass": str(node.home / "pgpass"),
+                "listen": f"127.0.0.1:{node.pg_port}",
+                "connect_address": f"127.0.0.1:{node.pg_port}",
+                "data_dir": str(node.data_dir),
+                "bin_dir": str(PG_BIN),
+                "pgpass": str(node.home / "pgpass"),
                 "authentication": {"superuser": {"username": "postgres"}, "replication": {"username": "postgres"}},
                 "parameters": {"unix_socket_directories": str(node.home)},
                 "basebackup": [{"checkpoint": "fast"}, "no-sync"],  # clone the primary without waiting
-                "pg_hba": ["local all all trust", "host all all 127.0.0.1/32 trust",
-                           "host replication all 127.0.0.1/32 trust"],
+                "pg_hba": [
+                    "local all all trust",
+                    "host all all 127.0.0.1/32 trust",
+                    "host replication all 127.0.0.1/32 trust",
+                ],
             },
             "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
         }
@@ -291,8 +334,9 @@ class PatroniCluster:
         if self.home is not None:
             shutil.rmtree(self.home, ignore_errors=True)
         if left:
-            raise WorkshopError(f"the Patroni cluster left {len(left)} process(es) running, killed now: "
-                                + "; ".join(names))
+            raise WorkshopError(
+                f"the Patroni cluster left {len(left)} process(es) running, killed now: " + "; ".join(names)
+            )
 
     def __enter__(self) -> PatroniCluster:
         return self.start()
@@ -324,29 +368,45 @@ class PatroniCluster:
         return None
 
     def replicas(self) -> list[Node]:
-        return [self.node(m["name"]) for m in self.members()
-                if m.get("role") in ("replica", "sync_standby") and m.get("state") in ("running", "streaming")]
+        return [
+            self.node(m["name"])
+            for m in self.members()
+            if m.get("role") in ("replica", "sync_standby") and m.get("state") in ("running", "streaming")
+        ]
 
     async def wait_for_leader(self, *, other_than: str | None = None, timeout: float = 60.0) -> Node:
         """Until Patroni has a running primary (not ``other_than``); returns it."""
+
         def probe() -> Node | None:
             node = self.leader()
             return node if node is not None and node.name != other_than else None
 
-        return await until(lambda: asyncio.to_thread(probe), timeout=timeout, every=0.2,
-                           what="Patroni to promote a new primary")
+        return await until(
+            lambda: asyncio.to_thread(probe), timeout=timeout, every=0.2, what="Patroni to promote a new primary"
+        )
 
     async def wait_replicas(self, count: int = 1, timeout: float = 60.0) -> list[dict[str, Any]]:
         """Until ``count`` replicas run and follow the primary's timeline (e.g. after a failover)."""
+
         def probe() -> list[dict[str, Any]] | None:
             members = self.members()
             leader = next((m for m in members if m.get("role") == "leader" and m.get("state") == "running"), None)
-            following = [m for m in members if m.get("role") in ("replica", "sync_standby")
-                         and m.get("state") == "running" and leader and m.get("timeline") == leader.get("timeline")]
+            following = [
+                m
+                for m in members
+                if m.get("role") in ("replica", "sync_standby")
+                and m.get("state") == "running"
+                and leader
+                and m.get("timeline") == leader.get("timeline")
+            ]
             return members if leader and len(following) >= count else None
 
-        return await until(lambda: asyncio.to_thread(probe), timeout=timeout, every=0.3,
-                           what=f"{count} replica(s) to follow the primary")
+        return await until(
+            lambda: asyncio.to_thread(probe),
+            timeout=timeout,
+            every=0.3,
+            what=f"{count} replica(s) to follow the primary",
+        )
 
     def set_synchronous(self, on: bool, timeout: float = 30.0) -> None:
         """Switch Patroni's ``synchronous_mode`` (``PATCH /config``) and wait until it took effect."""
@@ -362,12 +422,19 @@ class PatroniCluster:
         if on:
             self._wait_sync_standby(timeout)
         else:
-            until_sync(lambda: not any(m.get("role") == "sync_standby" for m in self.members()),
-                       timeout=timeout, what="Patroni to drop the synchronous standby")
+            until_sync(
+                lambda: not any(m.get("role") == "sync_standby" for m in self.members()),
+                timeout=timeout,
+                what="Patroni to drop the synchronous standby",
+            )
 
     def _wait_sync_standby(self, timeout: float = 30.0) -> None:
-        until_sync(lambda: any(m.get("role") == "sync_standby" for m in self.members()), timeout=timeout,
-                   every=0.2, what="Patroni to name a synchronous standby")
+        until_sync(
+            lambda: any(m.get("role") == "sync_standby" for m in self.members()),
+            timeout=timeout,
+            every=0.2,
+            what="Patroni to name a synchronous standby",
+        )
 
     # --- faults --------------------------------------------------------------------------
     def kill(self, node: Node) -> float:
@@ -404,7 +471,9 @@ class PatroniCluster:
 def _settle(pids: set[int], home: Path | None, timeout: float = 10.0) -> list[Any]:
     """What is still alive of ours after up to ``timeout`` seconds (empty: all gone)."""
     try:
-        until_sync(lambda: not leftovers(pids, home), timeout=timeout, every=0.1, what="the cluster's processes to exit")
+        until_sync(
+            lambda: not leftovers(pids, home), timeout=timeout, every=0.1, what="the cluster's processes to exit"
+        )
     except TimeoutError:
         return leftovers(pids, home)
     return []

@@ -81,12 +81,19 @@ class SentinelGroup:
         try:
             self._redis("redis0")
             self._redis("redis1", replica_of=self.ports["redis0"])
-            until_sync(lambda: _info(self.ports["redis1"], "replication").get("master_link_status") == "up",
-                       timeout=self.startup_timeout, what="the Redis replica to sync with its master")
+            until_sync(
+                lambda: _info(self.ports["redis1"], "replication").get("master_link_status") == "up",
+                timeout=self.startup_timeout,
+                what="the Redis replica to sync with its master",
+            )
             for i in range(3):
                 self._sentinel(f"sentinel{i}")
-            until_sync(self._sentinels_agree, timeout=self.startup_timeout, every=0.2,
-                       what="the three Sentinels to find each other and the replica")
+            until_sync(
+                self._sentinels_agree,
+                timeout=self.startup_timeout,
+                every=0.2,
+                what="the three Sentinels to find each other and the replica",
+            )
         except BaseException:
             self.stop()
             raise
@@ -95,27 +102,51 @@ class SentinelGroup:
     def _redis(self, name: str, replica_of: int | None = None) -> None:
         assert self.home is not None
         port = self.ports[name] = free_port()
-        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", str(self.home), "--dbfilename", f"{name}.rdb", "--maxmemory", "64mb",
-                "--logfile", str(self.home / f"{name}.log")]
+        argv = [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.home),
+            "--dbfilename",
+            f"{name}.rdb",
+            "--maxmemory",
+            "64mb",
+            "--logfile",
+            str(self.home / f"{name}.log"),
+        ]
         if replica_of:
             argv += ["--replicaof", "127.0.0.1", str(replica_of)]
-        self.servers[name] = Server(name, argv, ready=lambda: _ping(port), log=self.home / f"{name}.log",
-                                    startup_timeout=self.startup_timeout)
+        self.servers[name] = Server(
+            name, argv, ready=lambda: _ping(port), log=self.home / f"{name}.log", startup_timeout=self.startup_timeout
+        )
         self.servers[name].start()
 
     def _sentinel(self, name: str) -> None:
         assert self.home is not None
         port = self.ports[name] = free_port()
         conf = self.home / f"{name}.conf"  # Sentinel rewrites its own file: one each
-        conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {self.home}\n"
-                        f"sentinel monitor {NAME} 127.0.0.1 {self.ports['redis0']} 2\n"
-                        f"sentinel down-after-milliseconds {NAME} {self.down_after_ms}\n"
-                        f"sentinel failover-timeout {NAME} {self.failover_timeout_ms}\n"
-                        f"sentinel parallel-syncs {NAME} 1\n"
-                        f"logfile {self.home / (name + '.log')}\n")
-        self.servers[name] = Server(name, ["redis-sentinel", str(conf)], ready=lambda: port_open("127.0.0.1", port),
-                                    log=self.home / f"{name}.log", startup_timeout=self.startup_timeout)
+        conf.write_text(
+            f"port {port}\nbind 127.0.0.1\ndir {self.home}\n"
+            f"sentinel monitor {NAME} 127.0.0.1 {self.ports['redis0']} 2\n"
+            f"sentinel down-after-milliseconds {NAME} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {NAME} {self.failover_timeout_ms}\n"
+            f"sentinel parallel-syncs {NAME} 1\n"
+            f"logfile {self.home / (name + '.log')}\n"
+        )
+        self.servers[name] = Server(
+            name,
+            ["redis-sentinel", str(conf)],
+            ready=lambda: port_open("127.0.0.1", port),
+            log=self.home / f"{name}.log",
+            startup_timeout=self.startup_timeout,
+        )
         self.servers[name].start()
 
     def _sentinels_agree(self) -> bool:
@@ -136,8 +167,9 @@ class SentinelGroup:
         if self.home is not None:
             shutil.rmtree(self.home, ignore_errors=True)
         if left:
-            raise WorkshopError(f"Redis under Sentinel left {len(left)} process(es) running: "
-                                + ", ".join(str(p.pid) for p in left))
+            raise WorkshopError(
+                f"Redis under Sentinel left {len(left)} process(es) running: " + ", ".join(str(p.pid) for p in left)
+            )
 
     def __enter__(self) -> SentinelGroup:
         return self.start()
@@ -160,13 +192,13 @@ class SentinelGroup:
         """redis-py's asyncio ``Sentinel`` over the three Sentinels."""
         from redis.asyncio.sentinel import Sentinel
 
-        return Sentinel([("127.0.0.1", p) for p in self.sentinel_ports], socket_timeout=1.0,
-                        socket_connect_timeout=1.0)
+        return Sentinel([("127.0.0.1", p) for p in self.sentinel_ports], socket_timeout=1.0, socket_connect_timeout=1.0)
 
     def master(self, **kw: Any) -> Any:
         """A client that asks the Sentinels where the master is on every (re)connection."""
-        return self.sentinel().master_for(NAME, decode_responses=True, socket_timeout=2.0,
-                                          socket_connect_timeout=1.0, **kw)
+        return self.sentinel().master_for(
+            NAME, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=1.0, **kw
+        )
 
     def master_name(self) -> str | None:
         """Which of ``redis0`` / ``redis1`` the Sentinels currently call master."""
@@ -186,9 +218,12 @@ class SentinelGroup:
         self.servers[name] = Server(name, old.argv, ready=old.ready, log=old.log, startup_timeout=self.startup_timeout)
         await self.servers[name].astart()
         port = self.ports[name]
-        await until(lambda: asyncio.to_thread(
-            lambda: _info(port, "replication").get("master_link_status") == "up"),
-            timeout=timeout, every=0.2, what=f"Sentinel to make {name} a replica of the new master")
+        await until(
+            lambda: asyncio.to_thread(lambda: _info(port, "replication").get("master_link_status") == "up"),
+            timeout=timeout,
+            every=0.2,
+            what=f"Sentinel to make {name} a replica of the new master",
+        )
 
     # --- faults ----------------------------------------------------------------------------
     def kill(self, name: str) -> float:
@@ -215,31 +250,45 @@ class SentinelGroup:
             self.servers[replica].signal(signal.SIGCONT)
 
     async def wait_for_master(self, other_than: str, timeout: float = 30.0) -> str:
-        return await until(lambda: asyncio.to_thread(lambda: (m := self.master_name()) != other_than and m),
-                           timeout=timeout, every=0.1, what="Sentinel to promote the replica")
+        return await until(
+            lambda: asyncio.to_thread(lambda: (m := self.master_name()) != other_than and m),
+            timeout=timeout,
+            every=0.1,
+            what="Sentinel to promote the replica",
+        )
 
 
 @dataclass
 class RedisFailover:
-    wait: bool                 # WAIT 1 after each batch
+    wait: bool  # WAIT 1 after each batch
     acknowledged: int
     acked_while_slow: int
-    unconfirmed: int           # written, but WAIT said no replica had it (or the connection broke)
+    unconfirmed: int  # written, but WAIT said no replica had it (or the connection broke)
     lost: int
-    failover_s: float          # SIGKILL → first XADD the new master answered
+    failover_s: float  # SIGKILL → first XADD the new master answered
     old: str
     new: str
 
     def __str__(self) -> str:
         how = "with WAIT 1" if self.wait else "without WAIT"
-        return (f"{how}: {self.acknowledged:,} acknowledged ({self.acked_while_slow:,} while the link was "
-                f"down), {self.lost:,} lost | {self.unconfirmed:,} not confirmed | failover "
-                f"{self.failover_s:.1f} s ({self.old} → {self.new})")
+        return (
+            f"{how}: {self.acknowledged:,} acknowledged ({self.acked_while_slow:,} while the link was "
+            f"down), {self.lost:,} lost | {self.unconfirmed:,} not confirmed | failover "
+            f"{self.failover_s:.1f} s ({self.old} → {self.new})"
+        )
 
 
-async def kill_master_under_load(group: SentinelGroup, *, wait: bool, batch: int = 50, size: int = 256,
-                                 warmup: int = 500, down: float = 0.6, after: int = 200,
-                                 timeout: float = 60.0) -> RedisFailover:
+async def kill_master_under_load(
+    group: SentinelGroup,
+    *,
+    wait: bool,
+    batch: int = 50,
+    size: int = 256,
+    warmup: int = 500,
+    down: float = 0.6,
+    after: int = 200,
+    timeout: float = 60.0,
+) -> RedisFailover:
     """XADD in pipelined batches; the link drops, the master dies (SIGKILL); count what survived."""
     from redis.exceptions import RedisError
 
@@ -284,8 +333,11 @@ async def kill_master_under_load(group: SentinelGroup, *, wait: bool, batch: int
             killed_at = group.kill(old)
         new = await group.wait_for_master(other_than=old, timeout=timeout)
         # with WAIT nothing is confirmed now: the new master has no replica left
-        await until(lambda: sum(batch for t, _ in written if t > killed_at) >= after, timeout=timeout,
-                    what=f"{after} XADDs on the new master")
+        await until(
+            lambda: sum(batch for t, _ in written if t > killed_at) >= after,
+            timeout=timeout,
+            what=f"{after} XADDs on the new master",
+        )
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.shield(task), timeout)

@@ -17,7 +17,7 @@ from functools import partial
 from workshop import connect, users
 from workshop.bus import open_bus
 from workshop.config import settings
-from workshop.cqrs import rebuild, read_api, write_api
+from workshop.cqrs import read_api, rebuild, write_api
 from workshop.cqrs.projectors import PostgresProjector
 from workshop.cqrs.readmodels import SignupsByDay
 from workshop.cqrs.relay import Relay
@@ -46,8 +46,12 @@ async def projectors(args: argparse.Namespace, stop: asyncio.Event) -> None:
         running = []
         try:
             users_table = await rebuild.active(store.pool, store.schema)
-            made = dict(zip(("users", "activity", "cache"),
-                            default_projectors(store, redis, s.namespace, users_table, batch=args.batch)))
+            made = dict(
+                zip(
+                    ("users", "activity", "cache"),
+                    default_projectors(store, redis, s.namespace, users_table, batch=args.batch),
+                )
+            )
             made["signups"] = PostgresProjector(store, SignupsByDay(), batch=args.batch)
             for model in args.models:
                 projector = await made[model].setup()
@@ -86,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="what", required=True)
     sub.add_parser("relay", help="forward the event store's feed to RabbitMQ")
     proj = sub.add_parser("projectors", help="keep the read models up to date")
-    proj.add_argument("--models", type=models, default=["users", "activity", "cache"],
-                      help=f"comma-separated: {', '.join(MODELS)}")
+    proj.add_argument(
+        "--models", type=models, default=["users", "activity", "cache"], help=f"comma-separated: {', '.join(MODELS)}"
+    )
     proj.add_argument("--batch", type=int, default=1000)
     proj.add_argument("--no-bus", action="store_true", help="poll the feed only")
     for name, port in (("write-api", 8000), ("read-api", 8001)):

@@ -28,7 +28,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
     quiet = [logging.getLogger(n) for n in ("aio_pika", "aiormq")]
     for log in quiet:  # the first connect reports its own failure, in one line
         log.setLevel(logging.CRITICAL)
-    async with await db.open_pool(s) as pool, await RabbitBus.connect(s, validate=schemas.validate) as bus:
+    async with await db.open_pool(s) as pool, await RabbitBus.open(s, validate=schemas.validate) as bus:
         for log in quiet:  # from now on: show reconnection attempts if the broker goes away
             log.setLevel(logging.WARNING)
         async with SERVICES[args.service](pool, bus, prefetch=args.prefetch, work_delay=args.work_delay) as service:

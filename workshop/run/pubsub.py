@@ -22,7 +22,7 @@ from workshop.pubsub.subscriber import Subscriber, print_event
 
 
 async def publisher(args: argparse.Namespace, stop: asyncio.Event) -> None:
-    async with await Publisher.connect(settings()) as pub:
+    async with await Publisher.open(settings()) as pub:
         if args.wait_subscribers:
             await wait_for_subscribers(pub, args.channel, args.wait_subscribers, 60.0)
         await publish_loop(pub, args.channel, args.interval, args.count, stop)
@@ -31,8 +31,14 @@ async def publisher(args: argparse.Namespace, stop: asyncio.Event) -> None:
 async def subscriber(args: argparse.Namespace, stop: asyncio.Event) -> None:
     s = settings()
     channels = args.channels if args.channels is not None else ([] if args.patterns else list(CHANNELS))
-    sub = await Subscriber.start(s, channels=channels, patterns=args.patterns, handler=print_event(args.name),
-                                 name=args.name, log_line=lambda line: print(line, flush=True))
+    sub = await Subscriber.start(
+        s,
+        channels=channels,
+        patterns=args.patterns,
+        handler=print_event(args.name),
+        name=args.name,
+        log_line=lambda line: print(line, flush=True),
+    )
     print(f"{args.name}: subscribed to {', '.join(map(s.namespace.key, channels + args.patterns))}", flush=True)
     try:
         await stop.wait()
@@ -46,9 +52,16 @@ async def consumer(args: argparse.Namespace, stop: asyncio.Event) -> None:
         await asyncio.sleep(args.work_delay)  # the work; a SIGKILL here leaves the batch pending
         print(f"{args.consumer}: handled {event.event_type} seq={event.data.get('seq')}", flush=True)
 
-    c = await GroupConsumer.create(settings(), args.stream, group=args.group, consumer=args.consumer, handler=handle,
-                                   batch=args.batch, claim_idle_ms=args.claim_idle_ms,
-                                   log_line=lambda line: print(line, flush=True))
+    c = await GroupConsumer.open(
+        settings(),
+        args.stream,
+        group=args.group,
+        consumer=args.consumer,
+        handler=handle,
+        batch=args.batch,
+        claim_idle_ms=args.claim_idle_ms,
+        log_line=lambda line: print(line, flush=True),
+    )
     print(f"{args.consumer}: consuming {c.key} as group {args.group}", flush=True)
     c.start()
     try:
@@ -65,8 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     pub.add_argument("--channel", default="user_events", help="channel name without the namespace")
     pub.add_argument("--interval", type=float, default=5.0, help="seconds between events (the course: 5)")
     pub.add_argument("--count", type=int, default=0, help="stop after this many (0: run until stopped)")
-    pub.add_argument("--wait-subscribers", type=int, default=0, metavar="N",
-                     help="first wait (up to 60 s) until N subscribers listen on the channel")
+    pub.add_argument(
+        "--wait-subscribers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first wait (up to 60 s) until N subscribers listen on the channel",
+    )
     one = sub.add_parser("subscriber", help="print every event of the course's channels")
     one.add_argument("--name", default="subscriber")
     one.add_argument("--channel", action="append", dest="channels", help="repeatable; default: the course's two")

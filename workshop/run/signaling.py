@@ -15,8 +15,8 @@ from functools import partial
 
 from workshop.config import settings
 from workshop.errors import WorkshopError
-from workshop.process import exit_now, run
 from workshop.infra.turn import check_secret
+from workshop.process import exit_now, run
 from workshop.webrtc.signaling import MAX_ROOM_SIZE, create_app, origins_from_env, serve
 from workshop.webrtc.tokens import signaling_secret
 
@@ -27,8 +27,13 @@ async def main_loop(args: argparse.Namespace, stop: asyncio.Event) -> None:
     origins = tuple(args.origins) if args.origins else origins_from_env()
     if args.verbose:
         logging.getLogger().setLevel(logging.INFO)
-    app = create_app(secret, turn_url=args.turn_url or s.turn_url, turn_secret=turn_secret,
-                     max_room_size=args.max_room_size, allowed_origins=origins)
+    app = create_app(
+        secret,
+        turn_url=args.turn_url or s.turn_url,
+        turn_secret=turn_secret,
+        max_room_size=args.max_room_size,
+        allowed_origins=origins,
+    )
     try:
         runner, url = await serve(app, args.host, args.port)
     except OSError as exc:  # port taken, address not available
@@ -45,9 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--max-room-size", type=int, default=MAX_ROOM_SIZE, help="peers per room (2: a 1:1 call)")
-    p.add_argument("--origin", action="append", dest="origins",
-                   help="a browser origin allowed to connect (repeatable; default: "
-                        "$SIGNALING_ALLOWED_ORIGINS or localhost:3000/8888)")
+    p.add_argument(
+        "--origin",
+        action="append",
+        dest="origins",
+        help="a browser origin allowed to connect (repeatable; default: "
+        "$SIGNALING_ALLOWED_ORIGINS or localhost:3000/8888)",
+    )
     p.add_argument("--turn-url", help="the TURN server handed to joined clients (default: $TURN_URL)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every join, leave and refusal")
     args = p.parse_args(argv)

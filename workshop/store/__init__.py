@@ -12,4 +12,12 @@ from workshop.store.base import BaseStore, ConcurrencyError, EventStore, Recorde
 from workshop.store.memory import MemoryEventStore
 from workshop.store.postgres import PostgresEventStore
 
-__all__ = ["BaseStore", "ConcurrencyError", "EventStore", "MemoryEventStore", "PostgresEventStore", "Recorded", "Snapshot"]
+__all__ = [
+    "BaseStore",
+    "ConcurrencyError",
+    "EventStore",
+    "MemoryEventStore",
+    "PostgresEventStore",
+    "Recorded",
+    "Snapshot",
+]

@@ -10,8 +10,9 @@ events after it (see :mod:`workshop.store.snapshots`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from workshop.events import Event
 from workshop.store.base import EventStore
@@ -37,8 +38,9 @@ class Loaded:
     replayed: int = 0  # events folded after the snapshot
 
 
-async def load(store: EventStore, stream_id: str, evolve: Evolve, *, to_version: int | None = None,
-               snapshot_tag: str | None = None) -> Loaded:
+async def load(
+    store: EventStore, stream_id: str, evolve: Evolve, *, to_version: int | None = None, snapshot_tag: str | None = None
+) -> Loaded:
     """Rebuild a stream's state (up to ``to_version``), from a snapshot if ``snapshot_tag`` is given."""
     state, start = None, 0
     if snapshot_tag is not None:

@@ -24,8 +24,9 @@ schema. Stored events are never changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from workshop.errors import WorkshopError
 from workshop.events import Event, EventFormatError, Validator, validated
@@ -81,8 +82,9 @@ class EventStore(Protocol):
 class BaseStore:
     """What both stores share: checking events on the way in, decoding on the way out."""
 
-    def __init__(self, *, validate: Validator | None = None, upcasters: "Upcasters | None" = None,
-                 cipher: "Cipher | None" = None) -> None:
+    def __init__(
+        self, *, validate: Validator | None = None, upcasters: Upcasters | None = None, cipher: Cipher | None = None
+    ) -> None:
         self.validate = validate  # e.g. users.validate; None: any well-formed event is accepted
         self.upcasters = upcasters  # e.g. users.UPCASTERS; None: events come back as stored
         self.cipher = cipher
@@ -135,16 +137,32 @@ class BaseStore:
         pass
 
 
-def trusted_event(event_type: str, aggregate_id: str, data: dict, timestamp: str, version: int,
-                  event_id: str, correlation_id: str | None, causation_id: str | None,
-                  schema_version: int) -> Event:
+def trusted_event(
+    event_type: str,
+    aggregate_id: str,
+    data: dict,
+    timestamp: str,
+    version: int,
+    event_id: str,
+    correlation_id: str | None,
+    causation_id: str | None,
+    schema_version: int,
+) -> Event:
     """Build an :class:`Event` from a stored row without re-validating it.
 
     Rows were validated when they were appended; skipping the checks makes
     rebuilding a long stream about twice as fast.
     """
     e = Event.__new__(Event)
-    e.__dict__.update(event_type=event_type, aggregate_id=aggregate_id, data=data, timestamp=timestamp,
-                      version=version, event_id=event_id, correlation_id=correlation_id,
-                      causation_id=causation_id, schema_version=schema_version)
+    e.__dict__.update(
+        event_type=event_type,
+        aggregate_id=aggregate_id,
+        data=data,
+        timestamp=timestamp,
+        version=version,
+        event_id=event_id,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        schema_version=schema_version,
+    )
     return e

@@ -60,8 +60,10 @@ class PostgresKeyStore:
 
     async def setup(self) -> None:
         async with self.pool.connection() as conn:
-            await conn.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ("
-                               "stream_id text PRIMARY KEY, key bytea NOT NULL, created_at timestamptz DEFAULT now())")
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                "stream_id text PRIMARY KEY, key bytea NOT NULL, created_at timestamptz DEFAULT now())"
+            )
 
     async def get(self, stream_id: str) -> bytes | None:
         async with self.pool.connection() as conn:
@@ -71,8 +73,10 @@ class PostgresKeyStore:
 
     async def get_or_create(self, stream_id: str) -> bytes:
         async with self.pool.connection() as conn:
-            await conn.execute(f"INSERT INTO {self.table} (stream_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                               (stream_id, Fernet.generate_key()))
+            await conn.execute(
+                f"INSERT INTO {self.table} (stream_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (stream_id, Fernet.generate_key()),
+            )
         key = await self.get(stream_id)  # the winner's key if two writers raced
         if key is None:  # forgotten between the two statements: the stream starts a new key
             return await self.get_or_create(stream_id)
@@ -96,8 +100,10 @@ class Cipher:
         out = []
         for e in events:
             fields = self.personal_fields.get(e.event_type, ())
-            data = {k: ({MARK: fernet.encrypt(json.dumps(v).encode()).decode()} if k in fields else v)
-                    for k, v in e.data.items()}
+            data = {
+                k: ({MARK: fernet.encrypt(json.dumps(v).encode()).decode()} if k in fields else v)
+                for k, v in e.data.items()
+            }
             out.append(e.replace(data=data) if fields else e)
         return out
 

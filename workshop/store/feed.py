@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from workshop.store.base import EventStore, Recorded
 
 
-async def follow(store: EventStore, after: int = 0, *, batch: int = 500, poll: float = 0.02,
-                 idle_timeout: float = 5.0) -> AsyncIterator[Recorded]:
+async def follow(
+    store: EventStore, after: int = 0, *, batch: int = 500, poll: float = 0.02, idle_timeout: float = 5.0
+) -> AsyncIterator[Recorded]:
     """Yield every event after ``after``, in order, polling for new ones.
 
     Stops when nothing new arrived for ``idle_timeout`` seconds (never hangs).

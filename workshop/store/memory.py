@@ -16,7 +16,7 @@ atomic within one event loop — the property PostgreSQL must give us with a loc
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from workshop.events import Event
 from workshop.store.base import BaseStore, ConcurrencyError, Recorded, Snapshot
@@ -76,8 +76,11 @@ class MemoryEventStore(BaseStore):
         self._snapshots.setdefault(snapshot.stream_id, []).append(frozen)
 
     async def load_snapshot(self, stream_id: str, tag: str = "", max_version: int | None = None) -> Snapshot | None:
-        candidates = [s for s in self._snapshots.get(stream_id, [])
-                      if s.tag == tag and (max_version is None or s.version <= max_version)]
+        candidates = [
+            s
+            for s in self._snapshots.get(stream_id, [])
+            if s.tag == tag and (max_version is None or s.version <= max_version)
+        ]
         best = max(candidates, key=lambda s: s.version, default=None)
         return None if best is None else Snapshot(best.stream_id, best.version, json.loads(best.state), best.tag)
 

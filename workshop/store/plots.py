@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def naive_vs_fixed(naive_unique, naive_no_constraint, fixed):

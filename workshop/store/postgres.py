@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event
@@ -97,9 +97,11 @@ CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON {s}.events
 
 # data as text and the timestamp already formatted: parsing all the JSON in one call and
 # skipping datetime objects makes rebuilding a long stream about twice as fast
-COLUMNS = ("event_type, stream_id, data::text, "
-           """to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), """
-           "version, event_id, correlation_id, causation_id, schema_version")
+COLUMNS = (
+    "event_type, stream_id, data::text, "
+    """to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), """
+    "version, event_id, correlation_id, causation_id, schema_version"
+)
 
 POOL_OPTIONS = {
     "autocommit": True,  # one statement = one transaction: an append is a single round trip
@@ -123,13 +125,22 @@ class PostgresEventStore(BaseStore):
         self.pool, self.schema, self._owns_pool = pool, schema, owns_pool
         s = f'"{schema}"'
         self._sql_append = f"SELECT {s}.append_events(%s, %s, %s::jsonb)"
-        self._sql_read = f"SELECT {COLUMNS} FROM {s}.events WHERE stream_id = %s AND version BETWEEN %s AND %s ORDER BY version"
+        self._sql_read = (
+            f"SELECT {COLUMNS} FROM {s}.events WHERE stream_id = %s AND version BETWEEN %s AND %s ORDER BY version"
+        )
         self._sql_all = f"SELECT position, {COLUMNS} FROM {s}.events WHERE position > %s ORDER BY position LIMIT %s"
 
     @classmethod
-    async def open(cls, s: Settings | None = None, *, namespace: Namespace | None = None, pool=None,
-                   max_size: int = 10, personal_fields: dict[str, tuple[str, ...]] | None = None,
-                   **kw) -> "PostgresEventStore":
+    async def open(
+        cls,
+        s: Settings | None = None,
+        *,
+        namespace: Namespace | None = None,
+        pool=None,
+        max_size: int = 10,
+        personal_fields: dict[str, tuple[str, ...]] | None = None,
+        **kw,
+    ) -> PostgresEventStore:
         """Connect (or use ``pool``), create the tables if needed, return the store.
 
         ``personal_fields`` (e.g. ``users.PERSONAL_FIELDS``) turns on crypto-shredding
@@ -206,8 +217,9 @@ class PostgresEventStore(BaseStore):
         return [Recorded(r[0], e) for r, e in zip(rows, events)]
 
     async def version(self, stream_id: str) -> int:
-        return await self._scalar(f'SELECT coalesce(max(version), 0) FROM "{self.schema}".events WHERE stream_id = %s',
-                                  (stream_id,))
+        return await self._scalar(
+            f'SELECT coalesce(max(version), 0) FROM "{self.schema}".events WHERE stream_id = %s', (stream_id,)
+        )
 
     async def head(self) -> int:
         """The position of the last committed event (0 when empty)."""
@@ -217,8 +229,10 @@ class PostgresEventStore(BaseStore):
         """The feed position of ``stream_id``'s event number ``version`` (0 for version 0 or none): one indexed lookup."""
         if version <= 0:
             return 0
-        return await self._scalar(f'SELECT coalesce(max(position), 0) FROM "{self.schema}".events '
-                                  "WHERE stream_id = %s AND version = %s", (stream_id, version))
+        return await self._scalar(
+            f'SELECT coalesce(max(position), 0) FROM "{self.schema}".events WHERE stream_id = %s AND version = %s',
+            (stream_id, version),
+        )
 
     async def raw(self, stream_id: str) -> list[Event]:
         """The events exactly as stored: no decryption, no upcasting."""

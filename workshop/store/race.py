@@ -35,12 +35,21 @@ class RaceReport:
 
     @property
     def ok(self) -> bool:
-        return (self.lost == self.duplicated == self.skipped == self.out_of_order == self.holes == 0
-                and self.seen == self.committed)
+        return (
+            self.lost == self.duplicated == self.skipped == self.out_of_order == self.holes == 0
+            and self.seen == self.committed
+        )
 
 
-async def race(store: EventStore, writers: int = 8, appends: int = 40, shared_streams: int = 2,
-               max_batch: int = 3, timeout: float = 60.0, seed: int = 1) -> RaceReport:
+async def race(
+    store: EventStore,
+    writers: int = 8,
+    appends: int = 40,
+    shared_streams: int = 2,
+    max_batch: int = 3,
+    timeout: float = 60.0,
+    seed: int = 1,
+) -> RaceReport:
     """Run the race; every wait is bounded by ``timeout`` seconds."""
     rng = random.Random(seed)
     appended: list[str] = []

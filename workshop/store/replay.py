@@ -7,7 +7,7 @@ and hands each event to ``apply(event, position)``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from workshop.events import Event
 from workshop.store.base import EventStore
@@ -15,8 +15,7 @@ from workshop.store.base import EventStore
 Apply = Callable[[Event, int], object]
 
 
-async def replay(store: EventStore, apply: Apply, *, after: int = 0, batch: int = 1000,
-                 progress: bool = False) -> int:
+async def replay(store: EventStore, apply: Apply, *, after: int = 0, batch: int = 1000, progress: bool = False) -> int:
     """Feed every event after ``after`` to ``apply``; returns the last position.
 
     ``progress=True`` shows a tqdm bar (leave it off in tests and nbval runs).

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from workshop.events import Event
 from workshop.store.aggregate import Evolve, fold, load
@@ -42,8 +43,9 @@ class ConflictRetry:
 T = TypeVar("T")
 
 
-async def on_conflict(policy: ConflictRetry, attempt: Callable[[int], Awaitable[T]],
-                      retried: Callable[[], None] | None = None) -> T:
+async def on_conflict(
+    policy: ConflictRetry, attempt: Callable[[int], Awaitable[T]], retried: Callable[[], None] | None = None
+) -> T:
     """``await attempt(n)`` for n = 1, 2, …; after a :class:`ConcurrencyError`, wait per ``policy`` and
     try again — the attempt reloads and decides anew. Out of attempts: the last ConcurrencyError."""
     delays = policy.delays()
@@ -68,9 +70,16 @@ class Outcome:
     events: list[Event]
 
 
-async def execute(store: EventStore, stream_id: str, decide: Callable[[Any], Sequence[Event]], evolve: Evolve,
-                  policy: ConflictRetry = ConflictRetry(), *, snapshot_every: Callable[[int, int], bool] | None = None,
-                  snapshot_tag: str = "") -> Outcome:
+async def execute(
+    store: EventStore,
+    stream_id: str,
+    decide: Callable[[Any], Sequence[Event]],
+    evolve: Evolve,
+    policy: ConflictRetry = ConflictRetry(),
+    *,
+    snapshot_every: Callable[[int, int], bool] | None = None,
+    snapshot_tag: str = "",
+) -> Outcome:
     """Load, decide, append with the expected version; on conflict retry per ``policy``.
 
     With ``snapshot_every`` (e.g. ``EveryN(100)``) loads start from the newest

@@ -10,8 +10,8 @@ change ``evolve`` and bump the tag, and old snapshots are simply ignored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from workshop.store.aggregate import Evolve, Loaded, load
 from workshop.store.base import EventStore, Snapshot
@@ -36,8 +36,9 @@ async def take_snapshot(store: EventStore, stream_id: str, evolve: Evolve, tag: 
     return loaded
 
 
-async def measure_load_times(store: EventStore, evolve: Evolve, lengths: list[int], event_factory,
-                             repeat: int = 3) -> list[dict]:
+async def measure_load_times(
+    store: EventStore, evolve: Evolve, lengths: list[int], event_factory, repeat: int = 3
+) -> list[dict]:
     """For each length: build a stream that long, time a full replay and a snapshot load (best of ``repeat``).
 
     ``event_factory(stream_id, i)`` makes the i-th event. Returns one dict per length.
@@ -59,6 +60,12 @@ async def measure_load_times(store: EventStore, evolve: Evolve, lengths: list[in
                 loaded = await load(store, stream, evolve, snapshot_tag=tag)
                 best = min(best, time.perf_counter() - t)
             timings[label] = best * 1000
-        rows.append({"events": n, **timings, "speedup": timings["full_ms"] / timings["snapshot_ms"],
-                     "same_state": loaded.state == (await load(store, stream, evolve)).state})
+        rows.append(
+            {
+                "events": n,
+                **timings,
+                "speedup": timings["full_ms"] / timings["snapshot_ms"],
+                "same_state": loaded.state == (await load(store, stream, evolve)).state,
+            }
+        )
     return rows

@@ -11,9 +11,10 @@ the moment, in stream order.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from itertools import takewhile
-from typing import Any, Iterable
+from typing import Any
 
 from workshop.events import Event
 from workshop.store.aggregate import Evolve, fold
@@ -23,7 +24,7 @@ from workshop.store.base import EventStore
 def as_datetime(when: datetime | str) -> datetime:
     """A timezone-aware datetime (naive values and strings are taken as UTC)."""
     dt = datetime.fromisoformat(when) if isinstance(when, str) else when
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def events_as_of(events: Iterable[Event], when: datetime | str) -> list[Event]:
@@ -32,8 +33,14 @@ def events_as_of(events: Iterable[Event], when: datetime | str) -> list[Event]:
     return list(takewhile(lambda e: e.when <= limit, events))
 
 
-async def state_at(store: EventStore, stream_id: str, evolve: Evolve, *, version: int | None = None,
-                   as_of: datetime | str | None = None) -> Any:
+async def state_at(
+    store: EventStore,
+    stream_id: str,
+    evolve: Evolve,
+    *,
+    version: int | None = None,
+    as_of: datetime | str | None = None,
+) -> Any:
     """The state after ``version`` events, or as of a moment (or now, given neither)."""
     if version is not None and version < 1:
         return fold(evolve, [])

@@ -24,7 +24,7 @@ store returns never depends on which modules happen to be imported.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from workshop.events import Event
 
@@ -63,4 +63,3 @@ class Upcasters:
     def __repr__(self) -> str:
         steps = ", ".join(f"{t} v{v}→v{v + 1}" for t, v in sorted(self._steps))
         return f"Upcasters({steps})"
-

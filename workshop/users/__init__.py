@@ -34,8 +34,22 @@ from workshop.users.model import (
 from workshop.users.view import UsersView
 
 __all__ = [
-    "PERSONAL_FIELDS", "SCHEMAS", "UPCASTERS", "EmailUpdated", "UserActivated", "UserCreated", "UserDeleted",
-    "split_name", "validate",
-    "ActivateUser", "ChangeEmail", "CreateUser", "DeleteUser", "UserError", "decide", "evolve", "fold",
+    "PERSONAL_FIELDS",
+    "SCHEMAS",
+    "UPCASTERS",
+    "EmailUpdated",
+    "UserActivated",
+    "UserCreated",
+    "UserDeleted",
+    "split_name",
+    "validate",
+    "ActivateUser",
+    "ChangeEmail",
+    "CreateUser",
+    "DeleteUser",
+    "UserError",
+    "decide",
+    "evolve",
+    "fold",
     "UsersView",
 ]

@@ -68,20 +68,24 @@ class UserDeletedData(_UserData):
     reason: str  # a soft delete: the history stays
 
 
-SCHEMAS = EventSchemas({
-    "UserCreated": {1: UserCreatedV1, 2: UserCreatedV2},
-    "EmailUpdated": {1: EmailUpdatedData},
-    "UserActivated": {1: UserActivatedData},
-    "UserDeleted": {1: UserDeletedData},
-}, others="pass")
+SCHEMAS = EventSchemas(
+    {
+        "UserCreated": {1: UserCreatedV1, 2: UserCreatedV2},
+        "EmailUpdated": {1: EmailUpdatedData},
+        "UserActivated": {1: UserActivatedData},
+        "UserDeleted": {1: UserDeletedData},
+    },
+    others="pass",
+)
 """The user event types; ``SCHEMAS.validate`` is the hook a store takes (``users.validate``)."""
 validate = SCHEMAS.validate
 
 
 def UserCreated(user_id: str, first_name: str, last_name: str, email: str, **kw: Any) -> Event:
     """A new user, in the current schema (v2)."""
-    return SCHEMAS.make("UserCreated", user_id, {"first_name": first_name, "last_name": last_name, "email": email},
-                        **kw)
+    return SCHEMAS.make(
+        "UserCreated", user_id, {"first_name": first_name, "last_name": last_name, "email": email}, **kw
+    )
 
 
 def EmailUpdated(user_id: str, *, email: str, **kw: Any) -> Event:

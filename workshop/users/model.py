@@ -58,8 +58,7 @@ def evolve(state: State, event: Event) -> State:
     """The state after ``event``. Unknown event types are skipped with a warning."""
     handler = HANDLERS.get(event.event_type)
     if handler is None:
-        warnings.warn(f"evolve: no handler for {event.event_type!r}; event skipped", UnknownEventWarning,
-                      stacklevel=2)
+        warnings.warn(f"evolve: no handler for {event.event_type!r}; event skipped", UnknownEventWarning, stacklevel=2)
         return state
     return handler(state, event)
 
@@ -73,6 +72,7 @@ def fold(events: Iterable[Event], state: State | None = None) -> State:
 
 
 # --- commands and the decisions they lead to ------------------------------------------
+
 
 class UserError(WorkshopError):
     """A command that the user's current state does not allow."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 
 from workshop import users
 from workshop.store.retry import ConflictRetry, execute
@@ -28,8 +29,9 @@ class FixedResult:
     max_attempts: int
 
 
-async def measure_with_expected_version(store, *, writers: int = 4, appends: int = 50, stream_id: str = "user-1",
-                                        timeout: float = 60.0) -> FixedResult:
+async def measure_with_expected_version(
+    store, *, writers: int = 4, appends: int = 50, stream_id: str = "user-1", timeout: float = 60.0
+) -> FixedResult:
     """The same race through ``retry.execute``: load, decide, append(expected_version), retry."""
     if await store.version(stream_id) == 0:
         await store.append(stream_id, [users.UserCreated(stream_id, "Alice", "Liddell", "alice@example.com")], 0)
@@ -40,12 +42,18 @@ async def measure_with_expected_version(store, *, writers: int = 4, appends: int
     async def writer(w: int) -> None:
         for i in range(appends):
             cmd = users.ChangeEmail(stream_id, f"w{w}-{i}@example.com")
-            out = await execute(store, stream_id, lambda state, cmd=cmd: users.decide(cmd, state), users.evolve, policy)
+            out = await execute(store, stream_id, partial(users.decide, cmd), users.evolve, policy)
             attempts.append(out.attempts)
 
     await within(asyncio.gather(*(writer(w) for w in range(writers))), timeout, what=f"{writers} writers")
     events = await store.read(stream_id, from_version=before + 1)
     versions = [e.version for e in events]
-    return FixedResult(writers, writers * appends, len(events), writers * appends - len(events),
-                       versions == list(range(before + 1, before + 1 + len(events))),
-                       sum(a - 1 for a in attempts), max(attempts))
+    return FixedResult(
+        writers,
+        writers * appends,
+        len(events),
+        writers * appends - len(events),
+        versions == list(range(before + 1, before + 1 + len(events))),
+        sum(a - 1 for a in attempts),
+        max(attempts),
+    )

@@ -9,8 +9,9 @@ can check it without a browser.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -42,8 +43,11 @@ def diff(before: dict, after: dict) -> pd.DataFrame:
     """Field by field: before, after, and whether it changed."""
     fields = list(dict.fromkeys([*before, *after]))
     return pd.DataFrame(
-        {"before": [before.get(f, "") for f in fields], "after": [after.get(f, "") for f in fields],
-         "changed": [before.get(f, None) != after.get(f, None) for f in fields]},
+        {
+            "before": [before.get(f, "") for f in fields],
+            "after": [after.get(f, "") for f in fields],
+            "changed": [before.get(f, None) != after.get(f, None) for f in fields],
+        },
         index=pd.Index(fields, name="field"),
     )
 
@@ -71,8 +75,9 @@ def explorer(events: Sequence[Event], evolve: Evolve):
     all_steps = steps(events, evolve)
     if not all_steps:
         return widgets.HTML("<i>no events in this stream</i>")
-    slider = widgets.IntSlider(value=len(all_steps), min=1, max=len(all_steps), description="version",
-                               continuous_update=True)
+    slider = widgets.IntSlider(
+        value=len(all_steps), min=1, max=len(all_steps), description="version", continuous_update=True
+    )
     out = widgets.Output()
 
     def show(change: Any = None) -> None:

@@ -13,8 +13,8 @@ COLOURS: dict[str, str] = {
     "Redis pub/sub": "#d62728",
     "Redis Streams": "#9467bd",
     "PostgreSQL": "#336791",
-    "course": "#8c8c8c",     # the course's code as written: the baseline
-    "library": "#c7c7c7",    # the client library's own rate: the ceiling
+    "course": "#8c8c8c",  # the course's code as written: the baseline
+    "library": "#c7c7c7",  # the client library's own rate: the ceiling
 }
 
 OUTCOMES: dict[str, str] = {"ok": "#2ca02c", "lost": "#d62728", "duplicated": "#ff7f0e"}

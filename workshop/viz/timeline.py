@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from workshop.bus.base import Delivery
 from workshop.events import Event
@@ -46,16 +47,26 @@ class Tap:
         self.subscription: Any = None
 
     @classmethod
-    async def start(cls, bus: Any, name: str = "tap") -> "Tap":
+    async def start(cls, bus: Any, name: str = "tap") -> Tap:
         tap = cls(bus, name)
         # not durable: a tap nobody reads must not pile up messages on the broker
         tap.subscription = await bus.subscribe(name, ["#"], tap._record, prefetch=100, durable=False)
         return tap
 
     async def _record(self, event: Event, delivery: Delivery) -> None:
-        self.records.append(Record(delivery.source or "?", event.event_type, event.aggregate_id, event.event_id,
-                                   event.causation_id, event.correlation_id, event.when.timestamp(),
-                                   delivery.received_at, delivery.routing_key))
+        self.records.append(
+            Record(
+                delivery.source or "?",
+                event.event_type,
+                event.aggregate_id,
+                event.event_id,
+                event.causation_id,
+                event.correlation_id,
+                event.when.timestamp(),
+                delivery.received_at,
+                delivery.routing_key,
+            )
+        )
 
     def frame(self):
         """The records as a pandas DataFrame, oldest first."""
@@ -66,8 +77,12 @@ class Tap:
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> None:
         """Wait until the tap has recorded at least ``count`` events (a one-line WaitTimeout if not)."""
-        await until(lambda: len(self.records) >= count, timeout=timeout, what=f"the tap to see {count} events",
-                    detail=lambda: f"it saw {len(self.records)}")
+        await until(
+            lambda: len(self.records) >= count,
+            timeout=timeout,
+            what=f"the tap to see {count} events",
+            detail=lambda: f"it saw {len(self.records)}",
+        )
 
     async def wait_idle(self, quiet: float = 0.5, timeout: float = 15.0) -> int:
         """Wait until no new event arrived for ``quiet`` s; returns how many were recorded."""
@@ -78,8 +93,13 @@ class Tap:
                 last.update(count=len(self.records), since=time.monotonic())
             return time.monotonic() - last["since"] >= quiet
 
-        await until(quiet_enough, timeout=timeout, every=0.05, what=f"{quiet:g} s without a new event",
-                    detail=lambda: f"events were still arriving ({len(self.records)} so far)")
+        await until(
+            quiet_enough,
+            timeout=timeout,
+            every=0.05,
+            what=f"{quiet:g} s without a new event",
+            detail=lambda: f"events were still arriving ({len(self.records)} so far)",
+        )
         return int(last["count"])
 
     def clear(self) -> None:
@@ -133,8 +153,11 @@ def _labels(points: list[tuple[float, int, str]], ms_per_pt: float) -> list[_Lab
     """One label per event type and lane for events closer than a label's width: ``NotificationSent ×3``."""
     labels: list[_Label] = []
     for x, lane, event_type in sorted(points):
-        near = [lb for lb in labels if lb.lane == lane and lb.event_type == event_type
-                and x - lb.x <= _text_width(lb.text) * ms_per_pt]
+        near = [
+            lb
+            for lb in labels
+            if lb.lane == lane and lb.event_type == event_type and x - lb.x <= _text_width(lb.text) * ms_per_pt
+        ]
         if near:
             near[-1].count += 1
         else:
@@ -153,17 +176,32 @@ def _draw_labels(ax: Any, labels: list[_Label], xmax: float, ms_per_pt: float) -
         tier = free[0] if free else min(range(len(TIERS)), key=lambda t: ends[(lb.lane, t)])
         ends[(lb.lane, tier)] = left + width
         dy = TIERS[tier]
-        ax.annotate(lb.text, (lb.x, lb.lane), xytext=(0, -dy), textcoords="offset points", fontsize=LABEL_PT,
-                    ha="right" if right_aligned else "left", va="top" if dy > 0 else "bottom", zorder=4,
-                    bbox={"boxstyle": "square,pad=0.05", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
+        ax.annotate(
+            lb.text,
+            (lb.x, lb.lane),
+            xytext=(0, -dy),
+            textcoords="offset points",
+            fontsize=LABEL_PT,
+            ha="right" if right_aligned else "left",
+            va="top" if dy > 0 else "bottom",
+            zorder=4,
+            bbox={"boxstyle": "square,pad=0.05", "facecolor": "white", "edgecolor": "none", "alpha": 0.7},
+        )
 
 
 def _short_id(aggregate_id: str) -> str:
     return aggregate_id if len(aggregate_id) <= 13 else aggregate_id[:12] + "…"
 
 
-def swimlanes(records: Iterable[Record], *, aggregate_ids: Sequence[str] | None = None, last: int | None = 6,
-              ax: Any = None, title: str = "Events by service", labels: bool = True) -> Any:
+def swimlanes(
+    records: Iterable[Record],
+    *,
+    aggregate_ids: Sequence[str] | None = None,
+    last: int | None = 6,
+    ax: Any = None,
+    title: str = "Events by service",
+    labels: bool = True,
+) -> Any:
     """Draw one lane per service, a dot per event, an arrow from each cause to its effect.
 
     Shows the ``last`` orders (or exactly ``aggregate_ids``); colours are per order (legend
@@ -190,8 +228,13 @@ def swimlanes(records: Iterable[Record], *, aggregate_ids: Sequence[str] | None 
         ax.scatter([x], [y], color=colours[r.aggregate_id], s=40, zorder=3)
     for r in recs:
         if r.causation_id in pos:
-            ax.annotate("", xy=pos[r.event_id], xytext=pos[r.causation_id], zorder=2,
-                        arrowprops={"arrowstyle": "->", "color": colours[r.aggregate_id], "alpha": 0.6})
+            ax.annotate(
+                "",
+                xy=pos[r.event_id],
+                xytext=pos[r.causation_id],
+                zorder=2,
+                arrowprops={"arrowstyle": "->", "color": colours[r.aggregate_id], "alpha": 0.6},
+            )
     span = max((x for x, _ in pos.values()), default=0.0) or 1.0
     xmin, xmax = -0.03 * span, 1.03 * span
     ax.set_xlim(xmin, xmax)
@@ -208,8 +251,16 @@ def swimlanes(records: Iterable[Record], *, aggregate_ids: Sequence[str] | None 
     ax.grid(axis="x", alpha=0.3)
     if 1 < len(orders) <= 10:
         handles = [Line2D([], [], marker="o", linestyle="", color=colours[o]) for o in orders]
-        ax.legend(handles, [_short_id(o) for o in orders], title="order", fontsize=LABEL_PT, title_fontsize=LABEL_PT,
-                  loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.legend(
+            handles,
+            [_short_id(o) for o in orders],
+            title="order",
+            fontsize=LABEL_PT,
+            title_fontsize=LABEL_PT,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
+        )
     if fig.get_layout_engine() is None:
         fig.tight_layout()
     return fig

@@ -43,9 +43,18 @@ LIVE: weakref.WeakSet[SignalingPeer] = weakref.WeakSet()  # peers not closed yet
 class SignalingPeer:
     """One aiortc peer in a signaling room."""
 
-    def __init__(self, name: str, url: str, room: str, token: str, *, relay: bool = False,
-                 ice_servers: list[dict[str, Any]] | None = None, media: Tracks | None = None,
-                 timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        room: str,
+        token: str,
+        *,
+        relay: bool = False,
+        ice_servers: list[dict[str, Any]] | None = None,
+        media: Tracks | None = None,
+        timeout: float = 5.0,
+    ) -> None:
         self.name, self.url, self.room, self.token = name, url, room, token
         self.relay, self.timeout = relay, timeout
         self.fixed_servers = ice_servers  # None: take what the signaling server hands out
@@ -62,11 +71,21 @@ class SignalingPeer:
         self._lock = asyncio.Lock()  # socket.io handlers run as separate tasks: keep offer/answer/candidates in order
         self._pending: list[Any] = []  # candidates that arrived before their offer/answer
         # reconnects by itself (about a minute of attempts), and rejoins on every connect
-        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1.0,
-                                        reconnection_attempts=60)
+        self.sio = socketio.AsyncClient(
+            reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1.0, reconnection_attempts=60
+        )
         LIVE.add(self)
-        for event in ("connect", "room_users", "ice_servers", "user_joined", "user_left", "offer", "answer",
-                      "ice_candidate", "error"):
+        for event in (
+            "connect",
+            "room_users",
+            "ice_servers",
+            "user_joined",
+            "user_left",
+            "offer",
+            "answer",
+            "ice_candidate",
+            "error",
+        ):
             self.sio.on(event, getattr(self, f"_on_{event}"))
 
     @property
@@ -178,12 +197,14 @@ class SignalingPeer:
 
     async def connected(self, timeout: float = 10.0) -> None:
         """Wait until the media connection is up (:class:`CallError` otherwise)."""
+
         async def have_pc() -> RTCPeerConnection:
             while self.pc is None:
                 if self.failure is not None:
                     raise self.failure
                 await asyncio.sleep(0.02)
             return self.pc
+
         try:
             pc = await asyncio.wait_for(have_pc(), timeout)
         except TimeoutError:
@@ -198,8 +219,12 @@ class SignalingPeer:
         from workshop.waiting import WaitTimeout, until
 
         try:
-            await until(lambda: self.pc is not None and self.pc.connectionState == "connected",
-                        timeout=timeout, every=0.1, what="a call")
+            await until(
+                lambda: self.pc is not None and self.pc.connectionState == "connected",
+                timeout=timeout,
+                every=0.1,
+                what="a call",
+            )
             return True
         except WaitTimeout:
             return False
@@ -209,8 +234,12 @@ class SignalingPeer:
         from workshop.waiting import WaitTimeout, until
 
         try:
-            await until(lambda: self.pc is None or self.pc.connectionState in ("failed", "closed"),
-                        timeout=timeout, every=0.2, what="the end of the call")
+            await until(
+                lambda: self.pc is None or self.pc.connectionState in ("failed", "closed"),
+                timeout=timeout,
+                every=0.2,
+                what="the end of the call",
+            )
             return True
         except WaitTimeout:
             return False
@@ -236,9 +265,16 @@ def _description(pc: RTCPeerConnection) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def loopback_call(url: str, secret: str, *, relay: bool = False, room: str | None = None,
-                        media: Tracks | None = None, timeout: float = 10.0,
-                        addresses: list[str] | None = None) -> AsyncIterator[LoopbackCall]:
+async def loopback_call(
+    url: str,
+    secret: str,
+    *,
+    relay: bool = False,
+    room: str | None = None,
+    media: Tracks | None = None,
+    timeout: float = 10.0,
+    addresses: list[str] | None = None,
+) -> AsyncIterator[LoopbackCall]:
     """Two :class:`SignalingPeer` in this process, in a fresh room, connected; closed on exit.
 
     ``relay=False``: host candidates on ``addresses`` (default loopback only) and no
@@ -269,6 +305,9 @@ class LoopbackCall:
         """Wait for the callee's first received video frame; return it as an RGB array."""
         from workshop.waiting import until
 
-        sink = await until(lambda: self.callee.sink if self.callee.sink is not None and self.callee.sink.last is not None
-                           else None, timeout=timeout, what="the first received video frame")
+        sink = await until(
+            lambda: self.callee.sink if self.callee.sink is not None and self.callee.sink.last is not None else None,
+            timeout=timeout,
+            what="the first received video frame",
+        )
         return sink.image()

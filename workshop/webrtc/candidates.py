@@ -39,8 +39,9 @@ def _on_loopback(host: str) -> bool:
         return False
 
 
-async def gather_candidates(ice_servers: list[dict[str, Any]], addresses: list[str] | None = None,
-                            timeout: float = 5.0) -> list[dict[str, str]]:
+async def gather_candidates(
+    ice_servers: list[dict[str, Any]], addresses: list[str] | None = None, timeout: float = 5.0
+) -> list[dict[str, str]]:
     """Gather host, server-reflexive and relay candidates with the list's STUN/TURN server.
 
     ``addresses``: the host addresses to use (default: loopback only when the server is on
@@ -54,8 +55,14 @@ async def gather_candidates(ice_servers: list[dict[str, Any]], addresses: list[s
     server = _parse_turn(url)
     if addresses is None and _on_loopback(server[0]):
         addresses = ["127.0.0.1"]
-    connection = aioice.Connection(ice_controlling=True, components=1, stun_server=server, turn_server=server,
-                                   turn_username=turn["username"], turn_password=turn["credential"])
+    connection = aioice.Connection(
+        ice_controlling=True,
+        components=1,
+        stun_server=server,
+        turn_server=server,
+        turn_username=turn["username"],
+        turn_password=turn["credential"],
+    )
     try:
         with host_addresses(addresses):
             await within(connection.gather_candidates(), timeout, what=f"ICE candidates from {url}")
@@ -66,10 +73,13 @@ async def gather_candidates(ice_servers: list[dict[str, Any]], addresses: list[s
     rows = []
     for c in sorted(found, key=lambda c: order.get(c.type, 3)):
         related = f"{c.related_address}:{c.related_port}" if c.related_address else ""
-        rows.append({"type": c.type, "address": f"{c.host}:{c.port}", "related": related,
-                     "meaning": MEANING.get(c.type, "")})
+        rows.append(
+            {"type": c.type, "address": f"{c.host}:{c.port}", "related": related, "meaning": MEANING.get(c.type, "")}
+        )
     missing = {"srflx", "relay"} - {r["type"] for r in rows}
     if missing:  # aioice drops a failed STUN/TURN request silently: say so
-        raise CallError(f"no {' and no '.join(sorted(missing))} candidate from {url}: is coturn running, and does "
-                        "it accept these credentials? (workshop doctor)")
+        raise CallError(
+            f"no {' and no '.join(sorted(missing))} candidate from {url}: is coturn running, and does "
+            "it accept these credentials? (workshop doctor)"
+        )
     return rows

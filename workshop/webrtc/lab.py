@@ -71,8 +71,14 @@ class CallLab:
             peer = SignalingPeer("notebook", self.url, room, room_token(self.secret, room), media=media)
         else:  # in Docker: the compose signaling server; TURN as this kernel reaches it
             s = self.external
-            peer = SignalingPeer("notebook", s.signaling_url, room, room_token(signaling_secret(s), room), media=media,
-                                 ice_servers=ice_servers_for(s.turn_secret, s.turn_url))
+            peer = SignalingPeer(
+                "notebook",
+                s.signaling_url,
+                room,
+                room_token(signaling_secret(s), room),
+                media=media,
+                ice_servers=ice_servers_for(s.turn_secret, s.turn_url),
+            )
         self.extra.setdefault("peers", []).append(peer)
         return await peer.start()
 
@@ -106,8 +112,9 @@ def _published(url: str) -> str:
     return f"{parts.scheme}://127.0.0.1:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
 
-async def start_lab(s: Settings | None = None, port: int = 0, host: str = "127.0.0.1",
-                    browser_url: str | None = None) -> CallLab:
+async def start_lab(
+    s: Settings | None = None, port: int = 0, host: str = "127.0.0.1", browser_url: str | None = None
+) -> CallLab:
     """Stop the previous lab (if any) and start a new one."""
     global _current
     if _current is not None:
@@ -131,8 +138,9 @@ async def start_lab(s: Settings | None = None, port: int = 0, host: str = "127.0
         if turn is not None:
             await turn.__aexit__()
         raise CallError(f"cannot start the signaling server on {host}:{port}: {exc.strerror or exc}") from None
-    _current = CallLab(url, secret, turn_url, kind, runner, turn, turn_secret=turn_secret,
-                       browser_url=browser_url or url)
+    _current = CallLab(
+        url, secret, turn_url, kind, runner, turn, turn_secret=turn_secret, browser_url=browser_url or url
+    )
     if s.signaling_url:
         _current.external = s
         _current.browser_url = (browser_url or _published(s.signaling_url)).rstrip("/")

@@ -77,16 +77,19 @@ async def check_turn(ice_servers: list[dict[str, Any]], timeout: float = 2.0) ->
     server = turn_server(ice_servers)
     if server is None:
         raise CallError("a relay call needs a turn: server in iceServers, and there is none")
-    url = next(u for u in ([server["urls"]] if isinstance(server["urls"], str) else server["urls"])
-               if u.startswith("turn:"))
+    url = next(
+        u for u in ([server["urls"]] if isinstance(server["urls"], str) else server["urls"]) if u.startswith("turn:")
+    )
     host, port = _parse_turn(url)
     try:
         async with TurnProbe(host, port, timeout) as probe:
             return await probe.allocate(server["username"], server["credential"])
     except StunError as exc:
         if exc.code == 401:
-            raise CallError(f"TURN at {host}:{port} refused the credentials (401): they have expired, or were "
-                            "signed with a secret that is not coturn's static-auth-secret (TURN_SECRET)") from None
+            raise CallError(
+                f"TURN at {host}:{port} refused the credentials (401): they have expired, or were "
+                "signed with a secret that is not coturn's static-auth-secret (TURN_SECRET)"
+            ) from None
         raise CallError(f"TURN at {host}:{port} is unreachable: {exc}") from None
 
 
@@ -110,10 +113,13 @@ async def wait_connected(pc: RTCPeerConnection, timeout: float = 10.0, what: str
         return
     ice = pc.iceConnectionState
     if state is None:
-        raise CallError(f"{what} did not connect within {timeout:g} s (ICE state {ice!r}, "
-                        f"{len(local_candidates(pc))} local candidates)")
-    raise CallError(f"{what} failed: no candidate pair worked (ICE {ice!r}; "
-                    f"{len(local_candidates(pc))} local candidates)")
+        raise CallError(
+            f"{what} did not connect within {timeout:g} s (ICE state {ice!r}, "
+            f"{len(local_candidates(pc))} local candidates)"
+        )
+    raise CallError(
+        f"{what} failed: no candidate pair worked (ICE {ice!r}; {len(local_candidates(pc))} local candidates)"
+    )
 
 
 def _ice_connection(pc: RTCPeerConnection) -> Any:
@@ -139,6 +145,8 @@ def selected_pair(pc: RTCPeerConnection) -> dict[str, Any]:
     if pair is None:
         raise CallError("no candidate pair is selected yet: the call is not connected")
     local, remote = pair.local_candidate, pair.remote_candidate
-    return {"local": f"{local.type} {local.host}:{local.port}",
-            "remote": f"{remote.type} {remote.host}:{remote.port}",
-            "relayed": "relay" in (local.type, remote.type)}
+    return {
+        "local": f"{local.type} {local.host}:{local.port}",
+        "remote": f"{remote.type} {remote.host}:{remote.port}",
+        "relayed": "relay" in (local.type, remote.type),
+    }

@@ -41,9 +41,14 @@ class TurnServer:
         conf = d / "turnserver.conf"
         conf.write_text(turnserver_config(self.secret, self.host, self.port, d))
         conf.chmod(0o600)
-        self.server = Server(f"turnserver on {self.host}:{self.port}", [binary, "-c", str(conf)],
-                             ready=lambda: port_open(self.host, self.port),  # ready when its TCP listener accepts
-                             log=d / "turnserver.log", startup_timeout=self.timeout, stop_timeout=3)
+        self.server = Server(
+            f"turnserver on {self.host}:{self.port}",
+            [binary, "-c", str(conf)],
+            ready=lambda: port_open(self.host, self.port),  # ready when its TCP listener accepts
+            log=d / "turnserver.log",
+            startup_timeout=self.timeout,
+            stop_timeout=3,
+        )
         try:
             await self.server.astart()
         except BaseException:

@@ -17,8 +17,17 @@ from __future__ import annotations
 
 import re
 
-KEYS = ("m=", "a=ice-ufrag", "a=ice-pwd", "a=fingerprint", "a=setup", "a=candidate", "a=rtpmap", "a=rtcp-fb",
-        "a=extmap")
+KEYS = (
+    "m=",
+    "a=ice-ufrag",
+    "a=ice-pwd",
+    "a=fingerprint",
+    "a=setup",
+    "a=candidate",
+    "a=rtpmap",
+    "a=rtcp-fb",
+    "a=extmap",
+)
 
 
 def excerpt(sdp: str, kind: str = "video") -> str:

@@ -77,14 +77,17 @@ from workshop.webrtc.tokens import TokenError, check_room_token
 log = logging.getLogger("workshop.signaling")
 
 DEFAULT_ORIGINS = (
-    "http://localhost:3000", "http://127.0.0.1:3000",  # this server's own page
-    "http://localhost:8888", "http://127.0.0.1:8888",  # JupyterLab
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",  # this server's own page
+    "http://localhost:8888",
+    "http://127.0.0.1:8888",  # JupyterLab
 )
 MAX_ROOM_SIZE = 2  # a 1:1 call
 MAX_ROOMS_PER_CLIENT = 4
 DEFAULT_LIMITS = Limits()
 ROOM_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 STATIC_DIR = Path(__file__).with_name("static")  # the browser client page
+
 
 class SignalingError(ValueError):
     """A request the server refuses; the message goes back to the client as an ``error`` event."""
@@ -228,8 +231,7 @@ def check_room_id(room: Any) -> str:
 def check_join(data: Any) -> tuple[str, Any]:
     """``join_room`` takes ``{room, token}``; return both (the token is checked by the caller)."""
     if isinstance(data, str):
-        raise SignalingError("join_room needs {room, token}, not a bare room name: "
-                             "open the call link with its token")
+        raise SignalingError("join_room needs {room, token}, not a bare room name: open the call link with its token")
     join = parse(Join, data, "join_room needs an object {room, token}")
     return join.room, join.token
 
@@ -313,9 +315,17 @@ class SignalingServer:
     refusal (or any surprise) becomes an ``error`` event for the sender.
     """
 
-    def __init__(self, secret: str, *, turn_url: str | None = None, turn_secret: str | None = None,
-                 max_room_size: int = MAX_ROOM_SIZE, allowed_origins: list[str] | tuple[str, ...] = DEFAULT_ORIGINS,
-                 limits: Limits = DEFAULT_LIMITS, turn_ttl: int = 3600) -> None:
+    def __init__(
+        self,
+        secret: str,
+        *,
+        turn_url: str | None = None,
+        turn_secret: str | None = None,
+        max_room_size: int = MAX_ROOM_SIZE,
+        allowed_origins: list[str] | tuple[str, ...] = DEFAULT_ORIGINS,
+        limits: Limits = DEFAULT_LIMITS,
+        turn_ttl: int = 3600,
+    ) -> None:
         if not secret:
             raise ValueError("the signaling server needs a secret to check room tokens (SIGNALING_SECRET)")
         if turn_url and not turn_secret:
@@ -326,17 +336,26 @@ class SignalingServer:
         self.origins = {o.rstrip("/") for o in allowed_origins}
         # async_handlers=False: one client's messages are handled in the order they were sent
         # (an ICE candidate must not overtake the offer it belongs to).
-        self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=self.origin_allowed,
-                                        max_http_buffer_size=2 * limits.max_payload_bytes, async_handlers=False,
-                                        json=_Json)
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            cors_allowed_origins=self.origin_allowed,
+            max_http_buffer_size=2 * limits.max_payload_bytes,
+            async_handlers=False,
+            json=_Json,
+        )
         self.address_of: dict[str, str] = {}  # sid -> client address
         self.sockets_at: dict[str, int] = defaultdict(int)  # address -> open sockets
         self.socket_bucket: dict[str, Bucket] = {}
         self.address_bucket: dict[str, Bucket] = {}
         self.sio.on("connect", self.connect)
         self.sio.on("disconnect", self.disconnect)
-        for event, handler in (("join_room", self.join_room), ("leave_room", self.leave_room),
-                               ("offer", self.offer), ("answer", self.answer), ("ice_candidate", self.ice_candidate)):
+        for event, handler in (
+            ("join_room", self.join_room),
+            ("leave_room", self.leave_room),
+            ("offer", self.offer),
+            ("answer", self.answer),
+            ("ice_candidate", self.ice_candidate),
+        ):
             self.sio.on(event, self._guarded(event, handler))
 
     # --- plumbing ----------------------------------------------------------------------------
@@ -363,6 +382,7 @@ class SignalingServer:
 
     def _guarded(self, event: str, handler: Callable[[str, Any], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         """``handler(sid, data)`` behind the rate limit and a catch-all for bad input."""
+
         async def guarded(sid: str, data: Any = None, *extra: Any) -> None:
             if not self.allowed(sid):
                 bucket = self.socket_bucket.get(sid)
@@ -378,6 +398,7 @@ class SignalingServer:
             except Exception as exc:  # a payload no check foresaw: refuse it, keep serving
                 log.warning("%s: malformed %s (%s)", sid, event, type(exc).__name__)
                 await self.reject(sid, event, f"malformed {event} message")
+
         return guarded
 
     # --- one method per event ------------------------------------------------------------------
@@ -386,7 +407,8 @@ class SignalingServer:
         address = _address(environ)
         if self.sockets_at[address] >= self.limits.sockets_per_address:
             raise socketio.exceptions.ConnectionRefusedError(
-                f"too many connections from {address} ({self.limits.sockets_per_address})")
+                f"too many connections from {address} ({self.limits.sockets_per_address})"
+            )
         self.sockets_at[address] += 1
         self.address_of[sid] = address
         self.socket_bucket[sid] = Bucket(self.limits.per_socket_rate, self.limits.per_socket_burst)
@@ -403,8 +425,11 @@ class SignalingServer:
             await self.sio.emit("user_joined", sid, to=self.channel(room), skip_sid=sid)
             log.info("%s: joined %s (%d/%d)", sid, room, len(members), self.rooms.max_size)
         if self.turn_url and self.turn_secret:  # first, so that a client that calls on room_users already has them
-            await self.sio.emit("ice_servers", ice_servers_for(self.turn_secret, self.turn_url,
-                                                               user=sid.replace(":", "_"), ttl=self.turn_ttl), to=sid)
+            await self.sio.emit(
+                "ice_servers",
+                ice_servers_for(self.turn_secret, self.turn_url, user=sid.replace(":", "_"), ttl=self.turn_ttl),
+                to=sid,
+            )
         await self.sio.emit("room_users", members, to=sid)
 
     async def leave_room(self, sid: str, room: Any) -> None:
@@ -444,9 +469,16 @@ class SignalingServer:
     # --- HTTP -----------------------------------------------------------------------------------
 
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "version": _version(), "rooms": len(self.rooms.members),
-                                  "clients": len(self.rooms.rooms_of), "sockets": len(self.address_of),
-                                  "max_room_size": self.rooms.max_size})
+        return web.json_response(
+            {
+                "status": "ok",
+                "version": _version(),
+                "rooms": len(self.rooms.members),
+                "clients": len(self.rooms.rooms_of),
+                "sockets": len(self.address_of),
+                "max_room_size": self.rooms.max_size,
+            }
+        )
 
     async def close_sockets(self, app: web.Application) -> None:
         # Without this, aiohttp waits for every open websocket before it exits (~14 s on SIGTERM).
@@ -466,6 +498,7 @@ class SignalingServer:
         if STATIC_DIR.is_dir():
             app.router.add_static("/client/", STATIC_DIR)
             if (STATIC_DIR / "index.html").is_file():
+
                 async def index(request: web.Request) -> web.Response:
                     raise web.HTTPFound("/client/index.html")
 

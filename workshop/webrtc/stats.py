@@ -81,10 +81,14 @@ class StatsSampler:
             return None
         dt = max(now - last["t"], 1e-6)
         got, lost = counters["packets"] - last["packets"], counters["lost"] - last["lost"]
-        row = {"t": round(now - self._start, 2), "fps": round(self.sink.fps, 1),
-               "kbps": round((counters["bytes"] - last["bytes"]) * 8 / dt / 1000, 1),
-               "target_kbps": round(encoder_target(self.sender) / 1000, 1),
-               "rtt_ms": round(counters["rtt"] * 1000, 2), "loss_pct": round(100 * lost / max(got + lost, 1), 2)}
+        row = {
+            "t": round(now - self._start, 2),
+            "fps": round(self.sink.fps, 1),
+            "kbps": round((counters["bytes"] - last["bytes"]) * 8 / dt / 1000, 1),
+            "target_kbps": round(encoder_target(self.sender) / 1000, 1),
+            "rtt_ms": round(counters["rtt"] * 1000, 2),
+            "loss_pct": round(100 * lost / max(got + lost, 1), 2),
+        }
         self.rows.append(row)
         return row
 
@@ -98,8 +102,9 @@ def mean_of(rows: list[dict[str, float]], key: str, start: float, end: float) ->
 Action = tuple[float, str, Callable[[], Any]]  # (at this many seconds, a label, do this)
 
 
-async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 0.5, redraw: float = 1.0,
-                    actions: Sequence[Action] = ()) -> dict[str, float]:
+async def live_plot(
+    sampler: StatsSampler, seconds: float = 6.0, every: float = 0.5, redraw: float = 1.0, actions: Sequence[Action] = ()
+) -> dict[str, float]:
     """Sample every ``every`` s for ``seconds`` s into one 4-panel plot, redrawn in place every ``redraw`` s.
 
     ``actions``: ``(t, label, fn)`` — at ``t`` s, call ``fn()`` and mark the moment with a
@@ -110,9 +115,12 @@ async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    columns = [("fps", "frames/s received"), ("kbps", "video kbit/s sent (dashed: target)"),
-               ("rtt_ms", "round-trip time (ms)"),
-               ("loss_pct", "packets lost (%)")]
+    columns = [
+        ("fps", "frames/s received"),
+        ("kbps", "video kbit/s sent (dashed: target)"),
+        ("rtt_ms", "round-trip time (ms)"),
+        ("loss_pct", "packets lost (%)"),
+    ]
     fig, axes = plt.subplots(1, 4, figsize=(13, 2.8))
     lines = []
     for ax, (_, label) in zip(axes, columns):
@@ -131,8 +139,9 @@ async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 
             line.set_data([r["t"] for r in rows], [r[key] for r in rows])
         target_line.set_data([r["t"] for r in rows], [r["target_kbps"] for r in rows])
         for ax, (key, _) in zip(axes, columns):
-            values = [v for r in rows for v in ((r[key], r["target_kbps"]) if key == "kbps" else (r[key],))
-                      if v == v]  # not NaN
+            values = [
+                v for r in rows for v in ((r[key], r["target_kbps"]) if key == "kbps" else (r[key],)) if v == v
+            ]  # not NaN
             ax.set_xlim(origin, max(origin + seconds, max((r["t"] for r in rows), default=0)))
             ax.set_ylim(0, max(values, default=0) * 1.1 or 1)
         if handle is not None:
@@ -146,8 +155,16 @@ async def live_plot(sampler: StatsSampler, seconds: float = 6.0, every: float = 
             done[label] = sampler.elapsed()
             for ax in axes:
                 ax.axvline(done[label], color=ACTION, linestyle=":")
-            axes[1].annotate(label, (done[label], 1), xycoords=("data", "axes fraction"), xytext=(-3, -12),
-                             textcoords="offset points", fontsize=8, color=ACTION, ha="right")
+            axes[1].annotate(
+                label,
+                (done[label], 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(-3, -12),
+                textcoords="offset points",
+                fontsize=8,
+                color=ACTION,
+                ha="right",
+            )
 
     acting = asyncio.ensure_future(act())
     deadline, drawn = time.monotonic() + seconds, time.monotonic()
@@ -192,7 +209,8 @@ def cap_bitrate(pc: RTCPeerConnection, bps: int) -> int:
     def _set(self: Any, value: int) -> None:
         base.target_bitrate.fset(self, min(value, cap["bps"]))
 
-    encoder.__class__ = type(f"Capped{base.__name__}", (base,), {
-        "_capped": True, "target_bitrate": property(base.target_bitrate.fget, _set)})
+    encoder.__class__ = type(
+        f"Capped{base.__name__}", (base,), {"_capped": True, "target_bitrate": property(base.target_bitrate.fget, _set)}
+    )
     encoder.target_bitrate = bps
     return encoder.target_bitrate

@@ -41,8 +41,9 @@ def signaling_secret(s: Settings) -> str:
     """``s.signaling_secret``, or a one-line :class:`ConfigError` if it is missing or still ``change-me``."""
     secret = s.signaling_secret
     if not secret or secret.strip() == PLACEHOLDER:
-        raise ConfigError("SIGNALING_SECRET is not set (or is still 'change-me'): run `workshop env` "
-                          "to write a fresh one into .env")
+        raise ConfigError(
+            "SIGNALING_SECRET is not set (or is still 'change-me'): run `workshop env` to write a fresh one into .env"
+        )
     return secret
 
 

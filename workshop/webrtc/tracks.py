@@ -26,9 +26,16 @@ from workshop.waiting import stop_task
 
 # 3x5 pixel digits, drawn scaled up into the frame (no font files needed)
 _DIGITS = {
-    "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
-    "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
-    "8": "111101111101111", "9": "111101111001111",
+    "0": "111101101101111",
+    "1": "010110010010111",
+    "2": "111001111100111",
+    "3": "111001111001111",
+    "4": "101101111001001",
+    "5": "111100111001111",
+    "6": "111100111101111",
+    "7": "111001001001001",
+    "8": "111101111101111",
+    "9": "111101111001111",
 }
 
 
@@ -40,7 +47,7 @@ def draw_number(img: np.ndarray, number: int, scale: int = 6, x: int = 8, y: int
         x0 = x + i * 4 * scale
         h, w = block.shape
         if y + h <= img.shape[0] and x0 + w <= img.shape[1]:
-            img[y:y + h, x0:x0 + w][block] = 255
+            img[y : y + h, x0 : x0 + w][block] = 255
 
 
 def read_number(img: np.ndarray, scale: int = 6, x: int = 8, y: int = 8, max_digits: int = 7) -> int | None:
@@ -50,7 +57,7 @@ def read_number(img: np.ndarray, scale: int = 6, x: int = 8, y: int = 8, max_dig
         x0 = x + i * 4 * scale
         if x0 + 3 * scale > img.shape[1]:
             break
-        cells = img[y:y + 5 * scale, x0:x0 + 3 * scale].reshape(5, scale, 3, scale, -1).mean(axis=(1, 3, 4))
+        cells = img[y : y + 5 * scale, x0 : x0 + 3 * scale].reshape(5, scale, 3, scale, -1).mean(axis=(1, 3, 4))
         bits = "".join("1" if v > 200 else "0" for v in cells.ravel())
         found = [d for d, pattern in _DIGITS.items() if pattern == bits]
         if not found:
@@ -72,8 +79,9 @@ class PatternVideoTrack(VideoStreamTrack):
         self._rng = np.random.default_rng(0)
         self.sent = 0
         y, x = np.mgrid[0:height, 0:width]
-        self._base = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1),
-                               np.full_like(x, 128)], axis=-1).astype(np.uint8)
+        self._base = np.stack(
+            [x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1), np.full_like(x, 128)], axis=-1
+        ).astype(np.uint8)
         self._t0: float | None = None
 
     async def recv(self) -> av.VideoFrame:
@@ -84,7 +92,7 @@ class PatternVideoTrack(VideoStreamTrack):
         img = np.roll(self._base, shift=(self.sent * 4) % self.width, axis=1)
         img[:, :, 2] = (self.sent * 3) % 256
         if self.noise:
-            img[-(self.height // 4):] = self._rng.integers(0, 256, img[-(self.height // 4):].shape, dtype=np.uint8)
+            img[-(self.height // 4) :] = self._rng.integers(0, 256, img[-(self.height // 4) :].shape, dtype=np.uint8)
         draw_number(img, self.sent)
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
         frame.pts, frame.time_base = self.sent * (90000 // self.fps), fractions.Fraction(1, 90000)
