@@ -9,8 +9,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIPLOG := .workshop/pip.log
+# One pinned set of versions: `make lab`, `make test` and the lab image (docker/Dockerfile) all
+# install from it; `make lock` refreshes it. pyproject.toml keeps ranges for installs elsewhere.
+LOCK   := constraints.txt
+EXTRAS := test,bench,classroom
+# The lock is resolved on Debian 12's Python (3.11.2, the lab image's): some releases require a
+# later 3.11 patch (e.g. soupsieve 3.0.2+ needs >=3.11.5) and would not install there.
+LOCK_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) $(PYTHON))
 
-.PHONY: lab test setup exercises doctor down clean
+.PHONY: lab test test-containers lock setup exercises doctor down clean
 
 lab: $(STAMP)
 	@$(BIN)/workshop setup lab
@@ -25,13 +32,35 @@ setup: $(STAMP)
 
 # pip prints hundreds of lines (and this machine's index warnings): they go to $(PIPLOG),
 # and only its last lines are shown, if it fails.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@mkdir -p $(dir $(PIPLOG)) && : > $(PIPLOG)
 	@echo "Python packages: installing into $(VENV) (log: $(PIPLOG)) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) >> $(PIPLOG) 2>&1 || { cat $(PIPLOG); exit 1; }
-	@$(BIN)/python -m pip install --upgrade pip -e ".[test,bench,classroom]" >> $(PIPLOG) 2>&1 \
+	@$(BIN)/python -m pip install --upgrade pip -c $(LOCK) -e ".[$(EXTRAS)]" >> $(PIPLOG) 2>&1 \
 	  || { grep -v "^WARNING: Location" $(PIPLOG) | tail -n 20; echo "pip failed: full log in $(PIPLOG)"; exit 1; }
 	@touch $(STAMP)
+
+# The containerised stack, for real (tests/containers): every image built, the stack up, the
+# chapter notebooks run inside the lab container, the orders/pubsub/cqrs profiles, persistence,
+# and everything torn down. Docker if it runs here, else podman (installed by `workshop setup
+# test`). COLD=1 starts from an empty image store. Several minutes: not part of `make test`.
+test-containers: $(STAMP)
+	@$(BIN)/workshop setup test
+	WORKSHOP_CONTAINER_TEST=1 WORKSHOP_CONTAINER_COLD=$(if $(COLD),1,0) \
+	  $(BIN)/pytest tests/containers -p no:cacheprovider -s --durations=0 $(PYTEST_ARGS)
+
+# Refresh $(LOCK): the newest releases within pyproject.toml's ranges, resolved in a fresh venv,
+# pip included (setuptools is the build's own); then every test runs on them (the venv is
+# reinstalled from the new lock first).
+lock:
+	@rm -rf .workshop/lock-venv && mkdir -p .workshop && $(LOCK_PYTHON) -m venv .workshop/lock-venv
+	@echo "Resolving the newest versions within pyproject.toml's ranges for $$($(LOCK_PYTHON) -V) (log: .workshop/lock.log) ..."
+	@.workshop/lock-venv/bin/python -m pip install --upgrade pip ".[$(EXTRAS)]" > .workshop/lock.log 2>&1 \
+	  || { grep -v "^WARNING: Location" .workshop/lock.log | tail -n 20; echo "pip failed: full log in .workshop/lock.log"; exit 1; }
+	@{ sed -n '/^#/p;/^[^#]/q' $(LOCK); .workshop/lock-venv/bin/python -m pip freeze --all --exclude-editable \
+	  | grep -iv '^workshop @' | grep -v '^setuptools=='; } > $(LOCK).new && mv $(LOCK).new $(LOCK) && rm -rf .workshop/lock-venv
+	@echo "$(LOCK): $$(grep -c '==' $(LOCK)) pinned versions; now the tests, on exactly these:"
+	@$(MAKE) test
 
 exercises: $(STAMP)
 	$(BIN)/workshop exercises build

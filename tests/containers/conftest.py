@@ -1,0 +1,76 @@
+"""The container test runs only when asked: ``WORKSHOP_CONTAINER_TEST=1`` (``make test-containers``).
+
+It builds every image and starts the whole stack several times: minutes of a machine's two
+cores, and an engine (Docker, or podman with debootstrap and docker-compose) that a plain
+``pytest`` run should not need. ``WORKSHOP_CONTAINER_COLD=1`` empties podman's private image
+store first (a run from nothing: the base image, every package download, every layer).
+
+One stack (a Compose project with throw-away secrets and free host ports) serves the whole
+module; it is torn down at the end whatever happened — no container, network or volume of
+it is left — and the images stay for the next (warm) run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+from tests.containers.engine import Compose, StackError, build_images, open_engine, say
+
+ENABLED = os.environ.get("WORKSHOP_CONTAINER_TEST") == "1"
+collect_ignore_glob = [] if ENABLED else ["test_*.py"]
+
+DEFAULT_SERVICES = ["redis", "rabbitmq", "postgres", "coturn", "signaling", "lab"]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/containers/" in str(item.fspath):
+            item.add_marker(pytest.mark.containers)
+
+
+@pytest.fixture(scope="session")
+def engine():
+    if os.environ.get("WORKSHOP_CONTAINER_COLD") == "1":
+        from tests.containers.engine import DEFAULT_STORE
+
+        store = os.environ.get("WORKSHOP_CONTAINER_STORE", str(DEFAULT_STORE))
+        say(f"cold run: emptying the image store {store}")
+        probe = open_engine()
+        try:
+            if probe.name == "podman":
+                probe("rmi", "--all", "--force", timeout=300, check=False)  # only this private store's
+        finally:
+            probe.close()
+        shutil.rmtree(store, ignore_errors=True)
+        shutil.rmtree(f"/run/{os.path.basename(store)}", ignore_errors=True)  # its run root (engine.py)
+    eng = open_engine()
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="session")
+def stack(engine):
+    """The default stack, built from nothing if need be, up and healthy; always torn down."""
+    compose = Compose(engine)
+    started = time.monotonic()
+    try:
+        sizes = build_images(engine, compose.config(), compose)
+        say(f"images ready in {time.monotonic() - started:.0f} s: "
+            + ", ".join(f"{image} {mb:.0f} MB" for image, mb in sizes.items()))
+        compose.sizes = sizes
+        t = time.monotonic()
+        compose.up()
+        compose.wait_healthy(DEFAULT_SERVICES)
+        say(f"default stack healthy in {time.monotonic() - t:.0f} s")
+        yield compose
+    finally:
+        compose.down(volumes=True)
+        left = compose.leftovers()
+        compose.remove_env_file()
+        say(f"torn down after {time.monotonic() - started:.0f} s" + (f"; LEFT: {left}" if left else ""))
+        if left:
+            raise StackError(f"the teardown left {', '.join(left)}")

@@ -1,0 +1,456 @@
+"""Drive docker/compose.yml on a real container engine: Docker, or podman standing in for it.
+
+The container test (``test_stack.py``) and its driver (``python -m tests.containers``) use
+this module to build every image, bring the stack up, wait until it is healthy, run
+commands in it, and tear it all down again. Two engines:
+
+* **Docker** (an instructor's machine): ``docker compose`` (or ``docker-compose``) as the
+  learner types it; ``debian:bookworm-slim`` is pulled from Docker Hub.
+* **podman** (CI here, no Docker and no image registry): a private image store, podman's
+  Docker-compatible API on a private socket driven by Debian's ``docker-compose``, and
+  ``debian:bookworm-slim`` built with debootstrap (``docker/base/make-base.sh``).
+
+Every stack gets its own Compose project name, its own throw-away secrets and free host
+ports, so it never collides with the services already running on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker" / "compose.yml"
+BASE_IMAGE = "docker.io/library/debian:bookworm-slim"
+PROFILES = ("orders", "pubsub", "cqrs")
+DEFAULT_STORE = Path("/var/tmp/workshop-containers")  # podman: images survive between runs (warm)
+
+
+class StackError(AssertionError):
+    """One line saying what went wrong with the stack (and where to look)."""
+
+
+def say(line: str) -> None:
+    print(f"[containers {time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 600, check: bool = True,
+        input: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd``; on failure raise :class:`StackError` with the command and the end of its output."""
+    try:
+        done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                              input=input, stdin=None if input is not None else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise StackError(f"`{' '.join(cmd[:6])} …` did not finish within {timeout:.0f} s") from None
+    if check and done.returncode != 0:
+        tail = (done.stdout + done.stderr).strip()[-1500:]
+        raise StackError(f"`{' '.join(cmd[:8])} …` failed (exit {done.returncode}):\n{tail}")
+    return done
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_udp_range(size: int, start: int = 40000, stop: int = 60000) -> int:
+    """The first port of ``size`` consecutive ports free for UDP and TCP on 127.0.0.1."""
+    for base in range(start + secrets.randbelow(1000), stop, size):
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                    s = socket.socket(socket.AF_INET, kind)
+                    sockets.append(s)
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise StackError(f"no {size} consecutive free UDP ports on 127.0.0.1 between {start} and {stop}")
+
+
+# --- engines ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Engine:
+    """How to run the container CLI and Compose on this machine."""
+
+    name: str                      # "docker" or "podman"
+    cli: list[str]                 # e.g. ["podman", "--root", …]
+    compose: list[str]             # e.g. ["docker-compose"] or ["docker", "compose"]
+    env: dict[str, str]            # the environment both run with
+    service: subprocess.Popen | None = None  # podman's API server
+    workdir: Path | None = None
+
+    def __call__(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return run([*self.cli, *args], env=self.env, **kw)
+
+    def close(self) -> None:
+        if self.service is not None and self.service.poll() is None:
+            self.service.terminate()
+            try:
+                self.service.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.service.kill()
+                self.service.wait(timeout=10)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _docker_works() -> bool:
+    return shutil.which("docker") is not None and subprocess.run(
+        ["docker", "info"], capture_output=True, timeout=60).returncode == 0 and not _docker_is_podman()
+
+
+def _docker_is_podman() -> bool:
+    done = subprocess.run(["docker", "--version"], capture_output=True, text=True, timeout=30)
+    return "podman" in done.stdout.lower()
+
+
+def open_engine(store: Path | None = None, extra_volumes: list[str] | None = None) -> Engine:
+    """Docker when it runs here, else podman with a private store (``store``) and API socket.
+
+    ``extra_volumes`` (podman): ``host:container:ro`` mounts into every container of this
+    service, builds included (see learner_path.py).
+    """
+    if os.environ.get("WORKSHOP_CONTAINER_ENGINE", "") != "podman" and _docker_works():
+        plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode == 0
+        compose = ["docker", "compose"] if plugin else ["docker-compose"]
+        return Engine("docker", ["docker"], compose, dict(os.environ))
+    missing = [tool for tool in ("podman", "docker-compose", "debootstrap") if not shutil.which(tool)]
+    if missing:
+        raise StackError(f"no Docker engine, and {', '.join(missing)} missing for podman: "
+                         f"apt-get install {' '.join(missing)} (or `workshop setup test`)")
+    store = store or Path(os.environ.get("WORKSHOP_CONTAINER_STORE", DEFAULT_STORE))
+    workdir = Path(tempfile.mkdtemp(prefix="workshop-podman-"))
+    conf = workdir / "containers.conf"
+    # Without a systemd login session this machine's containers may not raise their rlimits
+    # ("error setting rlimit type 7: operation not permitted"): keep the engine's own. crun
+    # refuses a cgroup v1/v2 hybrid; runc copes with it.
+    conf.write_text("[containers]\ndefault_ulimits = []\n"
+                    + (f"volumes = {json.dumps(extra_volumes)}\n" if extra_volumes else "")
+                    + ('[engine]\nruntime = "runc"\n' if shutil.which("runc") else ""))
+    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
+    cli = ["podman", "--root", str(store / "storage"), "--runroot", f"/run/{store.name}"]
+    sock = workdir / "podman.sock"
+    log = (workdir / "service.log").open("w")
+    service = subprocess.Popen([*cli, "system", "service", "--time=0", f"unix://{sock}"], env=env,
+                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    engine = Engine("podman", cli, ["docker-compose"], {**env, "DOCKER_HOST": f"unix://{sock}"}, service, workdir)
+    deadline = time.monotonic() + 60
+    while not _ping(sock):
+        if service.poll() is not None or time.monotonic() > deadline:
+            engine.close()
+            raise StackError(f"podman's API service did not start: {(workdir / 'service.log').read_text()[-500:]}")
+        time.sleep(0.3)
+    return engine
+
+
+def _ping(sock: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(2)
+            s.connect(str(sock))
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
+            return b"OK" in s.recv(4096)
+    except OSError:
+        return False
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+def build_args(engine: Engine) -> list[str]:
+    """podman only: what this machine needs to build, never stored in an image.
+
+    apt-get needs the host's network during the build. And when pip on this machine trusts
+    a private certificate authority (an HTTPS proxy in front of PyPI: ``PIP_CERT``), the
+    build borrows it through a read-only mount of a pip.conf that points at it.
+    """
+    if engine.name != "podman":
+        return []
+    args = ["--network", "host", "--pull=never"]
+    ca = os.environ.get("PIP_CERT")
+    if ca and Path(ca).is_file() and engine.workdir is not None:
+        pip_conf = engine.workdir / "pip.conf"
+        pip_conf.write_text("[global]\ncert = /run/workshop-build-ca.crt\n")
+        args += ["--volume", f"{ca}:/run/workshop-build-ca.crt:ro", "--volume", f"{pip_conf}:/etc/pip.conf:ro"]
+    return args
+
+
+def images(config: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``image -> {context, dockerfile}`` for every image the compose file builds (each once)."""
+    found: dict[str, dict[str, str]] = {}
+    for service in config["services"].values():
+        build = service.get("build")
+        if build:
+            context = Path(build["context"])
+            found.setdefault(service["image"], {"context": str(context),
+                                                "dockerfile": str(context / build.get("dockerfile", "Dockerfile"))})
+    return found
+
+
+def image_exists(engine: Engine, image: str) -> bool:
+    return engine("image", "inspect", image, check=False, timeout=60).returncode == 0
+
+
+def image_size_mb(engine: Engine, image: str) -> float:
+    size = engine("image", "inspect", "--format", "{{.Size}}", image, timeout=60).stdout.strip()
+    return int(size) / 1e6
+
+
+def build_base(engine: Engine) -> None:
+    """podman: ``debian:bookworm-slim`` from debootstrap when the store lacks it (Docker pulls it)."""
+    if engine.name == "podman" and not image_exists(engine, BASE_IMAGE):
+        started = time.monotonic()
+        run([str(ROOT / "docker" / "base" / "make-base.sh"), *engine.cli], env=engine.env, timeout=900)
+        say(f"base image {BASE_IMAGE} built with debootstrap in {time.monotonic() - started:.0f} s")
+
+
+def build_images(engine: Engine, config: dict[str, Any], compose: Compose) -> dict[str, float]:
+    """Build every image of the compose file; return each image's size in MB."""
+    build_base(engine)
+    if engine.name == "docker":
+        compose("build", timeout=1800)
+    else:  # all at once, as `compose build` does: the lab's pip install overlaps the services' apt-get
+        def build(image: str, spec: dict[str, str]) -> None:
+            started = time.monotonic()
+            engine("build", *build_args(engine), "-t", image, "-f", spec["dockerfile"], spec["context"],
+                   timeout=1800)
+            say(f"built {image} in {time.monotonic() - started:.0f} s")
+
+        with ThreadPoolExecutor(max_workers=len(images(config))) as pool:
+            for done in [pool.submit(build, image, spec) for image, spec in images(config).items()]:
+                done.result()
+    return {image: image_size_mb(engine, image) for image in images(config)}
+
+
+# --- a Compose project -----------------------------------------------------------------------
+
+
+@dataclass
+class Compose:
+    """One Compose project of docker/compose.yml with throw-away secrets and free host ports."""
+
+    engine: Engine
+    project: str = field(default_factory=lambda: f"wstest{secrets.token_hex(3)}")
+    values: dict[str, str] = field(default_factory=dict)
+    env_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        relay = free_udp_range(12)  # 11 relay ports (49160-49170 inside), then the TURN port
+        self.values = {
+            "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
+            "RABBITMQ_PASSWORD": secrets.token_urlsafe(16),
+            "TURN_SECRET": secrets.token_urlsafe(24),
+            "SIGNALING_SECRET": secrets.token_urlsafe(24),
+            "JUPYTER_TOKEN": secrets.token_hex(24),
+            "REDIS_HOST_PORT": str(free_tcp_port()),
+            "POSTGRES_HOST_PORT": str(free_tcp_port()),
+            "RABBITMQ_HOST_PORT": str(free_tcp_port()),
+            "RABBITMQ_MANAGEMENT_HOST_PORT": str(free_tcp_port()),
+            "TURN_RELAY_HOST_PORTS": f"{relay}-{relay + 10}",
+            "TURN_HOST_PORT": str(relay + 11),
+            "SIGNALING_HOST_PORT": str(free_tcp_port()),
+            "LAB_HOST_PORT": str(free_tcp_port()),
+            "API_HOST_PORT": str(free_tcp_port()),
+            "READ_API_HOST_PORT": str(free_tcp_port()),
+        }
+        self.env_file = Path(tempfile.mkstemp(prefix=f"{self.project}-", suffix=".env")[1])
+        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.values.items()))
+
+    def __call__(self, *args: str, profiles: tuple[str, ...] = (), **kw: Any) -> subprocess.CompletedProcess[str]:
+        flags = [f"--profile={p}" for p in profiles]
+        return run([*self.engine.compose, "-p", self.project, "--env-file", str(self.env_file),
+                    "-f", str(COMPOSE_FILE), *flags, *args], env=self.engine.env, **kw)
+
+    def config(self) -> dict[str, Any]:
+        return yaml.safe_load(self("config", profiles=PROFILES, timeout=120).stdout)
+
+    def port(self, name: str) -> int:
+        return int(self.values[name])
+
+    # -- containers --
+
+    def containers(self, service: str | None = None, all: bool = True) -> list[dict[str, Any]]:
+        """``inspect`` of this project's containers (of one service), Docker's field names."""
+        label = [f"--filter=label=com.docker.compose.project={self.project}"]
+        if service:
+            label.append(f"--filter=label=com.docker.compose.service={service}")
+        ids = self.engine("ps", "-q", *(["-a"] if all else []), *label, timeout=60).stdout.split()
+        if not ids:
+            return []
+        return json.loads(self.engine("inspect", *ids, timeout=60, check=False).stdout or "[]")
+
+    def container(self, service: str) -> str:
+        found = self.containers(service, all=False)
+        if not found:
+            raise StackError(f"service {service} has no running container")
+        return found[0]["Id"]
+
+    def exec(self, service: str, *cmd: str, env: dict[str, str] | None = None, **kw: Any):
+        flags = [f"--env={k}={v}" for k, v in (env or {}).items()]
+        return self.engine("exec", *flags, self.container(service), *cmd, **kw)
+
+    def logs(self, service: str, tail: int = 30) -> str:
+        done = self("logs", "--no-color", f"--tail={tail}", service, profiles=PROFILES, check=False, timeout=60)
+        return (done.stdout + done.stderr).strip()
+
+    # -- health --
+
+    def up(self, *args: str, profiles: tuple[str, ...] = (), timeout: float = 420, build: bool = False) -> None:
+        """``up -d`` (no build unless asked), pumping healthchecks meanwhile (see :class:`HealthPump`)."""
+        with HealthPump(self):
+            try:
+                self("up", "-d", *([] if build else ["--no-build"]), *args, profiles=profiles, timeout=timeout)
+            except StackError as exc:
+                pending = self.pending([c["Config"]["Labels"].get("com.docker.compose.service", "?")
+                                        for c in self.containers()])
+                if not pending:
+                    raise
+                name, why = pending[0]
+                raise StackError(f"`compose up` stopped: {name} {why}") from exc
+
+    def wait_healthy(self, services: list[str], timeout: float = 300) -> None:
+        """Until every container of ``services`` runs and, when it has a healthcheck, is healthy.
+
+        Gives up after ``timeout`` with one line naming the first service that is not, and its
+        last healthcheck output or log line.
+        """
+        deadline = time.monotonic() + timeout
+        with HealthPump(self):
+            while True:
+                pending = self.pending(services)
+                if not pending:
+                    return
+                if time.monotonic() > deadline:
+                    name, why = pending[0]
+                    last = self.logs(name, tail=1).splitlines()[-1:] or ["-"]
+                    raise StackError(f"{name} {why} after {timeout:.0f} s; its last log line: {last[0][:200]}")
+                time.sleep(2)
+
+    def pending(self, services: list[str]) -> list[tuple[str, str]]:
+        """``(service, why)`` for each of ``services`` that is not running, or not healthy yet."""
+        pending = []
+        for name in dict.fromkeys(services):
+            found = self.containers(name)
+            if not found:
+                pending.append((name, "has no container"))
+            for c in found:
+                state = c["State"]
+                health = state.get("Health") or state.get("Healthcheck") or {}
+                if state.get("Status") != "running":
+                    pending.append((name, f"is {state.get('Status')} (exit {state.get('ExitCode')})"))
+                elif health.get("Status", "") not in ("", "healthy"):
+                    output = ((health.get("Log") or [{}])[-1].get("Output") or "").strip()
+                    pending.append((name, f"is {health['Status']} (last check: {output[:160]!r})"))
+        return pending
+
+    # -- teardown --
+
+    def down(self, volumes: bool = True) -> None:
+        """``down`` (``-v``: with the volumes); if Compose cannot (say the compose file changed
+        under a running test), remove what carries this project's label directly."""
+        self("down", "--remove-orphans", *(["-v"] if volumes else []), "--timeout=10",
+             profiles=PROFILES, timeout=300, check=False)
+        label = f"--filter=label=com.docker.compose.project={self.project}"
+        containers = self.engine("ps", "-aq", label, timeout=60, check=False).stdout.split()
+        if containers:
+            self.engine("rm", "--force", *containers, timeout=300, check=False)
+        networks = self.engine("network", "ls", "-q", label, timeout=60, check=False).stdout.split()
+        if networks:
+            self.engine("network", "rm", *networks, timeout=120, check=False)
+        if volumes:
+            found = self.engine("volume", "ls", "-q", label, timeout=60, check=False).stdout.split()
+            if found:
+                self.engine("volume", "rm", "--force", *found, timeout=120, check=False)
+
+    def leftovers(self) -> list[str]:
+        """Containers, networks and volumes of this project still present."""
+        label = f"label=com.docker.compose.project={self.project}"
+        left = []
+        for kind, args in (("container", ["ps", "-aq"]), ("network", ["network", "ls", "-q"]),
+                           ("volume", ["volume", "ls", "-q"])):
+            ids = self.engine(*args, f"--filter={label}", timeout=60, check=False).stdout.split()
+            left += [f"{kind} {i[:12]}" for i in ids]
+        return left
+
+    def remove_env_file(self) -> None:
+        if self.env_file is not None:
+            self.env_file.unlink(missing_ok=True)
+
+
+class HealthPump:
+    """podman only: run the containers' healthchecks, since nothing else does here.
+
+    Docker runs each healthcheck itself; podman leaves scheduling to systemd timers, and a
+    machine without systemd (CI containers, this one) never runs them, so
+    ``depends_on: condition: service_healthy`` would wait forever. While the stack starts
+    and while we wait for it, this thread runs ``podman healthcheck run`` on every container
+    that is not healthy yet, at that service's ``interval`` from the compose file.
+    """
+
+    def __init__(self, compose: Compose) -> None:
+        self.compose = compose
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.intervals: dict[str, float] = {}
+
+    def __enter__(self) -> HealthPump:
+        if self.compose.engine.name == "podman":
+            for name, service in self.compose.config()["services"].items():
+                interval = (service.get("healthcheck") or {}).get("interval", "5s")
+                self.intervals[name] = _seconds(interval)
+            self.thread = threading.Thread(target=self._run, name="health-pump", daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=60)
+
+    def _run(self) -> None:
+        last: dict[str, float] = {}
+        engine = self.compose.engine
+        while not self.stop.wait(1):
+            try:
+                for c in self.compose.containers(all=False):
+                    state = c["State"]
+                    health = (state.get("Health") or state.get("Healthcheck") or {}).get("Status", "")
+                    if not health or health == "healthy":
+                        continue
+                    service = c["Config"]["Labels"].get("com.docker.compose.service", "")
+                    if time.monotonic() - last.get(c["Id"], 0) >= self.intervals.get(service, 5):
+                        last[c["Id"]] = time.monotonic()
+                        engine("healthcheck", "run", c["Id"], check=False, timeout=60)
+            except (StackError, KeyError, json.JSONDecodeError):
+                continue  # a container went away meanwhile: look again
+
+
+def _seconds(duration: str) -> float:
+    """Compose's ``10s`` / ``1m30s`` / ``500ms`` as seconds."""
+    import re
+
+    total = 0.0
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", str(duration)):
+        total += float(number) * {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6}[unit]
+    return total or 5.0

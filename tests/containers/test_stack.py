@@ -1,0 +1,274 @@
+"""The containerised stack, for real: docker/compose.yml built and run on a container engine.
+
+Enabled by ``WORKSHOP_CONTAINER_TEST=1`` (see ``conftest.py``, which builds the images and
+brings the default stack up once for this module, and always tears it down). The tests run in
+this file's order: the last one takes the stack down and up again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from urllib.parse import quote
+
+import httpx
+import psycopg
+import pytest
+
+from tests.containers.conftest import DEFAULT_SERVICES
+from tests.containers.engine import ROOT, Compose, StackError, say
+
+pytestmark = pytest.mark.timeout(1800)
+
+NOTEBOOKS = ["00_setup", "01_event_driven", "02_pubsub", "03_event_sourcing", "04_cqrs", "06_performance"]
+ORDER_SERVICES = ["order", "payment", "inventory", "shipping", "notification"]
+PUBSUB_SERVICES = ["publisher", "subscriber-1", "subscriber-2"]
+CQRS_SERVICES = ["cqrs-write-api", "cqrs-read-api", "cqrs-relay", "cqrs-projectors"]
+
+
+def until(what: str, check, timeout: float, every: float = 1.0):
+    """``check()`` until it returns something truthy; after ``timeout``, one line saying what did not happen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise StackError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(every)
+
+
+def database(stack: Compose) -> str:
+    return (f"postgresql://workshop:{stack.values['POSTGRES_PASSWORD']}@127.0.0.1:"
+            f"{stack.port('POSTGRES_HOST_PORT')}/workshop")
+
+
+def management(stack: Compose) -> httpx.Client:
+    return httpx.Client(base_url=f"http://127.0.0.1:{stack.port('RABBITMQ_MANAGEMENT_HOST_PORT')}/api/",
+                        auth=("workshop", stack.values["RABBITMQ_PASSWORD"]), timeout=10)
+
+
+# --- the images ------------------------------------------------------------------------------
+
+
+def test_every_service_runs_as_an_unprivileged_user(stack):
+    for service in DEFAULT_SERVICES:
+        uid = stack.exec(service, "id", "-u", timeout=60).stdout.strip()
+        assert uid not in ("", "0"), f"{service} runs as root"
+    say("image sizes: " + ", ".join(f"{image} {mb:.0f} MB" for image, mb in stack.sizes.items()))
+
+
+def test_services_run_the_native_versions(stack):
+    """Debian 12's versions, like the native path (tests/unit/test_compose.py checks the tags)."""
+    expected = {
+        "redis": (["redis-server", "--version"], "v=7.0."),
+        "postgres": (["postgres", "--version"], "(PostgreSQL) 15."),
+        "coturn": (["turnserver", "--version"], "4.6."),
+        "lab": (["python", "--version"], "Python 3.11."),
+    }
+    for service, (cmd, version) in expected.items():
+        out = stack.exec(service, *cmd, timeout=60, check=False)
+        assert version in out.stdout + out.stderr, f"{service}: {(out.stdout + out.stderr).strip()[:200]}"
+    status = stack.exec("rabbitmq", "rabbitmq-diagnostics", "-q", "server_version", timeout=120).stdout
+    assert status.strip().startswith("3.10."), status
+
+
+# --- the notebooks, inside the lab container -------------------------------------------------
+
+
+def test_chapter_notebooks_run_inside_the_lab_container(stack):
+    """nbval on chapters 00-04 and 06 in the lab container, against the services by name.
+
+    The same sanitising as natively (tests/notebooks/sanitize.cfg, copied in). SIGNALING_URL is
+    emptied for this run: these chapters do not use the signaling server, and their stored
+    outputs (from the native path, where it is not configured) have no doctor row for it.
+    """
+    lab = stack.container("lab")
+    stack.engine("cp", str(ROOT / "tests" / "notebooks" / "sanitize.cfg"), f"{lab}:/tmp/sanitize.cfg", timeout=60)
+    started = time.monotonic()
+    done = stack.exec("lab", "python", "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval", "--nbval-current-env",
+                      "--nbval-sanitize-with", "/tmp/sanitize.cfg", "--nbval-cell-timeout=300",
+                      "-o", "asyncio_default_fixture_loop_scope=function",
+                      *(f"notebooks/{name}.ipynb" for name in NOTEBOOKS),
+                      env={"SIGNALING_URL": ""}, timeout=1500, check=False)
+    summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+    say(f"notebooks in the lab container: {summary} ({time.monotonic() - started:.0f} s)")
+    assert done.returncode == 0, f"nbval in the lab container failed:\n{done.stdout[-6000:]}\n{done.stderr[-1000:]}"
+
+
+# --- chapter 5: a call through the signaling container, relayed by the coturn container -----
+
+CALL = """
+import asyncio, json, uuid
+from workshop.config import settings
+from workshop.webrtc.call import SignalingPeer
+from workshop.webrtc.peer import selected_pair
+from workshop.webrtc.tokens import room_token
+from workshop.infra.turn import ice_servers_for
+
+async def main():
+    s = settings()  # SIGNALING_URL http://signaling:3000, TURN_URL turn:coturn:3478, from compose
+    room = f"container-test-{uuid.uuid4().hex[:8]}"
+    token = room_token(s.signaling_secret, room, ttl=600)
+    # TURN only; the lab reaches coturn by its service name (the signaling server hands out
+    # the address a browser on the host uses, 127.0.0.1, which is not coturn from in here)
+    servers = ice_servers_for(s.turn_secret, s.turn_url)
+    callee = SignalingPeer("callee", s.signaling_url, room, token, relay=True, ice_servers=servers)
+    caller = SignalingPeer("caller", s.signaling_url, room, token, relay=True, ice_servers=servers)
+    try:
+        await callee.start()
+        await caller.start()
+        await asyncio.gather(caller.connected(60), callee.connected(60))
+        print(json.dumps(selected_pair(caller.pc)))
+    finally:
+        await asyncio.gather(caller.close(), callee.close(), return_exceptions=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_call_through_the_signaling_container_is_relayed_by_coturn(stack):
+    import json
+
+    done = stack.exec("lab", "python", "-c", CALL, timeout=180, check=False)
+    assert done.returncode == 0, f"the call failed: {(done.stdout + done.stderr).strip()[-800:]}"
+    pair = json.loads(done.stdout.strip().splitlines()[-1])
+    say(f"chapter 5 in containers: candidate pair {pair}")
+    assert pair["relayed"] and pair["local"].startswith("relay"), pair
+
+
+# --- chapter 1: the order system, payment scaled to three ------------------------------------
+
+
+def test_orders_profile_with_three_payment_consumers(stack):
+    started = time.monotonic()
+    stack.up("--scale", "payment=3", *ORDER_SERVICES, profiles=("orders",))
+    stack.wait_healthy(ORDER_SERVICES, timeout=180)
+    payments = stack.containers("payment", all=False)
+    assert len(payments) == 3, f"{len(payments)} payment containers run, not 3"
+
+    # stock for the two products ordered (the services create their tables; the test fills one)
+    def stock_table_exists():
+        with psycopg.connect(database(stack), connect_timeout=5) as conn:
+            return conn.execute("SELECT to_regclass('ws_orders.stock')").fetchone()[0]
+    until("the order services' tables", stock_table_exists, 60)
+    with psycopg.connect(database(stack), connect_timeout=5) as conn:
+        conn.execute("INSERT INTO ws_orders.stock (sku, qty) VALUES ('BOOK', 1000), ('MUG', 1000) "
+                     "ON CONFLICT (sku) DO UPDATE SET qty = EXCLUDED.qty")
+
+    api = httpx.Client(base_url=f"http://127.0.0.1:{stack.port('API_HOST_PORT')}", timeout=10)
+    ids = []
+    for n in range(50):
+        item = {"sku": "BOOK" if n % 2 else "MUG", "qty": 1 + n % 3, "price": 12.5}
+        resp = api.post("/orders", json={"user_id": f"u{n}", "items": [item]})
+        assert resp.status_code == 201, f"POST /orders: {resp.status_code} {resp.text[:200]}"
+        ids.append(resp.json()["order_id"])
+
+    def all_final():
+        statuses = [api.get(f"/orders/{i}").json().get("status") for i in ids]
+        return statuses if all(s in ("shipped", "cancelled") for s in statuses) else None
+    statuses = until("every saga reaching shipped or cancelled", all_final, 120, every=2)
+    assert statuses.count("shipped") == 50, f"not every order shipped: {sorted(set(statuses))}"
+
+    with psycopg.connect(database(stack), connect_timeout=5) as conn:
+        charges = dict(conn.execute("SELECT order_id, count(*) FROM ws_orders.payments WHERE kind = 'charge' "
+                                    "GROUP BY order_id").fetchall())
+    assert set(charges) == set(ids), f"{len(set(ids) - set(charges))} orders were never charged"
+    twice = {order: n for order, n in charges.items() if n > 1}
+    assert not twice, f"charged more than once: {twice}"
+
+    # which container consumed how many: RabbitMQ's per-channel statistics (every 5 s)
+    addresses = {next(iter(c["NetworkSettings"]["Networks"].values()))["IPAddress"]: c["Name"] for c in payments}
+
+    def acked_per_container():
+        with management(stack) as mgmt:
+            consumers = [c for c in mgmt.get("consumers").json() if c["queue"]["name"].endswith(".payment")]
+            acked = {}
+            for c in consumers:
+                channel = mgmt.get(f"channels/{quote(c['channel_details']['name'], safe='')}").json()
+                host = c["channel_details"]["peer_host"]
+                acked[host] = acked.get(host, 0) + channel.get("message_stats", {}).get("ack", 0)
+        return acked if sum(acked.values()) >= 50 else None
+    acked = until("RabbitMQ's statistics counting 50 payment acks", acked_per_container, 60, every=2)
+    per_container = {addresses.get(host, host): n for host, n in acked.items()}
+    say(f"orders: 50 shipped, each charged once, in {time.monotonic() - started:.0f} s; "
+        f"payment messages acked per container: {per_container}")
+    assert set(acked) == set(addresses), f"payment consumers {sorted(acked)}, containers {sorted(addresses)}"
+    assert all(n > 0 for n in acked.values()), f"a payment container took nothing: {per_container}"
+    # free the API port for the write API of chapter 4
+    stack("rm", "--stop", "--force", *ORDER_SERVICES, profiles=("orders",), timeout=120)
+
+
+# --- chapters 2 and 4: pub/sub and CQRS as services ------------------------------------------
+
+
+def test_pubsub_and_cqrs_profiles(stack):
+    started = time.monotonic()
+    stack.up(*PUBSUB_SERVICES, *CQRS_SERVICES, profiles=("pubsub", "cqrs"))
+    stack.wait_healthy(PUBSUB_SERVICES + CQRS_SERVICES, timeout=180)
+    until("the publisher reaching both subscribers",
+          lambda: "reached 2 subscriber(s)" in stack.logs("publisher", tail=50), 60)
+
+    write = httpx.Client(base_url=f"http://127.0.0.1:{stack.port('API_HOST_PORT')}", timeout=10)
+    read = httpx.Client(base_url=f"http://127.0.0.1:{stack.port('READ_API_HOST_PORT')}", timeout=10)
+    for client in (write, read):
+        health = client.get("/healthz")
+        assert health.status_code == 200 and health.json()["status"] == "ok", health.text[:200]
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    resp = write.post("/commands", json={"type": "CreateUser", "user_id": user, "first_name": "Ada",
+                                         "last_name": "Lovelace", "email": f"{user}@example.org"})
+    assert resp.status_code == 201, f"POST /commands: {resp.status_code} {resp.text[:200]}"
+    position = resp.json()["position"]
+
+    def visible():
+        got = read.get(f"/users/{user}", params={"after": position})
+        return got.json() if got.status_code == 200 else None
+    view = until("the new user in the read API", visible, 60)
+    assert view["email"] == f"{user}@example.org", view
+    say(f"pubsub and cqrs profiles: healthy, one command read back, in {time.monotonic() - started:.0f} s")
+
+
+# --- persistence: down keeps the volumes, down -v removes them -------------------------------
+
+
+async def _durable_message(stack: Compose, queue: str, body: bytes | None) -> int:
+    """Publish ``body`` (if any) persistently to the durable ``queue``; return its message count."""
+    import aio_pika
+
+    url = f"amqp://workshop:{stack.values['RABBITMQ_PASSWORD']}@127.0.0.1:{stack.port('RABBITMQ_HOST_PORT')}/"
+    connection = await aio_pika.connect(url, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, durable=True)
+        if body is not None:
+            await channel.default_exchange.publish(
+                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=queue)
+            declared = await channel.declare_queue(queue, durable=True)
+        return declared.declaration_result.message_count
+
+
+def _events(stack: Compose) -> int:
+    with psycopg.connect(database(stack), connect_timeout=5) as conn:
+        found = conn.execute("SELECT to_regclass('ws_cqrs.events')").fetchone()[0]
+        return conn.execute("SELECT count(*) FROM ws_cqrs.events").fetchone()[0] if found else 0
+
+
+def test_volumes_survive_down_and_go_with_down_v(stack):
+    queue = "ws_container_test.durable"
+    assert asyncio.run(_durable_message(stack, queue, b"still here?")) == 1
+    events = _events(stack)
+    assert events > 0, "the CQRS test stored no events"
+
+    stack.down(volumes=False)
+    assert not stack.containers(), "down left containers"
+    stack.up("postgres", "rabbitmq")
+    stack.wait_healthy(["postgres", "rabbitmq"], timeout=180)
+    assert _events(stack) == events, "the event store lost events across down/up"
+    assert asyncio.run(_durable_message(stack, queue, None)) == 1, "the durable queue lost its message"
+
+    volumes = [v for v in stack.leftovers() if v.startswith("volume ")]
+    assert len(volumes) == 2, f"expected the postgres and rabbitmq volumes, found {volumes}"
+    stack.down(volumes=True)
+    assert not stack.leftovers(), f"down -v left {stack.leftovers()}"
+    say(f"persistence: {events} events and a durable message survived down/up; down -v removed both volumes")
