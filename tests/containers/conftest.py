@@ -59,8 +59,10 @@ def stack(engine):
     started = time.monotonic()
     try:
         sizes = build_images(engine, compose.config(), compose)
-        say(f"images ready in {time.monotonic() - started:.0f} s: "
-            + ", ".join(f"{image} {mb:.0f} MB" for image, mb in sizes.items()))
+        say(
+            f"images ready in {time.monotonic() - started:.0f} s: "
+            + ", ".join(f"{image} {mb:.0f} MB" for image, mb in sizes.items())
+        )
         compose.sizes = sizes
         t = time.monotonic()
         compose.up()

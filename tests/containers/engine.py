@@ -47,12 +47,27 @@ def say(line: str) -> None:
     print(f"[containers {time.strftime('%H:%M:%S')}] {line}", flush=True)
 
 
-def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 600, check: bool = True,
-        input: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    check: bool = True,
+    input: str | None = None,
+    cwd: Path = ROOT,
+) -> subprocess.CompletedProcess[str]:
     """Run ``cmd``; on failure raise :class:`StackError` with the command and the end of its output."""
     try:
-        done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                              input=input, stdin=None if input is not None else subprocess.DEVNULL)
+        done = subprocess.run(
+            cmd,
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         raise StackError(f"`{' '.join(cmd[:6])} …` did not finish within {timeout:.0f} s") from None
     if check and done.returncode != 0:
@@ -93,10 +108,10 @@ def free_udp_range(size: int, start: int = 40000, stop: int = 60000) -> int:
 class Engine:
     """How to run the container CLI and Compose on this machine."""
 
-    name: str                      # "docker" or "podman"
-    cli: list[str]                 # e.g. ["podman", "--root", …]
-    compose: list[str]             # e.g. ["docker-compose"] or ["docker", "compose"]
-    env: dict[str, str]            # the environment both run with
+    name: str  # "docker" or "podman"
+    cli: list[str]  # e.g. ["podman", "--root", …]
+    compose: list[str]  # e.g. ["docker-compose"] or ["docker", "compose"]
+    env: dict[str, str]  # the environment both run with
     service: subprocess.Popen | None = None  # podman's API server
     workdir: Path | None = None
 
@@ -116,8 +131,11 @@ class Engine:
 
 
 def _docker_works() -> bool:
-    return shutil.which("docker") is not None and subprocess.run(
-        ["docker", "info"], capture_output=True, timeout=60).returncode == 0 and not _docker_is_podman()
+    return (
+        shutil.which("docker") is not None
+        and subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode == 0
+        and not _docker_is_podman()
+    )
 
 
 def _docker_is_podman() -> bool:
@@ -137,23 +155,32 @@ def open_engine(store: Path | None = None, extra_volumes: list[str] | None = Non
         return Engine("docker", ["docker"], compose, dict(os.environ))
     missing = [tool for tool in ("podman", "docker-compose", "debootstrap") if not shutil.which(tool)]
     if missing:
-        raise StackError(f"no Docker engine, and {', '.join(missing)} missing for podman: "
-                         f"apt-get install {' '.join(missing)} (or `workshop setup test`)")
+        raise StackError(
+            f"no Docker engine, and {', '.join(missing)} missing for podman: "
+            f"apt-get install {' '.join(missing)} (or `workshop setup test`)"
+        )
     store = store or Path(os.environ.get("WORKSHOP_CONTAINER_STORE", DEFAULT_STORE))
     workdir = Path(tempfile.mkdtemp(prefix="workshop-podman-"))
     conf = workdir / "containers.conf"
     # Without a systemd login session this machine's containers may not raise their rlimits
     # ("error setting rlimit type 7: operation not permitted"): keep the engine's own. crun
     # refuses a cgroup v1/v2 hybrid; runc copes with it.
-    conf.write_text("[containers]\ndefault_ulimits = []\n"
-                    + (f"volumes = {json.dumps(extra_volumes)}\n" if extra_volumes else "")
-                    + ('[engine]\nruntime = "runc"\n' if shutil.which("runc") else ""))
+    conf.write_text(
+        "[containers]\ndefault_ulimits = []\n"
+        + (f"volumes = {json.dumps(extra_volumes)}\n" if extra_volumes else "")
+        + ('[engine]\nruntime = "runc"\n' if shutil.which("runc") else "")
+    )
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
     cli = ["podman", "--root", str(store / "storage"), "--runroot", f"/run/{store.name}"]
     sock = workdir / "podman.sock"
     log = (workdir / "service.log").open("w")
-    service = subprocess.Popen([*cli, "system", "service", "--time=0", f"unix://{sock}"], env=env,
-                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    service = subprocess.Popen(
+        [*cli, "system", "service", "--time=0", f"unix://{sock}"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     engine = Engine("podman", cli, ["docker-compose"], {**env, "DOCKER_HOST": f"unix://{sock}"}, service, workdir)
     deadline = time.monotonic() + 60
     while not _ping(sock):
@@ -203,8 +230,10 @@ def images(config: dict[str, Any]) -> dict[str, dict[str, str]]:
         build = service.get("build")
         if build:
             context = Path(build["context"])
-            found.setdefault(service["image"], {"context": str(context),
-                                                "dockerfile": str(context / build.get("dockerfile", "Dockerfile"))})
+            found.setdefault(
+                service["image"],
+                {"context": str(context), "dockerfile": str(context / build.get("dockerfile", "Dockerfile"))},
+            )
     return found
 
 
@@ -231,10 +260,10 @@ def build_images(engine: Engine, config: dict[str, Any], compose: Compose) -> di
     if engine.name == "docker":
         compose("build", timeout=1800)
     else:  # all at once, as `compose build` does: the lab's pip install overlaps the services' apt-get
+
         def build(image: str, spec: dict[str, str]) -> None:
             started = time.monotonic()
-            engine("build", *build_args(engine), "-t", image, "-f", spec["dockerfile"], spec["context"],
-                   timeout=1800)
+            engine("build", *build_args(engine), "-t", image, "-f", spec["dockerfile"], spec["context"], timeout=1800)
             say(f"built {image} in {time.monotonic() - started:.0f} s")
 
         with ThreadPoolExecutor(max_workers=len(images(config))) as pool:
@@ -279,8 +308,21 @@ class Compose:
 
     def __call__(self, *args: str, profiles: tuple[str, ...] = (), **kw: Any) -> subprocess.CompletedProcess[str]:
         flags = [f"--profile={p}" for p in profiles]
-        return run([*self.engine.compose, "-p", self.project, "--env-file", str(self.env_file),
-                    "-f", str(COMPOSE_FILE), *flags, *args], env=self.engine.env, **kw)
+        return run(
+            [
+                *self.engine.compose,
+                "-p",
+                self.project,
+                "--env-file",
+                str(self.env_file),
+                "-f",
+                str(COMPOSE_FILE),
+                *flags,
+                *args,
+            ],
+            env=self.engine.env,
+            **kw,
+        )
 
     def config(self) -> dict[str, Any]:
         return yaml.safe_load(self("config", profiles=PROFILES, timeout=120).stdout)
@@ -322,8 +364,9 @@ class Compose:
             try:
                 self("up", "-d", *([] if build else ["--no-build"]), *args, profiles=profiles, timeout=timeout)
             except StackError as exc:
-                pending = self.pending([c["Config"]["Labels"].get("com.docker.compose.service", "?")
-                                        for c in self.containers()])
+                pending = self.pending(
+                    [c["Config"]["Labels"].get("com.docker.compose.service", "?") for c in self.containers()]
+                )
                 if not pending:
                     raise
                 name, why = pending[0]
@@ -369,8 +412,15 @@ class Compose:
     def down(self, volumes: bool = True) -> None:
         """``down`` (``-v``: with the volumes); if Compose cannot (say the compose file changed
         under a running test), remove what carries this project's label directly."""
-        self("down", "--remove-orphans", *(["-v"] if volumes else []), "--timeout=10",
-             profiles=PROFILES, timeout=300, check=False)
+        self(
+            "down",
+            "--remove-orphans",
+            *(["-v"] if volumes else []),
+            "--timeout=10",
+            profiles=PROFILES,
+            timeout=300,
+            check=False,
+        )
         label = f"--filter=label=com.docker.compose.project={self.project}"
         containers = self.engine("ps", "-aq", label, timeout=60, check=False).stdout.split()
         if containers:
@@ -387,8 +437,11 @@ class Compose:
         """Containers, networks and volumes of this project still present."""
         label = f"label=com.docker.compose.project={self.project}"
         left = []
-        for kind, args in (("container", ["ps", "-aq"]), ("network", ["network", "ls", "-q"]),
-                           ("volume", ["volume", "ls", "-q"])):
+        for kind, args in (
+            ("container", ["ps", "-aq"]),
+            ("network", ["network", "ls", "-q"]),
+            ("volume", ["volume", "ls", "-q"]),
+        ):
             ids = self.engine(*args, f"--filter={label}", timeout=60, check=False).stdout.split()
             left += [f"{kind} {i[:12]}" for i in ids]
         return left

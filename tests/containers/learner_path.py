@@ -37,7 +37,9 @@ def lab_answers(url: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.containers.learner_path", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.containers.learner_path", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--cold", action="store_true", help="remove every image but the base first")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the lab (default %(default)s)")
     args = parser.parse_args(argv)
@@ -69,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             if time.monotonic() > deadline:
                 raise StackError(f"the lab did not answer within {args.timeout:.0f} s")
             time.sleep(1)
-        say(f"learner path ({'cold' if args.cold else 'warm'}, {engine.name}): "
-            f"`compose up --build` to the lab answering in {time.monotonic() - started:.0f} s")
+        say(
+            f"learner path ({'cold' if args.cold else 'warm'}, {engine.name}): "
+            f"`compose up --build` to the lab answering in {time.monotonic() - started:.0f} s"
+        )
         return 0
     except StackError as exc:
         print(f"learner path: {exc}", file=sys.stderr)

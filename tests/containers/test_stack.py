@@ -40,13 +40,18 @@ def until(what: str, check, timeout: float, every: float = 1.0):
 
 
 def database(stack: Compose) -> str:
-    return (f"postgresql://workshop:{stack.values['POSTGRES_PASSWORD']}@127.0.0.1:"
-            f"{stack.port('POSTGRES_HOST_PORT')}/workshop")
+    return (
+        f"postgresql://workshop:{stack.values['POSTGRES_PASSWORD']}@127.0.0.1:"
+        f"{stack.port('POSTGRES_HOST_PORT')}/workshop"
+    )
 
 
 def management(stack: Compose) -> httpx.Client:
-    return httpx.Client(base_url=f"http://127.0.0.1:{stack.port('RABBITMQ_MANAGEMENT_HOST_PORT')}/api/",
-                        auth=("workshop", stack.values["RABBITMQ_PASSWORD"]), timeout=10)
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{stack.port('RABBITMQ_MANAGEMENT_HOST_PORT')}/api/",
+        auth=("workshop", stack.values["RABBITMQ_PASSWORD"]),
+        timeout=10,
+    )
 
 
 # --- the images ------------------------------------------------------------------------------
@@ -87,11 +92,26 @@ def test_chapter_notebooks_run_inside_the_lab_container(stack):
     lab = stack.container("lab")
     stack.engine("cp", str(ROOT / "tests" / "notebooks" / "sanitize.cfg"), f"{lab}:/tmp/sanitize.cfg", timeout=60)
     started = time.monotonic()
-    done = stack.exec("lab", "python", "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval", "--nbval-current-env",
-                      "--nbval-sanitize-with", "/tmp/sanitize.cfg", "--nbval-cell-timeout=300",
-                      "-o", "asyncio_default_fixture_loop_scope=function",
-                      *(f"notebooks/{name}.ipynb" for name in NOTEBOOKS),
-                      env={"SIGNALING_URL": ""}, timeout=1500, check=False)
+    done = stack.exec(
+        "lab",
+        "python",
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--nbval",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        "/tmp/sanitize.cfg",
+        "--nbval-cell-timeout=300",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        *(f"notebooks/{name}.ipynb" for name in NOTEBOOKS),
+        env={"SIGNALING_URL": ""},
+        timeout=1500,
+        check=False,
+    )
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
     say(f"notebooks in the lab container: {summary} ({time.monotonic() - started:.0f} s)")
     assert done.returncode == 0, f"nbval in the lab container failed:\n{done.stdout[-6000:]}\n{done.stderr[-1000:]}"
@@ -152,10 +172,13 @@ def test_orders_profile_with_three_payment_consumers(stack):
     def stock_table_exists():
         with psycopg.connect(database(stack), connect_timeout=5) as conn:
             return conn.execute("SELECT to_regclass('ws_orders.stock')").fetchone()[0]
+
     until("the order services' tables", stock_table_exists, 60)
     with psycopg.connect(database(stack), connect_timeout=5) as conn:
-        conn.execute("INSERT INTO ws_orders.stock (sku, qty) VALUES ('BOOK', 1000), ('MUG', 1000) "
-                     "ON CONFLICT (sku) DO UPDATE SET qty = EXCLUDED.qty")
+        conn.execute(
+            "INSERT INTO ws_orders.stock (sku, qty) VALUES ('BOOK', 1000), ('MUG', 1000) "
+            "ON CONFLICT (sku) DO UPDATE SET qty = EXCLUDED.qty"
+        )
 
     api = httpx.Client(base_url=f"http://127.0.0.1:{stack.port('API_HOST_PORT')}", timeout=10)
     ids = []
@@ -168,12 +191,16 @@ def test_orders_profile_with_three_payment_consumers(stack):
     def all_final():
         statuses = [api.get(f"/orders/{i}").json().get("status") for i in ids]
         return statuses if all(s in ("shipped", "cancelled") for s in statuses) else None
+
     statuses = until("every saga reaching shipped or cancelled", all_final, 120, every=2)
     assert statuses.count("shipped") == 50, f"not every order shipped: {sorted(set(statuses))}"
 
     with psycopg.connect(database(stack), connect_timeout=5) as conn:
-        charges = dict(conn.execute("SELECT order_id, count(*) FROM ws_orders.payments WHERE kind = 'charge' "
-                                    "GROUP BY order_id").fetchall())
+        charges = dict(
+            conn.execute(
+                "SELECT order_id, count(*) FROM ws_orders.payments WHERE kind = 'charge' GROUP BY order_id"
+            ).fetchall()
+        )
     assert set(charges) == set(ids), f"{len(set(ids) - set(charges))} orders were never charged"
     twice = {order: n for order, n in charges.items() if n > 1}
     assert not twice, f"charged more than once: {twice}"
@@ -190,10 +217,13 @@ def test_orders_profile_with_three_payment_consumers(stack):
                 host = c["channel_details"]["peer_host"]
                 acked[host] = acked.get(host, 0) + channel.get("message_stats", {}).get("ack", 0)
         return acked if sum(acked.values()) >= 50 else None
+
     acked = until("RabbitMQ's statistics counting 50 payment acks", acked_per_container, 60, every=2)
     per_container = {addresses.get(host, host): n for host, n in acked.items()}
-    say(f"orders: 50 shipped, each charged once, in {time.monotonic() - started:.0f} s; "
-        f"payment messages acked per container: {per_container}")
+    say(
+        f"orders: 50 shipped, each charged once, in {time.monotonic() - started:.0f} s; "
+        f"payment messages acked per container: {per_container}"
+    )
     assert set(acked) == set(addresses), f"payment consumers {sorted(acked)}, containers {sorted(addresses)}"
     assert all(n > 0 for n in acked.values()), f"a payment container took nothing: {per_container}"
     # free the API port for the write API of chapter 4
@@ -207,8 +237,11 @@ def test_pubsub_and_cqrs_profiles(stack):
     started = time.monotonic()
     stack.up(*PUBSUB_SERVICES, *CQRS_SERVICES, profiles=("pubsub", "cqrs"))
     stack.wait_healthy(PUBSUB_SERVICES + CQRS_SERVICES, timeout=180)
-    until("the publisher reaching both subscribers",
-          lambda: "reached 2 subscriber(s)" in stack.logs("publisher", tail=50), 60)
+    until(
+        "the publisher reaching both subscribers",
+        lambda: "reached 2 subscriber(s)" in stack.logs("publisher", tail=50),
+        60,
+    )
 
     write = httpx.Client(base_url=f"http://127.0.0.1:{stack.port('API_HOST_PORT')}", timeout=10)
     read = httpx.Client(base_url=f"http://127.0.0.1:{stack.port('READ_API_HOST_PORT')}", timeout=10)
@@ -216,14 +249,23 @@ def test_pubsub_and_cqrs_profiles(stack):
         health = client.get("/healthz")
         assert health.status_code == 200 and health.json()["status"] == "ok", health.text[:200]
     user = f"u-{uuid.uuid4().hex[:8]}"
-    resp = write.post("/commands", json={"type": "CreateUser", "user_id": user, "first_name": "Ada",
-                                         "last_name": "Lovelace", "email": f"{user}@example.org"})
+    resp = write.post(
+        "/commands",
+        json={
+            "type": "CreateUser",
+            "user_id": user,
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": f"{user}@example.org",
+        },
+    )
     assert resp.status_code == 201, f"POST /commands: {resp.status_code} {resp.text[:200]}"
     position = resp.json()["position"]
 
     def visible():
         got = read.get(f"/users/{user}", params={"after": position})
         return got.json() if got.status_code == 200 else None
+
     view = until("the new user in the read API", visible, 60)
     assert view["email"] == f"{user}@example.org", view
     say(f"pubsub and cqrs profiles: healthy, one command read back, in {time.monotonic() - started:.0f} s")
@@ -243,7 +285,8 @@ async def _durable_message(stack: Compose, queue: str, body: bytes | None) -> in
         declared = await channel.declare_queue(queue, durable=True)
         if body is not None:
             await channel.default_exchange.publish(
-                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=queue)
+                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=queue
+            )
             declared = await channel.declare_queue(queue, durable=True)
         return declared.declaration_result.message_count
 

@@ -90,3 +90,17 @@ async def test_the_answer_names_the_global_position_to_wait_for(store):
     assert (first.position, second.position) == (1, 2) == (1, await store.head())
     await store.users_projector.catch_up()
     assert await store.users_projector.position() >= second.position
+
+
+async def test_four_processes_opening_the_store_at_once_create_the_tables_once(ws_settings):
+    """Compose starts the relay, the projectors and both APIs together: each runs the CQRS set-up."""
+    import asyncio
+
+    from workshop.cqrs.system import open_store
+
+    stores = await asyncio.gather(*(open_store(ws_settings, max_size=2) for _ in range(4)))
+    try:
+        assert len({s.schema for s in stores}) == 1
+    finally:
+        for store in stores:
+            await store.close()

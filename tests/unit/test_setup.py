@@ -16,7 +16,9 @@ from workshop.infra import dotenv, setup, updown
 
 LAB_PACKAGES = "coturn patroni etcd-server redis-sentinel"
 LAB_PROGRAMS = ("turnserver", "patroni", "etcd", "redis-sentinel")
-ALL_TEST_PACKAGES = "coturn chromium chromium-driver docker-compose podman debootstrap nodejs npm patroni etcd-server redis-sentinel"
+ALL_TEST_PACKAGES = (
+    "coturn chromium chromium-driver docker-compose podman debootstrap nodejs npm patroni etcd-server redis-sentinel"
+)
 
 
 def _program(directory: Path, name: str, body: str) -> None:

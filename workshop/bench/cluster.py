@@ -24,10 +24,10 @@ from workshop.bench._report import parser, rate_row, save_json, scratch, verdict
 
 async def confirmed_publish(urls: list[str], s: Any, queue_type: str, n: int) -> dict[str, Any]:
     """``n`` events published with ``publish_many`` into one subscription's queue of ``queue_type``."""
+    from dataclasses import replace
+
     from workshop.bus.rabbitmq import RabbitBus
     from workshop.events import Event
-
-    from dataclasses import replace
 
     # each queue type in a namespace of its own: the bus's exchanges and parking queue take its type too
     s = replace(s, namespace=s.namespace.child(queue_type))

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from workshop.config import Namespace
-from workshop.cqrs import checkpoints
+from workshop.cqrs import checkpoints, schema
 from workshop.store import EventStore, Recorded
 from workshop.waiting import stop_task
 
@@ -185,6 +185,7 @@ class PostgresProjector(Projector):
 
     async def setup(self) -> PostgresProjector:
         async with self.store.pool.connection() as conn, conn.transaction():
+            await schema.lock_setup(conn, self.store.schema)
             await self.projection.setup(conn, self.store.schema)
             await checkpoints.lock(conn, self.store.schema, self.name)
         return self

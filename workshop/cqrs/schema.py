@@ -64,9 +64,16 @@ def channel(schema: str) -> str:
     return f"{schema}_events"
 
 
+async def lock_setup(conn, schema: str) -> None:
+    """Serialise DDL on ``schema``'s CQRS tables until this transaction ends: four processes starting
+    at once (compose's relay, projectors and two APIs) each run CREATE TABLE IF NOT EXISTS, and two
+    such statements racing for one table fail on PostgreSQL's catalogue (duplicate pg_type key)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.cqrs.setup",))
+
+
 async def setup(pool, schema: str) -> None:
     """Create the tables and the trigger (idempotent; the event store's tables must exist)."""
     ddl = DDL.replace("{s}", f'"{schema}"').replace("{channel}", channel(schema))
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.cqrs.setup",))
+        await lock_setup(conn, schema)
         await conn.execute(ddl)

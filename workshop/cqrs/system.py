@@ -53,6 +53,7 @@ async def open_store(s: Settings, *, max_size: int = 10) -> Any:
         # the users view must exist before anyone queries it: users_v1 until a rebuild swaps it
         table = await rebuild.active(store.pool, store.schema) or "users_v1"
         async with store.pool.connection() as conn, conn.transaction():
+            await schema.lock_setup(conn, store.schema)
             await UsersTable(table).setup(conn, store.schema)
         await rebuild.ensure_active(store.pool, store.schema, "users", table)
     except BaseException:

@@ -34,8 +34,9 @@ PACKAGES = (
     Package("chromium-driver", "chromedriver", "lets the tests drive chromium", for_lab=False),
     Package("docker-compose", "docker-compose", "the tests of docker/compose.yml", for_lab=False),
     Package("podman", "podman", "the container test's engine where Docker is absent", for_lab=False),
-    Package("debootstrap", "debootstrap", "the container test's debian:bookworm-slim without a registry",
-            for_lab=False),
+    Package(
+        "debootstrap", "debootstrap", "the container test's debian:bookworm-slim without a registry", for_lab=False
+    ),
     Package("nodejs", "node", "the Socket.IO client the signaling tests run", for_lab=False),
     Package("npm", "npm", "installs that client", for_lab=False),
     Package("patroni", "patroni", "PostgreSQL failover of chapter 8 (replicated data)", for_lab=True),
