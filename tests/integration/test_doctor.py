@@ -232,9 +232,15 @@ def test_a_coturn_we_cannot_read_says_whose_secret_to_ask_for(env, tmp_path):
     assert "fix: set TURN_SECRET in .env to the static-auth-secret of whoever started that coturn" in result.stdout
 
 
-def test_coturn_not_installed_marks_chapter_5_and_gives_the_install_command(env):
+def test_coturn_not_installed_marks_chapter_5_and_gives_the_install_command(env, tmp_path):
     """As on a machine where coturn could not be installed: `make lab` opens, the doctor says what is lost."""
-    without = {**env, "PATH": str(Path(sys.executable).parent), "TURN_URL": f"turn:127.0.0.1:{free_port()}"}
+    others = tmp_path / "bin"  # every other program the doctor looks for stays on PATH: only coturn is missing
+    others.mkdir()
+    for program in ("patroni", "etcd", "redis-sentinel"):
+        if found := shutil.which(program):
+            (others / program).symlink_to(found)
+    path = f"{Path(sys.executable).parent}:{others}"
+    without = {**env, "PATH": path, "TURN_URL": f"turn:127.0.0.1:{free_port()}"}
     result = workshop("doctor", env=without, timeout=30)
     assert result.returncode == 1
     lines = result.stdout.splitlines()

@@ -42,16 +42,19 @@ class CommandHandler:
 
         # Create event
         event = {
-            "aggregate_id": command.user_id,
-            "event_type": "UserCreated",
-            "data": {"name": command.name, "email": command.email},
+            'aggregate_id': command.user_id,
+            'event_type': 'UserCreated',
+            'data': {
+                'name': command.name,
+                'email': command.email
+            }
         }
 
         # Store event
         self.event_store.append(**event)
 
         # Publish to event bus
-        self.event_bus.publish("UserCreated", event)
+        self.event_bus.publish('UserCreated', event)
 
 
 # Query Handler (Read Model)
@@ -61,11 +64,11 @@ class UserReadModel:
 
     def handle_user_created(self, event):
         """Project event to read model"""
-        self.users[event["aggregate_id"]] = {
-            "id": event["aggregate_id"],
-            "name": event["data"]["name"],
-            "email": event["data"]["email"],
-            "status": "inactive",
+        self.users[event['aggregate_id']] = {
+            'id': event['aggregate_id'],
+            'name': event['data']['name'],
+            'email': event['data']['email'],
+            'status': 'inactive'
         }
 
     def get_user(self, user_id):
@@ -93,7 +96,6 @@ class EventBus:
 
 # --- not the course's: a place for its handler to store events, so the notebook can run it ---
 
-
 class CourseMemoryStore:
     """A list with the course's ``append(aggregate_id, event_type, data)`` (synchronous, as its handler calls it)."""
 
@@ -101,6 +103,7 @@ class CourseMemoryStore:
         self.events = []
 
     def append(self, aggregate_id, event_type, data):
-        version = sum(1 for e in self.events if e["aggregate_id"] == aggregate_id) + 1
-        self.events.append({"aggregate_id": aggregate_id, "event_type": event_type, "data": data, "version": version})
+        version = sum(1 for e in self.events if e['aggregate_id'] == aggregate_id) + 1
+        self.events.append({'aggregate_id': aggregate_id, 'event_type': event_type, 'data': data,
+                            'version': version})
         return version

@@ -16,8 +16,7 @@ exchange the bus declares — RabbitMQ refuses a second declaration that differs
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Callable
 
 import aio_pika
 
@@ -31,9 +30,8 @@ async def publish_event(event: Event, s: Settings) -> None:
     connection = await aio_pika.connect_robust(s.amqp_url, timeout=5)
     async with connection:
         channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            s.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC, durable=True, arguments=events_arguments(s)
-        )
+        exchange = await channel.declare_exchange(s.namespace.amqp("events"), aio_pika.ExchangeType.TOPIC,
+                                                  durable=True, arguments=events_arguments(s))
         message = aio_pika.Message(body=event.to_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
         await exchange.publish(message, routing_key=f"order.{event.event_type.lower()}")
 
@@ -43,12 +41,12 @@ def order_id(clock: Callable[[], float] = time.time) -> str:
     return f"ORD-{int(clock())}"
 
 
-COURSE_HANDLER = """
+COURSE_HANDLER = '''
 async def create_order(request):
     # Generate order ID
     order_id = f"ORD-{int(time.time())}"
     return order_id
-"""
+'''
 
 
 async def run_create_order() -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 
-COURSE_PUBLISHER = """
+COURSE_PUBLISHER = '''
 def publish_event(channel, event):
     r.publish(channel, json.dumps(event))
 
@@ -34,9 +34,9 @@ while True:
     }
     publish_event('user_events', event)
     time.sleep(5)
-"""
+'''
 
-COURSE_SUBSCRIBER = """
+COURSE_SUBSCRIBER = '''
 pubsub = r.pubsub()
 
 # Subscribe to channels
@@ -52,7 +52,7 @@ for message in pubsub.listen():
         # Process event
         if event['type'] == 'user_action':
             print(f"User {event['user_id']} performed {event['action']}")
-"""
+'''
 
 
 def publish_event(r: redis.Redis, channel: str, event: dict[str, Any]) -> None:
@@ -72,12 +72,12 @@ def listen(pubsub: redis.client.PubSub, printed: list[str]) -> None:
     """
     print = printed.append  # noqa: A001 - the course prints; we keep the lines to count them
     for message in pubsub.listen():
-        if message["type"] == "message":
-            event = json.loads(message["data"])
+        if message['type'] == 'message':
+            event = json.loads(message['data'])
             print(f"Received event: {event}")
 
             # Process event
-            if event["type"] == "user_action":
+            if event['type'] == 'user_action':
                 print(f"User {event['user_id']} performed {event['action']}")
 
 
@@ -119,12 +119,8 @@ def start_subscriber(url: str, channels: tuple[str, ...], printed: list[str], ti
     thread.error = None  # type: ignore[attr-defined]
     thread.start()
     try:
-        until_sync(
-            lambda: all(now > then for now, then in zip(counts(), before)),
-            timeout=timeout,
-            every=0.01,
-            what="the course's subscriber to subscribe",
-        )
+        until_sync(lambda: all(now > then for now, then in zip(counts(), before)),
+                   timeout=timeout, every=0.01, what="the course's subscriber to subscribe")
     finally:
         probe.close()
     return thread

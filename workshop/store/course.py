@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from workshop.config import Settings
 from workshop.waiting import within
@@ -48,27 +48,22 @@ class CourseEventStore:
         async with self.pool.connection() as conn:
             async with conn.transaction():
                 cur = await conn.execute(  # 1. read the next version …
-                    f"SELECT COALESCE(MAX(version), 0) + 1 FROM {self.table} WHERE aggregate_id = %s", (aggregate_id,)
-                )
+                    f"SELECT COALESCE(MAX(version), 0) + 1 FROM {self.table} WHERE aggregate_id = %s",
+                    (aggregate_id,))
                 version = (await cur.fetchone())[0]
                 await conn.execute(  # 2. … and insert it: someone may have taken it meanwhile
                     f"INSERT INTO {self.table} (aggregate_id, event_type, data, timestamp, version) "
                     "VALUES (%s, %s, %s, %s, %s)",
-                    (aggregate_id, event_type, json.dumps(data), datetime.now(UTC), version),
-                )
+                    (aggregate_id, event_type, json.dumps(data), datetime.now(timezone.utc), version))
             return version
 
     async def get_events(self, aggregate_id: str) -> list[dict]:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 f"SELECT aggregate_id, event_type, data, timestamp, version FROM {self.table} "
-                "WHERE aggregate_id = %s ORDER BY version",
-                (aggregate_id,),
-            )
-            return [
-                dict(zip(("aggregate_id", "event_type", "data", "timestamp", "version"), r))
-                for r in await cur.fetchall()
-            ]
+                "WHERE aggregate_id = %s ORDER BY version", (aggregate_id,))
+            return [dict(zip(("aggregate_id", "event_type", "data", "timestamp", "version"), r))
+                    for r in await cur.fetchall()]
 
     async def feed_after(self, last_id: int) -> list[int]:
         """The ids a follower gets when it asks for "everything after ``last_id``"."""
@@ -95,15 +90,8 @@ class NaiveResult:
         return 100 * self.duplicate_rows / max(self.stored, 1)
 
 
-async def measure_naive(
-    s: Settings,
-    *,
-    writers: int = 4,
-    appends: int = 50,
-    unique: bool = True,
-    table: str = "course_events",
-    timeout: float = 60.0,
-) -> NaiveResult:
+async def measure_naive(s: Settings, *, writers: int = 4, appends: int = 50, unique: bool = True,
+                        table: str = "course_events", timeout: float = 60.0) -> NaiveResult:
     """``writers`` tasks each append ``appends`` events to one aggregate, the course's way."""
     from psycopg.errors import UniqueViolation
 
@@ -162,12 +150,8 @@ async def feed_gap_demo(s: Settings, table: str = "course_gap") -> dict:
         second = await feed_after(first[-1] if first else 0)
         everything = await feed_after(0)
         seen = first + second
-        return {
-            "first_read": first,
-            "second_read": second,
-            "table": everything,
-            "skipped": sorted(set(everything) - set(seen)),
-        }
+        return {"first_read": first, "second_read": second, "table": everything,
+                "skipped": sorted(set(everything) - set(seen))}
     finally:
         await a.close()
         await b.close()
@@ -191,9 +175,5 @@ async def feed_gap_fixed(store) -> dict:
         await a.execute("COMMIT")
         await within(b_task, 5, what="B's append after A's commit")
         second = [r.position for r in await store.read_all(after=first[-1] if first else 0)]
-        return {
-            "b_waited": b_waiting,
-            "first_read": first,
-            "second_read": second,
-            "streams": [r.event.aggregate_id for r in await store.read_all()],
-        }
+        return {"b_waited": b_waiting, "first_read": first, "second_read": second,
+                "streams": [r.event.aggregate_id for r in await store.read_all()]}
