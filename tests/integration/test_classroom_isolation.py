@@ -22,6 +22,7 @@ from workshop.classroom import postgres, provision, rabbitmq, redis_acl
 from workshop.classroom.learners import Roster
 from workshop.config import settings
 from workshop.infra.probes import split_auth
+from workshop.process import Server, free_port, port_open
 
 
 @pytest.fixture(scope="module")
@@ -357,54 +358,23 @@ def test_rabbitmq_door_when_a_class_could_trip_the_memory_alarm():
     assert "1000 learners' queues may hold 781.2 GiB" in alarm_doors(1000)[0]
 
 
+@contextlib.contextmanager
+def throwaway_redis(directory, *options: str):
+    """A redis-server on a free loopback port (``process.Server``: waited for, always stopped); yields its port."""
+    port = free_port()
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(directory), *options]  # fmt: skip
+    with Server("a throw-away redis-server", argv, ready=lambda: port_open("127.0.0.1", port),
+                log=directory / "redis.out", startup_timeout=10):  # fmt: skip
+        yield port
+
+
 @pytest.fixture
 def private_redis(tmp_path):
     """A throw-away redis-server (4 MB maxmemory, noeviction, an admin password) on a free port."""
-    import socket
-    import subprocess
-    import time
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-            "--maxmemory",
-            "4mb",
-            "--maxmemory-policy",
-            "noeviction",
-            "--requirepass",
-            "adm1n",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://default:adm1n@127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(url, socket_timeout=1).ping()
-                break
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        yield url, port
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    options = ("--maxmemory", "4mb", "--maxmemory-policy", "noeviction", "--requirepass", "adm1n")
+    with throwaway_redis(tmp_path, *options) as port:
+        yield f"redis://default:adm1n@127.0.0.1:{port}/0", port
 
 
 def test_attack8_redis_memory_is_capped_and_the_server_stays_up(private_redis, tmp_path):
@@ -432,41 +402,6 @@ def test_attack8_redis_memory_is_capped_and_the_server_stays_up(private_redis, t
 
 
 def test_redis_doors_name_a_passwordless_default_user_and_a_missing_maxmemory(tmp_path):
-    import socket
-    import subprocess
-    import time
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                doors = redis_acl.open_doors(f"redis://127.0.0.1:{port}/0")
-                break
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with throwaway_redis(tmp_path) as port:
+        doors = redis_acl.open_doors(f"redis://127.0.0.1:{port}/0")
     assert len(doors) == 2 and "default user needs no password" in doors[0] and "no maxmemory" in doors[1]
