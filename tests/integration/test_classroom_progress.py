@@ -9,17 +9,13 @@ everything created (hub, roles, databases) is removed at the end.
 from __future__ import annotations
 
 import asyncio
-import base64
+import concurrent.futures
 import json
 import os
 import shutil
-import subprocess
-import tempfile
-import time
 import uuid
 from pathlib import Path
 
-import aiohttp
 import pytest
 import requests
 
@@ -33,17 +29,6 @@ from workshop.config import settings
 
 SCREENSHOT = Path(os.environ.get("CLASSROOM_PROGRESS_SCREENSHOT", "/tmp/classroom_progress.png"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1920,640",
-    "--remote-debugging-port=0",
-]
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the classroom runs as root"),
@@ -145,101 +130,38 @@ def test_the_instructor_reads_the_room_and_a_learner_is_refused(room, capsys):
     assert lines[who["fresh"]].endswith("not started")
 
 
-async def _devtools(profile: Path, deadline: float):
-    port_file = profile / "DevToolsActivePort"
-    while not port_file.exists():
-        assert time.monotonic() < deadline, "Chromium did not open its DevTools port"
-        await asyncio.sleep(0.1)
-    port = port_file.read_text().split()[0]
-    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-    while True:
-        async with http.get(f"http://127.0.0.1:{port}/json") as resp:
-            pages = [p for p in await resp.json() if p.get("type") == "page"]
-        if pages:
-            return http, await http.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0)
-        assert time.monotonic() < deadline, "Chromium opened no page"
-        await asyncio.sleep(0.1)
+def _look(hub_url: str, teacher: str, names: list[str], meanwhile) -> tuple[str, bytes, str]:
+    """The instructor's view in headless Chromium (Playwright): the grid, a screenshot, and the page
+    again after ``meanwhile`` (a learner running a check) — without a reload."""
+    from playwright.sync_api import sync_playwright
 
-
-class _Tab:
-    def __init__(self, ws) -> None:
-        self.ws, self.n = ws, 0
-
-    async def send(self, method: str, **params) -> dict:
-        self.n += 1
-        await self.ws.send_json({"id": self.n, "method": method, "params": params})
-        while True:
-            reply = await asyncio.wait_for(self.ws.receive_json(), 10)
-            if reply.get("id") == self.n:
-                return reply.get("result", {})
-
-    async def js(self, expression: str):
-        result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result.get("result", {}).get("value")
-
-    async def until(self, expression: str, deadline: float, what: str):
-        while not await self.js(expression):
-            assert time.monotonic() < deadline, (
-                f"the page never showed {what}: {await self.js('location.href')} {await self.js('document.body && document.body.innerText.slice(0, 300)')}"
-            )
-            await asyncio.sleep(0.3)
-
-
-async def _look(hub_url: str, teacher: str, names: list[str], meanwhile) -> tuple[str, bytes, str]:
-    profile = Path(tempfile.mkdtemp(prefix="chromium-progress-"))
-    browser = subprocess.Popen(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"{hub_url}/hub/login?next=%2Fservices%2Fprogress%2F"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    http = None
-    try:
-        deadline = time.monotonic() + 45
-        http, ws = await _devtools(profile, deadline)
-        tab = _Tab(ws)
-        await tab.until("!!document.querySelector('input[name=username]')", deadline, "the hub's login form")
-        await tab.js(
-            f"document.querySelector('input[name=username]').value = {json.dumps(teacher)};"
-            "document.querySelector('input[name=password]').value = 'any';"
-            "document.querySelector('form').submit(); true"
-        )
-        await tab.until("document.body && document.body.dataset.ready === '1'", deadline, "the grid")
-        await tab.until(
-            " && ".join(f"document.body.innerText.includes({json.dumps(n)})" for n in names),
-            deadline,
-            "the three learners",
-        )
-        text = await tab.js("document.body.innerText")
-        shot = await tab.send("Page.captureScreenshot", format="png")
-        await asyncio.to_thread(meanwhile)  # a learner runs a check while the page is open
-        await tab.until(
-            "!document.body.innerText.includes('not started')",
-            time.monotonic() + 20,
-            "the new check run without a reload",
-        )
-        later = await tab.js("document.body.innerText")
-        await ws.close()
-        return text, base64.b64decode(shot["data"]), later
-    finally:
-        if http is not None:
-            await http.close()
-        browser.terminate()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            browser.wait(5)
-        except subprocess.TimeoutExpired:
-            browser.kill()
-        shutil.rmtree(profile, ignore_errors=True)
+            page = browser.new_page(viewport={"width": 1920, "height": 640})
+            page.goto(f"{hub_url}/hub/login?next=%2Fservices%2Fprogress%2F", timeout=45_000)
+            page.fill("input[name=username]", teacher)
+            page.fill("input[name=password]", "any")
+            page.evaluate("document.querySelector('form').submit()")
+            page.wait_for_function("document.body && document.body.dataset.ready === '1'", timeout=45_000)
+            every_name = " && ".join(f"document.body.innerText.includes({json.dumps(n)})" for n in names)
+            page.wait_for_function(every_name, timeout=45_000)
+            text, png = page.inner_text("body"), page.screenshot()
+            with concurrent.futures.ThreadPoolExecutor(1) as other:  # Playwright owns this thread's loop
+                other.submit(meanwhile).result(timeout=60)  # a learner runs a check while the page is open
+            page.wait_for_function("!document.body.innerText.includes('not started')", timeout=20_000)
+            return text, png, page.inner_text("body")
+        finally:
+            browser.close()
 
 
 def test_the_live_page_in_a_real_browser(room):
     hub, who, admin, _, learners = room
-    text, png, later = asyncio.run(
-        _look(
-            hub.url,
-            who["teacher"],
-            [who["done"], who["stuck"], who["fresh"]],
-            lambda: _record(admin, learners[who["fresh"]], [("0.1", "failed", "x")]),
-        )
+    text, png, later = _look(
+        hub.url,
+        who["teacher"],
+        [who["done"], who["stuck"], who["fresh"]],
+        lambda: _record(admin, learners[who["fresh"]], [("0.1", "failed", "x")]),
     )
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     SCREENSHOT.write_bytes(png)
