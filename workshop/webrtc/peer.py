@@ -122,7 +122,8 @@ async def wait_connected(pc: RTCPeerConnection, timeout: float = 10.0, what: str
     )
 
 
-def _ice_connection(pc: RTCPeerConnection) -> Any:
+def ice_connection(pc: RTCPeerConnection) -> Any:
+    """The aioice ``Connection`` under ``pc`` (None before it has a transport)."""
     for transceiver in pc.getTransceivers():
         transport = transceiver.sender.transport or transceiver.receiver.transport
         if transport is not None:
@@ -134,13 +135,13 @@ def _ice_connection(pc: RTCPeerConnection) -> Any:
 
 def local_candidates(pc: RTCPeerConnection) -> list[Any]:
     """The aioice candidates ``pc`` gathered."""
-    connection = _ice_connection(pc)
+    connection = ice_connection(pc)
     return list(connection.local_candidates) if connection is not None else []
 
 
 def selected_pair(pc: RTCPeerConnection) -> dict[str, Any]:
     """The nominated candidate pair: ``{"local": "relay 127.0.0.1:49161", "remote": ..., "relayed": True}``."""
-    connection = _ice_connection(pc)
+    connection = ice_connection(pc)
     pair = connection._nominated.get(1) if connection is not None else None
     if pair is None:
         raise CallError("no candidate pair is selected yet: the call is not connected")
