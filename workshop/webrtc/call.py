@@ -138,7 +138,8 @@ class SignalingPeer:
         async with self._lock:
             await self.hang_up(keep_lock=True)
             pc = self._new_pc(data["sender"])
-            offer, held = RTCSessionDescription(**data["offer"]), []
+            offer = RTCSessionDescription(**data["offer"])
+            held: list[Any] = []
             if self.relay:  # the first check waits for the caller's TURN permission: see permission.py
                 offer, held = hold_candidates(offer)
             await pc.setRemoteDescription(offer)
