@@ -38,7 +38,7 @@ from aiortc import RTCPeerConnection
 from workshop.bench._report import PAIRS, Figure, parser, save_json, verdict_lines
 from workshop.webrtc.call import loopback_call, synthetic_media
 from workshop.webrtc.limits import Limits
-from workshop.webrtc.peer import host_addresses, rtc_config, selected_pair, wait_connected
+from workshop.webrtc.peer import CallError, host_addresses, rtc_config, selected_pair, wait_connected
 from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import check_relay, create_app, serve
 from workshop.webrtc.tracks import PatternVideoTrack
@@ -164,11 +164,34 @@ async def setup_pairs(url: str, secret: str, media: Any, pairs: int) -> list[dic
         await call_setup(url, secret, relay, media)
     bare: list[float] = []
     calls: dict[bool, list[tuple[float, bool]]] = {False: [], True: []}
-    for _ in range(pairs):
-        bare.append(await bare_setup(media))
-        for relay in (False, True):
-            calls[relay].append(await call_setup(url, secret, relay, media))
-    rows = [{"name": SETUPS[0], "value": statistics.median(bare), "unit": "s", "vs_bare": 1.0, "values": bare}]
+    # coturn keeps a deleted allocation's 5-tuple until its next one-second tick: a new UDP socket that
+    # the kernel happens to give the same port within that second is refused (437 Allocation Mismatch),
+    # and that call has no relay candidate. Rare (a random port out of ~28,000), but a run of many calls
+    # may meet it: the round is measured again, and the report says so.
+    failed: list[str] = []
+    while len(bare) < pairs:
+        try:
+            base = await bare_setup(media)
+            host = await call_setup(url, secret, False, media)
+            relayed = await call_setup(url, secret, True, media)
+        except CallError as exc:
+            failed.append(str(exc))
+            if len(failed) > max(2, pairs // 4):
+                raise
+            continue
+        bare.append(base)
+        calls[False].append(host)
+        calls[True].append(relayed)
+    rows = [
+        {
+            "name": SETUPS[0],
+            "value": statistics.median(bare),
+            "unit": "s",
+            "vs_bare": 1.0,
+            "values": bare,
+            "failed": failed,
+        }
+    ]
     for relay in (False, True):
         fig = Figure(
             "5 WebRTC", SETUPS[1 + relay], "s", "bare aiortc", higher_is_better=False, target=2.0 if relay else None
@@ -293,6 +316,8 @@ def main(argv: list[str]) -> int:
     print(table(rows))
     checks = verdicts(rows, cfg)
     targets = verdict_lines(checks)
+    for why in rows[0]["failed"]:
+        print(f"note: one round of set-ups failed and was measured again: {why}")
     if checks[1][1] is None:
         print(
             "note: the pairs' middle half straddles 2x: the machine is too noisy to judge it; run again when it is quieter"
