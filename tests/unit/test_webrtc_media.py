@@ -96,3 +96,24 @@ async def test_an_offer_without_its_candidates_and_the_candidates_it_had():
     assert len(bare.sdp.splitlines()) == len(offer.sdp.splitlines()) - offer.sdp.count("a=candidate:") - 2
     assert {(c.sdpMLineIndex, c.sdpMid) for c in held} == {(0, "0"), (1, "1")}  # one per media section, its mid
     assert all(c.ip == "127.0.0.1" and c.type == "host" for c in held)
+
+
+async def test_a_turn_port_coturn_still_holds_is_tried_again_on_a_new_socket(monkeypatch):
+    """437: coturn frees a deleted allocation on its next one-second tick; the kernel may hand out that port."""
+    from workshop.infra import stun
+    from workshop.webrtc import peer
+
+    answers = [stun.StunError("437 Mismatched allocation", 437), ("127.0.0.1", 50000)]
+
+    async def allocate(self, username, password):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(peer.TurnProbe, "allocate", allocate)
+    servers = [{"urls": "turn:127.0.0.1:3478", "username": "u", "credential": "c"}]
+    assert await check_turn(servers) == ("127.0.0.1", 50000) and answers == []
+    answers[:] = [stun.StunError("437 Mismatched allocation", 437)] * 2  # twice: an error, in one line
+    with pytest.raises(CallError, match="437"):
+        await check_turn(servers)

@@ -81,16 +81,22 @@ async def check_turn(ice_servers: list[dict[str, Any]], timeout: float = 2.0) ->
         u for u in ([server["urls"]] if isinstance(server["urls"], str) else server["urls"]) if u.startswith("turn:")
     )
     host, port = _parse_turn(url)
-    try:
-        async with TurnProbe(host, port, timeout) as probe:
-            return await probe.allocate(server["username"], server["credential"])
-    except StunError as exc:
-        if exc.code == 401:
-            raise CallError(
-                f"TURN at {host}:{port} refused the credentials (401): they have expired, or were "
-                "signed with a secret that is not coturn's static-auth-secret (TURN_SECRET)"
-            ) from None
-        raise CallError(f"TURN at {host}:{port} is unreachable: {exc}") from None
+    for attempt in (1, 2):
+        try:
+            async with TurnProbe(host, port, timeout) as probe:
+                return await probe.allocate(server["username"], server["credential"])
+        except StunError as exc:
+            if exc.code == 437 and attempt == 1:
+                # coturn still holds an allocation freed on this port less than a second ago (it frees
+                # on a one-second tick) and the kernel gave us the same port: a new socket gets another
+                continue
+            if exc.code == 401:
+                raise CallError(
+                    f"TURN at {host}:{port} refused the credentials (401): they have expired, or were "
+                    "signed with a secret that is not coturn's static-auth-secret (TURN_SECRET)"
+                ) from None
+            raise CallError(f"TURN at {host}:{port} is unreachable: {exc}") from None
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 async def wait_connected(pc: RTCPeerConnection, timeout: float = 10.0, what: str = "the call") -> None:
