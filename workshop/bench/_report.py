@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,10 +60,11 @@ def rate_row(name: str, n: int, seconds: float, unit: str = "messages") -> dict[
     return {"name": name, "count": n, "seconds": round(seconds, 4), "rate": round(n / seconds, 1), "unit": unit}
 
 
-def verdict_lines(checks: list[tuple[str, bool]]) -> list[dict[str, Any]]:
-    """Print ``PASS``/``MISS`` per target; return them as JSON-ready dicts."""
+def verdict_lines(checks: Sequence[tuple[str, bool | None]]) -> list[dict[str, Any]]:
+    """Print ``PASS``/``MISS`` per target (``UNSTABLE`` for None: see :func:`judge`); return JSON-ready dicts."""
     for text, ok in checks:
-        print(f"{'PASS' if ok else 'MISS'}  {text}")
+        mark = {True: "PASS", False: "MISS", None: "UNSTABLE"}[ok]
+        print(f"{mark}  {text}")
     return [{"target": text, "met": ok} for text, ok in checks]
 
 
