@@ -21,7 +21,16 @@ from tests.containers.engine import ROOT, Compose, StackError, say
 
 pytestmark = pytest.mark.timeout(1800)
 
-NOTEBOOKS = ["00_setup", "01_event_driven", "02_pubsub", "03_event_sourcing", "04_cqrs", "06_performance", "07_cluster", "08_replicas"]
+NOTEBOOKS = [
+    "00_setup",
+    "01_event_driven",
+    "02_pubsub",
+    "03_event_sourcing",
+    "04_cqrs",
+    "06_performance",
+    "07_cluster",
+    "08_replicas",
+]
 ORDER_SERVICES = ["order", "payment", "inventory", "shipping", "notification"]
 PUBSUB_SERVICES = ["publisher", "subscriber-1", "subscriber-2"]
 CQRS_SERVICES = ["cqrs-write-api", "cqrs-read-api", "cqrs-relay", "cqrs-projectors"]
