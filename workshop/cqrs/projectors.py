@@ -324,10 +324,13 @@ class RedisProjector(Projector):
                 continue
 
     async def _step(self) -> int:
+        woke = self._woke
         async with self.redis.pipeline(transaction=True) as pipe:
+            start = time.perf_counter()
             await pipe.watch(self.checkpoint_key, *self.projection.keys(self.ns).values())
             position = int(await pipe.get(self.checkpoint_key) or 0)
             records = await self.store.read_all(after=position, limit=self.batch)
+            read_done = time.perf_counter()
             if not records:
                 return 0
             known = [r for r in records if r.event.event_type in self.projection.types]
@@ -338,7 +341,16 @@ class RedisProjector(Projector):
             pipe.set(self.checkpoint_key, records[-1].position)
             if len(records) > len(known):
                 pipe.incrby(self.skipped_key, len(records) - len(known))
+            applied = time.perf_counter()
             await pipe.execute()
+        self.phases = {
+            "woke": woke,
+            "read": start,
+            "read_done": read_done,
+            "ready": read_done,
+            "connected": read_done,
+            "applied": applied,
+        }
         self._done(records, len(known))
         return len(records)
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -55,6 +57,9 @@ class Relay:
         self.published, self.errors, self.last_error = 0, 0, ""
         self._task: asyncio.Task | None = None
         self._position: int | None = None  # the checkpoint as this relay last moved it
+        # told (positions, moments) after each chunk is confirmed: when its read began and ended and
+        # when the broker confirmed it (time.perf_counter()), for the lag's split (``lag.LagMeter``)
+        self.listeners: list[Callable[[list[int], dict[str, float]], None]] = []
 
     async def catch_up(self) -> int:
         """Publish everything committed after the checkpoint; returns how many were published."""
@@ -63,12 +68,17 @@ class Relay:
             if self._position is None:  # once: afterwards it is where this relay left it
                 async with self.store.pool.connection() as conn:
                     self._position = await checkpoints.read_one(conn, self.schema, NAME)
+            moments = {"relay_read": time.perf_counter()}
             chunk = await self.store.read_all(after=self._position, limit=self.batch)
             if not chunk:
                 return total
+            moments["relay_read_done"] = time.perf_counter()
             await self.bus.publish_many(
                 [(routing_key(r.event.event_type), r.event) for r in chunk], source="cqrs-relay"
             )
+            moments["published"] = time.perf_counter()
+            for listener in self.listeners:
+                listener([r.position for r in chunk], moments)
             async with self.store.pool.connection() as conn:  # a second relay may have moved it further
                 await checkpoints.advance(conn, self.schema, NAME, chunk[-1].position, forward_only=True)
             self._position = chunk[-1].position
