@@ -136,11 +136,17 @@ class Projector:
         raise NotImplementedError
 
     async def catch_up(self) -> int:
-        """Apply everything committed so far; returns how many feed events were consumed."""
+        """Apply everything committed so far; returns how many feed events were consumed.
+
+        A batch shorter than ``batch`` was the end of the feed when it was read: whatever was
+        committed after that read comes with its own wake-up, so there is no read to find nothing.
+        """
         total = 0
-        while n := await self.step():
+        while True:
+            n = await self.step()
             total += n
-        return total
+            if n < self.batch:
+                return total
 
     def _done(self, records: list[Recorded], known: int) -> None:
         now = time.perf_counter()
@@ -219,11 +225,18 @@ class PostgresProjector(Projector):
             self._position = None  # another copy moved the checkpoint: ask the database
 
     async def catch_up(self) -> int:
-        """Like :meth:`Projector.catch_up`, but reads the next batch while the current one is written."""
+        """Like :meth:`Projector.catch_up`, but reads the next batch while the current one is written
+        (when the current one is full: a short one was the end of the feed)."""
         total = 0
         position = self._position if self._position is not None else await self.position()
         records, moments = await self._read(position)
         while records:
+            if len(records) < self.batch:  # the last batch: nothing to read ahead
+                if (applied := await self._commit(position, records, None, moments)) >= 0:
+                    return total + applied
+                position = await self.position()  # another copy moved the checkpoint: read again
+                records, moments = await self._read(position)
+                continue
             reading = asyncio.ensure_future(self._read(records[-1].position))
             try:
                 applied = await self._commit(position, records, None, moments)
