@@ -129,6 +129,7 @@ class PostgresEventStore(BaseStore):
             f"SELECT {COLUMNS} FROM {s}.events WHERE stream_id = %s AND version BETWEEN %s AND %s ORDER BY version"
         )
         self._sql_all = f"SELECT position, {COLUMNS} FROM {s}.events WHERE position > %s ORDER BY position LIMIT %s"
+        self._sql_last = f"SELECT position FROM {s}.events WHERE stream_id = %s ORDER BY version DESC LIMIT 1"
 
     @classmethod
     async def open(
@@ -196,6 +197,27 @@ class PostgresEventStore(BaseStore):
             async with self.pool.connection() as conn:
                 cur = await conn.execute(self._sql_append, params)
                 return (await cur.fetchone())[0]
+        except psycopg.Error as exc:
+            if exc.sqlstate == "ES409":
+                raise ConcurrencyError(stream_id, expected_version, int(exc.diag.message_detail or 0)) from None
+            raise
+
+    async def append_at(self, stream_id: str, events: Sequence[Event], expected_version: int | None) -> tuple[int, int]:
+        """:meth:`append`, and the feed position of its last event — still one round trip: in pipeline mode the
+        lookup leaves with the append, and both run in one transaction (so it sees its own rows)."""
+        import psycopg
+
+        events = await self._encode(stream_id, self._check(stream_id, events, expected_version))
+        if not events:
+            version = await self.version(stream_id)
+            return version, await self.position(stream_id, version)
+        params = (stream_id, expected_version, json.dumps([vars(e) for e in events]))
+        try:
+            async with self.pool.connection() as conn:
+                async with conn.pipeline():
+                    appended = await conn.execute(self._sql_append, params)
+                    last = await conn.execute(self._sql_last, (stream_id,))
+                return (await appended.fetchone())[0], (await last.fetchone())[0]
         except psycopg.Error as exc:
             if exc.sqlstate == "ES409":
                 raise ConcurrencyError(stream_id, expected_version, int(exc.diag.message_detail or 0)) from None
