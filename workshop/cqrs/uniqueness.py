@@ -74,11 +74,16 @@ class EmailReservations:
         """
         email = email.lower()
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                f"INSERT INTO {self.table} (email, user_id) VALUES (%s, %s) "
-                "ON CONFLICT (email) DO NOTHING RETURNING user_id",
-                (email, user_id),
-            )
+            # one round trip, and COMMIT does not wait for the disk: the append that follows a claim
+            # waits for it, and flushing the log up to the append flushes the claim written before it
+            # (a claim lost in a crash had no append either)
+            async with conn.pipeline(), conn.transaction():
+                await conn.execute("SELECT set_config('synchronous_commit', 'off', true)")
+                cur = await conn.execute(
+                    f"INSERT INTO {self.table} (email, user_id) VALUES (%s, %s) "
+                    "ON CONFLICT (email) DO NOTHING RETURNING user_id",
+                    (email, user_id),
+                )
             if await cur.fetchone():
                 return True
             # taken: by this user (a retry), or by a claim whose user never got created (a crash)
