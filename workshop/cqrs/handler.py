@@ -28,6 +28,7 @@ no moment where an event is stored but not published (the course's dual write).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from workshop import users
 from workshop.cqrs.commands import ChangeEmail, Command, CreateUser, DeleteUser
@@ -132,24 +133,43 @@ class CommandHandler:
         return [e.replace(causation_id=command.command_id, correlation_id=command.command_id) for e in events]
 
     async def _append(self, command: Command, state: dict, events: list[Event], version: int) -> tuple[int, int]:
-        """Append with the expected version; claim a new email first and give it back if the append fails."""
+        """Append with the expected version, claiming a new email and giving an old one back.
+
+        When the claims live in the event store's database, they ride in the append's transaction
+        (one round trip; a failed append undoes the claim). Otherwise: claim first, append, give the
+        claim back if the append fails, then release the old address.
+        """
         new_email = command.email.lower() if isinstance(command, (CreateUser, ChangeEmail)) else None
-        claimed = False
-        if new_email and self.emails is not None:
+        old_email = (state.get("email") or "").lower() or None
+        release = old_email if old_email != new_email and (new_email or isinstance(command, DeleteUser)) else None
+        emails = self.emails
+        if emails is not None and (new_email or release) and emails.joins(self.store):
+
+            async def claims(conn: Any) -> None:
+                await emails.queue(conn, claim=new_email, release=release, user_id=command.user_id)
+
             try:
-                claimed = await self.emails.claim(new_email, command.user_id)
+                return await self.store.append_at(command.user_id, events, expected_version=version, first=claims)
+            except Exception as exc:
+                if new_email is None or (taken := emails.taken(exc, new_email)) is None:
+                    raise
+                self.stats["rejected"] += 1
+                raise CommandRejected(409, str(taken)) from None
+        claimed = False
+        if new_email and emails is not None:
+            try:
+                claimed = await emails.claim(new_email, command.user_id)
             except EmailTaken as exc:
                 self.stats["rejected"] += 1
                 raise CommandRejected(409, str(exc)) from None
         try:  # the new version and its feed position, in one round trip
             new_version, position = await self.store.append_at(command.user_id, events, expected_version=version)
         except BaseException:
-            if claimed and self.emails is not None and new_email:
-                await self.emails.release(new_email, command.user_id)
+            if claimed and emails is not None and new_email:
+                await emails.release(new_email, command.user_id)
             raise
-        old_email = state.get("email")
-        if self.emails is not None and old_email and (new_email or isinstance(command, DeleteUser)):
-            await self.emails.release(old_email, command.user_id)  # the old address is free again
+        if emails is not None and release:
+            await emails.release(release, command.user_id)  # the old address is free again
         return new_version, position
 
     async def _accepted(self, command: Command, version: int, appended: int, duplicate: bool = False) -> Accepted:

@@ -10,7 +10,10 @@ touch the same stream: nothing in the event store stops both.
 * :class:`EmailReservations` — a table whose primary key *is* the email. A
   command first claims its address with one ``INSERT … ON CONFLICT DO NOTHING``;
   the database lets exactly one claim win. The claim is released if the
-  append fails, and when the user changes address or is deleted.
+  append fails, and when the user changes address or is deleted. On the event
+  store's own database (:meth:`EmailReservations.joins`) the claim and the release
+  ride in the append's transaction instead (``claim_email`` in ``schema.py``): they
+  commit with it or not at all, and a command costs one round trip.
 
 A process that dies between claim and append leaves a claim with no user: such a
 claim is taken over after ``stale_after`` seconds if its user's stream is still empty.
@@ -18,9 +21,11 @@ claim is taken over after ``stale_after`` seconds if its user's stream is still 
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from workshop.errors import WorkshopError
+
+TAKEN = "WS002"  # the SQLSTATE of claim_email (schema.py) when another user holds the address
 
 
 class EmailTaken(WorkshopError):
@@ -36,6 +41,9 @@ class EmailClaims(Protocol):
 
     async def claim(self, email: str, user_id: str) -> bool: ...
     async def release(self, email: str, user_id: str) -> None: ...
+    def joins(self, store: Any) -> bool: ...  # can claim and release ride in ``store``'s append transaction?
+    async def queue(self, conn: Any, *, claim: str | None, release: str | None, user_id: str) -> None: ...
+    def taken(self, exc: BaseException, email: str) -> EmailTaken | None: ...  # a queued claim of ``email`` failed?
 
 
 class ReadModelCheck:
@@ -58,6 +66,15 @@ class ReadModelCheck:
 
     async def release(self, email: str, user_id: str) -> None:
         pass
+
+    def joins(self, store: Any) -> bool:
+        return False  # a read, not a write: nothing to put in the append's transaction
+
+    async def queue(self, conn: Any, *, claim: str | None, release: str | None, user_id: str) -> None:
+        raise NotImplementedError
+
+    def taken(self, exc: BaseException, email: str) -> EmailTaken | None:
+        return None
 
 
 class EmailReservations:
@@ -103,6 +120,30 @@ class EmailReservations:
         """Give ``email`` back (only if ``user_id`` holds it)."""
         async with self.pool.connection() as conn:
             await conn.execute(f"DELETE FROM {self.table} WHERE email = %s AND user_id = %s", (email.lower(), user_id))
+
+    def joins(self, store: Any) -> bool:
+        """True when ``store`` is the event store in this database and schema (``claim_email`` lives next to it)."""
+        return getattr(store, "pool", None) is self.pool and getattr(store, "schema", None) == self.schema
+
+    async def queue(self, conn: Any, *, claim: str | None, release: str | None, user_id: str) -> None:
+        """In the caller's transaction (pipeline mode: nothing is awaited): claim a new address, give back an old one.
+
+        The transaction fails with SQLSTATE :data:`TAKEN` if another user holds ``claim`` (see :meth:`taken`).
+        """
+        if claim:
+            await conn.execute(
+                f'SELECT "{self.schema}".claim_email(%s, %s, %s)', (claim.lower(), user_id, self.stale_after)
+            )
+        if release:  # after a claim that may fail: not prepared (see PostgresEventStore.append_at)
+            await conn.execute(
+                f"DELETE FROM {self.table} WHERE email = %s AND user_id = %s", (release.lower(), user_id), prepare=False
+            )
+
+    def taken(self, exc: BaseException, email: str) -> EmailTaken | None:
+        """The :class:`EmailTaken` that ``exc`` stands for when a queued claim of ``email`` failed (else None)."""
+        if getattr(exc, "sqlstate", None) != TAKEN:
+            return None
+        return EmailTaken(email.lower(), getattr(getattr(exc, "diag", None), "message_detail", None) or "?")
 
     async def owner(self, email: str) -> str | None:
         async with self.pool.connection() as conn:

@@ -72,7 +72,7 @@ class EventStore(Protocol):
     async def head(self) -> int: ...
     async def position(self, stream_id: str, version: int) -> int: ...
     async def append_at(
-        self, stream_id: str, events: Sequence[Event], expected_version: int | None
+        self, stream_id: str, events: Sequence[Event], expected_version: int | None, *, first: Any = None
     ) -> tuple[int, int]: ...
     async def save_snapshot(self, snapshot: Snapshot) -> None: ...
     async def load_snapshot(self, stream_id: str, tag: str = "", max_version: int | None = None) -> Snapshot | None: ...
@@ -121,8 +121,15 @@ class BaseStore:
             events = [self.upcasters.upcast(e) for e in events]
         return events
 
-    async def append_at(self, stream_id: str, events: Sequence[Event], expected_version: int | None) -> tuple[int, int]:
-        """:meth:`append`, and where it landed: ``(the stream's new version, the feed position of its last event)``."""
+    async def append_at(
+        self, stream_id: str, events: Sequence[Event], expected_version: int | None, *, first: Any = None
+    ) -> tuple[int, int]:
+        """:meth:`append`, and where it landed: ``(the stream's new version, the feed position of its last event)``.
+
+        ``first(conn)``: statements to run in the append's own transaction, before it (a database store only).
+        """
+        if first is not None:
+            raise TypeError(f"{type(self).__name__} has no transaction to run statements in")
         version = await self.append(stream_id, events, expected_version)  # type: ignore[attr-defined]
         return version, await self.position(stream_id, version)  # type: ignore[attr-defined]
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event
@@ -202,9 +203,21 @@ class PostgresEventStore(BaseStore):
                 raise ConcurrencyError(stream_id, expected_version, int(exc.diag.message_detail or 0)) from None
             raise
 
-    async def append_at(self, stream_id: str, events: Sequence[Event], expected_version: int | None) -> tuple[int, int]:
+    async def append_at(
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        expected_version: int | None,
+        *,
+        first: Callable[[Any], Awaitable[None]] | None = None,
+    ) -> tuple[int, int]:
         """:meth:`append`, and the feed position of its last event — still one round trip: in pipeline mode the
-        lookup leaves with the append, and both run in one transaction (so it sees its own rows)."""
+        lookup leaves with the append, and both run in one transaction (so it sees its own rows).
+
+        ``first(conn)`` queues statements in front of the append, in the same transaction and round trip
+        (it must not wait for an answer): if one fails, nothing is appended; if the append fails, they
+        are undone. Chapter 4's email claim rides here.
+        """
         import psycopg
 
         events = await self._encode(stream_id, self._check(stream_id, events, expected_version))
@@ -214,9 +227,13 @@ class PostgresEventStore(BaseStore):
         params = (stream_id, expected_version, json.dumps([vars(e) for e in events]))
         try:
             async with self.pool.connection() as conn:
-                async with conn.pipeline():
-                    appended = await conn.execute(self._sql_append, params)
-                    last = await conn.execute(self._sql_last, (stream_id,))
+                async with conn.pipeline():  # autocommit: the statements up to the sync are one transaction
+                    if first is not None:
+                        await first(conn)
+                    # never prepared here: a statement that follows one that may fail in a pipeline is not
+                    # run, and psycopg 3.3 would still count it as prepared on this connection
+                    appended = await conn.execute(self._sql_append, params, prepare=False if first else None)
+                    last = await conn.execute(self._sql_last, (stream_id,), prepare=False)
                 return (await appended.fetchone())[0], (await last.fetchone())[0]
         except psycopg.Error as exc:
             if exc.sqlstate == "ES409":
