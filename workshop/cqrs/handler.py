@@ -28,7 +28,6 @@ no moment where an event is stored but not published (the course's dual write).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from workshop import users
 from workshop.cqrs.commands import ChangeEmail, Command, CreateUser, DeleteUser
@@ -144,10 +143,7 @@ class CommandHandler:
         release = old_email if old_email != new_email and (new_email or isinstance(command, DeleteUser)) else None
         emails = self.emails
         if emails is not None and (new_email or release) and emails.joins(self.store):
-
-            async def claims(conn: Any) -> None:
-                await emails.queue(conn, claim=new_email, release=release, user_id=command.user_id)
-
+            claims = emails.statements(claim=new_email, release=release, user_id=command.user_id)
             try:
                 return await self.store.append_at(command.user_id, events, expected_version=version, first=claims)
             except Exception as exc:

@@ -12,8 +12,8 @@
   fails the transaction (SQLSTATE ``WS001``) when it is no longer at ``from``: the check
   and the move in one statement, so a projector's batch needs no answer before COMMIT.
 * ``claim_email(email, user_id, stale_after)`` — claims an address in the caller's transaction, or
-  fails it (SQLSTATE ``WS002``) when another user holds it: queued in front of the append, the claim
-  and the append commit together or not at all, in one round trip.
+  fails it (SQLSTATE ``WS002``) when another user holds it: sent in one query string with the append,
+  the claim and the append commit together or not at all, in one round trip.
 * a trigger on ``events`` that sends ``NOTIFY <schema>_events`` when appends commit,
   so the relay wakes up at once instead of polling.
 """

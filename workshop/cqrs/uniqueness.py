@@ -42,7 +42,7 @@ class EmailClaims(Protocol):
     async def claim(self, email: str, user_id: str) -> bool: ...
     async def release(self, email: str, user_id: str) -> None: ...
     def joins(self, store: Any) -> bool: ...  # can claim and release ride in ``store``'s append transaction?
-    async def queue(self, conn: Any, *, claim: str | None, release: str | None, user_id: str) -> None: ...
+    def statements(self, *, claim: str | None, release: str | None, user_id: str) -> tuple[str, list]: ...
     def taken(self, exc: BaseException, email: str) -> EmailTaken | None: ...  # a queued claim of ``email`` failed?
 
 
@@ -70,7 +70,7 @@ class ReadModelCheck:
     def joins(self, store: Any) -> bool:
         return False  # a read, not a write: nothing to put in the append's transaction
 
-    async def queue(self, conn: Any, *, claim: str | None, release: str | None, user_id: str) -> None:
+    def statements(self, *, claim: str | None, release: str | None, user_id: str) -> tuple[str, list]:
         raise NotImplementedError
 
     def taken(self, exc: BaseException, email: str) -> EmailTaken | None:
@@ -125,19 +125,18 @@ class EmailReservations:
         """True when ``store`` is the event store in this database and schema (``claim_email`` lives next to it)."""
         return getattr(store, "pool", None) is self.pool and getattr(store, "schema", None) == self.schema
 
-    async def queue(self, conn: Any, *, claim: str | None, release: str | None, user_id: str) -> None:
-        """In the caller's transaction (pipeline mode: nothing is awaited): claim a new address, give back an old one.
-
-        The transaction fails with SQLSTATE :data:`TAKEN` if another user holds ``claim`` (see :meth:`taken`).
-        """
+    def statements(self, *, claim: str | None, release: str | None, user_id: str) -> tuple[str, list]:
+        """``(sql, params)`` for the append's transaction (``store.append_at(first=…)``): claim a new address,
+        give an old one back. The transaction fails with SQLSTATE :data:`TAKEN` if another user holds
+        ``claim`` (see :meth:`taken`)."""
+        sql, params = [], []
         if claim:
-            await conn.execute(
-                f'SELECT "{self.schema}".claim_email(%s, %s, %s)', (claim.lower(), user_id, self.stale_after)
-            )
-        if release:  # after a claim that may fail: not prepared (see PostgresEventStore.append_at)
-            await conn.execute(
-                f"DELETE FROM {self.table} WHERE email = %s AND user_id = %s", (release.lower(), user_id), prepare=False
-            )
+            sql.append(f'SELECT "{self.schema}".claim_email(%s, %s, %s)')
+            params += [claim.lower(), user_id, self.stale_after]
+        if release:
+            sql.append(f"DELETE FROM {self.table} WHERE email = %s AND user_id = %s")
+            params += [release.lower(), user_id]
+        return "; ".join(sql), params
 
     def taken(self, exc: BaseException, email: str) -> EmailTaken | None:
         """The :class:`EmailTaken` that ``exc`` stands for when a queued claim of ``email`` failed (else None)."""

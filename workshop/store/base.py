@@ -126,7 +126,7 @@ class BaseStore:
     ) -> tuple[int, int]:
         """:meth:`append`, and where it landed: ``(the stream's new version, the feed position of its last event)``.
 
-        ``first(conn)``: statements to run in the append's own transaction, before it (a database store only).
+        ``first``: ``(sql, params)`` to run in the append's own transaction, before it (a database store only).
         """
         if first is not None:
             raise TypeError(f"{type(self).__name__} has no transaction to run statements in")

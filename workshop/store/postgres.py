@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from workshop.config import Namespace, Settings, settings
@@ -209,14 +209,14 @@ class PostgresEventStore(BaseStore):
         events: Sequence[Event],
         expected_version: int | None,
         *,
-        first: Callable[[Any], Awaitable[None]] | None = None,
+        first: tuple[str, Sequence[Any]] | None = None,
     ) -> tuple[int, int]:
-        """:meth:`append`, and the feed position of its last event — still one round trip: in pipeline mode the
-        lookup leaves with the append, and both run in one transaction (so it sees its own rows).
+        """:meth:`append`, and the feed position of its last event — still one round trip: the append and
+        the lookup travel as one query string, which PostgreSQL runs as one transaction.
 
-        ``first(conn)`` queues statements in front of the append, in the same transaction and round trip
-        (it must not wait for an answer): if one fails, nothing is appended; if the append fails, they
-        are undone. Chapter 4's email claim rides here.
+        ``first``: ``(sql, params)``, statements to run in front of the append in the same string and
+        transaction: if one fails, nothing is appended; if the append fails, they are undone. Chapter
+        4's email claim rides here.
         """
         import psycopg
 
@@ -224,17 +224,18 @@ class PostgresEventStore(BaseStore):
         if not events:
             version = await self.version(stream_id)
             return version, await self.position(stream_id, version)
-        params = (stream_id, expected_version, json.dumps([vars(e) for e in events]))
+        sql, params = first or ("", ())
+        ours = f"{self._sql_append}; {self._sql_last}"
+        params = (*params, stream_id, expected_version, json.dumps([vars(e) for e in events]), stream_id)
         try:
             async with self.pool.connection() as conn:
-                async with conn.pipeline():  # autocommit: the statements up to the sync are one transaction
-                    if first is not None:
-                        await first(conn)
-                    # never prepared here: a statement that follows one that may fail in a pipeline is not
-                    # run, and psycopg 3.3 would still count it as prepared on this connection
-                    appended = await conn.execute(self._sql_append, params, prepare=False if first else None)
-                    last = await conn.execute(self._sql_last, (stream_id,), prepare=False)
-                return (await appended.fetchone())[0], (await last.fetchone())[0]
+                # a client-side cursor sends several statements with their parameters in one message
+                cur = psycopg.AsyncClientCursor(conn)
+                await cur.execute(f"{sql}; {ours}" if sql else ours, params)
+                results = [await cur.fetchall() if cur.description else []]
+                while cur.nextset():  # the results of ``first``, then the append's, then the lookup's
+                    results.append(await cur.fetchall() if cur.description else [])
+            return results[-2][0][0], results[-1][0][0]
         except psycopg.Error as exc:
             if exc.sqlstate == "ES409":
                 raise ConcurrencyError(stream_id, expected_version, int(exc.diag.message_detail or 0)) from None
