@@ -259,6 +259,7 @@ def cqrs(size: str, scale: float, figs: Figures) -> None:
             lag_rate=n["lag_rate"],
             lag_seconds=max(0.2, n["lag_seconds"] * min(1.0, scale)),
             log=lambda m: None,
+            pairs=1,  # one pair per run, taken in turn inside it: bench all's runs make the pairs
         )
     )
     f, c = r["figures"], r["ceilings"]
