@@ -121,14 +121,17 @@ async def kill_primary_under_load(
 
 @contextlib.contextmanager
 def quiet_pool() -> Iterator[None]:
-    """psycopg_pool logs every failed reconnection while there is no primary: expected here."""
-    logger = logging.getLogger("psycopg.pool")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    """psycopg_pool logs every failed reconnection while there is no primary, psycopg every pipeline
+    or cancellation the dead server broke: expected here."""
+    loggers = [logging.getLogger(name) for name in ("psycopg", "psycopg.pool")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 async def _run(
