@@ -11,6 +11,8 @@ Each test starts its own cluster and checks that none of its processes is left.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from workshop.cqrs import CqrsSystem, CreateUser
@@ -42,6 +44,13 @@ async def test_sync_failover_loses_no_command_and_every_model_equals_a_replay(ws
             assert not result.ahead  # nothing was visible that the standby did not have
             assert sum(result.errors.values()) > 0  # the projectors did fail meanwhile, and resumed
             assert result.stale_refused
+            # a replacement for the dead primary: cloned from the new one, synchronous standby again
+            await asyncio.to_thread(cluster.rejoin, "node0")
+            assert {m["name"]: m["role"] for m in cluster.members()}["node0"] == "sync_standby"
+            accepted = await cqrs.send(
+                CreateUser(user_id="bob", first_name="Bob", last_name="B", email="b@example.org")
+            )
+            assert accepted.events == 1  # committed: the rejoined standby applied it
         home, pids = cluster.home, set(cluster._pids)
     assert not leftovers(pids, home)  # no etcd, Patroni or postgres process left
 
