@@ -25,6 +25,7 @@ from workshop.replicas.projections import (
     read_api_on_replica,
     rebuild_redis_model,
 )
+from workshop.waiting import until
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -44,6 +45,12 @@ async def test_sync_failover_loses_no_command_and_every_model_equals_a_replay(ws
             assert not result.ahead  # nothing was visible that the standby did not have
             assert sum(result.errors.values()) > 0  # the projectors did fail meanwhile, and resumed
             assert result.stale_refused
+            head = await cqrs.store.head()
+
+            async def relay_caught_up() -> bool:  # its LISTEN connection died with the primary: it reconnected
+                return (await cqrs.checkpoints())["relay"]["position"] >= head
+
+            await until(relay_caught_up, timeout=30, what="the relay to publish the new primary's feed")
             # a replacement for the dead primary: cloned from the new one, synchronous standby again
             await asyncio.to_thread(cluster.rejoin, "node0")
             assert {m["name"]: m["role"] for m in cluster.members()}["node0"] == "sync_standby"
