@@ -16,6 +16,7 @@ import asyncio
 import pytest
 
 from workshop.cqrs import CqrsSystem, CreateUser
+from workshop.cqrs.cache import UserCache
 from workshop.replicas.invariants import read_feed
 from workshop.replicas.patroni import PatroniCluster, missing_binaries
 from workshop.replicas.procs import leftovers
@@ -88,6 +89,8 @@ async def test_async_failover_puts_redis_checkpoints_ahead_until_rebuilt(ws_sett
                 await rebuild_redis_model(cqrs, name)
             await cqrs.wait_visible(await cqrs.store.head(), timeout=30)
             assert all((await compare_models(cqrs, await read_feed(cqrs.store))).values())
+            if "cache" in result.ahead:  # the cached users went with the floors (GET /users/ada cached one)
+                assert not await cqrs.redis.exists(UserCache(cqrs.redis, cqrs.settings.namespace).body_key("ada"))
             assert result.stale_refused
         home, pids = cluster.home, set(cluster._pids)
     assert not leftovers(pids, home)

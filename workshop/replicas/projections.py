@@ -216,14 +216,19 @@ async def compare_models(cqrs: Any, feed: list[Recorded]) -> dict[str, bool]:
 
 
 async def rebuild_redis_model(cqrs: Any, name: str) -> None:
-    """Throw a Redis read model away and project it again from position 0 (chapter 4's cure for a model gone wrong)."""
+    """Throw a Redis read model away and project it again from position 0 (chapter 4's cure for a model gone wrong).
+
+    For the cache, the cached users go with their floors: a floor says which *version* is
+    current, not which event made it, so a user cached from an event the failover lost and the
+    new event that took its version look alike — only an empty cache is sure to be right.
+    """
     old = cqrs.projectors[name]
     if not isinstance(old, RedisProjector):
         raise ValueError(f"{name} is not a Redis read model")
     await cqrs.remove(name)
     keys = [*old.projection.keys(old.ns).values(), old.checkpoint_key, old.skipped_key]
-    if name == "cache":
-        keys += [k async for k in cqrs.redis.scan_iter(match=UserCache(None, old.ns).floor_key("*"), count=500)]
+    if name == "cache":  # every cached user and every floor
+        keys += [k async for k in cqrs.redis.scan_iter(match=UserCache(None, old.ns).body_key("*"), count=500)]
     await cqrs.redis.delete(*keys)
     await cqrs.add(RedisProjector(old.store, old.redis, old.ns, old.projection, batch=old.batch))
 
