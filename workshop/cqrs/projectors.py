@@ -179,6 +179,9 @@ class Projector:
                 await self.catch_up()
             except Exception as exc:  # noqa: BLE001 - a database hiccup: the checkpoint says where to resume
                 self.stats.errors += 1
+                # ask the database again: after a failover its checkpoint may be behind the one this copy
+                # remembers (the commits that moved it were lost), and reading after that one would stall
+                self._position = None
                 self.last_error = f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)

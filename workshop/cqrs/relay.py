@@ -113,6 +113,16 @@ class Relay:
         return self
 
     async def _run(self) -> None:
+        while True:
+            try:
+                await self._follow()
+            except Exception as exc:  # noqa: BLE001 - the listening connection broke (e.g. a failover): connect again
+                self.errors += 1
+                self._position = None
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                await asyncio.sleep(self.poll)
+
+    async def _follow(self) -> None:
         from workshop import connect
 
         listener = await connect.postgres(self.settings, autocommit=True)
