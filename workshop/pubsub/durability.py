@@ -106,7 +106,8 @@ async def unwritten(r) -> int:
     0 without the AOF. With ``everysec`` it is 0 too — unless the previous ``fsync`` is still
     running: then Redis postpones the write (up to 2 s) and replies anyway.
     """
-    return int((await r.info("persistence")).get("aof_buffer_length", 0))
+    info = await r.info("persistence")
+    return int(info["aof_buffer_length"]) if info["aof_enabled"] else 0
 
 
 async def written(r, timeout: float = 10.0) -> None:
@@ -116,7 +117,6 @@ async def written(r, timeout: float = 10.0) -> None:
     measurement of how busy the disk was, not of the fsync policy. Redis forces the write
     after 2 s at the latest; ``timeout`` is the deadline beyond that.
     """
-
     left = [0]
 
     async def empty() -> bool:
