@@ -226,7 +226,9 @@ async def rebuild_redis_model(cqrs: Any, name: str) -> None:
     if not isinstance(old, RedisProjector):
         raise ValueError(f"{name} is not a Redis read model")
     await cqrs.remove(name)
-    keys = [*old.projection.keys(old.ns).values(), old.checkpoint_key, old.skipped_key]
+    keys = [old.checkpoint_key, old.skipped_key]
+    if isinstance(old.projection, Activity):  # its three shared keys
+        keys += old.projection.keys(old.ns).values()
     if name == "cache":  # every cached user and every floor
         keys += [k async for k in cqrs.redis.scan_iter(match=UserCache(None, old.ns).body_key("*"), count=500)]
     await cqrs.redis.delete(*keys)
