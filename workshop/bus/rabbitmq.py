@@ -49,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,11 +93,6 @@ CLOUDEVENTS_PROPERTIES = {
     "time": "timestamp",
     "datacontenttype": "content_type",
 }
-
-
-def _body(event: Event) -> bytes:
-    """``event.to_json()`` without its deep copy of ``data`` (same bytes, faster on the hot path)."""
-    return json.dumps(vars(event), separators=(",", ":"), sort_keys=True).encode()
 
 
 async def _ack(message: AbstractIncomingMessage) -> None:
@@ -230,7 +224,7 @@ class RabbitBus:
 
     async def publish(self, routing_key: str, event: Event, *, source: str = "") -> None:
         validated(event, self.validate)
-        await self._send(self._message(_body(event), source=source, event=event), routing_key)
+        await self._send(self._message(event.to_json().encode(), source=source, event=event), routing_key)
 
     async def publish_many(self, items: Iterable[tuple[str, Event]], *, source: str = "", window: int = 256) -> int:
         """Publish concurrently, up to ``window`` confirms in flight.
