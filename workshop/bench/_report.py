@@ -59,6 +59,23 @@ def rate_row(name: str, n: int, seconds: float, unit: str = "messages") -> dict[
     return {"name": name, "count": n, "seconds": round(seconds, 4), "rate": round(n / seconds, 1), "unit": unit}
 
 
+def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per name, in first-seen order: the median count, seconds and rate over its rounds."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_name.setdefault(r["name"], []).append(r)
+    return [
+        {
+            **same[0],
+            "count": int(statistics.median(r["count"] for r in same)),
+            "seconds": statistics.median(r["seconds"] for r in same),
+            "rate": statistics.median(r["rate"] for r in same),
+            "rounds": len(same),
+        }
+        for same in by_name.values()
+    ]
+
+
 def verdict_lines(checks: list[tuple[str, bool]]) -> list[dict[str, Any]]:
     """Print ``PASS``/``MISS`` per target; return them as JSON-ready dicts."""
     for text, ok in checks:

@@ -24,7 +24,6 @@ import contextlib
 import importlib
 import io
 import json
-import math
 import os
 import platform
 import sys
@@ -67,51 +66,21 @@ BUS = {
 }
 
 
-def bus(size: str, scale: float, figs: Figures) -> None:
+def _merge(figs: Figures, measured: list[Figure]) -> None:
+    """Add a bench's own figures (its interleaved pairs) to the report's."""
+    for f in measured:
+        key = f"{f.chapter}|{f.name}"
+        if key in figs:
+            figs[key].values += f.values
+            figs[key].baselines += f.baselines
+        else:
+            figs[key] = f
+
+
+def bus(size: str, scale: float, figs: Figures, pairs: int = 1) -> None:
     from workshop.bench import bus as b
 
-    rows = asyncio.run(b.run(_sized(BUS[size], scale)))
-    rate = {r["name"]: r["rate"] for r in rows}
-    ch = "1 bus"
-    _fig(
-        figs,
-        ch,
-        "publish, one channel, await each confirm",
-        "msg/s",
-        "connection per publish (course)",
-        rate["package: one channel, await each confirm"],
-        rate["course: connection per publish"],
-    )
-    _fig(
-        figs,
-        ch,
-        "publish, confirms in flight (publish_many)",
-        "msg/s",
-        "aio-pika alone",
-        rate["package: concurrent confirms (publish_many)"],
-        rate["aio-pika alone: concurrent confirmed publish"],
-        target=0.9,
-    )
-    _fig(
-        figs,
-        ch,
-        "consume + ack, prefetch 500",
-        "msg/s",
-        "aio-pika alone",
-        rate["package: consume, prefetch 500, manual ack"],
-        rate["aio-pika alone: consume + ack, prefetch 500"],
-        target=0.9,
-    )
-    if "end to end: orders through 5 services" in rate:
-        _fig(
-            figs,
-            ch,
-            "end to end: orders through 5 services",
-            "orders/s",
-            None,
-            rate["end to end: orders through 5 services"],
-            None,
-        )
+    _merge(figs, b.figures(asyncio.run(b.run(_sized(BUS[size], scale), pairs=pairs))))
 
 
 PUBSUB = {
@@ -120,49 +89,12 @@ PUBSUB = {
 }
 
 
-def pubsub(size: str, scale: float, figs: Figures) -> None:
+def pubsub(size: str, scale: float, figs: Figures, pairs: int = 1) -> None:
     from workshop.bench import pubsub as b
 
     counts = _sized(PUBSUB[size], scale)
     counts["server"] = max(1000, counts["server"])  # redis-benchmark rounds a tiny run's rate to "inf"
-    rows = asyncio.run(b.run(counts))
-    rate = {r["name"]: r["rate"] for r in rows}
-    ch = "2 pub/sub"
-    _fig(
-        figs,
-        ch,
-        "delivered to 2 subscribers",
-        "msg/s",
-        "redis-py alone",
-        rate["package: delivered to 2 subscribers"],
-        rate["redis-py alone: delivered to 2 subscribers"],
-        target=0.9,
-    )
-    _fig(
-        figs,
-        ch,
-        "publish, pipelined",
-        "msg/s",
-        "one publish per round trip",
-        rate["package: publish, pipelined"],
-        rate["package: publish, one per round trip"],
-        target=5,
-    )
-    _fig(
-        figs,
-        ch,
-        "Streams group consume + XACK",
-        "entries/s",
-        "redis-py alone",
-        rate["package: Streams group consume + XACK"],
-        rate["redis-py alone: Streams group consume + XACK"],
-    )
-    server = {"PUBLISH": ("publish, pipelined", "msg/s"), "XADD": ("Streams XADD, pipelined", "entries/s")}
-    for cmd, (name, unit) in server.items():
-        top = rate.get(f"redis-benchmark: {cmd}, -P 16")
-        ours = rate["package: publish, pipelined" if cmd == "PUBLISH" else "package: Streams XADD, pipelined"]
-        if top and math.isfinite(top):
-            _fig(figs, ch, f"{name} (vs the server)", unit, f"redis-benchmark {cmd} -P 16", ours, top)
+    _merge(figs, b.figures(asyncio.run(b.run(counts, pairs=pairs))))
 
 
 STORE = {
