@@ -129,13 +129,13 @@ class Ours:
         await take_snapshot(self.store, "long-1", evolve, tag="bench")
         pairs = []
         for i in range(repeat):
-            timed = {}
+            loaded, seconds = {}, {}
             for tag in ("bench", None) if i % 2 == 0 else (None, "bench"):
                 t = time.perf_counter()
-                timed[tag] = await load(self.store, "long-1", evolve, snapshot_tag=tag)
-                timed[tag, "s"] = time.perf_counter() - t
-            assert timed["bench"].state == timed[None].state and timed["bench"].replayed == 0
-            pairs.append((timed["bench", "s"], timed[None, "s"]))
+                loaded[tag] = await load(self.store, "long-1", evolve, snapshot_tag=tag)
+                seconds[tag] = time.perf_counter() - t
+            assert loaded["bench"].state == loaded[None].state and loaded["bench"].replayed == 0
+            pairs.append((seconds["bench"], seconds[None]))
         return pairs
 
     async def fold_rate(self, repeat: int) -> float:
@@ -368,7 +368,7 @@ def run(
             theirs = Peer(app)
             theirs.build_long(events)
         # (ours, baseline) pairs, each timed back to back, the order flipping every time
-        pairs: dict[str, list[tuple[float, float | None]]] = {"single": [], "batch": [], "rebuild": []}
+        pairs: dict[str, list[tuple[float, Any]]] = {"single": [], "batch": [], "rebuild": []}  # Any: float or None
         peer_batch: list[float] = []
 
         def pair(key: str, a: Callable[[], float], b: Callable[[], float] | None, flip: bool) -> None:
@@ -384,14 +384,19 @@ def run(
         k, b = max(1, single // rounds), max(1, batches // rounds)  # appends and batches per round
         for r in range(rounds):
             log(f"round {r + 1}/{rounds} …")
-            pair("single", lambda: go(ours.single(k)), theirs and (lambda: theirs.single(k)), r % 2 == 1)
+            pair("single", lambda: go(ours.single(k)), (lambda: theirs.single(k)) if theirs else None, r % 2 == 1)
             pair("batch", lambda: go(ours.batched(b)), lambda: go(ours.copy_baseline(b)), r % 2 == 1)
             if theirs:
                 peer_batch.append(theirs.batched(b))
             for i in range(repeat):
                 flip = (r * repeat + i) % 2 == 1
-                pair("rebuild", lambda: go(ours.rebuild(events)), theirs and (lambda: theirs.rebuild(events)), flip)
-        pairs["snapshot"] = go(ours.snapshot(max(repeat * 3, rounds)))
+                pair(
+                    "rebuild",
+                    lambda: go(ours.rebuild(events)),
+                    (lambda: theirs.rebuild(events)) if theirs else None,
+                    flip,
+                )
+        pairs["snapshot"] = list(go(ours.snapshot(max(repeat * 3, rounds))))
 
         def mid(key: str, side: int) -> float:
             return statistics.median(p[side] for p in pairs[key])
