@@ -396,7 +396,7 @@ def run(
                     (lambda: theirs.rebuild(events)) if theirs else None,
                     flip,
                 )
-        pairs["snapshot"] = list(go(ours.snapshot(max(repeat * 3, rounds))))
+        pairs["snapshot"] = list(go(ours.snapshot(rounds * repeat)))
 
         def mid(key: str, side: int) -> float:
             return statistics.median(p[side] for p in pairs[key])
