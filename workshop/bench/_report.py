@@ -24,6 +24,7 @@ Otherwise the median of the ratios decides.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 from dataclasses import dataclass, field
@@ -92,6 +93,14 @@ def save_json(path: str | None, payload: dict[str, Any]) -> None:
 
 
 PAIRS = 5  # the fewest pairs a figure with a target is judged on
+
+
+def fresh() -> None:
+    """Collect the garbage before timing one side of a pair, so neither side pays for what the
+    other (or the set-up) left behind: a full collection walks every object the process holds,
+    tens of milliseconds with the libraries loaded, and would land on whichever side came next.
+    What a side itself allocates and keeps while timed is still its own cost."""
+    gc.collect()
 
 
 def spread(values: list[float]) -> dict[str, float] | None:

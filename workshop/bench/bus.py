@@ -30,7 +30,7 @@ from typing import Any
 
 import aio_pika
 
-from workshop.bench._report import PAIRS, Figure, markdown, medians, parser, rate_row, save_json, scratch
+from workshop.bench._report import PAIRS, Figure, fresh, markdown, medians, parser, rate_row, save_json, scratch
 from workshop.events import Event
 from workshop.waiting import within
 
@@ -107,6 +107,7 @@ async def _round(bus: Any, s: Any, counts: dict[str, int], first: bool) -> list[
     async def pair(a: tuple[str, int, Any], b: tuple[str, int, Any]) -> None:
         """Time ``a`` and ``b`` back to back: a then b in a first round, b then a in the next."""
         for name, n, make in (a, b) if first else (b, a):
+            fresh()
             row(name, n, await make())
 
     n = counts["course"]

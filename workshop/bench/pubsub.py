@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from workshop import connect
-from workshop.bench._report import PAIRS, Figure, markdown, medians, parser, rate_row, save_json, scratch
+from workshop.bench._report import PAIRS, Figure, fresh, markdown, medians, parser, rate_row, save_json, scratch
 from workshop.config import Settings
 from workshop.events import Event
 from workshop.pubsub.compare import delivered_package
@@ -268,6 +268,7 @@ async def _round(s: Settings, counts: dict[str, int], i: int) -> list[dict[str, 
 
     async def pair(a: tuple[str, int, Any, str], b: tuple[str, int, Any, str]) -> None:
         for name, n, make, unit in (a, b) if i % 2 == 0 else (b, a):
+            fresh()
             rows.append(rate_row(name, n, await make(), unit))
 
     n = counts["delivered"]

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from workshop.bench._report import PAIRS, Figure, markdown, parser, save_json
+from workshop.bench._report import PAIRS, Figure, fresh, markdown, parser, save_json
 from workshop.config import Settings, settings
 from workshop.events import Event
 from workshop.store.aggregate import fold, load
@@ -372,14 +372,18 @@ def run(
         peer_batch: list[float] = []
 
         def pair(key: str, a: Callable[[], float], b: Callable[[], float] | None, flip: bool) -> None:
+            def timed(side: Callable[[], float]) -> float:
+                fresh()
+                return side()
+
             if b is None:
-                pairs[key].append((a(), None))
+                pairs[key].append((timed(a), None))
             elif flip:
-                second = b()
-                pairs[key].append((a(), second))
+                second = timed(b)
+                pairs[key].append((timed(a), second))
             else:
-                first = a()
-                pairs[key].append((first, b()))
+                first = timed(a)
+                pairs[key].append((first, timed(b)))
 
         k, b = max(1, single // rounds), max(1, batches // rounds)  # appends and batches per round
         for r in range(rounds):
