@@ -29,3 +29,6 @@ def test_bench_prints_a_table_and_saves_json(tmp_path, capsys):
     for name in ("publish, confirms in flight (publish_many)", "consume + ack, prefetch 500"):
         assert figures[name]["runs"] == 2 and figures[name]["target"] == 0.9
         assert figures[name]["verdict"] == "unstable"  # two pairs are too few to judge
+        twin = figures[f"{name}, per CPU second"]  # the same pairs in messages per CPU second of this process
+        assert twin["runs"] == 2 and twin["unit"] == "msg/CPU-s" and twin["target"] is None
+    assert all(r["cpu_s"] > 0 for r in paired)

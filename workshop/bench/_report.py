@@ -27,6 +27,7 @@ import argparse
 import gc
 import json
 import statistics
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,36 @@ def save_json(path: str | None, payload: dict[str, Any]) -> None:
 
 
 PAIRS = 5  # the fewest pairs a figure with a target is judged on
+
+
+async def side(make: Any) -> tuple[float, float]:
+    """Time one side of a pair: ``await make()`` returns its own seconds (what it times), and
+    ``side`` adds the CPU seconds this process spent in the whole call — or ``make`` returns both
+    when only part of the call counts (first to last delivery, not the subscribing). The CPU figure leaves out the servers and the neighbours' load: the steadier measure of
+    what a layer costs, on a shared machine, next to the rate that a learner would see."""
+    fresh()
+    cpu = time.process_time()
+    timed = await make()
+    if isinstance(timed, tuple):  # (seconds, CPU seconds) timed by the side itself, e.g. first to last delivery
+        return timed
+    return timed, time.process_time() - cpu
+
+
+def cpu_figures(figures: list[Figure], rows: list[dict[str, Any]], names: list[tuple[str, str]]) -> list[Figure]:
+    """For each figure with a target, its twin in messages per CPU second of this process (no target)."""
+    out = []
+    for fig, (a, b) in zip(figures, names):
+        twin = Figure(fig.chapter, f"{fig.name}, per CPU second", f"{fig.unit.split('/')[0]}/CPU-s", fig.baseline)
+        by_pair: dict[int, dict[str, float]] = {}
+        for r in rows:
+            if "pair" in r and r.get("cpu_s"):
+                by_pair.setdefault(r["pair"], {})[r["name"]] = r["count"] / r["cpu_s"]
+        for per in by_pair.values():
+            if a in per and b in per:
+                twin.add(per[a], per[b])
+        if twin.values:
+            out.append(twin)
+    return out
 
 
 def fresh() -> None:

@@ -30,7 +30,18 @@ from typing import Any
 
 import aio_pika
 
-from workshop.bench._report import PAIRS, Figure, fresh, markdown, medians, parser, rate_row, save_json, scratch
+from workshop.bench._report import (
+    PAIRS,
+    Figure,
+    cpu_figures,
+    markdown,
+    medians,
+    parser,
+    rate_row,
+    save_json,
+    scratch,
+    side,
+)
 from workshop.events import Event
 from workshop.waiting import within
 
@@ -101,14 +112,11 @@ async def _round(bus: Any, s: Any, counts: dict[str, int], first: bool) -> list[
 
     rows: list[dict[str, Any]] = []
 
-    def row(name: str, n: int, seconds: float) -> None:
-        rows.append(rate_row(name, n, seconds))
-
     async def pair(a: tuple[str, int, Any], b: tuple[str, int, Any]) -> None:
         """Time ``a`` and ``b`` back to back: a then b in a first round, b then a in the next."""
         for name, n, make in (a, b) if first else (b, a):
-            fresh()
-            row(name, n, await make())
+            seconds, cpu = await side(make)
+            rows.append({**rate_row(name, n, seconds), "cpu_s": round(cpu, 4)})
 
     n = counts["course"]
 
@@ -174,23 +182,24 @@ async def _each(n: int, publish: Any) -> None:
         await publish(i)
 
 
-async def _package_consume(bus: Any, n: int) -> float:
+async def _package_consume(bus: Any, n: int) -> tuple[float, float]:
+    """(seconds, CPU seconds) from the first delivery to the last."""
     done = asyncio.Event()
-    seen, first = 0, 0.0
+    seen, first, cpu = 0, 0.0, 0.0
 
     async def noop(event: Event, delivery: Any) -> None:
-        nonlocal seen, first
+        nonlocal seen, first, cpu
         seen += 1
         if seen == 1:
-            first = time.perf_counter()
+            first, cpu = time.perf_counter(), time.process_time()
         if seen == n:
             done.set()
 
     sub = await bus.subscribe("bench_consume", ["bench.#"], noop, prefetch=500)
     await within(done.wait(), 120, what=f"{n} messages to be consumed")
-    seconds = time.perf_counter() - first
+    timed = time.perf_counter() - first, time.process_time() - cpu
     await sub.cancel()
-    return seconds
+    return timed
 
 
 async def _raw_queue(bus: Any, s: Any) -> tuple[Any, Any]:
@@ -201,23 +210,24 @@ async def _raw_queue(bus: Any, s: Any) -> tuple[Any, Any]:
     return channel, queue
 
 
-async def _raw_consume(queue: Any, n: int) -> float:
-    done, seen, first = asyncio.Event(), 0, 0.0
+async def _raw_consume(queue: Any, n: int) -> tuple[float, float]:
+    """(seconds, CPU seconds) from the first delivery to the last."""
+    done, seen, first, cpu = asyncio.Event(), 0, 0.0, 0.0
 
     async def ack(message: Any) -> None:
-        nonlocal seen, first
+        nonlocal seen, first, cpu
         await message.ack()
         seen += 1
         if seen == 1:
-            first = time.perf_counter()
+            first, cpu = time.perf_counter(), time.process_time()
         if seen == n:
             done.set()
 
     tag = await queue.consume(ack)
     await within(done.wait(), 120, what=f"{n} messages to be consumed")
-    seconds = time.perf_counter() - first
+    timed = time.perf_counter() - first, time.process_time() - cpu
     await queue.cancel(tag)
-    return seconds
+    return timed
 
 
 def figures(rows: list[dict[str, Any]]) -> list[Figure]:
@@ -240,6 +250,7 @@ def figures(rows: list[dict[str, Any]]) -> list[Figure]:
     for rates in by_pair.values():
         for fig, (a, b) in zip(figs, names):
             fig.add(rates[a], rates[b])
+    figs += cpu_figures(figs[1:], rows, names[1:])
     for r in rows:
         if r["name"] == "end to end: orders through 5 services":
             fig = Figure(ch, r["name"], "orders/s")

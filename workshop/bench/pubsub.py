@@ -31,7 +31,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from workshop import connect
-from workshop.bench._report import PAIRS, Figure, fresh, markdown, medians, parser, rate_row, save_json, scratch
+from workshop.bench._report import (
+    PAIRS,
+    Figure,
+    cpu_figures,
+    markdown,
+    medians,
+    parser,
+    rate_row,
+    save_json,
+    scratch,
+    side,
+)
 from workshop.config import Settings
 from workshop.events import Event
 from workshop.pubsub.compare import delivered_package
@@ -268,8 +279,8 @@ async def _round(s: Settings, counts: dict[str, int], i: int) -> list[dict[str, 
 
     async def pair(a: tuple[str, int, Any, str], b: tuple[str, int, Any, str]) -> None:
         for name, n, make, unit in (a, b) if i % 2 == 0 else (b, a):
-            fresh()
-            rows.append(rate_row(name, n, await make(), unit))
+            seconds, cpu = await side(make)
+            rows.append({**rate_row(name, n, seconds, unit), "cpu_s": round(cpu, 4)})
 
     n = counts["delivered"]
     await pair(
@@ -318,6 +329,8 @@ def figures(rows: list[dict[str, Any]]) -> list[Figure]:
         for fig, a, b in paired:
             fig.add(rates[a], rates[b])
     figs = [f for f, _, _ in paired]
+    targeted = [(f, a, b) for f, a, b in paired if f.baseline == "redis-py alone"]
+    figs += cpu_figures([f for f, _, _ in targeted], rows, [(a, b) for _, a, b in targeted])
     rate = {r["name"]: r["rate"] for r in medians(rows)}
     server = {"PUBLISH": ("publish, pipelined", "msg/s"), "XADD": ("Streams XADD, pipelined", "entries/s")}
     for cmd, (name, unit) in server.items():
