@@ -1,10 +1,12 @@
-"""``workshop bench layers`` — what each layer of chapter 1's bus costs per message, in µs.
+"""``workshop bench layers`` — what each layer of chapters 1 and 2 costs per message, in µs.
 
 A message through the bus pays for layers the client library does not have: the
 envelope (ids, timestamps), validation against its schema, JSON both ways, and the
 bookkeeping of a delivery. Each is timed here on its own, in this process, on the same
-``OrderCreated`` event, next to aio-pika's own per-message work (building its ``Message``),
-so the breakdown reads as "what the course adds, and what the library costs anyway"::
+``OrderCreated`` event, next to the client library's own per-message work — aio-pika
+building its ``Message`` to publish and its ``IncomingMessage`` from a delivery, and for
+pub/sub the ``json.loads`` the redis-py baseline does — so the breakdown reads as "what the
+course adds, and what the library costs anyway" (chapter 6 plots it with :func:`plot`)::
 
     workshop bench layers              # the table
     workshop bench layers --json out.json
