@@ -28,6 +28,7 @@ import gc
 import json
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,10 +79,11 @@ def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def verdict_lines(checks: list[tuple[str, bool]]) -> list[dict[str, Any]]:
-    """Print ``PASS``/``MISS`` per target; return them as JSON-ready dicts."""
+def verdict_lines(checks: Sequence[tuple[str, bool | None]]) -> list[dict[str, Any]]:
+    """Print ``PASS``/``MISS`` per target (``UNSTABLE`` for None: see :func:`judge`); return JSON-ready dicts."""
     for text, ok in checks:
-        print(f"{'PASS' if ok else 'MISS'}  {text}")
+        mark = {True: "PASS", False: "MISS", None: "UNSTABLE"}[ok]
+        print(f"{mark}  {text}")
     return [{"target": text, "met": ok} for text, ok in checks]
 
 
