@@ -28,6 +28,7 @@ import inspect
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ from redis.exceptions import ResponseError
 from workshop import connect
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event, EventFormatError
+from workshop.pubsub.subscriber import KEEP
 from workshop.waiting import stop_task
 
 log = logging.getLogger("workshop.pubsub")
@@ -125,6 +127,7 @@ class GroupConsumer:
         claim_idle_ms: int | None = 1000,
         batch: int = 100,
         log_line: Callable[[str], Any] | None = None,
+        keep: int = KEEP,
     ) -> None:
         if max_deliveries < 1:
             raise ValueError("max_deliveries must be at least 1")
@@ -135,7 +138,8 @@ class GroupConsumer:
         self.claim_idle_ms, self.batch = claim_idle_ms, batch
         self.log_line = log_line or log.warning
         self.stats = ConsumerStats()
-        self.handled: list[tuple[float, str, Event]] = []  # (arrival time, entry id, event)
+        # (arrival time, entry id, event) of the last ``keep`` entries handled, as Subscriber.received
+        self.handled: deque[tuple[float, str, Event]] = deque(maxlen=keep)
         self._claim_cursor = "0-0"
         self._task: asyncio.Task | None = None
 

@@ -30,7 +30,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +43,7 @@ from workshop.events import Event, EventFormatError
 from workshop.waiting import stop_task, until
 
 log = logging.getLogger("workshop.pubsub")
+KEEP = 1_000  # deliveries a delivery log keeps (Subscriber.received, GroupConsumer.handled)
 
 Handler = Callable[[str, Event], Awaitable[None] | None]
 
@@ -69,6 +70,7 @@ class Subscriber:
         handler: Handler | None = None,
         name: str = "subscriber",
         log_line: Callable[[str], Any] | None = None,
+        keep: int = KEEP,
     ) -> None:
         self.redis, self.namespace, self.name = redis, namespace, name
         self.channels, self.patterns = list(channels), list(patterns)
@@ -77,7 +79,10 @@ class Subscriber:
         self.handler = handler
         self.log_line = log_line or log.warning
         self.stats = SubscriberStats()
-        self.received: list[tuple[float, str, Event]] = []
+        # the delivery log (chapter 2's timeline): the last ``keep`` deliveries, not all of them —
+        # a subscriber that runs all day must not keep a day of events (and every object kept makes
+        # the garbage collector's full passes longer)
+        self.received: deque[tuple[float, str, Event]] = deque(maxlen=keep)
         self.offline: list[tuple[float, float | None]] = []
         self.problems: list[str] = []
         self._pubsub = redis.pubsub()
