@@ -120,12 +120,12 @@ class Relay:
             await self.bus.publish_many(
                 [(routing_key(r.event.event_type), r.event) for r in chunk], source="cqrs-relay"
             )
+            moments["published"] = time.perf_counter()  # confirmed (not: the chunk before moved its checkpoint)
         finally:
             if before is not None:
                 await asyncio.wait([before])  # in order; its failure is its own (and stops this move below)
         if before is not None and (before.cancelled() or before.exception() is not None):
             raise RelayError("an earlier chunk was not confirmed: the checkpoint stays before it")
-        moments["published"] = time.perf_counter()
         for listener in self.listeners:
             listener([r.position for r in chunk], moments)
         self.published += len(chunk)
