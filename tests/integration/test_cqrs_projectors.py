@@ -176,6 +176,49 @@ async def test_the_relay_publishes_the_feed_in_order_and_resumes_after_its_check
         await bus.close()
 
 
+class FlakyBus:
+    """Publishes by collecting, in the order handed over (one channel); the chunk numbered ``fail`` is
+    refused after the next one was handed over (the relay reads ahead while the broker confirms)."""
+
+    def __init__(self, fail: int) -> None:
+        self.fail, self.calls, self.got = fail, 0, []
+        self.second_started = asyncio.Event()
+
+    async def publish_many(self, items, *, source=""):
+        self.calls += 1
+        call = self.calls
+        if call != self.fail:
+            self.got += [e.event_id for _, e in items]  # sent: the confirm comes later
+        if call == 2:
+            self.second_started.set()
+        if call == 1:  # confirmed only once the next chunk is already on its way: pipelined
+            await asyncio.wait_for(self.second_started.wait(), 5)
+        if call == self.fail:
+            await asyncio.sleep(0.05)
+            raise ConnectionError("broker gone")
+        return len(items)
+
+
+async def test_the_relay_reads_ahead_but_moves_its_checkpoint_only_past_confirmed_chunks(store, ws_settings):
+    for i in range(20):
+        await store.append(f"p{i}", [users.UserCreated(f"p{i}", "A", "B", f"p{i}@example.org")], 0)
+    records = await store.read_all(limit=100)
+    feed = [r.event.event_id for r in records]
+    bus = FlakyBus(fail=2)
+    relay = Relay(store, bus, ws_settings, batch=5)
+    with pytest.raises(ConnectionError):
+        await relay.catch_up()
+    assert bus.calls >= 3  # the third chunk left before the second was refused
+    async with store.pool.connection() as conn:
+        assert (
+            await checkpoints.read_one(conn, store.schema, "relay") == records[4].position
+        )  # past the first chunk only
+    assert bus.got == feed[:5] + feed[10:]  # the first and those after the refused one, in order
+    again = FlakyBus(fail=0)
+    assert await Relay(store, again, ws_settings, batch=5).catch_up() == 15  # from the checkpoint: at least once
+    assert again.got == feed[5:]
+
+
 async def test_a_copy_whose_checkpoint_moved_writes_nothing_and_reads_again(store, redis, ws_settings):
     """The checkpoint's move fails the whole pipelined transaction when another copy got there
     first, also when the model read rows in the same round trip (UsersTable, versions above 1)."""
