@@ -43,8 +43,12 @@ class StackError(AssertionError):
     """One line saying what went wrong with the stack (and where to look)."""
 
 
+SAID: list[str] = []  # every say() line of this process, for pytest's summary (conftest.py)
+
+
 def say(line: str) -> None:
-    print(f"[containers {time.strftime('%H:%M:%S')}] {line}", flush=True)
+    SAID.append(f"[containers {time.strftime('%H:%M:%S')}] {line}")
+    print(SAID[-1], flush=True)
 
 
 def run(
@@ -143,6 +147,21 @@ def _docker_is_podman() -> bool:
     return "podman" in done.stdout.lower()
 
 
+def engine_missing() -> str:
+    """``""`` when a container engine can run the stack here, else one line saying what is missing."""
+    if os.environ.get("WORKSHOP_CONTAINER_ENGINE", "") != "podman" and _docker_works():
+        return ""
+    missing = [tool for tool in ("podman", "docker-compose", "debootstrap") if not shutil.which(tool)]
+    if missing:
+        return (
+            f"no Docker engine, and {', '.join(missing)} missing for podman: "
+            f"apt-get install {' '.join(missing)} (or `workshop setup test`, as root)"
+        )
+    if os.geteuid() != 0:
+        return "no Docker engine, and podman would run rootless here: the test drives rootful podman (run it as root)"
+    return ""
+
+
 def open_engine(store: Path | None = None, extra_volumes: list[str] | None = None) -> Engine:
     """Docker when it runs here, else podman with a private store (``store``) and API socket.
 
@@ -153,12 +172,9 @@ def open_engine(store: Path | None = None, extra_volumes: list[str] | None = Non
         plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode == 0
         compose = ["docker", "compose"] if plugin else ["docker-compose"]
         return Engine("docker", ["docker"], compose, dict(os.environ))
-    missing = [tool for tool in ("podman", "docker-compose", "debootstrap") if not shutil.which(tool)]
+    missing = engine_missing()
     if missing:
-        raise StackError(
-            f"no Docker engine, and {', '.join(missing)} missing for podman: "
-            f"apt-get install {' '.join(missing)} (or `workshop setup test`)"
-        )
+        raise StackError(missing)
     store = store or Path(os.environ.get("WORKSHOP_CONTAINER_STORE", DEFAULT_STORE))
     workdir = Path(tempfile.mkdtemp(prefix="workshop-podman-"))
     conf = workdir / "containers.conf"
