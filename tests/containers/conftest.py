@@ -16,7 +16,7 @@ does anyway.
 One stack (a Compose project with throw-away secrets and free host ports) serves the whole
 module; it is torn down at the end whatever happened — no container, network or volume of
 it is left — and the images stay for the next (warm) run. What took how long (``say``) is
-printed as it happens with ``-s``, and repeated in pytest's summary either way.
+printed as it happens with ``-s``, else in pytest's summary.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=f"container test: {SKIP}"))
 
 
-def pytest_terminal_summary(terminalreporter):
-    if SAID:
+def pytest_terminal_summary(terminalreporter, config):
+    if SAID and config.getoption("capture") != "no":  # with -s they were printed as they came
         terminalreporter.write_sep("-", "container stack: what took how long")
         for line in SAID:
             terminalreporter.write_line(line)

@@ -160,17 +160,20 @@ import asyncio, json
 from workshop.webrtc.call import synthetic_media
 from workshop.webrtc.lab import start_lab
 from workshop.webrtc.peer import selected_pair
+from workshop.waiting import until
 
 async def main():
     lab = await start_lab()
     try:
         peer = await lab.browser_peer("browser-call", media=synthetic_media(160, 120, 15))
         print(lab.browser_link("browser-call"), flush=True)
-        called = await peer.wait_for_call(90)
-        await asyncio.sleep(1)  # a second of media
-        sink = peer.sink
-        print(json.dumps({"called": called, "pair": selected_pair(peer.pc) if called else None,
-                          "frames": sink.frames if sink else 0}), flush=True)
+        result = {"called": await peer.wait_for_call(90)}
+        if result["called"]:
+            result["pair"] = selected_pair(peer.pc)
+            await until(lambda: peer.sink is not None and peer.sink.frames > 0, timeout=20, what="a frame")
+            result["frames"] = peer.sink.frames
+        print(json.dumps(result), flush=True)
+        await peer.call_ended(30)  # the browser hangs up
     finally:
         await lab.close()
 
@@ -213,6 +216,7 @@ def test_notebook_05s_browser_link_works_from_the_host(stack):
                 page.wait_for_function("window.callStats && window.callStats.state === 'connected'", timeout=90_000)
                 status = page.text_content("#status")
                 errors = page.evaluate("window.callStats.errors")
+                reported = peer.stdout.readline()  # the notebook peer's side, while the call is on
             finally:
                 browser.close()
         out, err = peer.communicate(timeout=60)
@@ -221,7 +225,7 @@ def test_notebook_05s_browser_link_works_from_the_host(stack):
             peer.kill()
             peer.wait(10)
     assert peer.returncode == 0, f"the notebook peer failed: {err.strip()[-800:]}"
-    result = json.loads(out.strip().splitlines()[-1])
+    result = json.loads(reported)
     say(
         f"notebook 05's link from the host: {status!r}; the notebook peer: {result} ({time.monotonic() - started:.0f} s)"
     )
