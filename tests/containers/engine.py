@@ -39,7 +39,7 @@ from workshop.waiting import WaitTimeout, until_sync
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker" / "compose.yml"
 BASE_IMAGE = "docker.io/library/debian:bookworm-slim"
-PROFILES = ("orders", "pubsub", "cqrs")
+PROFILES = ("orders", "pubsub", "cqrs", "replicas")
 DEFAULT_STORE = Path("/var/tmp/workshop-containers")  # podman: images survive between runs (warm)
 
 

@@ -348,6 +348,105 @@ def test_pubsub_and_cqrs_profiles(stack):
     say(f"pubsub and cqrs profiles: healthy, one command read back, in {time.monotonic() - started:.0f} s")
 
 
+# --- chapter 8: Patroni + etcd, Redis under Sentinel, each losing its primary --------------------
+
+REPLICA_SERVICES = [
+    "etcd",
+    "patroni-1",
+    "patroni-2",
+    "redis-main",
+    "redis-replica",
+    "sentinel-1",
+    "sentinel-2",
+    "sentinel-3",
+]
+
+# Run in the lab container, which reaches the nodes by name. argv[1]: "before" or "after" the kill.
+REPLICAS = """
+import json, os, sys
+import psycopg, redis
+from redis.sentinel import Sentinel
+from workshop.waiting import until_sync
+
+pw = os.environ["POSTGRES_PASSWORD"]
+nodes = "host=patroni-1,patroni-2 port=5432 user=postgres dbname=postgres connect_timeout=3 password=" + pw
+
+def rows(attrs):
+    try:
+        with psycopg.connect(nodes + " target_session_attrs=" + attrs, autocommit=True) as c:
+            found = c.execute("SELECT to_regclass('ws_replicas_test')").fetchone()[0]
+            return c.info.host, (c.execute("SELECT count(*) FROM ws_replicas_test").fetchone()[0] if found else 0)
+    except psycopg.OperationalError:
+        return None
+
+sentinel = Sentinel([(f"sentinel-{n}", 26379) for n in (1, 2, 3)], socket_timeout=2)
+result = {}
+if sys.argv[1] == "before":
+    with psycopg.connect(nodes + " target_session_attrs=read-write", autocommit=True) as c:
+        c.execute("CREATE TABLE ws_replicas_test (n int)")
+        c.execute("INSERT INTO ws_replicas_test SELECT generate_series(1, 100)")
+        result["primary"] = c.info.host
+    result["standby"] = until_sync(lambda: (r := rows("standby")) and r[1] == 100 and r, timeout=60, what="the standby replaying 100 rows")[0]
+    main = sentinel.master_for("workshop", socket_timeout=2)
+    main.set("ws_replicas_test", "acknowledged")
+    result["redis_replicas_acked"] = main.wait(1, 5000)  # WAIT: the replica has it before the kill
+    result["redis_master"] = sentinel.discover_master("workshop")[0]
+else:
+    before = json.loads(sys.argv[2])
+    new = until_sync(lambda: (r := rows("read-write")) and r[0] != before["primary"] and r, timeout=90, every=1,
+                     what="Patroni promoting the standby")
+    result["primary"], result["rows"] = new
+    def promoted():
+        try:
+            return (m := sentinel.discover_master("workshop")[0]) != before["redis_master"] and m
+        except redis.exceptions.RedisError:
+            return None
+    result["redis_master"] = until_sync(promoted, timeout=60, every=1, what="the Sentinels promoting the replica")
+    result["redis_value"] = sentinel.master_for("workshop", socket_timeout=2).get("ws_replicas_test").decode()
+print(json.dumps(result))
+"""
+
+
+def test_replicas_profile_fails_over(stack):
+    started = time.monotonic()
+    stack.up(*REPLICA_SERVICES, profiles=("replicas",))
+    stack.wait_healthy(REPLICA_SERVICES, timeout=240)
+    healthy = time.monotonic() - started
+    for service in ("etcd", "patroni-1", "patroni-2", "redis-main", "redis-replica", "sentinel-1"):
+        uid = stack.exec(service, "id", "-u", timeout=60).stdout.strip()
+        assert uid not in ("", "0"), f"{service} runs as root"
+    versions = {  # Debian 12's, as the native path of chapter 8 runs them
+        "etcd": (["etcd", "--version"], "etcd Version: 3.4."),
+        "patroni-1": (["patroni", "--version"], "patroni 3.0."),
+    }
+    for service, (cmd, version) in versions.items():
+        out = stack.exec(service, *cmd, timeout=60, check=False)
+        assert version in out.stdout + out.stderr, f"{service}: {(out.stdout + out.stderr).strip()[:200]}"
+    env = {"POSTGRES_PASSWORD": stack.values["POSTGRES_PASSWORD"]}
+
+    def in_lab(*args: str) -> dict:
+        done = stack.exec("lab", "python", "-c", REPLICAS, *args, env=env, timeout=240, check=False)
+        assert done.returncode == 0, f"replicas {args[0]}: {(done.stdout + done.stderr).strip()[-800:]}"
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    before = in_lab("before")
+    assert before["primary"] != before["standby"], before
+    assert before["redis_replicas_acked"] == 1, before
+    redis_main = stack.container("redis-main")
+    primary = stack.container(before["primary"])
+    stack.engine("kill", primary, redis_main, timeout=60)  # SIGKILL: no clean hand-over
+    killed = time.monotonic()
+    after = in_lab("after", json.dumps(before))
+    say(
+        f"replicas: healthy in {healthy:.0f} s; {before['primary']} killed, {after['primary']} promoted with all "
+        f"{after['rows']} rows; Redis master {before['redis_master']} -> {after['redis_master']} kept "
+        f"{after['redis_value']!r}; both failovers in {time.monotonic() - killed:.0f} s"
+    )
+    assert after["primary"] == before["standby"] and after["rows"] == 100, after
+    assert after["redis_value"] == "acknowledged", after
+    stack("rm", "--stop", "--force", *REPLICA_SERVICES, profiles=("replicas",), timeout=120)
+
+
 # --- persistence: down keeps the volumes, down -v removes them -------------------------------
 
 
