@@ -102,6 +102,14 @@ class StoreContract:
         assert await store.position("a", 0) == 0  # before the first event
         assert await store.position("a", 9) == 0 and await store.position("nobody", 1) == 0
 
+    async def test_append_at_says_where_the_append_landed_or_appends_nothing(self, store):
+        await store.append("b", [ev("b", 1)], expected_version=0)
+        assert await store.append_at("a", [ev("a", 2), ev("a", 3)], expected_version=0) == (2, 3)
+        assert await store.append_at("a", [ev("a", 4)], expected_version=2) == (3, 4)
+        with pytest.raises(ConcurrencyError):
+            await store.append_at("a", [ev("a", 5)], expected_version=2)
+        assert await store.head() == 4 and await store.version("a") == 3
+
     async def test_only_one_of_many_concurrent_writers_wins(self, store):
         results = await asyncio.gather(
             *(store.append("acc-1", [ev("acc-1", i)], expected_version=0) for i in range(6)),

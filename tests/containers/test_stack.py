@@ -27,7 +27,16 @@ from workshop.waiting import until_sync
 
 pytestmark = pytest.mark.timeout(1800)
 
-NOTEBOOKS = ["00_setup", "01_event_driven", "02_pubsub", "03_event_sourcing", "04_cqrs", "06_performance"]
+NOTEBOOKS = [
+    "00_setup",
+    "01_event_driven",
+    "02_pubsub",
+    "03_event_sourcing",
+    "04_cqrs",
+    "06_performance",
+    "07_cluster",
+    "08_replicas",
+]
 ORDER_SERVICES = ["order", "payment", "inventory", "shipping", "notification"]
 PUBSUB_SERVICES = ["publisher", "subscriber-1", "subscriber-2"]
 CQRS_SERVICES = ["cqrs-write-api", "cqrs-read-api", "cqrs-relay", "cqrs-projectors"]
@@ -77,7 +86,7 @@ def test_services_run_the_native_versions(stack):
 
 
 def test_chapter_notebooks_run_inside_the_lab_container(stack):
-    """nbval on chapters 00-04 and 06 in the lab container, against the services by name.
+    """nbval on chapters 00-04 and 06-08 in the lab container, against the services by name (07 and 08 start their own clusters inside it).
 
     The same sanitising as natively (tests/notebooks/sanitize.cfg, copied in). SIGNALING_URL is
     emptied for this run: these chapters do not use the signaling server, and their stored

@@ -1,5 +1,5 @@
-"""End to end: headless Chromium (fake camera and microphone) calls an aiortc peer through the
-signaling server's own page and the TURN relay; media flows both ways.
+"""End to end: headless Chromium (fake camera and microphone, driven by Playwright) calls an aiortc
+peer through the signaling server's own page and the TURN relay; media flows both ways.
 
 Chromium may send from the machine's own non-loopback address even when told to allow
 loopback, so the whole call (coturn, signaling server, aiortc peer, Chromium) runs in a

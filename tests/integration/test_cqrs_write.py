@@ -104,3 +104,19 @@ async def test_four_processes_opening_the_store_at_once_create_the_tables_once(w
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_the_claim_rides_in_the_appends_transaction_and_takes_over_a_stale_one(store):
+    emails = EmailReservations(store.pool, store.schema, stale_after=0.0)
+    handler = CommandHandler(store, emails=emails)
+    assert emails.joins(store) and not ReadModelCheck(store.pool, store.schema).joins(store)
+    async with store.pool.connection() as conn:  # a claim whose process died before its append
+        await conn.execute(
+            f'INSERT INTO "{store.schema}".email_reservations (email, user_id) VALUES (%s, %s)',
+            ("ghost@example.org", "ghost"),
+        )
+    await handler.handle(create("real", "Ghost@example.org"))  # taken over: the ghost never got created
+    assert await emails.owner("ghost@example.org") == "real"
+    with pytest.raises(CommandRejected, match="already used"):  # a live owner keeps it: nothing appended
+        await handler.handle(create("late", "ghost@example.org"))
+    assert await store.read("late") == [] and handler.stats["rejected"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 
 from workshop.config import settings
@@ -19,3 +20,19 @@ async def test_a_slow_subscriber_is_disconnected_and_loses_messages():
         proc = server.proc
     assert proc.returncode is not None  # stopped at the end
     assert redis.Redis.from_url(settings().redis_url).config_get("client-output-buffer-limit") == shared_limit
+
+
+async def test_a_restart_refuses_a_port_another_redis_server_took_after_the_crash(tmp_path):
+    """After crash() the port is free: whoever takes it must not be mistaken for our server."""
+    import shutil
+
+    from workshop.errors import WorkshopError
+    from workshop.process import Server, port_open
+    from workshop.pubsub.backpressure import ThrowawayRedis
+
+    async with ThrowawayRedis() as ours:
+        await ours.crash()
+        argv = [shutil.which("redis-server"), "--port", str(ours.port), "--bind", "127.0.0.1", "--save", ""]
+        async with Server("intruder", argv, ready=lambda: port_open("127.0.0.1", ours.port), log=tmp_path / "i.log"):
+            with pytest.raises(WorkshopError, match=f"port {ours.port}|{ours.port}.*exited at once"):
+                await ours.start()

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from workshop.replicas.procs import leftovers
-from workshop.replicas.sentinel import SentinelGroup, kill_master_under_load
+from workshop.replicas.sentinel import SentinelGroup, consume_while_master_dies, kill_master_under_load
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -33,5 +33,21 @@ async def test_with_wait_nothing_acknowledged_is_lost():
         # WAIT said no replica had them: never acknowledged (but the one batch in flight when the link dropped)
         assert result.acked_while_slow <= 50
         assert result.unconfirmed > 0 and result.lost == 0, str(result)
+        home = group.home
+    assert not leftovers(set(), home)
+
+
+async def test_a_consumer_group_follows_the_new_master_and_handles_every_surviving_entry():
+    """Chapter 2's consumer group (XREADGROUP + XACK) through both failovers: nothing that survived is
+    missed; what it read may be gone (without WAIT) or come again (the group's state replicates late)."""
+    async with SentinelGroup() as group:
+        nowait = await consume_while_master_dies(group, wait=False, warmup=300, after=100)
+        assert nowait.new == "redis1" and nowait.consumer_errors > 0  # its polls failed, then found redis1
+        assert nowait.lost > 0 and nowait.vanished > 0, str(nowait)  # handled, then taken back by the failover
+        assert nowait.unconsumed == 0, str(nowait)
+        await group.restart(nowait.old)
+        withwait = await consume_while_master_dies(group, wait=True, warmup=300, after=100)
+        assert withwait.new == "redis0"
+        assert withwait.lost == 0 and withwait.unconsumed == 0, str(withwait)
         home = group.home
     assert not leftovers(set(), home)

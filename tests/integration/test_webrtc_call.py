@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -17,7 +18,8 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from workshop.process import free_port
 from workshop.webrtc.call import SignalingPeer, loopback_call, synthetic_media
-from workshop.webrtc.peer import CallError, host_addresses, rtc_config, selected_pair, wait_connected
+from workshop.webrtc.peer import CallError, host_addresses, ice_connection, rtc_config, selected_pair, wait_connected
+from workshop.webrtc.permission import hold_candidates, release
 from workshop.webrtc.relay import TurnServer
 from workshop.webrtc.signaling import create_app, serve
 from workshop.webrtc.tokens import room_token
@@ -81,6 +83,44 @@ async def test_relay_call_goes_through_coturn(url):
             assert any(s.get("username", "").endswith(peer.sio.get_sid().replace(":", "_")) for s in peer.ice_servers)
         await call.first_frame()
     assert took < 5, f"relay call took {took:.1f} s to connect"
+
+
+async def test_in_a_relay_call_the_answerer_checks_only_once_the_callers_check_came_through(url, caplog):
+    """Its first check would reach the caller's TURN allocation before any permission: coturn would drop it."""
+    caplog.set_level(logging.INFO, logger="aioice.ice")
+    async with loopback_call(url, SECRET, relay=True, media=SMALL) as call:
+        callee = repr(ice_connection(call.callee.pc))  # "Connection(7)": how aioice names it in its log
+        pair = selected_pair(call.callee.pc)
+    said = [r.getMessage()[len(callee) + 1 :] for r in caplog.records if r.getMessage().startswith(callee + " ")]
+    learnt = next((i for i, line in enumerate(said) if line.startswith("Discovered peer reflexive candidate")), None)
+    first_check = next(i for i, line in enumerate(said) if line.endswith("-> State.IN_PROGRESS"))
+    assert learnt is not None and learnt < first_check, said  # its first check answered the caller's (triggered)
+    assert any(" signalled as " in line for line in said), said  # then the held candidates went in
+    assert pair["remote"].startswith("relay ") and pair["relayed"], pair
+
+
+async def test_held_candidates_go_in_after_the_grace_when_no_check_comes():
+    """A caller whose check never comes: after the grace, plain ICE — and the call still connects."""
+    a, b = RTCPeerConnection(rtc_config([])), RTCPeerConnection(rtc_config([]))
+    task = None
+    try:
+        with host_addresses(["127.0.0.1"]):
+            a.addTrack(PatternVideoTrack(160, 120, 10))
+            await a.setLocalDescription(await a.createOffer())
+            offer, held = hold_candidates(a.localDescription)
+            await b.setRemoteDescription(offer)
+            await b.setLocalDescription(await b.createAnswer())
+        task = asyncio.create_task(release(b, held, grace=0.3))
+        await asyncio.sleep(0.1)
+        assert ice_connection(b).remote_candidates == []  # held: the answerer sends no check
+        await asyncio.wait_for(task, 2)
+        assert [c.port for c in ice_connection(b).remote_candidates] == [held[0].port]
+        await a.setRemoteDescription(b.localDescription)  # the answer arrives late: plain ICE connects
+        await asyncio.gather(wait_connected(a, 5), wait_connected(b, 5))
+    finally:
+        if task is not None:
+            task.cancel()
+        await asyncio.gather(a.close(), b.close())
 
 
 @pytest.mark.parametrize(

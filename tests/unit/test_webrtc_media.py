@@ -5,8 +5,10 @@ from __future__ import annotations
 import aioice.ice
 import numpy as np
 import pytest
+from aiortc import RTCPeerConnection
 
 from workshop.webrtc.peer import CallError, check_turn, host_addresses, rtc_config, turn_server
+from workshop.webrtc.permission import hold_candidates
 from workshop.webrtc.tracks import PatternVideoTrack, ToneTrack, draw_number, read_number
 
 
@@ -76,3 +78,42 @@ async def test_frames_that_arrive_in_a_burst_do_not_inflate_the_frame_rate():
         assert 3 < sink.fps < 15, sink.fps  # 10 frames in about a second, not 10 frames in no time
     finally:
         await sink.stop()
+
+
+async def test_an_offer_without_its_candidates_and_the_candidates_it_had():
+    pc = RTCPeerConnection(rtc_config([]))
+    try:
+        pc.addTrack(PatternVideoTrack(64, 48, 10))
+        pc.addTrack(ToneTrack())
+        with host_addresses(["127.0.0.1"]):
+            await pc.setLocalDescription(await pc.createOffer())
+        offer = pc.localDescription
+    finally:
+        await pc.close()
+    bare, held = hold_candidates(offer)
+    assert "a=candidate:" in offer.sdp and "a=end-of-candidates" in offer.sdp
+    assert "a=candidate:" not in bare.sdp and "a=end-of-candidates" not in bare.sdp and bare.type == "offer"
+    assert len(bare.sdp.splitlines()) == len(offer.sdp.splitlines()) - offer.sdp.count("a=candidate:") - 2
+    assert {(c.sdpMLineIndex, c.sdpMid) for c in held} == {(0, "0"), (1, "1")}  # one per media section, its mid
+    assert all(c.ip == "127.0.0.1" and c.type == "host" for c in held)
+
+
+async def test_a_turn_port_coturn_still_holds_is_tried_again_on_a_new_socket(monkeypatch):
+    """437: coturn frees a deleted allocation on its next one-second tick; the kernel may hand out that port."""
+    from workshop.infra import stun
+    from workshop.webrtc import peer
+
+    answers = [stun.StunError("437 Mismatched allocation", 437), ("127.0.0.1", 50000)]
+
+    async def allocate(self, username, password):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(peer.TurnProbe, "allocate", allocate)
+    servers = [{"urls": "turn:127.0.0.1:3478", "username": "u", "credential": "c"}]
+    assert await check_turn(servers) == ("127.0.0.1", 50000) and answers == []
+    answers[:] = [stun.StunError("437 Mismatched allocation", 437)] * 2  # twice: an error, in one line
+    with pytest.raises(CallError, match="437"):
+        await check_turn(servers)

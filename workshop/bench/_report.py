@@ -24,8 +24,11 @@ Otherwise the median of the ratios decides.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,10 +62,28 @@ def rate_row(name: str, n: int, seconds: float, unit: str = "messages") -> dict[
     return {"name": name, "count": n, "seconds": round(seconds, 4), "rate": round(n / seconds, 1), "unit": unit}
 
 
-def verdict_lines(checks: list[tuple[str, bool]]) -> list[dict[str, Any]]:
-    """Print ``PASS``/``MISS`` per target; return them as JSON-ready dicts."""
+def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per name, in first-seen order: the median count, seconds and rate over its rounds."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_name.setdefault(r["name"], []).append(r)
+    return [
+        {
+            **same[0],
+            "count": int(statistics.median(r["count"] for r in same)),
+            "seconds": statistics.median(r["seconds"] for r in same),
+            "rate": statistics.median(r["rate"] for r in same),
+            "rounds": len(same),
+        }
+        for same in by_name.values()
+    ]
+
+
+def verdict_lines(checks: Sequence[tuple[str, bool | None]]) -> list[dict[str, Any]]:
+    """Print ``PASS``/``MISS`` per target (``UNSTABLE`` for None: see :func:`judge`); return JSON-ready dicts."""
     for text, ok in checks:
-        print(f"{'PASS' if ok else 'MISS'}  {text}")
+        mark = {True: "PASS", False: "MISS", None: "UNSTABLE"}[ok]
+        print(f"{mark}  {text}")
     return [{"target": text, "met": ok} for text, ok in checks]
 
 
@@ -75,6 +96,44 @@ def save_json(path: str | None, payload: dict[str, Any]) -> None:
 
 
 PAIRS = 5  # the fewest pairs a figure with a target is judged on
+
+
+async def side(make: Any) -> tuple[float, float]:
+    """Time one side of a pair: ``await make()`` returns its own seconds (what it times), and
+    ``side`` adds the CPU seconds this process spent in the whole call — or ``make`` returns both
+    when only part of the call counts (first to last delivery, not the subscribing). The CPU figure leaves out the servers and the neighbours' load: the steadier measure of
+    what a layer costs, on a shared machine, next to the rate that a learner would see."""
+    fresh()
+    cpu = time.process_time()
+    timed = await make()
+    if isinstance(timed, tuple):  # (seconds, CPU seconds) timed by the side itself, e.g. first to last delivery
+        return timed
+    return timed, time.process_time() - cpu
+
+
+def cpu_figures(figures: list[Figure], rows: list[dict[str, Any]], names: list[tuple[str, str]]) -> list[Figure]:
+    """For each figure with a target, its twin in messages per CPU second of this process (no target)."""
+    out = []
+    for fig, (a, b) in zip(figures, names):
+        twin = Figure(fig.chapter, f"{fig.name}, per CPU second", f"{fig.unit.split('/')[0]}/CPU-s", fig.baseline)
+        by_pair: dict[int, dict[str, float]] = {}
+        for r in rows:
+            if "pair" in r and r.get("cpu_s"):
+                by_pair.setdefault(r["pair"], {})[r["name"]] = r["count"] / r["cpu_s"]
+        for per in by_pair.values():
+            if a in per and b in per:
+                twin.add(per[a], per[b])
+        if twin.values:
+            out.append(twin)
+    return out
+
+
+def fresh() -> None:
+    """Collect the garbage before timing one side of a pair, so neither side pays for what the
+    other (or the set-up) left behind: a full collection walks every object the process holds,
+    tens of milliseconds with the libraries loaded, and would land on whichever side came next.
+    What a side itself allocates and keeps while timed is still its own cost."""
+    gc.collect()
 
 
 def spread(values: list[float]) -> dict[str, float] | None:

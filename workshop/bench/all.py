@@ -6,7 +6,9 @@ plain ``COPY``) or the slow way the lesson is about. Each chapter's bench runs `
 times (default 5), so every figure is a series of pairs taken in turn — A B, A B, … on the
 same data — and the report gives the median of the pairs' ratios with its spread, and a
 verdict per target: ✓, ✗, or *unstable* when the spread is too wide to judge
-(the rule: :func:`workshop.bench._report.judge`).
+(the rule: :func:`workshop.bench._report.judge`). Chapters 1–3 take their pairs in one run,
+each pair back to back and the order flipping every round (A B, B A, …: whatever the first
+leaves behind, a broker's disk backlog or a warm cache, falls on both sides alike).
 
     workshop bench all --quick                          # under two minutes on 2 cores
     workshop bench all --json report.json --markdown report.md
@@ -24,7 +26,6 @@ import contextlib
 import importlib
 import io
 import json
-import math
 import os
 import platform
 import sys
@@ -67,51 +68,21 @@ BUS = {
 }
 
 
-def bus(size: str, scale: float, figs: Figures) -> None:
+def _merge(figs: Figures, measured: list[Figure]) -> None:
+    """Add a bench's own figures (its interleaved pairs) to the report's."""
+    for f in measured:
+        key = f"{f.chapter}|{f.name}"
+        if key in figs:
+            figs[key].values += f.values
+            figs[key].baselines += f.baselines
+        else:
+            figs[key] = f
+
+
+def bus(size: str, scale: float, figs: Figures, pairs: int = 1) -> None:
     from workshop.bench import bus as b
 
-    rows = asyncio.run(b.run(_sized(BUS[size], scale)))
-    rate = {r["name"]: r["rate"] for r in rows}
-    ch = "1 bus"
-    _fig(
-        figs,
-        ch,
-        "publish, one channel, await each confirm",
-        "msg/s",
-        "connection per publish (course)",
-        rate["package: one channel, await each confirm"],
-        rate["course: connection per publish"],
-    )
-    _fig(
-        figs,
-        ch,
-        "publish, confirms in flight (publish_many)",
-        "msg/s",
-        "aio-pika alone",
-        rate["package: concurrent confirms (publish_many)"],
-        rate["aio-pika alone: concurrent confirmed publish"],
-        target=0.9,
-    )
-    _fig(
-        figs,
-        ch,
-        "consume + ack, prefetch 500",
-        "msg/s",
-        "aio-pika alone",
-        rate["package: consume, prefetch 500, manual ack"],
-        rate["aio-pika alone: consume + ack, prefetch 500"],
-        target=0.9,
-    )
-    if "end to end: orders through 5 services" in rate:
-        _fig(
-            figs,
-            ch,
-            "end to end: orders through 5 services",
-            "orders/s",
-            None,
-            rate["end to end: orders through 5 services"],
-            None,
-        )
+    _merge(figs, b.figures(asyncio.run(b.run(_sized(BUS[size], scale), pairs=pairs))))
 
 
 PUBSUB = {
@@ -120,49 +91,12 @@ PUBSUB = {
 }
 
 
-def pubsub(size: str, scale: float, figs: Figures) -> None:
+def pubsub(size: str, scale: float, figs: Figures, pairs: int = 1) -> None:
     from workshop.bench import pubsub as b
 
     counts = _sized(PUBSUB[size], scale)
     counts["server"] = max(1000, counts["server"])  # redis-benchmark rounds a tiny run's rate to "inf"
-    rows = asyncio.run(b.run(counts))
-    rate = {r["name"]: r["rate"] for r in rows}
-    ch = "2 pub/sub"
-    _fig(
-        figs,
-        ch,
-        "delivered to 2 subscribers",
-        "msg/s",
-        "redis-py alone",
-        rate["package: delivered to 2 subscribers"],
-        rate["redis-py alone: delivered to 2 subscribers"],
-        target=0.9,
-    )
-    _fig(
-        figs,
-        ch,
-        "publish, pipelined",
-        "msg/s",
-        "one publish per round trip",
-        rate["package: publish, pipelined"],
-        rate["package: publish, one per round trip"],
-        target=5,
-    )
-    _fig(
-        figs,
-        ch,
-        "Streams group consume + XACK",
-        "entries/s",
-        "redis-py alone",
-        rate["package: Streams group consume + XACK"],
-        rate["redis-py alone: Streams group consume + XACK"],
-    )
-    server = {"PUBLISH": ("publish, pipelined", "msg/s"), "XADD": ("Streams XADD, pipelined", "entries/s")}
-    for cmd, (name, unit) in server.items():
-        top = rate.get(f"redis-benchmark: {cmd}, -P 16")
-        ours = rate["package: publish, pipelined" if cmd == "PUBLISH" else "package: Streams XADD, pipelined"]
-        if top and math.isfinite(top):
-            _fig(figs, ch, f"{name} (vs the server)", unit, f"redis-benchmark {cmd} -P 16", ours, top)
+    _merge(figs, b.figures(asyncio.run(b.run(counts, pairs=pairs))))
 
 
 STORE = {
@@ -171,7 +105,7 @@ STORE = {
 }
 
 
-def store(size: str, scale: float, figs: Figures) -> None:
+def store(size: str, scale: float, figs: Figures, pairs: int = 1) -> None:
     from workshop.bench import store as b
     from workshop.config import settings
 
@@ -184,56 +118,15 @@ def store(size: str, scale: float, figs: Figures) -> None:
     n = _sized(STORE[size], scale)
     r = b.run(
         settings(),
-        single=n["single"],
-        batches=n["batches"],
+        single=n["single"] * pairs,  # the counts are per round
+        batches=n["batches"] * pairs,
         events=max(100, n["events"]),
         repeat=1,
-        rounds=1,
+        rounds=pairs,
         peer=peer,
         log=lambda m: None,
     )
-    ours, theirs = r["ours"], r["peer"] or {}
-    ch = "3 event store"
-    _fig(
-        figs,
-        ch,
-        "single-event appends",
-        "events/s",
-        "eventsourcing library" if peer else None,
-        ours["single_per_s"],
-        theirs.get("single_per_s"),
-        target=1.5 if peer else None,
-    )
-    _fig(
-        figs,
-        ch,
-        "batched appends (100/tx)",
-        "events/s",
-        "plain COPY, same batches",
-        ours["batch_per_s"],
-        ours["copy_per_s"],
-    )
-    _fig(
-        figs,
-        ch,
-        "rebuild a long aggregate",
-        "events/s",
-        "eventsourcing library" if peer else None,
-        ours["rebuild_per_s"],
-        theirs.get("rebuild_per_s"),
-        target=3 if peer else None,
-    )
-    _fig(
-        figs,
-        ch,
-        "load with a snapshot",
-        "ms",
-        "full replay",
-        ours["snapshot_load_ms"],
-        ours["snapshot_load_ms"] * ours["snapshot_speedup"],
-        higher_is_better=False,
-        target=0.05 if n["events"] >= 10_000 else None,
-    )  # the 20x target is set at 10,000 events
+    _merge(figs, b.figures(r))
 
 
 CQRS = {
@@ -259,6 +152,7 @@ def cqrs(size: str, scale: float, figs: Figures) -> None:
             lag_rate=n["lag_rate"],
             lag_seconds=max(0.2, n["lag_seconds"] * min(1.0, scale)),
             log=lambda m: None,
+            pairs=1,  # one pair per run, taken in turn inside it: bench all's runs make the pairs
         )
     )
     f, c = r["figures"], r["ceilings"]
@@ -305,33 +199,29 @@ def cqrs(size: str, scale: float, figs: Figures) -> None:
     )
 
 
-WEBRTC = {
-    "quick": {"calls": 1, "width": 160, "height": 120, "fps": 10, "seconds": 2.0, "messages": 50},
-    "full": {"calls": 3, "width": 640, "height": 480, "fps": 30, "seconds": 10.0, "messages": 300},
-}
-
-
 def webrtc(size: str, scale: float, figs: Figures) -> None:
     from workshop.bench import webrtc as b
 
-    cfg = dict(WEBRTC[size])
+    cfg = dict(b.QUICK if size == "quick" else b.FULL)
+    cfg["pairs"] = max(1, round(cfg["pairs"] * min(1.0, scale)))
     cfg["seconds"] = max(0.5, cfg["seconds"] * min(1.0, scale))
     cfg["messages"] = max(5, int(cfg["messages"] * scale))
     rows = {r["name"]: r for r in asyncio.run(b.run(cfg))}
-    bare = rows["set-up: bare aiortc (ceiling)"]["value"]
+    bare = rows["set-up: bare aiortc (ceiling)"]["values"]
     ch = "5 WebRTC"
     for kind, target in (("host", None), ("relay (TURN)", 2.0)):
-        _fig(
-            figs,
-            ch,
-            f"call set-up, {kind} via signaling",
-            "s",
-            "bare aiortc",
-            rows[f"set-up: {kind} via signaling"]["value"],
-            bare,
-            higher_is_better=False,
-            target=target,
-        )
+        for value, base in zip(rows[f"set-up: {kind} via signaling"]["values"], bare):  # each interleaved pair
+            _fig(
+                figs,
+                ch,
+                f"call set-up, {kind} via signaling",
+                "s",
+                "bare aiortc",
+                value,
+                base,
+                higher_is_better=False,
+                target=target,
+            )
     fps = next(r for name, r in rows.items() if name.startswith("frames/s"))
     _fig(
         figs,
@@ -345,13 +235,10 @@ def webrtc(size: str, scale: float, figs: Figures) -> None:
     )
 
 
-ADAPTERS: dict[str, Callable[[str, float, Figures], None]] = {
-    "bus": bus,
-    "pubsub": pubsub,
-    "store": store,
-    "cqrs": cqrs,
-    "webrtc": webrtc,
-}
+# benches that take their pairs themselves, back to back and in alternating order, in one run
+PAIRED: dict[str, Callable[[str, float, Figures, int], None]] = {"bus": bus, "pubsub": pubsub, "store": store}
+# benches run once per pair: each run measures a figure and its baseline once
+ADAPTERS: dict[str, Callable[..., None]] = {**PAIRED, "cqrs": cqrs, "webrtc": webrtc}
 CHAPTERS = {
     "bus": "1 bus",
     "pubsub": "2 pub/sub",
@@ -415,10 +302,12 @@ def run(
     for name in names:
         n = (runs or _report.PAIRS) if name in ADAPTERS else 1  # fewer than PAIRS: targets read "unstable"
         start = time.perf_counter()
-        for i in range(n):
-            progress(f"bench all: {name} run {i + 1}/{n} …")
+        for i in range(1 if name in PAIRED else n):
+            progress(f"bench all: {name} " + (f"{n} pairs …" if name in PAIRED else f"run {i + 1}/{n} …"))
             try:
-                if name in ADAPTERS:
+                if name in PAIRED:
+                    PAIRED[name](size, scale, figs, n)
+                elif name in ADAPTERS:
                     ADAPTERS[name](size, scale, figs)
                 else:
                     generic(name, figs)

@@ -10,6 +10,9 @@ Measures, in one run and one throw-away namespace:
 
 Targets are ratios against the ceiling that matters, aio-pika's own rate in the same run:
 3 ≥ 0.9x aio-pika's concurrent confirmed publish, and 4 ≥ 0.9x aio-pika's own consume.
+Each is measured as ``--pairs`` (5) adjacent A/B pairs in alternating order and judged
+on the median of the pairs' ratios, or called *unstable* when their spread straddles
+the target (:func:`workshop.bench._report.judge`).
 (The old "3 ≥ 40x the course's pattern" is retired: that pattern speeds up with the
 machine, while the client library is the ceiling.) An ``orders`` count of 0 skips 5.
 
@@ -27,7 +30,18 @@ from typing import Any
 
 import aio_pika
 
-from workshop.bench._report import parser, rate_row, save_json, scratch, verdict_lines
+from workshop.bench._report import (
+    PAIRS,
+    Figure,
+    cpu_figures,
+    markdown,
+    medians,
+    parser,
+    rate_row,
+    save_json,
+    scratch,
+    side,
+)
 from workshop.events import Event
 from workshop.waiting import within
 
@@ -46,88 +60,28 @@ async def _timed(coro: Any) -> float:
     return time.perf_counter() - start
 
 
-async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
-    """One run, in a throw-away child of ``base``'s namespace (default: the settings')."""
+async def run(counts: dict[str, int], base: Any = None, pairs: int = 1) -> list[dict[str, Any]]:
+    """``pairs`` rounds in a throw-away child of ``base``'s namespace (default: the settings').
+
+    Each figure with a baseline is measured as adjacent A/B pairs in alternating order
+    (A B, then B A, …) on the same kind of data, so the machine's drift and whatever the
+    first of two leaves behind (the broker still writing the last batch to disk) fall on
+    both sides alike. Every row of a round carries ``"pair": i``; the end-to-end orders run once.
+    """
     from workshop.bus.rabbitmq import RabbitBus
     from workshop.infra.reset import reset_namespace
-    from workshop.orders import course
-    from workshop.orders.system import OrderSystem
 
     s = await scratch(base, "bench_bus")
     rows: list[dict[str, Any]] = []
-
-    def row(name: str, n: int, seconds: float, unit: str = "messages") -> None:
-        rows.append(rate_row(name, n, seconds, unit))
 
     bus = await RabbitBus.open(s)
     try:
         sink = await bus.subscribe("bench_sink", ["order.#"], _ignore)
         await sink.cancel()  # declared and bound, nobody consuming: every publish below is routed here
-        n = counts["course"]
-
-        async def course_pattern() -> None:
-            for i in range(n):
-                await course.publish_event(_event(i), s)
-
-        row("course: connection per publish", n, await _timed(course_pattern()))
-
-        n = counts["sequential"]
-
-        async def sequential() -> None:
-            for i in range(n):
-                await bus.publish("order.ordercreated", _event(i), source="bench")
-
-        row("package: one channel, await each confirm", n, await _timed(sequential()))
-
-        n = counts["concurrent"]
-        row(
-            "package: concurrent confirms (publish_many)",
-            n,
-            await _timed(bus.publish_many([("order.ordercreated", _event(i)) for i in range(n)], source="bench")),
-        )
-
-        # consume: fill a queue first, then drain it with a prefetch
-        n = counts["consume"]
-        done = asyncio.Event()
-        seen, first = 0, 0.0
-
-        async def noop(event: Event, delivery: Any) -> None:
-            nonlocal seen, first
-            seen += 1
-            if seen == 1:
-                first = time.perf_counter()
-            if seen == n:
-                done.set()
-
-        ready = await bus.subscribe("bench_consume", ["bench.#"], noop, prefetch=1)
+        ready = await bus.subscribe("bench_consume", ["bench.#"], _ignore, prefetch=1)
         await ready.cancel()  # declared and bound, nobody consuming yet
-        await bus.publish_many([("bench.fill", _event(i)) for i in range(n)], source="bench")
-        # both consume timings run from the first delivery to the last (not the set-up round trips)
-        await bus.subscribe("bench_consume", ["bench.#"], noop, prefetch=500)
-        await within(done.wait(), 120, what=f"{n} messages to be consumed")
-        row("package: consume, prefetch 500, manual ack", n - 1, time.perf_counter() - first)
-
-        # the ceiling: aio-pika alone, without the envelope, validation or retry routing
-        n = counts["concurrent"]
-        body = _event(0).to_json().encode()
-        row(
-            "aio-pika alone: concurrent confirmed publish",
-            n,
-            await _timed(
-                asyncio.gather(
-                    *(
-                        bus.exchange.publish(
-                            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                            "order.raw",
-                            mandatory=True,
-                        )
-                        for _ in range(n)
-                    )
-                )
-            ),
-        )
-        n = counts["consume"]
-        row("aio-pika alone: consume + ack, prefetch 500", n - 1, await _raw_consume(bus, s, n))
+        for i in range(pairs):
+            rows += [{**r, "pair": i} for r in await _round(bus, s, counts, first=i % 2 == 0)]
     finally:
         await bus.close()
 
@@ -135,6 +89,8 @@ async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
     if not n:
         await reset_namespace(s, quiet=True)
         return rows
+    from workshop.orders.system import OrderSystem
+
     system = OrderSystem(s)
     await system.start(stock={"BOOK": 10 * n})
     try:
@@ -143,45 +99,175 @@ async def run(counts: dict[str, int], base: Any = None) -> list[dict[str, Any]]:
             *(system.place_order("bench", [{"sku": "BOOK", "qty": 1, "price": 10}]) for _ in range(n))
         )
         await system.wait_final(ids, timeout=300)
-        row("end to end: orders through 5 services", n, time.perf_counter() - start, unit="orders")
+        rows.append(rate_row("end to end: orders through 5 services", n, time.perf_counter() - start, unit="orders"))
     finally:
         await system.stop()
         await reset_namespace(s, quiet=True)
     return rows
 
 
-async def _raw_consume(bus: Any, s: Any, n: int) -> float:
+async def _round(bus: Any, s: Any, counts: dict[str, int], first: bool) -> list[dict[str, Any]]:
+    """One round: every figure once; ``first``: the package before its baseline (else after)."""
+    from workshop.orders import course
+
+    rows: list[dict[str, Any]] = []
+
+    async def pair(a: tuple[str, int, Any], b: tuple[str, int, Any]) -> None:
+        """Time ``a`` and ``b`` back to back: a then b in a first round, b then a in the next."""
+        for name, n, make in (a, b) if first else (b, a):
+            seconds, cpu = await side(make)
+            rows.append({**rate_row(name, n, seconds), "cpu_s": round(cpu, 4)})
+
+    n = counts["course"]
+
+    async def course_pattern() -> float:
+        return await _timed(_each(n, lambda i: course.publish_event(_event(i), s)))
+
+    async def sequential() -> float:
+        return await _timed(
+            _each(counts["sequential"], lambda i: bus.publish("order.ordercreated", _event(i), source="bench"))
+        )
+
+    await pair(
+        ("package: one channel, await each confirm", counts["sequential"], sequential),
+        ("course: connection per publish", n, course_pattern),
+    )
+
+    n = counts["concurrent"]
+    events = [("order.ordercreated", _event(i)) for i in range(n)]  # made before the clock, as the body below
+    body = _event(0).to_json().encode()
+
+    async def package_publish() -> float:
+        return await _timed(bus.publish_many(events, source="bench"))
+
+    async def raw_publish() -> float:
+        # the ceiling: aio-pika alone, without the envelope, validation or retry routing
+        return await _timed(
+            asyncio.gather(
+                *(
+                    bus.exchange.publish(
+                        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                        "order.raw",
+                        mandatory=True,
+                    )
+                    for _ in range(n)
+                )
+            )
+        )
+
+    await pair(
+        ("package: concurrent confirms (publish_many)", n, package_publish),
+        ("aio-pika alone: concurrent confirmed publish", n, raw_publish),
+    )
+
+    # consume: fill both queues first (the very same messages, same AMQP properties: only the
+    # consuming code differs), then drain them back to back, each timed from its first delivery
+    # to its last (not the set-up round trips)
+    n = counts["consume"]
+    await bus.publish_many([("bench.fill", _event(i)) for i in range(n)], source="bench")
+    raw_channel, raw_queue = await _raw_queue(bus, s)
+    await bus.publish_many([("raw.fill", _event(i)) for i in range(n)], source="bench")
+    try:
+        await pair(
+            ("package: consume, prefetch 500, manual ack", n - 1, lambda: _package_consume(bus, n)),
+            ("aio-pika alone: consume + ack, prefetch 500", n - 1, lambda: _raw_consume(raw_queue, n)),
+        )
+    finally:
+        await raw_channel.close()
+    return rows
+
+
+async def _each(n: int, publish: Any) -> None:
+    for i in range(n):
+        await publish(i)
+
+
+async def _package_consume(bus: Any, n: int) -> tuple[float, float]:
+    """(seconds, CPU seconds) from the first delivery to the last."""
+    done = asyncio.Event()
+    seen, first, cpu = 0, 0.0, 0.0
+
+    async def noop(event: Event, delivery: Any) -> None:
+        nonlocal seen, first, cpu
+        seen += 1
+        if seen == 1:
+            first, cpu = time.perf_counter(), time.process_time()
+        if seen == n:
+            done.set()
+
+    sub = await bus.subscribe("bench_consume", ["bench.#"], noop, prefetch=500)
+    await within(done.wait(), 120, what=f"{n} messages to be consumed")
+    timed = time.perf_counter() - first, time.process_time() - cpu
+    await sub.cancel()
+    return timed
+
+
+async def _raw_queue(bus: Any, s: Any) -> tuple[Any, Any]:
     channel = await bus.connection.channel()
     await channel.set_qos(prefetch_count=500)
     queue = await channel.declare_queue(s.namespace.amqp("bench_raw"), durable=True)
     await queue.bind(bus.exchange, "raw.#")
-    # the very messages the package consumes (same body, same AMQP properties): only the code differs
-    await bus.publish_many([("raw.fill", _event(i)) for i in range(n)], source="bench")
-    done, seen, first = asyncio.Event(), 0, 0.0
+    return channel, queue
+
+
+async def _raw_consume(queue: Any, n: int) -> tuple[float, float]:
+    """(seconds, CPU seconds) from the first delivery to the last."""
+    done, seen, first, cpu = asyncio.Event(), 0, 0.0, 0.0
 
     async def ack(message: Any) -> None:
-        nonlocal seen, first
+        nonlocal seen, first, cpu
         await message.ack()
         seen += 1
         if seen == 1:
-            first = time.perf_counter()
+            first, cpu = time.perf_counter(), time.process_time()
         if seen == n:
             done.set()
 
     tag = await queue.consume(ack)
     await within(done.wait(), 120, what=f"{n} messages to be consumed")
-    seconds = time.perf_counter() - first
+    timed = time.perf_counter() - first, time.process_time() - cpu
     await queue.cancel(tag)
-    await channel.close()
-    return seconds
+    return timed
+
+
+def figures(rows: list[dict[str, Any]]) -> list[Figure]:
+    """The chapter's figures, each pair of a round next to each other (see :mod:`._report`)."""
+    ch = "1 bus"
+    figs = [
+        Figure(ch, "publish, one channel, await each confirm", "msg/s", "connection per publish (course)"),
+        Figure(ch, "publish, confirms in flight (publish_many)", "msg/s", "aio-pika alone", target=0.9),
+        Figure(ch, "consume + ack, prefetch 500", "msg/s", "aio-pika alone", target=0.9),
+    ]
+    names = [
+        ("package: one channel, await each confirm", "course: connection per publish"),
+        ("package: concurrent confirms (publish_many)", "aio-pika alone: concurrent confirmed publish"),
+        ("package: consume, prefetch 500, manual ack", "aio-pika alone: consume + ack, prefetch 500"),
+    ]
+    by_pair: dict[int, dict[str, float]] = {}
+    for r in rows:
+        if "pair" in r:
+            by_pair.setdefault(r["pair"], {})[r["name"]] = r["rate"]
+    for rates in by_pair.values():
+        for fig, (a, b) in zip(figs, names):
+            fig.add(rates[a], rates[b])
+    figs += cpu_figures(figs[1:], rows, names[1:])
+    for r in rows:
+        if r["name"] == "end to end: orders through 5 services":
+            fig = Figure(ch, r["name"], "orders/s")
+            fig.add(r["rate"])
+            figs.append(fig)
+    return figs
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    course = rows[0]["rate"]
+    """Each measurement's median over the rounds (count, seconds, rate) and its speed-up over the course's pattern."""
+    rows = medians(rows)
+    course = next((r["rate"] for r in rows if r["name"].startswith("course")), None)
     width = max(len(r["name"]) for r in rows)
     lines = [f"{'benchmark':<{width}}  {'count':>7}  {'seconds':>8}  {'rate':>18}  {'vs course':>9}"]
     for r in rows:
-        ratio = f"{r['rate'] / course:,.1f}x" if "publish" in r["name"] or "confirm" in r["name"] else ""
+        publish = "publish" in r["name"] or "confirm" in r["name"]
+        ratio = f"{r['rate'] / course:,.1f}x" if course and publish else ""
         lines.append(
             f"{r['name']:<{width}}  {r['count']:>7,}  {r['seconds']:>8.2f}  "
             f"{r['rate']:>7,.0f} {r['unit'] + '/s':<10}  {ratio:>9}"
@@ -189,35 +275,20 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def verdicts(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
-    rate = {r["name"].split(":")[0] + ":" + r["name"].split(":")[1].split(",")[0].strip(): r["rate"] for r in rows}
-    course = rate["course:connection per publish"]
-    concurrent = rate["package:concurrent confirms (publish_many)"]
-    consume = rate["package:consume"]
-    raw_pub, raw_con = rate["aio-pika alone:concurrent confirmed publish"], rate["aio-pika alone:consume + ack"]
-    return [
-        (
-            f"concurrent confirmed publish >= 0.9x aio-pika's own ({concurrent / raw_pub:.2f}x; "
-            f"{concurrent / course:,.0f}x the course's pattern)",
-            concurrent >= 0.9 * raw_pub,
-        ),
-        (
-            f"consume >= 0.9x aio-pika's own ({consume / raw_con:.2f}x: {consume:,.0f}/s vs {raw_con:,.0f}/s)",
-            consume >= 0.9 * raw_con,
-        ),
-    ]
-
-
 def main(argv: list[str]) -> int:
     p = parser("bus", __doc__)
-    p.add_argument("--quick", action="store_true", help="smaller counts (a few seconds)")
+    p.add_argument("--quick", action="store_true", help="smaller counts (a few seconds a round)")
+    p.add_argument("--pairs", type=int, default=PAIRS, help=f"rounds of A/B pairs (default {PAIRS})")
     args = p.parse_args(argv)
     counts = (
         {"course": 50, "sequential": 500, "concurrent": 3000, "consume": 5000, "orders": 100}
         if args.quick
         else {"course": 200, "sequential": 2000, "concurrent": 20000, "consume": 20000, "orders": 500}
     )
-    rows = asyncio.run(run(counts))
+    rows = asyncio.run(run(counts, pairs=args.pairs))
+    figs = [f.as_dict() for f in figures(rows)]
     print(table(rows))
-    save_json(args.json, {"benchmark": "bus", "results": rows, "targets": verdict_lines(verdicts(rows))})
+    print()
+    print(markdown(figs))
+    save_json(args.json, {"benchmark": "bus", "pairs": args.pairs, "results": rows, "figures": figs})
     return 0

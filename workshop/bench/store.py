@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from workshop.bench._report import parser, save_json
+from workshop.bench._report import PAIRS, Figure, fresh, markdown, parser, save_json
 from workshop.config import Settings, settings
 from workshop.events import Event
 from workshop.store.aggregate import fold, load
@@ -121,21 +122,21 @@ class Ours:
         assert loaded.state["count"] == events
         return events / spent
 
-    async def snapshot(self, repeat: int) -> tuple[float, float]:
-        """(best full replay in s, best snapshot load in s) at the long stream's length."""
+    async def snapshot(self, repeat: int) -> list[tuple[float, float]]:
+        """``repeat`` pairs (snapshot load in s, full replay in s) at the long stream's length, back to back."""
         from workshop.store.snapshots import take_snapshot
 
         await take_snapshot(self.store, "long-1", evolve, tag="bench")
-        full, snap = [], []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            slow = await load(self.store, "long-1", evolve)
-            full.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            fast = await load(self.store, "long-1", evolve, snapshot_tag="bench")
-            snap.append(time.perf_counter() - t)
-        assert fast.state == slow.state and fast.replayed == 0
-        return min(full), min(snap)
+        pairs = []
+        for i in range(repeat):
+            loaded, seconds = {}, {}
+            for tag in ("bench", None) if i % 2 == 0 else (None, "bench"):
+                t = time.perf_counter()
+                loaded[tag] = await load(self.store, "long-1", evolve, snapshot_tag=tag)
+                seconds[tag] = time.perf_counter() - t
+            assert loaded["bench"].state == loaded[None].state and loaded["bench"].replayed == 0
+            pairs.append((seconds["bench"], seconds[None]))
+        return pairs
 
     async def fold_rate(self, repeat: int) -> float:
         evs = await self.store.read("long-1")
@@ -216,18 +217,64 @@ class Peer:
 # --- running and reporting -----------------------------------------------------------------
 
 
-def ratios(ours: dict[str, float], peer: dict[str, float] | None) -> dict[str, Any]:
+def ratios(
+    ours: dict[str, float], peer: dict[str, float] | None, pairs: dict[str, list] | None = None
+) -> dict[str, Any]:
+    """The targets' ratios: each the median of its pairs' ratios when there are pairs."""
+
+    def median_ratio(key: str, fallback: float) -> float:
+        got = [a / b for a, b in (pairs or {}).get(key, []) if a and b]
+        return statistics.median(got) if got else fallback
+
     r: dict[str, Any] = {
         "batch_events_per_s": ours["batch_per_s"],
-        "snapshot_speedup": ours["snapshot_speedup"],
+        "snapshot_speedup": 1 / median_ratio("snapshot", 1 / ours["snapshot_speedup"]),
     }
     if peer:
-        r["single_ratio"] = ours["single_per_s"] / peer["single_per_s"]
+        r["single_ratio"] = median_ratio("single", ours["single_per_s"] / peer["single_per_s"])
         r["batch_ratio"] = ours["batch_per_s"] / peer["batch_per_s"]
-        r["rebuild_ratio"] = ours["rebuild_per_s"] / peer["rebuild_per_s"]
-    r["batch_vs_copy"] = ours["batch_per_s"] / ours["copy_per_s"]
+        r["rebuild_ratio"] = median_ratio("rebuild", ours["rebuild_per_s"] / peer["rebuild_per_s"])
+    r["batch_vs_copy"] = median_ratio("batch", ours["batch_per_s"] / ours["copy_per_s"])
     r["met"] = {k: r[k] >= v for k, v in TARGETS.items() if k in r}
     return r
+
+
+def figures(result: dict[str, Any]) -> list[Figure]:
+    """The chapter's figures from :func:`run`'s result: one per target, its pairs side by side."""
+    ch, peer = "3 event store", result["peer"] is not None
+    pairs, events = result["pairs"], result["params"]["events"]
+    figs = [
+        Figure(
+            ch,
+            "single-event appends",
+            "events/s",
+            "eventsourcing library" if peer else None,
+            target=1.5 if peer else None,
+        ),
+        Figure(ch, "batched appends (100/tx)", "events/s", "plain COPY, same batches"),
+        Figure(
+            ch,
+            "rebuild a long aggregate",
+            "events/s",
+            "eventsourcing library" if peer else None,
+            target=3 if peer else None,
+        ),
+        # the 20x target is set at 10,000 events
+        Figure(
+            ch,
+            "load with a snapshot",
+            "ms",
+            "full replay",
+            higher_is_better=False,
+            target=0.05 if events >= 10_000 else None,
+        ),
+    ]
+    for fig, key in zip(figs, ("single", "batch", "rebuild", "snapshot")):
+        for a, b in pairs[key]:
+            if key == "snapshot":
+                a, b = a * 1000, b * 1000  # seconds -> ms
+            fig.add(a, b if b else None)
+    return figs
 
 
 def table(ours: dict[str, float], peer: dict[str, float] | None, r: dict[str, Any]) -> str:
@@ -269,7 +316,7 @@ def table(ours: dict[str, float], peer: dict[str, float] | None, r: dict[str, An
             f"{ours['snapshot_load_ms']:.2f} ms",
             "—",
             None,
-            f"≥ 20x faster: {ours['snapshot_speedup']:,.0f}x",
+            f"≥ 20x faster: {r['snapshot_speedup']:,.0f}x",
         ),
         ("  raw fold (no I/O)", num(ours["fold_per_s"], " events/s"), "—", None, "reference"),
     ]
@@ -288,14 +335,16 @@ def run(
     batches: int = 300,
     events: int = 10_000,
     repeat: int = 3,
-    rounds: int = 3,
+    rounds: int = PAIRS,
     peer: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Both stores in their own namespace (deleted afterwards); returns every figure.
 
     The machine is shared and noisy, so the two contenders take turns: ``rounds``
-    rounds of each operation, ours then the peer's, and the best round of each counts.
+    rounds of each operation, ours and the peer's back to back, the order flipping
+    each time (ours first, then theirs first, …); the tables give the medians, and each
+    target the median of its pairs' ratios (``result["pairs"]``, :func:`figures`).
     """
     from workshop import connect
     from workshop.infra.reset import reset_namespace
@@ -318,33 +367,70 @@ def run(
             app = _peer_app(s)
             theirs = Peer(app)
             theirs.build_long(events)
-        o: dict[str, list[float]] = {"single_per_s": [], "batch_per_s": [], "rebuild_per_s": [], "copy_per_s": []}
-        p: dict[str, list[float]] = {k: [] for k in o if k != "copy_per_s"}
+        # (ours, baseline) pairs, each timed back to back, the order flipping every time
+        pairs: dict[str, list[tuple[float, Any]]] = {"single": [], "batch": [], "rebuild": []}  # Any: float or None
+        peer_batch: list[float] = []
+
+        def pair(key: str, a: Callable[[], float], b: Callable[[], float] | None, flip: bool) -> None:
+            def timed(side: Callable[[], float]) -> float:
+                fresh()
+                return side()
+
+            if b is None:
+                pairs[key].append((timed(a), None))
+            elif flip:
+                second = timed(b)
+                pairs[key].append((timed(a), second))
+            else:
+                first = timed(a)
+                pairs[key].append((first, timed(b)))
+
+        k, b = max(1, single // rounds), max(1, batches // rounds)  # appends and batches per round
         for r in range(rounds):
             log(f"round {r + 1}/{rounds} …")
-            o["single_per_s"].append(go(ours.single(max(1, single // rounds))))
-            o["batch_per_s"].append(go(ours.batched(max(1, batches // rounds))))
-            o["copy_per_s"].append(go(ours.copy_baseline(max(1, batches // rounds))))
-            o["rebuild_per_s"].extend(go(ours.rebuild(events)) for _ in range(repeat))
+            pair("single", lambda: go(ours.single(k)), (lambda: theirs.single(k)) if theirs else None, r % 2 == 1)
+            pair("batch", lambda: go(ours.batched(b)), lambda: go(ours.copy_baseline(b)), r % 2 == 1)
             if theirs:
-                p["single_per_s"].append(theirs.single(max(1, single // rounds)))
-                p["batch_per_s"].append(theirs.batched(max(1, batches // rounds)))
-                p["rebuild_per_s"].extend(theirs.rebuild(events) for _ in range(repeat))
-        full, snap = go(ours.snapshot(repeat * 3))
-        result_ours = {k: max(v) for k, v in o.items()}
+                peer_batch.append(theirs.batched(b))
+            for i in range(repeat):
+                flip = (r * repeat + i) % 2 == 1
+                pair(
+                    "rebuild",
+                    lambda: go(ours.rebuild(events)),
+                    (lambda: theirs.rebuild(events)) if theirs else None,
+                    flip,
+                )
+        pairs["snapshot"] = list(go(ours.snapshot(rounds * repeat)))
+
+        def mid(key: str, side: int) -> float:
+            return statistics.median(p[side] for p in pairs[key])
+
+        snap, full = mid("snapshot", 0), mid("snapshot", 1)
+        result_ours = {
+            "single_per_s": mid("single", 0),
+            "batch_per_s": mid("batch", 0),
+            "copy_per_s": mid("batch", 1),
+            "rebuild_per_s": mid("rebuild", 0),
+        }
         result_ours.update(
             rebuild_ms=events / result_ours["rebuild_per_s"] * 1000,
             snapshot_load_ms=snap * 1000,
             snapshot_speedup=full / snap,
             fold_per_s=go(ours.fold_rate(repeat)),
         )
-        result_peer = {k: max(v) for k, v in p.items()} if theirs else None
-        if result_peer:
+        result_peer = None
+        if theirs:
+            result_peer = {
+                "single_per_s": mid("single", 1),
+                "batch_per_s": statistics.median(peer_batch),
+                "rebuild_per_s": mid("rebuild", 1),
+            }
             result_peer["rebuild_ms"] = events / result_peer["rebuild_per_s"] * 1000
         return {
             "ours": result_ours,
             "peer": result_peer,
-            "ratios": ratios(result_ours, result_peer),
+            "ratios": ratios(result_ours, result_peer, pairs),
+            "pairs": pairs,
             "params": {"single": single, "batches": batches, "events": events, "repeat": repeat, "rounds": rounds},
         }
     finally:
@@ -362,7 +448,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--batches", type=int, default=300, help="batches of 100 events (default 300)")
     p.add_argument("--events", type=int, default=10_000, help="events in the long aggregate (default 10,000)")
     p.add_argument("--repeat", type=int, default=3, help="rebuilds per round (default 3)")
-    p.add_argument("--rounds", type=int, default=3, help="turns each contender takes; best counts (default 3)")
+    p.add_argument(
+        "--rounds", type=int, default=PAIRS, help=f"A/B pairs per operation; the median counts (default {PAIRS})"
+    )
     p.add_argument("--no-peer", action="store_true", help="skip the eventsourcing library")
     args = p.parse_args(argv)
     peer = not args.no_peer
@@ -387,5 +475,7 @@ def main(argv: list[str]) -> int:
         log=lambda m: print(m, file=sys.stderr),
     )
     print(table(result["ours"], result["peer"], result["ratios"]))
+    print()
+    print(markdown([f.as_dict() for f in figures(result)]))
     save_json(args.json, result)
     return 0

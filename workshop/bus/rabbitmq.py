@@ -49,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,11 +93,6 @@ CLOUDEVENTS_PROPERTIES = {
     "time": "timestamp",
     "datacontenttype": "content_type",
 }
-
-
-def _body(event: Event) -> bytes:
-    """``event.to_json()`` without its deep copy of ``data`` (same bytes, faster on the hot path)."""
-    return json.dumps(vars(event), separators=(",", ":"), sort_keys=True).encode()
 
 
 async def _ack(message: AbstractIncomingMessage) -> None:
@@ -230,28 +224,36 @@ class RabbitBus:
 
     async def publish(self, routing_key: str, event: Event, *, source: str = "") -> None:
         validated(event, self.validate)
-        await self._send(self._message(_body(event), source=source, event=event), routing_key)
+        await self._send(self._message(event.to_json().encode(), source=source, event=event), routing_key)
 
     async def publish_many(self, items: Iterable[tuple[str, Event]], *, source: str = "", window: int = 256) -> int:
-        """Publish concurrently (up to ``window`` confirms in flight).
+        """Publish concurrently, up to ``window`` confirms in flight.
+
+        ``window`` workers share one iterator: each publishes the next item as soon as its
+        previous confirm is in. (Not one task per item held back by a semaphore: that costs
+        a task, a waiter and a wake-up per message — a third of a publish's CPU here.)
 
         Raises :class:`Unroutable` naming the messages no queue took, once every other one
         is confirmed (so a caller such as the outbox relay knows exactly what was delivered),
         or the first other error.
         """
         items = list(items)
-        gate = asyncio.Semaphore(window)
+        errors: dict[int, Exception] = {}
+        todo = iter(enumerate(items))
 
-        async def one(key: str, event: Event) -> None:
-            async with gate:
-                await self.publish(key, event, source=source)
+        async def worker() -> None:
+            for i, (key, event) in todo:
+                try:
+                    await self.publish(key, event, source=source)
+                except Exception as exc:  # noqa: BLE001 - kept per item; raised below once all are done
+                    errors[i] = exc
 
-        results = await asyncio.gather(*(one(k, e) for k, e in items), return_exceptions=True)
-        for r in results:
-            if isinstance(r, BaseException) and not isinstance(r, Unroutable):
-                raise r
-        failed = [i for i, r in enumerate(results) if isinstance(r, Unroutable)]
-        if failed:
+        await asyncio.gather(*(worker() for _ in range(min(window, len(items)))))
+        for i in sorted(errors):
+            if not isinstance(errors[i], Unroutable):
+                raise errors[i]
+        if errors:
+            failed = sorted(errors)
             raise Unroutable([items[i][0] for i in failed], self.exchange.name, failed)
         return len(items)
 

@@ -56,16 +56,12 @@ class CacheInvalidation:
     def __init__(self, name: str = "cache", ttl: int = TTL) -> None:
         self.name, self.ttl = name, ttl
 
-    def keys(self, ns: Any) -> dict[str, str]:
-        return {}  # per-user keys only: nothing shared to watch besides the checkpoint
+    async def read(self, redis: Any, ns: Any, records: list[Recorded]) -> dict:
+        return {}  # a floor only goes up: nothing to read first
 
-    async def read(self, pipe: Any, ns: Any, records: list[Recorded]) -> dict:
-        return {}
-
-    def write(self, pipe: Any, ns: Any, records: list[Recorded], _: dict) -> None:
+    def write(self, ns: Any, records: list[Recorded], _: dict) -> list[list[str]]:
         newest: dict[str, int] = {}
         for r in records:
             newest[r.event.aggregate_id] = max(newest.get(r.event.aggregate_id, 0), r.event.version)
         cache = UserCache(None, ns)
-        for user_id, version in newest.items():
-            pipe.set(cache.floor_key(user_id), version, ex=2 * self.ttl)
+        return [["SET", cache.floor_key(uid), str(version), "EX", str(2 * self.ttl)] for uid, version in newest.items()]

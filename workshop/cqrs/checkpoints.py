@@ -50,11 +50,17 @@ async def read_one(conn, schema: str, name: str) -> int:
     return (await cur.fetchone())[0]
 
 
-async def advance(conn, schema: str, name: str, position: int, skipped: int = 0, *, forward_only: bool = False) -> None:
+async def advance(
+    conn, schema: str, name: str, position: int, skipped: int = 0, *, forward_only: bool = False, durable: bool = True
+) -> None:
     """Move ``name`` to ``position`` (in the caller's transaction), adding ``skipped`` unknown events.
 
     ``forward_only``: never move it back (for an at-least-once reader such as the relay).
+    ``durable=False``: COMMIT does not wait for the disk (the caller's transaction must be explicit):
+    a move lost in a crash only means reading those events again.
     """
+    if not durable:
+        await conn.execute("SELECT set_config('synchronous_commit', 'off', true)")
     guard = " AND position < %s" if forward_only else ""
     params = (position, skipped, name, position) if forward_only else (position, skipped, name)
     await conn.execute(

@@ -4,8 +4,8 @@ Every command goes through the same four steps::
 
     history = await store.read(user_id)              # 1. load the aggregate
     events  = users.decide(command, fold(history))   # 2. decide (pure; may refuse)
-    await store.append(user_id, events, expected_version=len(history))   # 3. append
-    return Accepted(version, position)               # 4. answer
+    version, position = await store.append_at(user_id, events, expected_version=len(history))  # 3. append
+    return Accepted(version, position)               # 4. answer (append_at: where it landed, same round trip)
 
 What it does *not* do is publish: the event store's global feed is the
 publication. A relay follows the feed to the bus (``relay.py``), so there is
@@ -99,9 +99,9 @@ class CommandHandler:
         events = self._decide(command, state)
         if not events:  # nothing to change (e.g. activating an active user)
             return await self._accepted(command, version, 0)
-        new_version = await self._append(command, state, events, version)
+        new_version, position = await self._append(command, state, events, version)
         self.stats["accepted"] += 1
-        return await self._accepted(command, new_version, len(events))
+        return Accepted(command.user_id, new_version, position, len(events), False, command.command_id)
 
     def _same_command(self, command: Command, history: list[Event], earlier: list[Event]) -> None:
         """A ``command_id`` seen before must come with the same command: decided again, it gives the same events.
@@ -131,26 +131,42 @@ class CommandHandler:
         # the command's id travels with its events: causation (this command) and correlation (its conversation)
         return [e.replace(causation_id=command.command_id, correlation_id=command.command_id) for e in events]
 
-    async def _append(self, command: Command, state: dict, events: list[Event], version: int) -> int:
-        """Append with the expected version; claim a new email first and give it back if the append fails."""
+    async def _append(self, command: Command, state: dict, events: list[Event], version: int) -> tuple[int, int]:
+        """Append with the expected version, claiming a new email and giving an old one back.
+
+        When the claims live in the event store's database, they ride in the append's transaction
+        (one round trip; a failed append undoes the claim). Otherwise: claim first, append, give the
+        claim back if the append fails, then release the old address.
+        """
         new_email = command.email.lower() if isinstance(command, (CreateUser, ChangeEmail)) else None
-        claimed = False
-        if new_email and self.emails is not None:
+        old_email = (state.get("email") or "").lower() or None
+        release = old_email if old_email != new_email and (new_email or isinstance(command, DeleteUser)) else None
+        emails = self.emails
+        if emails is not None and (new_email or release) and emails.joins(self.store):
+            claims = emails.statements(claim=new_email, release=release, user_id=command.user_id)
             try:
-                claimed = await self.emails.claim(new_email, command.user_id)
+                return await self.store.append_at(command.user_id, events, expected_version=version, first=claims)
+            except Exception as exc:
+                if new_email is None or (taken := emails.taken(exc, new_email)) is None:
+                    raise
+                self.stats["rejected"] += 1
+                raise CommandRejected(409, str(taken)) from None
+        claimed = False
+        if new_email and emails is not None:
+            try:
+                claimed = await emails.claim(new_email, command.user_id)
             except EmailTaken as exc:
                 self.stats["rejected"] += 1
                 raise CommandRejected(409, str(exc)) from None
-        try:
-            new_version = await self.store.append(command.user_id, events, expected_version=version)
+        try:  # the new version and its feed position, in one round trip
+            new_version, position = await self.store.append_at(command.user_id, events, expected_version=version)
         except BaseException:
-            if claimed and self.emails is not None and new_email:
-                await self.emails.release(new_email, command.user_id)
+            if claimed and emails is not None and new_email:
+                await emails.release(new_email, command.user_id)
             raise
-        old_email = state.get("email")
-        if self.emails is not None and old_email and (new_email or isinstance(command, DeleteUser)):
-            await self.emails.release(old_email, command.user_id)  # the old address is free again
-        return new_version
+        if emails is not None and release:
+            await emails.release(release, command.user_id)  # the old address is free again
+        return new_version, position
 
     async def _accepted(self, command: Command, version: int, appended: int, duplicate: bool = False) -> Accepted:
         position = await self.store.position(command.user_id, version)

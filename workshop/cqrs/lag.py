@@ -6,18 +6,23 @@ visible). Both clocks are ``time.perf_counter()`` in one process, so the
 difference is the lag. A read model that commits before the client even has its
 answer counts as lag 0.
 
-:meth:`LagMeter.split` says where a lag went, from the moments a projector notes for
-each batch (``Projector.phases``)::
+:meth:`LagMeter.split` says where a lag went, from the moments the relay notes for each
+chunk it forwards (:meth:`LagMeter.listen_relay`) and a projector for each batch
+(``Projector.phases``)::
 
-    accepted ─ bus wake-up ─▶ woke ─ queued ─▶ read ─ read ─▶ read_done ─ behind ─▶ ready
+    accepted ─ relay wake-up ─▶ relay reads ─ relay read ─▶ read done ─ publish ─▶ confirmed
+             ─ delivery ─▶ woke ─ queued ─▶ read ─ read ─▶ read_done ─ behind ─▶ ready
              ─ connection ─▶ connected ─ apply ─▶ applied ─ commit ─▶ visible
 
-*bus wake-up* is the relay (NOTIFY, read, publish) and RabbitMQ's delivery; *queued* is
-the projector's loop getting to it; *behind* is a batch read ahead waiting for the
-previous one to commit; *connection* is waiting for a pooled connection; *apply*
-is BEGIN + lock + the model's reads and the fold in Python; *commit* is the writes, the
-checkpoint and COMMIT. A batch read ahead, before
-its wake-up arrived, has no wake-up part.
+*relay wake-up* is the append's NOTIFY reaching the relay (and the relay finishing the chunk
+before); *relay read* its read of the feed; *publish* the publish with confirms; *delivery*
+RabbitMQ's delivery to the projector; *queued* is the projector's loop getting to it;
+*behind* is a batch read ahead waiting for the previous one to commit; *connection* is
+waiting for a pooled connection; *apply* is the model's reads (for PostgreSQL also BEGIN
+and the lock) and the fold in Python; *commit* is the writes, the checkpoint and COMMIT (for
+Redis: the one script that checks the checkpoint and writes the batch). A batch read ahead,
+before its wake-up arrived, has no wake-up part: a moment before the command was accepted
+counts as "at once", and each moment as no earlier than the one before it.
 """
 
 from __future__ import annotations
@@ -25,16 +30,33 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+RELAY_MOMENTS = ("relay_read", "relay_read_done", "published")
+MOMENTS = ("woke", "read", "read_done", "ready", "connected", "applied")  # a projector's (Projector.phases)
+PARTS = (
+    "relay wake-up",
+    "relay read",
+    "publish",
+    "delivery",
+    "queued",
+    "read",
+    "behind",
+    "connection",
+    "apply",
+    "commit",
+)  # the time between each two moments, in order (see the module's docstring)
+
 
 class LagMeter:
     def __init__(self) -> None:
         self.accepted: dict[int, float] = {}  # position -> when the write side answered
         self.visible: dict[str, dict[int, float]] = {}  # model -> position -> when its commit happened
         self.moments: dict[str, dict[int, dict[str, float]]] = {}  # model -> position -> its batch's phases
+        self.relayed: dict[int, dict[str, float]] = {}  # position -> its chunk's moments in the relay
 
     def reset(self) -> None:
         """Forget what was measured so far (the next run starts a new distribution)."""
         self.accepted.clear()
+        self.relayed.clear()
         for seen in self.visible.values():
             seen.clear()
         for phases in self.moments.values():
@@ -43,12 +65,21 @@ class LagMeter:
     def accept(self, position: int, at: float) -> None:
         self.accepted[position] = at
 
+    def listen_relay(self, relay: Any) -> None:
+        """Note when the relay read and published each position (the first part of every lag)."""
+
+        def on_publish(positions: list[int], moments: dict[str, float]) -> None:
+            for p in positions:
+                self.relayed.setdefault(p, moments)
+
+        relay.listeners.append(on_publish)
+
     def listen(self, projector: Any) -> None:
         seen = self.visible.setdefault(projector.name, {})
         moments = self.moments.setdefault(projector.name, {})
 
         def on_commit(positions: list[int], at: float) -> None:
-            phases = getattr(projector, "phases", None)  # PostgreSQL projectors note them
+            phases = getattr(projector, "phases", None)  # projectors note them
             for p in positions:
                 if p not in seen:
                     seen[p] = at
@@ -74,13 +105,14 @@ class LagMeter:
     def split(self, model: str) -> dict[str, dict[str, float]]:
         """Where ``model``'s lag went: per part (see the module's docstring), its mean and the mean
         over the slowest 1% of commands, in milliseconds (the parts add up to the lag)."""
-        parts = ("bus wake-up", "queued", "read", "behind", "connection", "apply", "commit")
+        parts = PARTS
         rows = []
         for p, accepted in self.accepted.items():
             m, visible = self.moments.get(model, {}).get(p), self.visible.get(model, {}).get(p)
             if m is None or visible is None:
                 continue
-            times = [accepted, *(m[k] for k in ("woke", "read", "read_done", "ready", "connected", "applied")), visible]
+            relay = self.relayed.get(p, {})  # without a relay's moments its parts read 0 (all in "delivery")
+            times = [accepted, *(relay.get(k, accepted) for k in RELAY_MOMENTS), *(m[k] for k in MOMENTS), visible]
             clamped, last = [], accepted
             for t in times:  # a moment before the command was accepted counts as "at once"
                 last = min(max(t, last), max(visible, accepted))

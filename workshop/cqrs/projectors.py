@@ -13,9 +13,14 @@ The update and the checkpoint commit together, so a projector killed anywhere
 resumes from its last commit: nothing lost, nothing applied twice. The transaction
 runs in psycopg's *pipeline mode*: statements are queued and sent together when an
 answer is needed, and none is needed before COMMIT — so a batch costs one round trip
-(two when the model must first read the rows it changes) instead of one per statement. For Redis the
-same step runs under ``WATCH`` / ``MULTI`` / ``EXEC``: the checkpoint key is
-watched, and the batch and the new checkpoint are written in one ``EXEC``.
+(two when the model must first read the rows it changes) instead of one per statement.
+
+For Redis the model turns the batch into a list of commands, and one script
+(:data:`APPLY_IF_AT`) runs them together with the checkpoint's move — Redis runs a
+script atomically, and it writes nothing if the checkpoint is no longer where the
+batch was read from (another copy got there first). One round trip per batch, two
+when the model must first read what it changes; ``WATCH`` / ``MULTI`` / ``EXEC`` would
+take four (watch, read the checkpoint, read, exec).
 
 The bus only *wakes* projectors up (any event on ``user.#``); what they apply
 always comes from the feed, in feed order. A lost or repeated wake-up costs
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -66,16 +72,26 @@ class TableProjection(Protocol):
 
 
 class KeyProjection(Protocol):
-    """A read model in Redis (``readmodels.Activity``): read, then written in one MULTI with the checkpoint."""
+    """A read model in Redis (``readmodels.Activity``): its writes run in one script with the checkpoint."""
 
     @property
     def name(self) -> str: ...
     @property
     def types(self) -> Collection[str]: ...
 
-    def keys(self, ns: Namespace) -> dict[str, str]: ...
-    async def read(self, pipe: Any, ns: Namespace, records: list[Recorded]) -> dict[str, str]: ...
-    def write(self, pipe: Any, ns: Namespace, records: list[Recorded], statuses: dict[str, str]) -> None: ...
+    async def read(self, redis: Any, ns: Namespace, records: list[Recorded]) -> dict[str, str]: ...
+    def write(self, ns: Namespace, records: list[Recorded], current: dict[str, str]) -> list[list[str]]: ...
+
+
+# KEYS: the checkpoint, the skip counter; ARGV: the position the batch was read after, its last
+# position, the model's commands (a JSON list of lists of strings), how many events it skipped
+APPLY_IF_AT = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 0 end
+for _, command in ipairs(cjson.decode(ARGV[3])) do redis.call(unpack(command)) end
+redis.call('SET', KEYS[1], ARGV[2])
+if tonumber(ARGV[4]) > 0 then redis.call('INCRBY', KEYS[2], ARGV[4]) end
+return 1
+"""
 
 
 @dataclass
@@ -120,11 +136,17 @@ class Projector:
         raise NotImplementedError
 
     async def catch_up(self) -> int:
-        """Apply everything committed so far; returns how many feed events were consumed."""
+        """Apply everything committed so far; returns how many feed events were consumed.
+
+        A batch shorter than ``batch`` was the end of the feed when it was read: whatever was
+        committed after that read comes with its own wake-up, so there is no read to find nothing.
+        """
         total = 0
-        while n := await self.step():
+        while True:
+            n = await self.step()
             total += n
-        return total
+            if n < self.batch:
+                return total
 
     def _done(self, records: list[Recorded], known: int) -> None:
         now = time.perf_counter()
@@ -157,6 +179,9 @@ class Projector:
                 await self.catch_up()
             except Exception as exc:  # noqa: BLE001 - a database hiccup: the checkpoint says where to resume
                 self.stats.errors += 1
+                # ask the database again: after a failover its checkpoint may be behind the one this copy
+                # remembers (the commits that moved it were lost), and reading after that one would stall
+                self._position = None
                 self.last_error = f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)
@@ -203,11 +228,18 @@ class PostgresProjector(Projector):
             self._position = None  # another copy moved the checkpoint: ask the database
 
     async def catch_up(self) -> int:
-        """Like :meth:`Projector.catch_up`, but reads the next batch while the current one is written."""
+        """Like :meth:`Projector.catch_up`, but reads the next batch while the current one is written
+        (when the current one is full: a short one was the end of the feed)."""
         total = 0
         position = self._position if self._position is not None else await self.position()
         records, moments = await self._read(position)
         while records:
+            if len(records) < self.batch:  # the last batch: nothing to read ahead
+                if (applied := await self._commit(position, records, None, moments)) >= 0:
+                    return total + applied
+                position = await self.position()  # another copy moved the checkpoint: read again
+                records, moments = await self._read(position)
+                continue
             reading = asyncio.ensure_future(self._read(records[-1].position))
             try:
                 applied = await self._commit(position, records, None, moments)
@@ -310,35 +342,39 @@ class RedisProjector(Projector):
         self.redis, self.ns = redis, namespace
         self.checkpoint_key = namespace.key("cqrs", projection.name, "checkpoint")
         self.skipped_key = namespace.key("cqrs", projection.name, "skipped")
+        self._apply = redis.register_script(APPLY_IF_AT)  # EVALSHA, loading the script when Redis lacks it
 
     async def setup(self) -> RedisProjector:
         return self
 
     async def step(self) -> int:
-        from redis.exceptions import WatchError
-
-        while True:
-            try:
-                return await self._step()
-            except WatchError:  # another copy of this projector moved first: read again
-                continue
+        while (applied := await self._step()) < 0:
+            self._position = None  # another copy moved the checkpoint: read it again
+        return applied
 
     async def _step(self) -> int:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            await pipe.watch(self.checkpoint_key, *self.projection.keys(self.ns).values())
-            position = int(await pipe.get(self.checkpoint_key) or 0)
-            records = await self.store.read_all(after=position, limit=self.batch)
-            if not records:
-                return 0
-            known = [r for r in records if r.event.event_type in self.projection.types]
-            current = await self.projection.read(pipe, self.ns, known) if known else {}
-            pipe.multi()  # from here on commands are queued, and EXEC applies them all or none
-            if known:
-                self.projection.write(pipe, self.ns, known, current)
-            pipe.set(self.checkpoint_key, records[-1].position)
-            if len(records) > len(known):
-                pipe.incrby(self.skipped_key, len(records) - len(known))
-            await pipe.execute()
+        """One batch: read the feed, let the model read what it changes, then one script call.
+
+        The model's reads need no ``WATCH``: a checkpoint only ever moves forward, so if the
+        script finds it still at ``position``, nothing was written since this step began.
+        """
+        position = self._position if self._position is not None else await self.position()
+        moments = {"woke": self._woke, "read": time.perf_counter()}
+        records = await self.store.read_all(after=position, limit=self.batch)
+        moments["read_done"] = moments["ready"] = moments["connected"] = time.perf_counter()
+        if not records:
+            return 0
+        known = [r for r in records if r.event.event_type in self.projection.types]
+        current = await self.projection.read(self.redis, self.ns, known) if known else {}
+        commands = self.projection.write(self.ns, known, current) if known else []
+        moments["applied"] = time.perf_counter()
+        last, skipped = records[-1].position, len(records) - len(known)
+        if not await self._apply(
+            keys=[self.checkpoint_key, self.skipped_key], args=[position, last, json.dumps(commands), skipped]
+        ):
+            return -1
+        self._position = last
+        self.phases = moments
         self._done(records, len(known))
         return len(records)
 

@@ -111,17 +111,21 @@ class Activity:
     def keys(self, ns: Any) -> dict[str, str]:
         return {k: ns.key("cqrs", self.name, k) for k in ("counts", "status", "recent")}
 
-    async def read(self, pipe: Any, ns: Any, records: list[Recorded]) -> dict[str, str]:
-        """Before the transaction (keys are WATCHed): the current status of every user in the batch."""
-        ids = list({r.event.aggregate_id for r in records if r.event.event_type in self.STATUS})
+    async def read(self, redis: Any, ns: Any, records: list[Recorded]) -> dict[str, str]:
+        """The current status of every user in the batch whose first event here is not its first ever
+        (a user created in this batch has none yet: a batch of new users reads nothing)."""
+        first: dict[str, int] = {}
+        for r in records:
+            first.setdefault(r.event.aggregate_id, r.event.version)
+        ids = [uid for uid, version in first.items() if version > 1]
         if not ids:
             return {}
-        values = await pipe.hmget(self.keys(ns)["status"], ids)
+        values = await redis.hmget(self.keys(ns)["status"], ids)
         return {i: v for i, v in zip(ids, values) if v is not None}
 
-    def write(self, pipe: Any, ns: Any, records: list[Recorded], statuses: dict[str, str]) -> None:
-        """Queue the changes (applied atomically with the checkpoint by ``EXEC``)."""
-        keys, before = self.keys(ns), dict(statuses)
+    def write(self, ns: Any, records: list[Recorded], statuses: dict[str, str]) -> list[list[str]]:
+        """The batch's changes as Redis commands (run with the checkpoint's move, in one script)."""
+        keys, before, statuses = self.keys(ns), dict(statuses), dict(statuses)
         for r in records:
             new = self.STATUS.get(r.event.event_type)
             if new is not None and statuses.get(r.event.aggregate_id) != new:
@@ -133,12 +137,10 @@ class Activity:
                 delta[new] = delta.get(new, 0) + 1
                 if old is not None:
                     delta[old] = delta.get(old, 0) - 1
-        for status, n in delta.items():
-            if n:
-                pipe.hincrby(keys["counts"], status, n)
-        changed = {u: s for u, s in statuses.items() if before.get(u) != s}
-        if changed:
-            pipe.hset(keys["status"], mapping=changed)
+        commands = [["HINCRBY", keys["counts"], status, str(n)] for status, n in delta.items() if n]
+        changed = [x for u, s in statuses.items() if before.get(u) != s for x in (u, s)]
+        for i in range(0, len(changed), 1000):  # a script's command takes a few thousand arguments at most
+            commands.append(["HSET", keys["status"], *changed[i : i + 1000]])
         latest = [
             json.dumps(
                 {
@@ -151,5 +153,6 @@ class Activity:
             for r in records[-self.keep :]
         ]
         if latest:
-            pipe.lpush(keys["recent"], *latest)
-            pipe.ltrim(keys["recent"], 0, self.keep - 1)
+            commands.append(["LPUSH", keys["recent"], *latest])
+            commands.append(["LTRIM", keys["recent"], "0", str(self.keep - 1)])
+        return commands

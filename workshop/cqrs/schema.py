@@ -11,6 +11,9 @@
 * ``move_checkpoint(name, from, to, skipped)`` — moves a read model's checkpoint, or
   fails the transaction (SQLSTATE ``WS001``) when it is no longer at ``from``: the check
   and the move in one statement, so a projector's batch needs no answer before COMMIT.
+* ``claim_email(email, user_id, stale_after)`` — claims an address in the caller's transaction, or
+  fails it (SQLSTATE ``WS002``) when another user holds it: sent in one query string with the append,
+  the claim and the append commit together or not at all, in one round trip.
 * a trigger on ``events`` that sends ``NOTIFY <schema>_events`` when appends commit,
   so the relay wakes up at once instead of polling.
 """
@@ -46,6 +49,23 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'checkpoint % is no longer at %', checkpoint, from_position USING ERRCODE = 'WS001';
     END IF;
+END $fn$;
+
+CREATE OR REPLACE FUNCTION {s}.claim_email(p_email text, p_user text, p_stale float8)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_owner text;
+BEGIN
+    INSERT INTO {s}.email_reservations (email, user_id) VALUES (p_email, p_user) ON CONFLICT (email) DO NOTHING;
+    IF FOUND THEN RETURN; END IF;
+    -- taken: by this user (a retry), or by a claim whose user never got created (a crash)
+    UPDATE {s}.email_reservations r SET user_id = p_user, reserved_at = now()
+        WHERE email = p_email AND (user_id = p_user OR (reserved_at < now() - make_interval(secs => p_stale)
+              AND NOT EXISTS (SELECT 1 FROM {s}.events e WHERE e.stream_id = r.user_id)));
+    IF FOUND THEN RETURN; END IF;
+    SELECT user_id INTO v_owner FROM {s}.email_reservations WHERE email = p_email;
+    RAISE EXCEPTION 'email % is already used by another user', p_email
+        USING ERRCODE = 'WS002', DETAIL = coalesce(v_owner, '?');
 END $fn$;
 
 CREATE OR REPLACE FUNCTION {s}.notify_events() RETURNS trigger LANGUAGE plpgsql AS $fn$

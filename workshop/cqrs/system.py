@@ -98,6 +98,7 @@ class CqrsSystem:
             self.bus = await open_bus(self.bus_kind, self.settings, validate=users.validate)
             self.handler = CommandHandler(self.store, emails=EmailReservations(self.store.pool, self.store.schema))
             self.relay = Relay(self.feed, self.bus, self.settings).start()
+            self.lag.listen_relay(self.relay)
             if self.start_projectors:
                 for projector in default_projectors(
                     self.feed,

@@ -110,7 +110,7 @@ class ThrowawayRedis:
             argv,
             log=self.logfile,
             output=Path(self._dir.name) / "redis.out",
-            ready=lambda: port_open("127.0.0.1", self.port),
+            ready=self._ours_answers,
             startup_timeout=self.startup_timeout,
             stop_timeout=5,
         )
@@ -120,6 +120,26 @@ class ThrowawayRedis:
             await self.stop()
             raise
         return self
+
+    def _ours_answers(self) -> bool:
+        """Ready once *our* redis-server answers. The port was free when it was picked (or when the
+        server crashed); another program may have taken it since — then we must not talk to that one."""
+        import redis
+
+        if not port_open("127.0.0.1", self.port):
+            return False
+        try:
+            with redis.Redis(port=self.port, socket_timeout=2, socket_connect_timeout=1) as client:
+                pid = int(client.info("server")["process_id"])
+        except (redis.RedisError, OSError, KeyError, ValueError):
+            return False  # not (yet) a Redis answering: ours is starting, or will exit with "Address in use"
+        ours = self.server.pid if self.server else None
+        if pid != ours:
+            raise WorkshopError(
+                f"port {self.port} is answered by another redis-server (pid {pid}), not the throw-away one "
+                f"(pid {ours}): something took the port; start the experiment again"
+            )
+        return True
 
     def log_tail(self, lines: int = 3) -> str:
         return self.server.log_tail(lines) if self.server else ""

@@ -6,16 +6,21 @@ loses nothing. But the stream, the group and the PEL live in the server's memory
 (AOF) writes every command to disk; ``appendfsync`` decides how often it is forced to the
 platter (``fsync``):
 
-* ``everysec`` — once a second. The write reaches the kernel before Redis replies, so a
-  crash of the *process* loses nothing; a crash of the *machine* (power, kernel) can lose
-  the last second of acknowledged writes.
+* ``everysec`` — once a second, in a background thread. Redis normally writes to the file
+  (the kernel) before it replies, so a crash of the *process* loses nothing; a crash of the
+  *machine* (power, kernel) can lose the last second of acknowledged writes. But while the
+  previous fsync is still running (a busy disk), Redis holds its writes back in memory for
+  up to 2 s — and replies anyway: a process crash in that window loses them.
 * ``always`` — before replying to each write (batched per event-loop turn): nothing
   acknowledged is lost, at the price of one fsync per round of writes.
 
 :func:`restart` measures one mode on a throw-away server: append ``n`` entries one by one
 (each acknowledged before the next, the rate a single producer gets), hand five to a
-consumer that does not ack them, ``SIGKILL`` the server, start it again on the same files,
-and count what is left::
+consumer that does not ack them, wait until Redis has written what it acknowledged to the
+file (``INFO persistence``: ``aof_buffer_length`` 0 — on a busy disk that can take up to 2 s,
+and a crash before it loses those writes even with ``everysec``; ``held_back`` says how many
+bytes were waiting), ``SIGKILL`` the server, start it again on the same files, and count
+what is left::
 
     for mode in (None, "everysec", "always"):
         print(await restart(mode))
@@ -32,6 +37,7 @@ from workshop import connect
 from workshop.config import settings
 from workshop.events import Event
 from workshop.pubsub.backpressure import ThrowawayRedis
+from workshop.waiting import until
 
 MODES = {None: "no persistence", "everysec": "AOF everysec", "always": "AOF always"}
 
@@ -45,6 +51,7 @@ class RestartResult:
     entries_after: int
     groups_after: int
     pending_after: int
+    held_back: int = 0  # bytes acknowledged but still in Redis's AOF buffer (not in the file) after the appends
 
     @property
     def rate(self) -> float:
@@ -65,7 +72,7 @@ class RestartResult:
 async def restart(
     appendfsync: str | None, n: int = 2000, *, stream: str = "orders", group: str = "billing"
 ) -> RestartResult:
-    """Append ``n`` entries, leave 5 pending, ``SIGKILL`` the server, restart it, count what survived."""
+    """Append ``n`` entries, leave 5 pending, let Redis write them out, ``SIGKILL`` it, restart it, count."""
     async with ThrowawayRedis(appendfsync=appendfsync) as server:
         s = replace(settings(), redis_url=server.url)
         r = await connect.redis(s)
@@ -77,6 +84,8 @@ async def restart(
                 await r.xadd(stream, {"event": event})
             seconds = time.perf_counter() - start
             await r.xreadgroup(group, "c1", {stream: ">"}, count=5)  # handed out, never acknowledged
+            held_back = await unwritten(r)
+            await written(r)
         finally:
             await r.aclose()
         await server.crash()
@@ -88,4 +97,36 @@ async def restart(
             pending = sum(g["pending"] for g in groups)
         finally:
             await r.aclose()
-    return RestartResult(MODES[appendfsync], n, seconds, 5, entries, len(groups), pending)
+    return RestartResult(MODES[appendfsync], n, seconds, 5, entries, len(groups), pending, held_back)
+
+
+async def unwritten(r) -> int:
+    """Bytes of acknowledged writes Redis still holds in its AOF buffer, not yet written to the file.
+
+    0 without the AOF. With ``everysec`` it is 0 too — unless the previous ``fsync`` is still
+    running: then Redis postpones the write (up to 2 s) and replies anyway.
+    """
+    info = await r.info("persistence")
+    return int(info["aof_buffer_length"]) if info["aof_enabled"] else 0
+
+
+async def written(r, timeout: float = 10.0) -> None:
+    """Wait until everything Redis acknowledged is in the AOF file (handed to the kernel).
+
+    A ``SIGKILL`` before that would lose acknowledged writes even with ``everysec`` — a
+    measurement of how busy the disk was, not of the fsync policy. Redis forces the write
+    after 2 s at the latest; ``timeout`` is the deadline beyond that.
+    """
+    left = [0]
+
+    async def empty() -> bool:
+        left[0] = await unwritten(r)
+        return left[0] == 0
+
+    await until(
+        empty,
+        timeout=timeout,
+        every=0.05,
+        what="Redis to write its AOF buffer to the file",
+        detail=lambda: f"{left[0]} bytes still held back (the disk is too busy?)",
+    )

@@ -81,6 +81,7 @@ class Subscriber:
         self.offline: list[tuple[float, float | None]] = []
         self.problems: list[str] = []
         self._pubsub = redis.pubsub()
+        self._prefix = namespace.name + ":"  # what a channel's full name starts with
         self._active: set[str] = set()
         self._task: asyncio.Task | None = None
 
@@ -176,15 +177,13 @@ class Subscriber:
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Handle one message from redis-py's pubsub (confirmations included)."""
         kind = message["type"]
-        if kind in ("subscribe", "psubscribe"):
-            self._active.add(message["channel"])
+        if kind != "message" and kind != "pmessage":  # the rare case first, so a delivery costs one test
+            if kind in ("subscribe", "psubscribe"):
+                self._active.add(message["channel"])
+            elif kind in ("unsubscribe", "punsubscribe"):
+                self._active.discard(message["channel"])
             return
-        if kind in ("unsubscribe", "punsubscribe"):
-            self._active.discard(message["channel"])
-            return
-        if kind not in ("message", "pmessage"):
-            return
-        channel = message["channel"].removeprefix(self.namespace.name + ":")
+        channel = message["channel"].removeprefix(self._prefix)
         self.stats.received += 1
         self.stats.by_channel[channel] += 1
         try:

@@ -46,15 +46,17 @@ async def open_store(
 ) -> PostgresEventStore:
     """Chapter 3's store on the cluster's primary (libpq picks it; after a failover, the new one).
 
+    The pool checks a connection before lending it (psycopg_pool's ``check_connection``, one
+    round trip): a pool left idle through a failover still holds connections to the dead
+    primary, and would otherwise hand each of them out once, to fail.
     ``synchronous_commit="local"``: this store's commits do not wait for a synchronous standby
     (PostgreSQL lets each session, even each transaction, choose).
     """
     s = cluster.settings(s)
-    if synchronous_commit is None:
-        return await PostgresEventStore.open(s, max_size=max_size, **kw)
     kwargs = pool_kwargs()
-    kwargs["options"] += f" -c synchronous_commit={synchronous_commit}"
-    pool = await connect.postgres_pool(s, min_size=1, max_size=max_size, kwargs=kwargs)
+    if synchronous_commit is not None:
+        kwargs["options"] += f" -c synchronous_commit={synchronous_commit}"
+    pool = await _checked_pool(s, max_size, kwargs)
     store = PostgresEventStore(pool, s.namespace.schema, owns_pool=True, **kw)
     try:
         await store.setup()
@@ -72,8 +74,16 @@ async def open_replica_store(
     No ``setup()``: a hot standby refuses DDL — the tables arrive through replication.
     """
     rs = cluster.settings(s, target="standby")
-    pool = await connect.postgres_pool(rs, min_size=1, max_size=max_size, kwargs=pool_kwargs())
+    pool = await _checked_pool(rs, max_size, pool_kwargs())
     return PostgresEventStore(pool, rs.namespace.schema, owns_pool=True, **kw)
+
+
+async def _checked_pool(s: Settings, max_size: int, kwargs: dict[str, Any]) -> Any:
+    from psycopg_pool import AsyncConnectionPool
+
+    return await connect.postgres_pool(
+        s, min_size=1, max_size=max_size, kwargs=kwargs, check=AsyncConnectionPool.check_connection
+    )
 
 
 @dataclass
@@ -121,14 +131,17 @@ async def kill_primary_under_load(
 
 @contextlib.contextmanager
 def quiet_pool() -> Iterator[None]:
-    """psycopg_pool logs every failed reconnection while there is no primary: expected here."""
-    logger = logging.getLogger("psycopg.pool")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    """psycopg_pool logs every failed reconnection while there is no primary, psycopg every pipeline
+    or cancellation the dead server broke: expected here."""
+    loggers = [logging.getLogger(name) for name in ("psycopg", "psycopg.pool")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 async def _run(

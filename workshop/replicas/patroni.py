@@ -253,7 +253,10 @@ class PatroniCluster:
         if role == "primary":
             return True
         # the primary's view: its WAL sender to this node is streaming
-        status, body = self.nodes[0].rest("patroni", timeout=1)
+        leader = self.leader()
+        if leader is None:
+            return False
+        status, body = leader.rest("patroni", timeout=1)
         return status == 200 and any(
             r.get("application_name") == node.name and r.get("state") == "streaming"
             for r in (body or {}).get("replication", [])
@@ -349,6 +352,25 @@ class PatroniCluster:
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.to_thread(self.stop)
+
+    def rejoin(self, name: str) -> Node:
+        """A killed node comes back as a new machine would: an empty data directory, cloned from the primary.
+
+        Patroni starts it as a replica of whoever leads now (``pg_basebackup``); with
+        ``synchronous_mode`` on, it becomes the synchronous standby again. (A node that kept its
+        old data would first have to throw away what it wrote after the others' timeline forked:
+        ``pg_rewind``, or a re-clone like this one.)
+        """
+        node = self.node(name)
+        if node.server is not None and node.server.running:
+            raise WorkshopError(f"{name} is still running: kill it first")
+        if self.leader() is None:
+            raise WorkshopError("the cluster has no primary to clone a replica from")
+        shutil.rmtree(node.data_dir, ignore_errors=True)
+        self._start_node(node, role="replica")
+        if self.synchronous:
+            self._wait_sync_standby()
+        return node
 
     # --- looking at it -----------------------------------------------------------------
     def members(self) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ import shutil
 import signal
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,63 @@ class RedisFailover:
         )
 
 
+@dataclass
+class StreamWriter:
+    """``XADD`` in pipelined batches of ``batch`` events; a batch is *acknowledged* when the master
+    answered it and — with ``wait`` — ``WAIT 1 100`` said a replica has it."""
+
+    r: Any
+    key: str
+    wait: bool
+    batch: int = 50
+    size: int = 256
+    acked: list[tuple[float, str]] = field(default_factory=list)  # (when its batch was sent, event id)
+    written: list[tuple[float, float]] = field(default_factory=list)  # (sent, answered) per batch the master took
+    unconfirmed: int = 0  # written, but WAIT said no replica had it (or the connection broke)
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        from redis.exceptions import RedisError
+
+        from workshop.pubsub.streams import append_many
+
+        pad, i = "x" * self.size, 0
+        while not stop.is_set():
+            events = [Event("Ticked", "sensor-1", {"i": i + k, "pad": pad}) for k in range(self.batch)]
+            i += self.batch
+            start = time.monotonic()
+            try:
+                await append_many(self.r, self.key, events)
+                self.written.append((start, time.monotonic()))
+                if self.wait and await self.r.wait(1, 100) < 1:
+                    self.unconfirmed += self.batch  # on the master only: do not call it acknowledged
+                    continue
+            except (RedisError, OSError):
+                self.unconfirmed += self.batch
+                await asyncio.sleep(0.05)
+                continue
+            self.acked.extend((start, e.event_id) for e in events)
+
+    def written_since(self, t: float) -> int:
+        return sum(self.batch for sent, _ in self.written if sent > t)
+
+    def first_answer_after(self, t: float) -> float:
+        return next((end for start, end in self.written if start > t), t)
+
+
+async def stream_ids(r: Any, key: str) -> list[str]:
+    """Every event id in the stream, in order (``XRANGE`` page by page)."""
+    from workshop.pubsub.streams import FIELD
+
+    out: list[str] = []
+    last = "-"
+    while entries := await r.xrange(key, min=last, count=1000):
+        out.extend(Event.from_json(fields[FIELD]).event_id for _, fields in entries)
+        if len(entries) < 1000:
+            break
+        last = "(" + entries[-1][0]
+    return out
+
+
 async def kill_master_under_load(
     group: SentinelGroup,
     *,
@@ -290,65 +348,155 @@ async def kill_master_under_load(
     timeout: float = 60.0,
 ) -> RedisFailover:
     """XADD in pipelined batches; the link drops, the master dies (SIGKILL); count what survived."""
-    from redis.exceptions import RedisError
-
-    from workshop.pubsub.streams import FIELD, append_many
-
     r = group.master()
-    key = f"failover:{'wait' if wait else 'nowait'}"
-    acked: list[tuple[float, str]] = []  # (when its batch was sent, event id)
-    written: list[tuple[float, float]] = []  # (sent, answered) for each batch the master took
-    unconfirmed = 0
+    writer = StreamWriter(r, f"failover:{'wait' if wait else 'nowait'}", wait, batch, size)
     stop = asyncio.Event()
-    pad = "x" * size
-
-    async def writer() -> None:
-        nonlocal unconfirmed
-        i = 0
-        while not stop.is_set():
-            events = [Event("Ticked", "sensor-1", {"i": i + k, "pad": pad}) for k in range(batch)]
-            i += batch
-            start = time.monotonic()
-            try:
-                await append_many(r, key, events)
-                written.append((start, time.monotonic()))
-                if wait and await r.wait(1, 100) < 1:
-                    unconfirmed += batch  # on the master only: do not call it acknowledged
-                    continue
-            except (RedisError, OSError):
-                unconfirmed += batch
-                await asyncio.sleep(0.05)
-                continue
-            acked.extend((start, e.event_id) for e in events)
-
-    task = asyncio.create_task(writer(), name="xadd writer")
+    task = asyncio.create_task(writer.run_until(stop), name="xadd writer")
     try:
-        await until(lambda: len(acked) >= warmup, timeout=timeout, what=f"{warmup} XADDs before the fault")
+        await until(lambda: len(writer.acked) >= warmup, timeout=timeout, what=f"{warmup} XADDs before the fault")
         old = await asyncio.to_thread(group.master_name) or "redis0"
         replica = "redis1" if old == "redis0" else "redis0"
-        before = len(acked)
+        before = len(writer.acked)
         with group.link_down(old, replica):
             await asyncio.sleep(down)
-            slow = len(acked) - before
+            slow = len(writer.acked) - before
             killed_at = group.kill(old)
         new = await group.wait_for_master(other_than=old, timeout=timeout)
         # with WAIT nothing is confirmed now: the new master has no replica left
         await until(
-            lambda: sum(batch for t, _ in written if t > killed_at) >= after,
-            timeout=timeout,
-            what=f"{after} XADDs on the new master",
+            lambda: writer.written_since(killed_at) >= after, timeout=timeout, what=f"{after} XADDs on the new master"
         )
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.shield(task), timeout)
-    present: set[str] = set()
-    last = "-"
-    while entries := await r.xrange(key, min=last, count=1000):
-        present.update(Event.from_json(fields[FIELD]).event_id for _, fields in entries)
-        if len(entries) < 1000:
-            break
-        last = "(" + entries[-1][0]
+    present = set(await stream_ids(r, writer.key))
     await r.aclose()
-    first = next((end for start, end in written if start > killed_at), killed_at)
-    lost = sum(1 for _, e in acked if e not in present)
-    return RedisFailover(wait, len(acked), slow, unconfirmed, lost, first - killed_at, old, new)
+    lost = sum(1 for _, e in writer.acked if e not in present)
+    return RedisFailover(
+        wait,
+        len(writer.acked),
+        slow,
+        writer.unconfirmed,
+        lost,
+        writer.first_answer_after(killed_at) - killed_at,
+        old,
+        new,
+    )
+
+
+# --- a consumer group through the failover --------------------------------------------------------
+
+
+@dataclass
+class ConsumerFailover:
+    wait: bool  # the writer used WAIT 1 after each batch
+    acknowledged: int  # XADDs acknowledged to the writer
+    lost: int  # acknowledged, not in the new master's stream
+    consumed: int  # distinct entries the consumer handled (and XACKed)
+    doubled: int  # entries handled more than once: redelivered by the new master
+    vanished: int  # handled, then gone: the consumer saw a write the failover took back
+    unconsumed: int  # in the stream at the end, never handled (the invariant: 0)
+    failover_s: float  # SIGKILL → first entry the consumer handled from the new master
+    consumer_errors: int  # polls that failed while there was no master
+    old: str
+    new: str
+
+    def __str__(self) -> str:
+        how = "with WAIT 1" if self.wait else "without WAIT"
+        return (
+            f"{how}: {self.acknowledged:,} acknowledged, {self.lost:,} lost | consumer: {self.consumed:,} handled, "
+            f"{self.doubled:,} twice, {self.vanished:,} vanished afterwards, {self.unconsumed} never | "
+            f"consumer back {self.failover_s:.1f} s after the kill ({self.old} → {self.new})"
+        )
+
+
+async def consume_while_master_dies(
+    group: SentinelGroup,
+    *,
+    wait: bool,
+    warmup: int = 300,
+    down: float = 0.6,
+    after: int = 100,
+    timeout: float = 60.0,
+) -> ConsumerFailover:
+    """Chapter 2's consumer group reads and ``XACK``s while a writer appends; the link drops and the master dies.
+
+    The consumer is :class:`workshop.pubsub.streams.GroupConsumer` on a Sentinel-managed client:
+    every reconnection asks the Sentinels where the master is. Its polls fail while there is no
+    master and succeed again on the new one. The group's state — its last delivered id, the
+    pending entries, every ``XACK`` — is replicated like the entries themselves: asynchronously.
+    """
+    from redis.exceptions import RedisError
+
+    from workshop.config import Namespace
+    from workshop.pubsub.streams import GroupConsumer, ensure_group
+
+    ns = Namespace("sentinel")
+    r, rc = group.master(), group.master()  # writer and consumer: one connection pool each
+    stream = f"consumed:{'wait' if wait else 'nowait'}"
+    handled: list[tuple[float, str]] = []  # (when, event id)
+    consumer = GroupConsumer(
+        rc, ns, stream, "readers", "c1", lambda e: handled.append((time.monotonic(), e.event_id)), claim_idle_ms=500
+    )
+    await ensure_group(r, consumer.key, "readers")
+    await r.wait(1, 2000)  # the group exists on the replica too before anything fails
+    writer = StreamWriter(r, consumer.key, wait)
+    errors = 0
+    stop_writing, stop_reading = asyncio.Event(), asyncio.Event()
+
+    async def consume() -> None:
+        nonlocal errors
+        while not stop_reading.is_set():
+            try:
+                await consumer.poll(block_ms=100)
+            except (RedisError, OSError):
+                errors += 1
+                await asyncio.sleep(0.05)
+
+    reading = asyncio.create_task(consume(), name="group consumer")
+    writing = asyncio.create_task(writer.run_until(stop_writing), name="xadd writer")
+    try:
+        await until(
+            lambda: len(writer.acked) >= warmup and len(handled) >= warmup // 2,
+            timeout=timeout,
+            what=f"{warmup} XADDs and the consumer reading them",
+        )
+        old = await asyncio.to_thread(group.master_name) or "redis0"
+        replica = "redis1" if old == "redis0" else "redis0"
+        with group.link_down(old, replica):
+            await asyncio.sleep(down)
+            killed_at = group.kill(old)
+        new = await group.wait_for_master(other_than=old, timeout=timeout)
+        await until(
+            lambda: writer.written_since(killed_at) >= after, timeout=timeout, what=f"{after} XADDs on the new master"
+        )
+        stop_writing.set()
+        await asyncio.wait_for(asyncio.shield(writing), timeout)
+
+        async def drained() -> bool:
+            present = set(await stream_ids(r, writer.key))
+            seen = {e for _, e in handled}
+            return present <= seen and (await consumer.pending())["pending"] == 0
+
+        await until(drained, timeout=timeout, every=0.2, what="the consumer to handle every entry of the new master")
+    finally:
+        stop_writing.set()
+        stop_reading.set()
+        await asyncio.wait_for(asyncio.gather(writing, reading, return_exceptions=True), timeout)
+    present = set(await stream_ids(r, writer.key))
+    await r.aclose()
+    await rc.aclose()
+    counts = Counter(e for _, e in handled)
+    return ConsumerFailover(
+        wait,
+        len(writer.acked),
+        sum(1 for _, e in writer.acked if e not in present),
+        len(counts),
+        sum(1 for n in counts.values() if n > 1),
+        sum(1 for e in counts if e not in present),
+        len(present - set(counts)),
+        next((t for t, _ in handled if t > killed_at), killed_at) - killed_at,
+        errors,
+        old,
+        new,
+    )

@@ -71,6 +71,9 @@ class EventStore(Protocol):
     async def version(self, stream_id: str) -> int: ...
     async def head(self) -> int: ...
     async def position(self, stream_id: str, version: int) -> int: ...
+    async def append_at(
+        self, stream_id: str, events: Sequence[Event], expected_version: int | None, *, first: Any = None
+    ) -> tuple[int, int]: ...
     async def save_snapshot(self, snapshot: Snapshot) -> None: ...
     async def load_snapshot(self, stream_id: str, tag: str = "", max_version: int | None = None) -> Snapshot | None: ...
     async def forget(self, stream_id: str) -> None: ...
@@ -117,6 +120,18 @@ class BaseStore:
         if self.upcasters:
             events = [self.upcasters.upcast(e) for e in events]
         return events
+
+    async def append_at(
+        self, stream_id: str, events: Sequence[Event], expected_version: int | None, *, first: Any = None
+    ) -> tuple[int, int]:
+        """:meth:`append`, and where it landed: ``(the stream's new version, the feed position of its last event)``.
+
+        ``first``: ``(sql, params)`` to run in the append's own transaction, before it (a database store only).
+        """
+        if first is not None:
+            raise TypeError(f"{type(self).__name__} has no transaction to run statements in")
+        version = await self.append(stream_id, events, expected_version)  # type: ignore[attr-defined]
+        return version, await self.position(stream_id, version)  # type: ignore[attr-defined]
 
     async def forget(self, stream_id: str) -> None:
         """Crypto-shredding: drop the stream's key and its snapshots; the events stay."""

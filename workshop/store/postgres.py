@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event
@@ -129,6 +130,7 @@ class PostgresEventStore(BaseStore):
             f"SELECT {COLUMNS} FROM {s}.events WHERE stream_id = %s AND version BETWEEN %s AND %s ORDER BY version"
         )
         self._sql_all = f"SELECT position, {COLUMNS} FROM {s}.events WHERE position > %s ORDER BY position LIMIT %s"
+        self._sql_last = f"SELECT position FROM {s}.events WHERE stream_id = %s ORDER BY version DESC LIMIT 1"
 
     @classmethod
     async def open(
@@ -196,6 +198,44 @@ class PostgresEventStore(BaseStore):
             async with self.pool.connection() as conn:
                 cur = await conn.execute(self._sql_append, params)
                 return (await cur.fetchone())[0]
+        except psycopg.Error as exc:
+            if exc.sqlstate == "ES409":
+                raise ConcurrencyError(stream_id, expected_version, int(exc.diag.message_detail or 0)) from None
+            raise
+
+    async def append_at(
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        expected_version: int | None,
+        *,
+        first: tuple[str, Sequence[Any]] | None = None,
+    ) -> tuple[int, int]:
+        """:meth:`append`, and the feed position of its last event — still one round trip: the append and
+        the lookup travel as one query string, which PostgreSQL runs as one transaction.
+
+        ``first``: ``(sql, params)``, statements to run in front of the append in the same string and
+        transaction: if one fails, nothing is appended; if the append fails, they are undone. Chapter
+        4's email claim rides here.
+        """
+        import psycopg
+
+        events = await self._encode(stream_id, self._check(stream_id, events, expected_version))
+        if not events:
+            version = await self.version(stream_id)
+            return version, await self.position(stream_id, version)
+        sql, params = first or ("", ())
+        ours = f"{self._sql_append}; {self._sql_last}"
+        params = (*params, stream_id, expected_version, json.dumps([vars(e) for e in events]), stream_id)
+        try:
+            async with self.pool.connection() as conn:
+                # a client-side cursor sends several statements with their parameters in one message
+                cur = psycopg.AsyncClientCursor(conn)
+                await cur.execute(f"{sql}; {ours}" if sql else ours, params)
+                results = [await cur.fetchall() if cur.description else []]
+                while cur.nextset():  # the results of ``first``, then the append's, then the lookup's
+                    results.append(await cur.fetchall() if cur.description else [])
+            return results[-2][0][0], results[-1][0][0]
         except psycopg.Error as exc:
             if exc.sqlstate == "ES409":
                 raise ConcurrencyError(stream_id, expected_version, int(exc.diag.message_detail or 0)) from None

@@ -25,7 +25,9 @@ import socketio
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
+from workshop.waiting import stop_task
 from workshop.webrtc.peer import CallError, check_turn, host_addresses, rtc_config, wait_connected
+from workshop.webrtc.permission import hold_candidates, open_permissions, release
 from workshop.webrtc.tokens import room_token
 from workshop.webrtc.tracks import FrameSink, PatternVideoTrack, ToneTrack
 
@@ -70,6 +72,7 @@ class SignalingPeer:
         self.calls = 0  # connections made (a reconnection adds one)
         self._lock = asyncio.Lock()  # socket.io handlers run as separate tasks: keep offer/answer/candidates in order
         self._pending: list[Any] = []  # candidates that arrived before their offer/answer
+        self._release: asyncio.Task[None] | None = None  # hands the offer's held candidates over (relay)
         # reconnects by itself (about a minute of attempts), and rejoins on every connect
         self.sio = socketio.AsyncClient(
             reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1.0, reconnection_attempts=60
@@ -135,9 +138,17 @@ class SignalingPeer:
         async with self._lock:
             await self.hang_up(keep_lock=True)
             pc = self._new_pc(data["sender"])
-            await pc.setRemoteDescription(RTCSessionDescription(**data["offer"]))
+            offer = RTCSessionDescription(**data["offer"])
+            held: list[Any] = []
+            if self.relay:  # the first check waits for the caller's TURN permission: see permission.py
+                offer, held = hold_candidates(offer)
+            await pc.setRemoteDescription(offer)
             await self._flush_candidates()
             await pc.setLocalDescription(await pc.createAnswer())  # gathers all candidates (no trickle)
+            if held:
+                open_permissions(pc, held)
+                await asyncio.sleep(0)  # the channel binding leaves before the answer does
+                self._release = asyncio.create_task(release(pc, held), name=f"{self.name}: held candidates")
             await self.sio.emit("answer", {"target": data["sender"], "answer": _description(pc)})
 
     async def _on_answer(self, data: dict[str, Any]) -> None:
@@ -247,6 +258,9 @@ class SignalingPeer:
     async def hang_up(self, keep_lock: bool = False) -> None:
         """Close the peer connection (the signaling connection stays)."""
         pc, self.pc, self.remote = self.pc, None, None
+        task, self._release = self._release, None
+        if task is not None:
+            await stop_task(task, raise_error=False)
         sinks, self.sinks = self.sinks, []
         for sink in sinks:
             await sink.stop()

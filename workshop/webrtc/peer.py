@@ -81,16 +81,22 @@ async def check_turn(ice_servers: list[dict[str, Any]], timeout: float = 2.0) ->
         u for u in ([server["urls"]] if isinstance(server["urls"], str) else server["urls"]) if u.startswith("turn:")
     )
     host, port = _parse_turn(url)
-    try:
-        async with TurnProbe(host, port, timeout) as probe:
-            return await probe.allocate(server["username"], server["credential"])
-    except StunError as exc:
-        if exc.code == 401:
-            raise CallError(
-                f"TURN at {host}:{port} refused the credentials (401): they have expired, or were "
-                "signed with a secret that is not coturn's static-auth-secret (TURN_SECRET)"
-            ) from None
-        raise CallError(f"TURN at {host}:{port} is unreachable: {exc}") from None
+    for attempt in (1, 2):
+        try:
+            async with TurnProbe(host, port, timeout) as probe:
+                return await probe.allocate(server["username"], server["credential"])
+        except StunError as exc:
+            if exc.code == 437 and attempt == 1:
+                # coturn still holds an allocation freed on this port less than a second ago (it frees
+                # on a one-second tick) and the kernel gave us the same port: a new socket gets another
+                continue
+            if exc.code == 401:
+                raise CallError(
+                    f"TURN at {host}:{port} refused the credentials (401): they have expired, or were "
+                    "signed with a secret that is not coturn's static-auth-secret (TURN_SECRET)"
+                ) from None
+            raise CallError(f"TURN at {host}:{port} is unreachable: {exc}") from None
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 async def wait_connected(pc: RTCPeerConnection, timeout: float = 10.0, what: str = "the call") -> None:
@@ -122,7 +128,8 @@ async def wait_connected(pc: RTCPeerConnection, timeout: float = 10.0, what: str
     )
 
 
-def _ice_connection(pc: RTCPeerConnection) -> Any:
+def ice_connection(pc: RTCPeerConnection) -> Any:
+    """The aioice ``Connection`` under ``pc`` (None before it has a transport)."""
     for transceiver in pc.getTransceivers():
         transport = transceiver.sender.transport or transceiver.receiver.transport
         if transport is not None:
@@ -134,13 +141,13 @@ def _ice_connection(pc: RTCPeerConnection) -> Any:
 
 def local_candidates(pc: RTCPeerConnection) -> list[Any]:
     """The aioice candidates ``pc`` gathered."""
-    connection = _ice_connection(pc)
+    connection = ice_connection(pc)
     return list(connection.local_candidates) if connection is not None else []
 
 
 def selected_pair(pc: RTCPeerConnection) -> dict[str, Any]:
     """The nominated candidate pair: ``{"local": "relay 127.0.0.1:49161", "remote": ..., "relayed": True}``."""
-    connection = _ice_connection(pc)
+    connection = ice_connection(pc)
     pair = connection._nominated.get(1) if connection is not None else None
     if pair is None:
         raise CallError("no candidate pair is selected yet: the call is not connected")
