@@ -43,7 +43,9 @@ $(STAMP): pyproject.toml $(LOCK)
 # The containerised stack, for real (tests/containers): every image built, the stack up, the
 # chapter notebooks run inside the lab container, the orders/pubsub/cqrs profiles, persistence,
 # and everything torn down. Docker if it runs here, else podman (installed by `workshop setup
-# test`). COLD=1 starts from an empty image store. Several minutes: not part of `make test`.
+# test`). `make test` runs it too (in turn, not beside other tests), wherever an
+# engine is usable (else it says, in one line, what is missing); this target runs it alone and
+# fails without an engine. COLD=1 starts from an empty image store, as CI's fresh machine does.
 test-containers: $(STAMP)
 	@$(BIN)/workshop setup test
 	WORKSHOP_CONTAINER_TEST=1 WORKSHOP_CONTAINER_COLD=$(if $(COLD),1,0) \

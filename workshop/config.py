@@ -32,6 +32,7 @@ DEFAULTS: dict[str, str] = {
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/postgres",
     "TURN_URL": "turn:127.0.0.1:3478",
     "SIGNALING_URL": "",  # empty: no signaling server configured
+    "SIGNALING_BROWSER_URL": "",  # empty: SIGNALING_URL's port on 127.0.0.1 (workshop/webrtc/lab.py)
 }
 
 # scheme(s) each URL variable accepts, and an example shown when it is wrong
@@ -41,6 +42,7 @@ _SCHEMES: dict[str, tuple[tuple[str, ...], str]] = {
     "RABBITMQ_MANAGEMENT_URL": (("http", "https"), "http://guest:guest@127.0.0.1:15672/"),
     "DATABASE_URL": (("postgresql", "postgres"), "postgresql://postgres@127.0.0.1:5432/postgres"),
     "SIGNALING_URL": (("http", "https"), "http://127.0.0.1:3000"),
+    "SIGNALING_BROWSER_URL": (("http", "https"), "http://127.0.0.1:3000"),
 }
 
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -124,6 +126,9 @@ class Settings:
     signaling_url: str
     namespace: Namespace
     signaling_secret: str = ""  # signs the signaling server's room tokens (TURN_SECRET is coturn's alone)
+    # where a browser on the learner's machine reaches that server, when not at SIGNALING_URL
+    # (in Docker: the port compose publishes on 127.0.0.1, while the lab uses http://signaling:3000)
+    signaling_browser_url: str = ""
 
     @property
     def turn_host_port(self) -> tuple[str, int]:
@@ -168,7 +173,7 @@ def settings(env: dict[str, str] | None = None, dotenv: Path | str | None = None
         return file_values.get(var, DEFAULTS.get(var, default))
 
     for var in _SCHEMES:
-        if get(var) or var != "SIGNALING_URL":
+        if get(var) or var not in ("SIGNALING_URL", "SIGNALING_BROWSER_URL"):
             _check_url(var, get(var))
     _parse_turn(get("TURN_URL"))
     return Settings(
@@ -181,6 +186,7 @@ def settings(env: dict[str, str] | None = None, dotenv: Path | str | None = None
         signaling_url=get("SIGNALING_URL"),
         namespace=Namespace(get("WORKSHOP_NAMESPACE") or default_namespace()),
         signaling_secret=get("SIGNALING_SECRET"),
+        signaling_browser_url=get("SIGNALING_BROWSER_URL"),
     )
 
 

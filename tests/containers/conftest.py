@@ -1,13 +1,22 @@
-"""The container test runs only when asked: ``WORKSHOP_CONTAINER_TEST=1`` (``make test-containers``).
+"""The container test runs wherever a container engine can: ``make test`` includes it.
 
-It builds every image and starts the whole stack several times: minutes of a machine's two
-cores, and an engine (Docker, or podman with debootstrap and docker-compose) that a plain
-``pytest`` run should not need. ``WORKSHOP_CONTAINER_COLD=1`` empties podman's private image
-store first (a run from nothing: the base image, every package download, every layer).
+Which engine: Docker when ``docker info`` works, else rootful podman driven by Debian's
+``docker-compose`` (``workshop setup test`` installs podman, docker-compose and debootstrap).
+``WORKSHOP_CONTAINER_TEST`` decides whether it runs:
+
+* unset (``make test``, a plain ``pytest``): when an engine is usable here; otherwise every
+  test of this folder is skipped with one line saying what is missing;
+* ``1`` (``make test-containers``): always, and a missing engine is an error;
+* ``0``: never (a developer's quick ``pytest`` run on a laptop with Docker, say).
+
+``WORKSHOP_CONTAINER_COLD=1`` empties podman's private image store first (a run from
+nothing: the base image, every package download, every layer) — what CI's fresh machine
+does anyway.
 
 One stack (a Compose project with throw-away secrets and free host ports) serves the whole
 module; it is torn down at the end whatever happened — no container, network or volume of
-it is left — and the images stay for the next (warm) run.
+it is left — and the images stay for the next (warm) run. What took how long (``say``) is
+printed as it happens with ``-s``, else in pytest's summary.
 """
 
 from __future__ import annotations
@@ -18,10 +27,10 @@ import time
 
 import pytest
 
-from tests.containers.engine import Compose, StackError, build_images, open_engine, say
+from tests.containers.engine import SAID, Compose, StackError, build_images, engine_missing, open_engine, say
 
-ENABLED = os.environ.get("WORKSHOP_CONTAINER_TEST") == "1"
-collect_ignore_glob = [] if ENABLED else ["test_*.py"]
+MODE = os.environ.get("WORKSHOP_CONTAINER_TEST", "")
+SKIP = "WORKSHOP_CONTAINER_TEST=0" if MODE == "0" else ("" if MODE == "1" else engine_missing())
 
 DEFAULT_SERVICES = ["redis", "rabbitmq", "postgres", "coturn", "signaling", "lab"]
 
@@ -30,6 +39,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/containers/" in str(item.fspath):
             item.add_marker(pytest.mark.containers)
+            if SKIP:
+                item.add_marker(pytest.mark.skip(reason=f"container test: {SKIP}"))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if SAID and config.getoption("capture") != "no":  # with -s they were printed as they came
+        terminalreporter.write_sep("-", "container stack: what took how long")
+        for line in SAID:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

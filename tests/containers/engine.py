@@ -22,6 +22,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -32,10 +33,13 @@ from typing import Any
 
 import yaml
 
+from workshop.process import free_port
+from workshop.waiting import WaitTimeout, until_sync
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker" / "compose.yml"
 BASE_IMAGE = "docker.io/library/debian:bookworm-slim"
-PROFILES = ("orders", "pubsub", "cqrs")
+PROFILES = ("orders", "pubsub", "cqrs", "replicas")
 DEFAULT_STORE = Path("/var/tmp/workshop-containers")  # podman: images survive between runs (warm)
 
 
@@ -43,8 +47,12 @@ class StackError(AssertionError):
     """One line saying what went wrong with the stack (and where to look)."""
 
 
+SAID: list[str] = []  # every say() line of this process, for pytest's summary (conftest.py)
+
+
 def say(line: str) -> None:
-    print(f"[containers {time.strftime('%H:%M:%S')}] {line}", flush=True)
+    SAID.append(f"[containers {time.strftime('%H:%M:%S')}] {line}")
+    print(SAID[-1], flush=True)
 
 
 def run(
@@ -76,14 +84,11 @@ def run(
     return done
 
 
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def free_udp_range(size: int, start: int = 40000, stop: int = 60000) -> int:
-    """The first port of ``size`` consecutive ports free for UDP and TCP on 127.0.0.1."""
+    """The first port of ``size`` consecutive ports free for UDP and TCP on 127.0.0.1.
+
+    (``workshop.process.free_port`` finds one port; coturn's relay range needs a run of them.)
+    """
     for base in range(start + secrets.randbelow(1000), stop, size):
         sockets = []
         try:
@@ -143,6 +148,21 @@ def _docker_is_podman() -> bool:
     return "podman" in done.stdout.lower()
 
 
+def engine_missing() -> str:
+    """``""`` when a container engine can run the stack here, else one line saying what is missing."""
+    if os.environ.get("WORKSHOP_CONTAINER_ENGINE", "") != "podman" and _docker_works():
+        return ""
+    missing = [tool for tool in ("podman", "docker-compose", "debootstrap") if not shutil.which(tool)]
+    if missing:
+        return (
+            f"no Docker engine, and {', '.join(missing)} missing for podman: "
+            f"apt-get install {' '.join(missing)} (or `workshop setup test`, as root)"
+        )
+    if os.geteuid() != 0:
+        return "no Docker engine, and podman would run rootless here: the test drives rootful podman (run it as root)"
+    return ""
+
+
 def open_engine(store: Path | None = None, extra_volumes: list[str] | None = None) -> Engine:
     """Docker when it runs here, else podman with a private store (``store``) and API socket.
 
@@ -153,12 +173,9 @@ def open_engine(store: Path | None = None, extra_volumes: list[str] | None = Non
         plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode == 0
         compose = ["docker", "compose"] if plugin else ["docker-compose"]
         return Engine("docker", ["docker"], compose, dict(os.environ))
-    missing = [tool for tool in ("podman", "docker-compose", "debootstrap") if not shutil.which(tool)]
+    missing = engine_missing()
     if missing:
-        raise StackError(
-            f"no Docker engine, and {', '.join(missing)} missing for podman: "
-            f"apt-get install {' '.join(missing)} (or `workshop setup test`)"
-        )
+        raise StackError(missing)
     store = store or Path(os.environ.get("WORKSHOP_CONTAINER_STORE", DEFAULT_STORE))
     workdir = Path(tempfile.mkdtemp(prefix="workshop-podman-"))
     conf = workdir / "containers.conf"
@@ -182,12 +199,13 @@ def open_engine(store: Path | None = None, extra_volumes: list[str] | None = Non
         stdin=subprocess.DEVNULL,
     )
     engine = Engine("podman", cli, ["docker-compose"], {**env, "DOCKER_HOST": f"unix://{sock}"}, service, workdir)
-    deadline = time.monotonic() + 60
-    while not _ping(sock):
-        if service.poll() is not None or time.monotonic() > deadline:
-            engine.close()
-            raise StackError(f"podman's API service did not start: {(workdir / 'service.log').read_text()[-500:]}")
-        time.sleep(0.3)
+    try:
+        until_sync(lambda: service.poll() is not None or _ping(sock), timeout=60, every=0.3, what="podman's API")
+    except WaitTimeout:
+        pass
+    if service.poll() is not None or not _ping(sock):
+        engine.close()
+        raise StackError(f"podman's API service did not start: {(workdir / 'service.log').read_text()[-500:]}")
     return engine
 
 
@@ -205,22 +223,59 @@ def _ping(sock: Path) -> bool:
 # --- images ----------------------------------------------------------------------------------
 
 
-def build_args(engine: Engine) -> list[str]:
+LAB_IMAGE = "workshop-lab:latest"
+WHEELS = "/run/workshop-wheels"  # where a build sees the host's wheelhouse (see make_wheelhouse)
+
+
+def build_args(engine: Engine, wheelhouse: Path | None = None) -> list[str]:
     """podman only: what this machine needs to build, never stored in an image.
 
-    apt-get needs the host's network during the build. And when pip on this machine trusts
-    a private certificate authority (an HTTPS proxy in front of PyPI: ``PIP_CERT``), the
-    build borrows it through a read-only mount of a pip.conf that points at it.
+    apt-get needs the host's network during the build. With a ``wheelhouse``
+    (:func:`make_wheelhouse`), pip in the build installs from it and nothing else (a pip.conf
+    with ``no-index``, mounted read-only like the wheels). Without one, when pip on this
+    machine trusts a private certificate authority (an HTTPS proxy in front of PyPI:
+    ``PIP_CERT``), the build borrows it through a read-only mount of a pip.conf naming it.
     """
     if engine.name != "podman":
         return []
     args = ["--network", "host", "--pull=never"]
+    if engine.workdir is None:
+        return args
+    pip_conf = engine.workdir / "pip.conf"
     ca = os.environ.get("PIP_CERT")
-    if ca and Path(ca).is_file() and engine.workdir is not None:
-        pip_conf = engine.workdir / "pip.conf"
+    if wheelhouse is not None:
+        pip_conf.write_text(f"[global]\nno-index = true\nfind-links = {WHEELS}\n")
+        args += ["--volume", f"{wheelhouse}:{WHEELS}:ro", "--volume", f"{pip_conf}:/etc/pip.conf:ro"]
+    elif ca and Path(ca).is_file():
         pip_conf.write_text("[global]\ncert = /run/workshop-build-ca.crt\n")
         args += ["--volume", f"{ca}:/run/workshop-build-ca.crt:ro", "--volume", f"{pip_conf}:/etc/pip.conf:ro"]
     return args
+
+
+def make_wheelhouse(engine: Engine) -> Path | None:
+    """podman, when the lab image is not built yet: every pinned package as a wheel, on the host.
+
+    The lab image's longest step is pip downloading some 190 packages. The host's pip has just
+    installed the very same versions (constraints.txt) and fetches them from its own cache or
+    index in seconds; the build then installs from these files (see :func:`build_args`). The
+    Dockerfile is unchanged: on a learner's machine pip downloads from PyPI. Every pin, not
+    only the lab's: the lock was resolved on the image's Python 3.11.2, which needs a few
+    packages (async-timeout for redis) that the host's later 3.11 does not. ``None`` (and the
+    build downloads as usual) when the host's pip cannot make them.
+    """
+    if engine.name != "podman" or engine.workdir is None or image_exists(engine, LAB_IMAGE):
+        return None
+    started = time.monotonic()
+    target = engine.workdir / "wheels"
+    cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(target)]
+    done = run([*cmd, "-r", str(ROOT / "constraints.txt"), "setuptools>=68", "wheel"], timeout=900, check=False)
+    if done.returncode != 0:
+        say(f"no wheelhouse (the build downloads from PyPI): {done.stderr.strip().splitlines()[-1:]}")
+        return None
+    say(
+        f"wheelhouse: {len(list(target.glob('*.whl')))} wheels from the host's pip in {time.monotonic() - started:.0f} s"
+    )
+    return target
 
 
 def images(config: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -256,14 +311,18 @@ def build_base(engine: Engine) -> None:
 
 def build_images(engine: Engine, config: dict[str, Any], compose: Compose) -> dict[str, float]:
     """Build every image of the compose file; return each image's size in MB."""
-    build_base(engine)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the wheels while debootstrap runs
+        wheels = pool.submit(make_wheelhouse, engine)
+        build_base(engine)
+        wheelhouse = wheels.result()
     if engine.name == "docker":
         compose("build", timeout=1800)
     else:  # all at once, as `compose build` does: the lab's pip install overlaps the services' apt-get
+        args = build_args(engine, wheelhouse)
 
         def build(image: str, spec: dict[str, str]) -> None:
             started = time.monotonic()
-            engine("build", *build_args(engine), "-t", image, "-f", spec["dockerfile"], spec["context"], timeout=1800)
+            engine("build", *args, "-t", image, "-f", spec["dockerfile"], spec["context"], timeout=1800)
             say(f"built {image} in {time.monotonic() - started:.0f} s")
 
         with ThreadPoolExecutor(max_workers=len(images(config))) as pool:
@@ -292,16 +351,16 @@ class Compose:
             "TURN_SECRET": secrets.token_urlsafe(24),
             "SIGNALING_SECRET": secrets.token_urlsafe(24),
             "JUPYTER_TOKEN": secrets.token_hex(24),
-            "REDIS_HOST_PORT": str(free_tcp_port()),
-            "POSTGRES_HOST_PORT": str(free_tcp_port()),
-            "RABBITMQ_HOST_PORT": str(free_tcp_port()),
-            "RABBITMQ_MANAGEMENT_HOST_PORT": str(free_tcp_port()),
+            "REDIS_HOST_PORT": str(free_port()),
+            "POSTGRES_HOST_PORT": str(free_port()),
+            "RABBITMQ_HOST_PORT": str(free_port()),
+            "RABBITMQ_MANAGEMENT_HOST_PORT": str(free_port()),
             "TURN_RELAY_HOST_PORTS": f"{relay}-{relay + 10}",
             "TURN_HOST_PORT": str(relay + 11),
-            "SIGNALING_HOST_PORT": str(free_tcp_port()),
-            "LAB_HOST_PORT": str(free_tcp_port()),
-            "API_HOST_PORT": str(free_tcp_port()),
-            "READ_API_HOST_PORT": str(free_tcp_port()),
+            "SIGNALING_HOST_PORT": str(free_port()),
+            "LAB_HOST_PORT": str(free_port()),
+            "API_HOST_PORT": str(free_port()),
+            "READ_API_HOST_PORT": str(free_port()),
         }
         self.env_file = Path(tempfile.mkstemp(prefix=f"{self.project}-", suffix=".env")[1])
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.values.items()))
@@ -378,17 +437,20 @@ class Compose:
         Gives up after ``timeout`` with one line naming the first service that is not, and its
         last healthcheck output or log line.
         """
-        deadline = time.monotonic() + timeout
+
+        def first_pending() -> str:
+            pending = self.pending(services)
+            if not pending:
+                return "none"
+            name, why = pending[0]
+            last = self.logs(name, tail=1).splitlines()[-1:] or ["-"]
+            return f"{name} {why}; its last log line: {last[0][:200]}"
+
         with HealthPump(self):
-            while True:
-                pending = self.pending(services)
-                if not pending:
-                    return
-                if time.monotonic() > deadline:
-                    name, why = pending[0]
-                    last = self.logs(name, tail=1).splitlines()[-1:] or ["-"]
-                    raise StackError(f"{name} {why} after {timeout:.0f} s; its last log line: {last[0][:200]}")
-                time.sleep(2)
+            try:
+                until_sync(lambda: not self.pending(services), timeout=timeout, every=2, what="a healthy stack")
+            except WaitTimeout:
+                raise StackError(f"{first_pending()} (after {timeout:.0f} s)") from None
 
     def pending(self, services: list[str]) -> list[tuple[str, str]]:
         """``(service, why)`` for each of ``services`` that is not running, or not healthy yet."""
@@ -443,7 +505,7 @@ class Compose:
             ("volume", ["volume", "ls", "-q"]),
         ):
             ids = self.engine(*args, f"--filter={label}", timeout=60, check=False).stdout.split()
-            left += [f"{kind} {i[:12]}" for i in ids]
+            left += [f"{kind} {i if kind == 'volume' else i[:12]}" for i in ids]  # a volume's id is its name
         return left
 
     def remove_env_file(self) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 
 from tests.containers.engine import BASE_IMAGE, Compose, StackError, build_base, open_engine, say
+from workshop.waiting import WaitTimeout, until_sync
 
 
 def lab_answers(url: str) -> bool:
@@ -66,17 +67,15 @@ def main(argv: list[str] | None = None) -> int:
         url = f"http://127.0.0.1:{compose.port('LAB_HOST_PORT')}/lab?token={compose.values['JUPYTER_TOKEN']}"
         started = time.monotonic()
         compose.up("--build", timeout=args.timeout, build=True)
-        deadline = started + args.timeout
-        while not lab_answers(url):
-            if time.monotonic() > deadline:
-                raise StackError(f"the lab did not answer within {args.timeout:.0f} s")
-            time.sleep(1)
+        until_sync(
+            lambda: lab_answers(url), timeout=started + args.timeout - time.monotonic(), every=1, what="the lab's URL"
+        )
         say(
             f"learner path ({'cold' if args.cold else 'warm'}, {engine.name}): "
             f"`compose up --build` to the lab answering in {time.monotonic() - started:.0f} s"
         )
         return 0
-    except StackError as exc:
+    except (StackError, WaitTimeout) as exc:
         print(f"learner path: {exc}", file=sys.stderr)
         return 1
     finally:

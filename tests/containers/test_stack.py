@@ -1,6 +1,6 @@
 """The containerised stack, for real: docker/compose.yml built and run on a container engine.
 
-Enabled by ``WORKSHOP_CONTAINER_TEST=1`` (see ``conftest.py``, which builds the images and
+Runs wherever a container engine is usable (see ``conftest.py``, which builds the images and
 brings the default stack up once for this module, and always tears it down). The tests run in
 this file's order: the last one takes the stack down and up again.
 """
@@ -8,16 +8,22 @@ this file's order: the last one takes the stack down and up again.
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+import subprocess
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import psycopg
 import pytest
+import redis
 
 from tests.containers.conftest import DEFAULT_SERVICES
-from tests.containers.engine import ROOT, Compose, StackError, say
+from tests.containers.engine import ROOT, Compose, say
+from workshop.waiting import until_sync
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -34,18 +40,6 @@ NOTEBOOKS = [
 ORDER_SERVICES = ["order", "payment", "inventory", "shipping", "notification"]
 PUBSUB_SERVICES = ["publisher", "subscriber-1", "subscriber-2"]
 CQRS_SERVICES = ["cqrs-write-api", "cqrs-read-api", "cqrs-relay", "cqrs-projectors"]
-
-
-def until(what: str, check, timeout: float, every: float = 1.0):
-    """``check()`` until it returns something truthy; after ``timeout``, one line saying what did not happen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise StackError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(every)
 
 
 def database(stack: Compose) -> str:
@@ -158,13 +152,95 @@ asyncio.run(main())
 
 
 def test_a_call_through_the_signaling_container_is_relayed_by_coturn(stack):
-    import json
-
     done = stack.exec("lab", "python", "-c", CALL, timeout=180, check=False)
     assert done.returncode == 0, f"the call failed: {(done.stdout + done.stderr).strip()[-800:]}"
     pair = json.loads(done.stdout.strip().splitlines()[-1])
     say(f"chapter 5 in containers: candidate pair {pair}")
     assert pair["relayed"] and pair["local"].startswith("relay"), pair
+
+
+# --- chapter 5: notebook 05's browser link, opened on the host ----------------------------------
+
+# What notebook 05's last cells do (start_lab, browser_peer, browser_link, wait_for_call), in
+# the lab container: SIGNALING_URL is set there, so the notebook peer waits in the signaling
+# container's room and the link points at that server as the host reaches it.
+BROWSER_PEER = """
+import asyncio, json
+from workshop.webrtc.call import synthetic_media
+from workshop.webrtc.lab import start_lab
+from workshop.webrtc.peer import selected_pair
+from workshop.waiting import until
+
+async def main():
+    lab = await start_lab()
+    try:
+        peer = await lab.browser_peer("browser-call", media=synthetic_media(160, 120, 15))
+        print(lab.browser_link("browser-call"), flush=True)
+        result = {"called": await peer.wait_for_call(90)}
+        if result["called"]:
+            result["pair"] = selected_pair(peer.pc)
+            await until(lambda: peer.sink is not None and peer.sink.frames > 0, timeout=20, what="a frame")
+            result["frames"] = peer.sink.frames
+        print(json.dumps(result), flush=True)
+        await peer.call_ended(30)  # the browser hangs up
+    finally:
+        await lab.close()
+
+asyncio.run(main())
+"""
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FAKE_MEDIA = [
+    "--no-sandbox",
+    "--allow-loopback-in-peer-connection",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+
+def test_notebook_05s_browser_link_works_from_the_host(stack):
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "chromium is not installed (workshop setup test installs it)"
+    started = time.monotonic()
+    peer = subprocess.Popen(
+        [*stack.engine.cli, "exec", stack.container("lab"), "python", "-c", BROWSER_PEER],
+        env=stack.engine.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        link = peer.stdout.readline().strip()
+        published = f"http://127.0.0.1:{stack.port('SIGNALING_HOST_PORT')}/#room=browser-call&token="
+        assert link.startswith(published), (
+            f"the link {link!r} (stderr: {peer.stderr.read()[-800:] if not link else ''})"
+        )
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FAKE_MEDIA)
+            try:
+                page = browser.new_page()
+                response = page.goto(link)
+                assert response is not None and response.status == 200, f"GET {link}: {response and response.status}"
+                page.wait_for_function("window.callStats && window.callStats.state === 'connected'", timeout=90_000)
+                status = page.text_content("#status")
+                errors = page.evaluate("window.callStats.errors")
+                reported = peer.stdout.readline()  # the notebook peer's side, while the call is on
+            finally:
+                browser.close()
+        out, err = peer.communicate(timeout=60)
+    finally:
+        if peer.poll() is None:
+            peer.kill()
+            peer.wait(10)
+    assert peer.returncode == 0, f"the notebook peer failed: {err.strip()[-800:]}"
+    result = json.loads(reported)
+    say(
+        f"notebook 05's link from the host: {status!r}; the notebook peer: {result} ({time.monotonic() - started:.0f} s)"
+    )
+    assert not errors, f"the page reported {errors}"
+    assert status.startswith("Room browser-call: call connected"), status
+    assert result["called"] and result["frames"] > 0, result
 
 
 # --- chapter 1: the order system, payment scaled to three ------------------------------------
@@ -182,7 +258,7 @@ def test_orders_profile_with_three_payment_consumers(stack):
         with psycopg.connect(database(stack), connect_timeout=5) as conn:
             return conn.execute("SELECT to_regclass('ws_orders.stock')").fetchone()[0]
 
-    until("the order services' tables", stock_table_exists, 60)
+    until_sync(stock_table_exists, timeout=60, every=1, what="the order services' tables")
     with psycopg.connect(database(stack), connect_timeout=5) as conn:
         conn.execute(
             "INSERT INTO ws_orders.stock (sku, qty) VALUES ('BOOK', 1000), ('MUG', 1000) "
@@ -201,7 +277,7 @@ def test_orders_profile_with_three_payment_consumers(stack):
         statuses = [api.get(f"/orders/{i}").json().get("status") for i in ids]
         return statuses if all(s in ("shipped", "cancelled") for s in statuses) else None
 
-    statuses = until("every saga reaching shipped or cancelled", all_final, 120, every=2)
+    statuses = until_sync(all_final, timeout=120, every=2, what="every saga reaching shipped or cancelled")
     assert statuses.count("shipped") == 50, f"not every order shipped: {sorted(set(statuses))}"
 
     with psycopg.connect(database(stack), connect_timeout=5) as conn:
@@ -227,7 +303,7 @@ def test_orders_profile_with_three_payment_consumers(stack):
                 acked[host] = acked.get(host, 0) + channel.get("message_stats", {}).get("ack", 0)
         return acked if sum(acked.values()) >= 50 else None
 
-    acked = until("RabbitMQ's statistics counting 50 payment acks", acked_per_container, 60, every=2)
+    acked = until_sync(acked_per_container, timeout=60, every=2, what="RabbitMQ's statistics counting 50 payment acks")
     per_container = {addresses.get(host, host): n for host, n in acked.items()}
     say(
         f"orders: 50 shipped, each charged once, in {time.monotonic() - started:.0f} s; "
@@ -246,10 +322,11 @@ def test_pubsub_and_cqrs_profiles(stack):
     started = time.monotonic()
     stack.up(*PUBSUB_SERVICES, *CQRS_SERVICES, profiles=("pubsub", "cqrs"))
     stack.wait_healthy(PUBSUB_SERVICES + CQRS_SERVICES, timeout=180)
-    until(
-        "the publisher reaching both subscribers",
+    until_sync(
         lambda: "reached 2 subscriber(s)" in stack.logs("publisher", tail=50),
-        60,
+        timeout=60,
+        every=1,
+        what="the publisher reaching both subscribers",
     )
 
     write = httpx.Client(base_url=f"http://127.0.0.1:{stack.port('API_HOST_PORT')}", timeout=10)
@@ -275,9 +352,108 @@ def test_pubsub_and_cqrs_profiles(stack):
         got = read.get(f"/users/{user}", params={"after": position})
         return got.json() if got.status_code == 200 else None
 
-    view = until("the new user in the read API", visible, 60)
+    view = until_sync(visible, timeout=60, every=1, what="the new user in the read API")
     assert view["email"] == f"{user}@example.org", view
     say(f"pubsub and cqrs profiles: healthy, one command read back, in {time.monotonic() - started:.0f} s")
+
+
+# --- chapter 8: Patroni + etcd, Redis under Sentinel, each losing its primary --------------------
+
+REPLICA_SERVICES = [
+    "etcd",
+    "patroni-1",
+    "patroni-2",
+    "redis-main",
+    "redis-replica",
+    "sentinel-1",
+    "sentinel-2",
+    "sentinel-3",
+]
+
+# Run in the lab container, which reaches the nodes by name. argv[1]: "before" or "after" the kill.
+REPLICAS = """
+import json, os, sys
+import psycopg, redis
+from redis.sentinel import Sentinel
+from workshop.waiting import until_sync
+
+pw = os.environ["POSTGRES_PASSWORD"]
+nodes = "host=patroni-1,patroni-2 port=5432 user=postgres dbname=postgres connect_timeout=3 password=" + pw
+
+def rows(attrs):
+    try:
+        with psycopg.connect(nodes + " target_session_attrs=" + attrs, autocommit=True) as c:
+            found = c.execute("SELECT to_regclass('ws_replicas_test')").fetchone()[0]
+            return c.info.host, (c.execute("SELECT count(*) FROM ws_replicas_test").fetchone()[0] if found else 0)
+    except psycopg.OperationalError:
+        return None
+
+sentinel = Sentinel([(f"sentinel-{n}", 26379) for n in (1, 2, 3)], socket_timeout=2)
+result = {}
+if sys.argv[1] == "before":
+    with psycopg.connect(nodes + " target_session_attrs=read-write", autocommit=True) as c:
+        c.execute("CREATE TABLE ws_replicas_test (n int)")
+        c.execute("INSERT INTO ws_replicas_test SELECT generate_series(1, 100)")
+        result["primary"] = c.info.host
+    result["standby"] = until_sync(lambda: (r := rows("standby")) and r[1] == 100 and r, timeout=60, what="the standby replaying 100 rows")[0]
+    main = sentinel.master_for("workshop", socket_timeout=2)
+    main.set("ws_replicas_test", "acknowledged")
+    result["redis_replicas_acked"] = main.wait(1, 5000)  # WAIT: the replica has it before the kill
+    result["redis_master"] = sentinel.discover_master("workshop")[0]
+else:
+    before = json.loads(sys.argv[2])
+    new = until_sync(lambda: (r := rows("read-write")) and r[0] != before["primary"] and r, timeout=90, every=1,
+                     what="Patroni promoting the standby")
+    result["primary"], result["rows"] = new
+    def promoted():
+        try:
+            return (m := sentinel.discover_master("workshop")[0]) != before["redis_master"] and m
+        except redis.exceptions.RedisError:
+            return None
+    result["redis_master"] = until_sync(promoted, timeout=60, every=1, what="the Sentinels promoting the replica")
+    result["redis_value"] = sentinel.master_for("workshop", socket_timeout=2).get("ws_replicas_test").decode()
+print(json.dumps(result))
+"""
+
+
+def test_replicas_profile_fails_over(stack):
+    started = time.monotonic()
+    stack.up(*REPLICA_SERVICES, profiles=("replicas",))
+    stack.wait_healthy(REPLICA_SERVICES, timeout=240)
+    healthy = time.monotonic() - started
+    for service in ("etcd", "patroni-1", "patroni-2", "redis-main", "redis-replica", "sentinel-1"):
+        uid = stack.exec(service, "id", "-u", timeout=60).stdout.strip()
+        assert uid not in ("", "0"), f"{service} runs as root"
+    versions = {  # Debian 12's, as the native path of chapter 8 runs them
+        "etcd": (["etcd", "--version"], "etcd Version: 3.4."),
+        "patroni-1": (["patroni", "--version"], "patroni 3.0."),
+    }
+    for service, (cmd, version) in versions.items():
+        out = stack.exec(service, *cmd, timeout=60, check=False)
+        assert version in out.stdout + out.stderr, f"{service}: {(out.stdout + out.stderr).strip()[:200]}"
+    env = {"POSTGRES_PASSWORD": stack.values["POSTGRES_PASSWORD"]}
+
+    def in_lab(*args: str) -> dict:
+        done = stack.exec("lab", "python", "-c", REPLICAS, *args, env=env, timeout=240, check=False)
+        assert done.returncode == 0, f"replicas {args[0]}: {(done.stdout + done.stderr).strip()[-800:]}"
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    before = in_lab("before")
+    assert before["primary"] != before["standby"], before
+    assert before["redis_replicas_acked"] == 1, before
+    redis_main = stack.container("redis-main")
+    primary = stack.container(before["primary"])
+    stack.engine("kill", primary, redis_main, timeout=60)  # SIGKILL: no clean hand-over
+    killed = time.monotonic()
+    after = in_lab("after", json.dumps(before))
+    say(
+        f"replicas: healthy in {healthy:.0f} s; {before['primary']} killed, {after['primary']} promoted with all "
+        f"{after['rows']} rows; Redis master {before['redis_master']} -> {after['redis_master']} kept "
+        f"{after['redis_value']!r}; both failovers in {time.monotonic() - killed:.0f} s"
+    )
+    assert after["primary"] == before["standby"] and after["rows"] == 100, after
+    assert after["redis_value"] == "acknowledged", after
+    stack("rm", "--stop", "--force", *REPLICA_SERVICES, profiles=("replicas",), timeout=120)
 
 
 # --- persistence: down keeps the volumes, down -v removes them -------------------------------
@@ -306,21 +482,32 @@ def _events(stack: Compose) -> int:
         return conn.execute("SELECT count(*) FROM ws_cqrs.events").fetchone()[0] if found else 0
 
 
+def _stream(stack: Compose) -> redis.Redis:
+    return redis.Redis(host="127.0.0.1", port=stack.port("REDIS_HOST_PORT"), socket_timeout=10)
+
+
 def test_volumes_survive_down_and_go_with_down_v(stack):
-    queue = "ws_container_test.durable"
+    queue, stream = "ws_container_test.durable", "ws_container_test:stream"
     assert asyncio.run(_durable_message(stack, queue, b"still here?")) == 1
     events = _events(stack)
     assert events > 0, "the CQRS test stored no events"
+    with _stream(stack) as r:
+        r.xadd(stream, {"still": "here?"})  # the append-only file (fsync every second; and on shutdown)
 
     stack.down(volumes=False)
     assert not stack.containers(), "down left containers"
-    stack.up("postgres", "rabbitmq")
-    stack.wait_healthy(["postgres", "rabbitmq"], timeout=180)
+    stack.up("postgres", "rabbitmq", "redis")
+    stack.wait_healthy(["postgres", "rabbitmq", "redis"], timeout=180)
     assert _events(stack) == events, "the event store lost events across down/up"
     assert asyncio.run(_durable_message(stack, queue, None)) == 1, "the durable queue lost its message"
+    with _stream(stack) as r:
+        assert r.xlen(stream) == 1, "the Redis stream lost its entry across down/up"
 
-    volumes = [v for v in stack.leftovers() if v.startswith("volume ")]
-    assert len(volumes) == 2, f"expected the postgres and rabbitmq volumes, found {volumes}"
+    volumes = sorted(v.removeprefix(f"volume {stack.project}_") for v in stack.leftovers() if v.startswith("volume "))
+    assert volumes == ["postgres-data", "rabbitmq-data", "redis-data"], f"the volumes after down/up: {volumes}"
     stack.down(volumes=True)
     assert not stack.leftovers(), f"down -v left {stack.leftovers()}"
-    say(f"persistence: {events} events and a durable message survived down/up; down -v removed both volumes")
+    say(
+        f"persistence: {events} events, a durable message and a Redis stream entry survived down/up; "
+        "down -v removed the three volumes"
+    )

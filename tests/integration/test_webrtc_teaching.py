@@ -126,6 +126,9 @@ async def test_the_lab_browser_peer_and_link_natively_and_through_signaling_url(
         peer = await lab.browser_peer("room-b", media=SMALL)
         assert peer.url == s.signaling_url and peer.sio.connected
         assert peer.fixed_servers and peer.fixed_servers[-1]["urls"] == [turn.url]
+        # compose publishes the server on another host port: SIGNALING_BROWSER_URL says which
+        lab = await start_lab(replace(s, signaling_browser_url="http://127.0.0.1:39999/"))
+        assert lab.browser_link("room-c").startswith("http://127.0.0.1:39999/#room=room-c&token=")
     finally:
         await lab.close()
         await runner.cleanup()

@@ -15,8 +15,10 @@ The browser call (``lab.browser_link(room)``, ``await lab.browser_peer(room)``) 
 signaling server that the *browser* can reach. Natively that is the kernel's own. When the
 lab runs in Docker, the kernel's loopback is not the browser's: with ``SIGNALING_URL`` set
 (compose sets ``http://signaling:3000``), the notebook peer joins that server, with room
-tokens signed by ``TURN_SECRET`` (the server's secret too), and the link points at the
-same port on ``127.0.0.1``, where compose publishes it (or at ``browser_url=``).
+tokens signed by ``SIGNALING_SECRET`` (the server's secret too), and the link points at
+``SIGNALING_BROWSER_URL``: where the browser reaches that server (compose sets the port it
+publishes on ``127.0.0.1``; without it, the same port as ``SIGNALING_URL`` there; or
+``browser_url=``).
 """
 
 from __future__ import annotations
@@ -143,5 +145,5 @@ async def start_lab(
     )
     if s.signaling_url:
         _current.external = s
-        _current.browser_url = (browser_url or _published(s.signaling_url)).rstrip("/")
+        _current.browser_url = (browser_url or s.signaling_browser_url or _published(s.signaling_url)).rstrip("/")
     return _current
