@@ -35,7 +35,6 @@ NOTEBOOKS = [
     "04_cqrs",
     "06_performance",
     "07_cluster",
-    "08_replicas",
 ]
 ORDER_SERVICES = ["order", "payment", "inventory", "shipping", "notification"]
 PUBSUB_SERVICES = ["publisher", "subscriber-1", "subscriber-2"]
@@ -86,7 +85,12 @@ def test_services_run_the_native_versions(stack):
 
 
 def test_chapter_notebooks_run_inside_the_lab_container(stack):
-    """nbval on chapters 00-04 and 06-08 in the lab container, against the services by name (07 and 08 start their own clusters inside it).
+    """nbval on chapters 00-04, 06 and 07 in the lab container, against the services by name.
+
+    Chapter 7 starts its three RabbitMQ nodes inside the lab container, as natively. Chapter 8's
+    notebook is not run here: it starts the same throw-away Patroni cluster and Sentinels as on
+    the host (the packages are in the image) for five minutes of a CI run; its containerised form
+    is the ``replicas`` profile (test_replicas_profile_fails_over).
 
     The same sanitising as natively (tests/notebooks/sanitize.cfg, copied in). SIGNALING_URL is
     emptied for this run: these chapters do not use the signaling server, and their stored
@@ -117,7 +121,11 @@ def test_chapter_notebooks_run_inside_the_lab_container(stack):
     )
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
     say(f"notebooks in the lab container: {summary} ({time.monotonic() - started:.0f} s)")
-    assert done.returncode == 0, f"nbval in the lab container failed:\n{done.stdout[-6000:]}\n{done.stderr[-1000:]}"
+    failures = done.stdout.find("= FAILURES =")
+    first = done.stdout[failures : failures + 5000] if failures >= 0 else ""  # the first failure, with its diff
+    assert done.returncode == 0, (
+        f"nbval in the lab container failed:\n{first}\n…\n{done.stdout[-1500:]}\n{done.stderr[-1000:]}"
+    )
 
 
 # --- chapter 5: a call through the signaling container, relayed by the coturn container -----
