@@ -81,7 +81,14 @@ async def postgres(s: Settings | None = None, *, timeout: float = TIMEOUT, **kw:
 async def postgres_pool(
     s: Settings | None = None, *, min_size: int = 1, max_size: int = 8, timeout: float = TIMEOUT, **kw: Any
 ):
-    """An opened, checked ``psycopg_pool.AsyncConnectionPool``. Close with ``await pool.close()``."""
+    """An opened, checked ``psycopg_pool.AsyncConnectionPool``. Close with ``await pool.close()``.
+
+    ``reconnect_timeout`` defaults to ``timeout``: psycopg_pool retries a lost connection with
+    exponential backoff (1, 2, 4, 8, 16 s …) for 5 minutes, so after a server was gone for ~20 s
+    (a Patroni failover) its next attempt is ~16 s away and every caller waiting ``timeout`` for a
+    connection gets ``PoolTimeout`` although the server (the new primary) answers again. With
+    the two equal, an attempt gives up within ``timeout`` and the next caller starts a fresh one.
+    """
     from psycopg_pool import AsyncConnectionPool
 
     s = s or settings()
@@ -94,6 +101,7 @@ async def postgres_pool(
         max_size=max_size,
         open=False,
         timeout=timeout,
+        reconnect_timeout=kw.pop("reconnect_timeout", timeout),
         kwargs={"connect_timeout": max(1, int(timeout)), **kw.pop("kwargs", {})},
         **kw,
     )
