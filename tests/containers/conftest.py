@@ -50,7 +50,7 @@ def pytest_terminal_summary(terminalreporter, config):
             terminalreporter.write_line(line)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # torn down when the container test ends, not when the whole run does
 def engine():
     if os.environ.get("WORKSHOP_CONTAINER_COLD") == "1":
         from tests.containers.engine import DEFAULT_STORE
@@ -70,7 +70,7 @@ def engine():
     eng.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # torn down when the container test ends, not when the whole run does
 def stack(engine):
     """The default stack, built from nothing if need be, up and healthy; always torn down."""
     compose = Compose(engine)
