@@ -16,6 +16,7 @@ ports, so it never collides with the services already running on the machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from workshop.process import free_port
@@ -199,24 +201,21 @@ def open_engine(store: Path | None = None, extra_volumes: list[str] | None = Non
         stdin=subprocess.DEVNULL,
     )
     engine = Engine("podman", cli, ["docker-compose"], {**env, "DOCKER_HOST": f"unix://{sock}"}, service, workdir)
-    try:
+    with contextlib.suppress(WaitTimeout):  # it answers, or it died: either way, no longer waiting
         until_sync(lambda: service.poll() is not None or _ping(sock), timeout=60, every=0.3, what="podman's API")
-    except WaitTimeout:
-        pass
     if service.poll() is not None or not _ping(sock):
+        log = (workdir / "service.log").read_text()[-500:]  # before close(), which removes workdir
         engine.close()
-        raise StackError(f"podman's API service did not start: {(workdir / 'service.log').read_text()[-500:]}")
+        raise StackError(f"podman's API service did not start: {log}")
     return engine
 
 
 def _ping(sock: Path) -> bool:
+    """Docker's ``GET /_ping`` on podman's socket answers ``OK`` once the API serves."""
     try:
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(2)
-            s.connect(str(sock))
-            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
-            return b"OK" in s.recv(4096)
-    except OSError:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=2) as client:
+            return client.get("http://podman/_ping").text == "OK"
+    except httpx.HTTPError:
         return False
 
 
