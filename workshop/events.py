@@ -35,10 +35,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 from workshop.errors import WorkshopError
 
@@ -85,17 +86,30 @@ class Event:
 
     def to_json(self) -> str:
         # the instance's own dict is the fields (a plain dataclass): no asdict() deep copy of `data`,
-        # no walk over fields() per call — 5.8 -> 3.6 µs an event, paid on every publish and append
-        return json.dumps(vars(self), separators=(",", ":"), sort_keys=True, default=_plain)
+        # no walk over fields() per call — 5.8 -> 3.6 µs an event, paid on every publish and append;
+        # and one encoder made once, not one per call as json.dumps(..., sort_keys=...) makes (-0.8 µs)
+        return _encode(vars(self))
 
     @classmethod
     def from_dict(cls, raw: Any) -> Event:
+        names = _field_names(cls)  # type: ignore[arg-type]  # a class is hashable; mypy checks its instances
+        if (
+            type(raw) is dict
+            and raw.keys() == names
+            and raw["timestamp"] is not None
+            and raw["correlation_id"] is not None
+        ):
+            # what to_json() writes — every field, none left to default: fill the instance directly,
+            # as __init__ would, and run the same checks (_validate); 1.8 -> 1.0 µs a delivery
+            event = object.__new__(cls)
+            event.__dict__.update(raw)
+            _validate(event)
+            return event
         if not isinstance(raw, dict):
             raise EventFormatError(f"an event must be a JSON object, got {type(raw).__name__}")
-        if not ("event_type" in raw and "aggregate_id" in raw and "data" in raw):  # the common case costs 3 lookups
+        if not ("event_type" in raw and "aggregate_id" in raw and "data" in raw):
             missing = [f for f in ("event_type", "aggregate_id", "data") if f not in raw]
             raise EventFormatError(f"event is missing field(s) {', '.join(missing)}: {_short(raw)}")
-        names = _field_names(cls)  # type: ignore[arg-type]  # a class is hashable; mypy checks its instances
         if not names.issuperset(raw):
             unknown = sorted(set(raw) - names)
             raise EventFormatError(f"event has unknown field(s) {', '.join(unknown)}: {_short(raw)}")
@@ -106,6 +120,21 @@ class Event:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:
+        nul_free = _NUL_ESCAPED not in text if isinstance(text, str) else _NUL_ESCAPED_BYTES not in text
+        if cls is Event and nul_free:
+            # The common case, what to_json() writes: pydantic parses and type-checks the whole
+            # envelope in one pass (1.6 µs, less than json.loads alone); the timestamp is checked
+            # here. Anything else — the course's five fields, a wrong type, a NUL — takes the path
+            # below, which accepts or refuses it exactly as before and says why.
+            try:
+                raw = _WIRE.validate_json(text)
+            except ValidationError:
+                pass
+            else:
+                if raw["correlation_id"] is not None and _aware(raw["timestamp"]):
+                    event = object.__new__(cls)
+                    event.__dict__.update(raw)
+                    return event
         try:
             raw = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -177,6 +206,34 @@ def _validate(e: Event) -> None:
 _TEXT_FIELDS = ("event_type", "aggregate_id", "event_id", "correlation_id", "causation_id")
 
 
+class _Wire(TypedDict):
+    """Every field as to_json() writes it, with _validate's rules (strict: 1 is not "1", True is not 1)."""
+
+    __pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[misc]
+    event_type: Annotated[str, Field(min_length=1)]
+    aggregate_id: Annotated[str, Field(min_length=1)]
+    data: dict[str, Any]
+    timestamp: str
+    version: Annotated[int, Field(ge=1)]
+    event_id: Annotated[str, Field(min_length=1)]
+    correlation_id: str | None
+    causation_id: str | None
+    schema_version: Annotated[int, Field(ge=1)]
+
+
+_WIRE = TypeAdapter(_Wire)
+_NUL_ESCAPED = "\\u0000"  # how JSON writes a NUL character: absent from the text, no field holds one
+_NUL_ESCAPED_BYTES = _NUL_ESCAPED.encode()
+
+
+def _aware(timestamp: str) -> bool:
+    """An ISO-8601 date-time with its offset (what utc_now() writes)."""
+    try:
+        return datetime.fromisoformat(timestamp).tzinfo is not None
+    except ValueError:
+        return False
+
+
 def _explain_invalid(e: Event) -> None:
     """Raise for the first field that is wrong (subclasses of str, dict and int pass)."""
     checks: list[tuple[bool, str]] = [
@@ -196,6 +253,9 @@ def _explain_invalid(e: Event) -> None:
     for ok, message in checks:
         if not ok:
             raise EventFormatError(f"{message} (event_type={e.event_type!r}, aggregate_id={e.aggregate_id!r})")
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=_plain).encode
 
 
 def _short(value: Any, limit: int = 120) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 from workshop import connect
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event
+from workshop.pubsub.subscriber import KEEP
 from workshop.waiting import until
 
 CHANNELS = ("user_events", "system_events")  # the course's two channels
@@ -46,8 +47,9 @@ class Publisher:
         self.redis, self.namespace = redis, namespace
         self.sent = 0
         self.unheard = 0  # messages that reached no subscriber at all
-        # (publish time, channel, event, receivers) of the latest events, for the timeline
-        self.history: deque[tuple[float, str, Event, int]] = deque(maxlen=100_000)
+        # (publish time, channel, event, receivers) of the latest events, for the timeline: as many
+        # as a Subscriber's delivery log keeps, so the two are compared over the same stretch
+        self.history: deque[tuple[float, str, Event, int]] = deque(maxlen=KEEP)
 
     @classmethod
     async def open(cls, s: Settings | None = None) -> Publisher:
