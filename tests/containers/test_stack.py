@@ -124,8 +124,8 @@ def test_chapter_notebooks_run_inside_the_lab_container(stack):
     The same sanitising as natively (tests/notebooks/sanitize.cfg, copied in). Two runs: notebook
     00 with SIGNALING_URL emptied (see NOTEBOOK_RUNS), the others with the lab's environment.
     Each notebook's time is reported, from pytest's per-cell durations. Warm, on the reference
-    machine (2026-12-02, load 1.3-1.8): 369 s for 174 cells, of which 05 84 s (60 s of it the
-    browser wait), 07 100 s and 08 122 s; the rest 50 s.
+    machine (2026-12-02, two runs, load 0.7-1.8): 364-369 s for 174 cells, of which 05 84 s (60 s
+    of it the browser wait), 07 88-100 s and 08 122-133 s; the rest about 50 s.
     """
     lab = stack.container("lab")
     stack.engine("cp", str(ROOT / "tests" / "notebooks" / "sanitize.cfg"), f"{lab}:/tmp/sanitize.cfg", timeout=60)
