@@ -97,7 +97,12 @@ def measure(number: int = 2000, repeat: int = 7) -> list[dict[str, Any]]:
             "aio_pika.Message with the CloudEvents properties (the Message included)",
         ),
         ("publish", "aio-pika alone", lambda: aio_pika.Message(body), "the library's own Message (baseline)"),
-        ("consume", "JSON decode + envelope", lambda: Event.from_json(body), "the envelope parsed and checked: one pydantic pass"),
+        (
+            "consume",
+            "JSON decode + envelope",
+            lambda: Event.from_json(body),
+            "the envelope parsed and checked: one pydantic pass",
+        ),
         (
             "consume",
             "decode + validation",

@@ -26,7 +26,6 @@ import json
 import math
 import shutil
 import subprocess
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,7 +44,7 @@ from workshop.bench._report import (
 )
 from workshop.config import Settings
 from workshop.events import Event
-from workshop.pubsub.compare import delivered_package
+from workshop.pubsub.compare import clocked, delivered_package
 from workshop.waiting import until
 
 CHUNK = 1000  # messages per pipeline
@@ -60,16 +59,10 @@ def _events(n: int) -> list[Event]:
     return [user_action(i) for i in range(n)]
 
 
-async def _clock(coro: Any) -> float:
-    start = time.perf_counter()
-    await coro
-    return time.perf_counter() - start
-
-
 # --- pub/sub ---------------------------------------------------------------------------------
 
 
-async def delivered_bare(s: Settings, n: int) -> float:
+async def delivered_bare(s: Settings, n: int) -> tuple[float, float]:
     """The same layout with redis-py alone, doing the course's work: ``json.dumps`` a dict, PUBLISH
     pipelined, two pubsub readers that ``json.loads`` each message — no envelope, no checks."""
     channel = s.namespace.key("bench_bare")
@@ -101,7 +94,7 @@ async def delivered_bare(s: Settings, n: int) -> float:
         await asyncio.wait_for(asyncio.gather(*readers), 120)
 
     try:
-        return await _clock(run())
+        return await clocked(run())
     finally:
         for p in pubsubs:
             await p.aclose()
@@ -109,7 +102,7 @@ async def delivered_bare(s: Settings, n: int) -> float:
             await c.aclose()
 
 
-async def publish_one_by_one(s: Settings, n: int) -> float:
+async def publish_one_by_one(s: Settings, n: int) -> tuple[float, float]:
     from workshop.pubsub import Publisher
 
     pub = await Publisher.open(s)
@@ -120,12 +113,12 @@ async def publish_one_by_one(s: Settings, n: int) -> float:
             await pub.publish("bench_solo", e)
 
     try:
-        return await _clock(run())
+        return await clocked(run())
     finally:
         await pub.close()
 
 
-async def publish_pipelined(s: Settings, n: int) -> float:
+async def publish_pipelined(s: Settings, n: int) -> tuple[float, float]:
     from workshop.pubsub import Publisher
 
     pub = await Publisher.open(s)
@@ -136,7 +129,7 @@ async def publish_pipelined(s: Settings, n: int) -> float:
             await pub.publish_many([("bench_solo", e) for e in events[i : i + CHUNK]])
 
     try:
-        return await _clock(run())
+        return await clocked(run())
     finally:
         await pub.close()
 
@@ -144,7 +137,7 @@ async def publish_pipelined(s: Settings, n: int) -> float:
 # --- Streams ---------------------------------------------------------------------------------
 
 
-async def stream_append(s: Settings, n: int, stream: str = "bench_stream") -> float:
+async def stream_append(s: Settings, n: int, stream: str = "bench_stream") -> tuple[float, float]:
     from workshop.pubsub.streams import append_many
 
     r = await connect.redis(s)
@@ -155,12 +148,12 @@ async def stream_append(s: Settings, n: int, stream: str = "bench_stream") -> fl
             await append_many(r, s.namespace.key(stream), events[i : i + CHUNK])
 
     try:
-        return await _clock(run())
+        return await clocked(run())
     finally:
         await r.aclose()
 
 
-async def stream_consume_package(s: Settings, n: int, stream: str = "bench_stream") -> float:
+async def stream_consume_package(s: Settings, n: int, stream: str = "bench_stream") -> tuple[float, float]:
     from workshop.pubsub.streams import GroupConsumer
 
     c = await GroupConsumer.open(s, stream, group="bench_pkg", consumer="c1", batch=500, claim_idle_ms=None)
@@ -171,12 +164,12 @@ async def stream_consume_package(s: Settings, n: int, stream: str = "bench_strea
                 raise RuntimeError(f"the stream ran dry after {c.stats.handled} of {n} entries")
 
     try:
-        return await _clock(run())
+        return await clocked(run())
     finally:
         await c.close()
 
 
-async def stream_consume_bare(s: Settings, n: int, stream: str = "bench_stream") -> float:
+async def stream_consume_bare(s: Settings, n: int, stream: str = "bench_stream") -> tuple[float, float]:
     """The same group consumption with redis-py alone, doing the course's work as the pub/sub baseline
     does: ``json.loads`` each entry (a consumer that never reads its messages consumed nothing) —
     no envelope, no checks, one ``XACK`` per batch."""
@@ -200,7 +193,7 @@ async def stream_consume_bare(s: Settings, n: int, stream: str = "bench_stream")
             seen += len(ids)
 
     try:
-        return await _clock(run())
+        return await clocked(run())
     finally:
         await r.aclose()
 
@@ -293,7 +286,8 @@ async def _round(s: Settings, counts: dict[str, int], i: int) -> list[dict[str, 
         ("package: publish, one per round trip", one, lambda: publish_one_by_one(s, one), "messages"),
     )
     n, stream = counts["streams"], f"bench_stream_{i}"
-    rows.append(rate_row("package: Streams XADD, pipelined", n, await stream_append(s, n, stream), "entries"))
+    seconds, _ = await stream_append(s, n, stream)
+    rows.append(rate_row("package: Streams XADD, pipelined", n, seconds, "entries"))
     await pair(
         ("package: Streams group consume + XACK", n, lambda: stream_consume_package(s, n, stream), "entries"),
         ("redis-py alone: Streams group consume + XACK", n, lambda: stream_consume_bare(s, n, stream), "entries"),
