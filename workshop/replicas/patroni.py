@@ -240,7 +240,7 @@ class PatroniCluster:
         node.server = Server(
             f"patroni {node.name}",
             [*self._as_postgres(), "patroni", str(config)],
-            ready=lambda: node.rest(path, timeout=1)[0] == 200 and self._streaming(node, role),
+            ready=lambda: node.rest(path, timeout=1)[0] == 200 and self._streaming(node, role) and self._listed(node),
             log=node.home / "patroni.log",
             env=self._env(node),
             startup_timeout=self.startup_timeout,
@@ -261,6 +261,11 @@ class PatroniCluster:
             r.get("application_name") == node.name and r.get("state") == "streaming"
             for r in (body or {}).get("replication", [])
         )
+
+    def _listed(self, node: Node) -> bool:
+        """Patroni's own view (what :meth:`members` shows) says it runs: a member's state in etcd
+        lags its REST answer by up to one HA cycle (``starting`` until then)."""
+        return any(m.get("name") == node.name and m.get("state") in ("running", "streaming") for m in self.members())
 
     def _config(self, node: Node) -> dict[str, Any]:
         return {
