@@ -76,17 +76,20 @@ class Publisher:
         """Publish many events in one pipeline (one round trip); returns each one's receivers."""
         items = list(items)
         pipe = self.redis.pipeline(transaction=False)
+        keys: dict[str, str] = {}  # each channel's full name, made once per batch, not once per event
         for channel, event in items:
-            pipe.publish(self.channel(channel), event.to_json())
+            key = keys.get(channel) or keys.setdefault(channel, self.channel(channel))
+            pipe.publish(key, event.to_json())
         receivers = await pipe.execute()
         self._count(receivers)
         now = time.monotonic()
-        self.history.extend((now, channel, event, n) for (channel, event), n in zip(items, receivers))
+        kept = self.history.maxlen or 0  # only the last ones are kept: don't build entries for the rest
+        self.history.extend((now, c, e, n) for (c, e), n in zip(items[-kept:], receivers[-kept:]))
         return receivers
 
     def _count(self, receivers: list[int]) -> None:
         self.sent += len(receivers)
-        self.unheard += sum(1 for n in receivers if n == 0)
+        self.unheard += receivers.count(0)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -26,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +35,7 @@ from redis.exceptions import ResponseError
 from workshop import connect
 from workshop.config import Namespace, Settings, settings
 from workshop.events import Event, EventFormatError
-from workshop.pubsub.subscriber import KEEP
+from workshop.pubsub.subscriber import KEEP, DeliveryLog
 from workshop.waiting import stop_task
 
 log = logging.getLogger("workshop.pubsub")
@@ -111,8 +109,7 @@ class GroupConsumer:
         self.claim_idle_ms, self.batch = claim_idle_ms, batch
         self.log_line = log_line or log.warning
         self.stats = ConsumerStats()
-        # (arrival time, entry id, event) of the last ``keep`` entries handled, as Subscriber.received
-        self.handled: deque[tuple[float, str, Event]] = deque(maxlen=keep)
+        self.handled = DeliveryLog(keep)  # (time, entry id, event) of the last entries handled, as Subscriber.received
         self._claim_cursor = "0-0"
         self._task: asyncio.Task | None = None
 
@@ -186,7 +183,8 @@ class GroupConsumer:
             # one entry, one parse: Event.from_json checks the envelope in one pydantic pass
             # (2.4 µs an entry; parsing a whole batch as one JSON array and then checking each
             # took 3.0, and needed care so a malformed neighbour could not change a good entry)
-            event = Event.from_json((fields or {}).get(FIELD, ""))
+            text = (fields or {}).get(FIELD, "")
+            event = Event.from_json(text)
         except EventFormatError as exc:
             self.stats.bad += 1
             await self._dead_letter(entry_id, fields, "malformed", str(exc), deliveries)
@@ -210,7 +208,7 @@ class GroupConsumer:
                 )
             return False
         self.stats.handled += 1
-        self.handled.append((time.monotonic(), entry_id, event))
+        self.handled.add(entry_id, event, text)
         return True
 
     async def _dead_letter(

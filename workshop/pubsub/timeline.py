@@ -19,7 +19,7 @@ from typing import Any
 from workshop.events import Event
 
 Published = Sequence[tuple[float, str, Event, int]]  # Publisher.history
-Received = Sequence[tuple[float, str, Event]]  # Subscriber.received (or GroupConsumer.handled)
+Received = Iterable[tuple[float, str, Event]]  # Subscriber.received (or GroupConsumer.handled): a DeliveryLog
 
 
 def losses(published: Published, received: Mapping[str, Received]) -> dict[str, dict[str, int]]:
