@@ -81,9 +81,10 @@ def plot_deliveries(
             )
             first_lane = False
         sent_at = {event.event_id: t for t, _, event, _ in published}
+        arrived = [t - t0 for t, _, _ in arrivals]
         ax.scatter(
-            [t - t0 for t, _, _ in arrivals],
-            [lane] * len(arrivals),
+            arrived,
+            [lane] * len(arrived),
             s=18,
             color="tab:green",
             label=f"{name}: received {counts[name]['received']}",
