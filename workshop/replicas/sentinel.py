@@ -119,6 +119,10 @@ class SentinelGroup:
             f"{name}.rdb",
             "--maxmemory",
             "64mb",
+            # a master that syncs a replica without disk waits 5 s by default for more replicas to
+            # join the same transfer: with one replica, each (re)sync would idle 5 s
+            "--repl-diskless-sync-delay",
+            "0",
             "--logfile",
             str(self.home / f"{name}.log"),
         ]
@@ -212,8 +216,14 @@ class SentinelGroup:
                         return name
         return None
 
-    async def restart(self, name: str, timeout: float = 30.0) -> None:
-        """Start a killed server again on its port: the Sentinels turn it into the new master's replica."""
+    async def restart(self, name: str, timeout: float = 60.0) -> None:
+        """Start a killed server again on its port: the Sentinels turn it into the new master's replica.
+
+        It takes a Sentinel about 10 s: it sees the server answer as a master at its next ``INFO``,
+        waits 8 s for newer configuration to arrive, and converts it at the ``INFO`` after that
+        (every 10 s). A Sentinel in TILT mode (its timer ran late, e.g. on a loaded machine) acts
+        on nothing for 30 s — hence the deadline, and the error says if that is what happened.
+        """
         old = self.servers[name]
         old.stop()
         self.servers[name] = Server(name, old.argv, ready=old.ready, log=old.log, startup_timeout=self.startup_timeout)
@@ -224,6 +234,15 @@ class SentinelGroup:
             timeout=timeout,
             every=0.2,
             what=f"Sentinel to make {name} a replica of the new master",
+            detail=lambda: self._restart_state(name),
+        )
+
+    def _restart_state(self, name: str) -> str:
+        info = _info(self.ports[name], "replication")
+        tilted = sum(bool(_info(p, "sentinel").get("sentinel_tilt")) for p in self.sentinel_ports)
+        return (
+            f"{name} answers as {info.get('role', 'nothing')} (replication link {info.get('master_link_status', '-')}); "
+            f"Sentinels in TILT mode: {tilted} of {len(self.sentinel_ports)}"
         )
 
     # --- faults ----------------------------------------------------------------------------
