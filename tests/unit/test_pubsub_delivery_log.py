@@ -68,7 +68,7 @@ def test_a_course_format_message_reads_back_as_the_same_event_every_time():
 def test_the_log_holds_nothing_the_garbage_collector_walks():
     log = DeliveryLog(10)
     event = user_action(1)
-    log.add("user_events", event, event.to_json())
+    log.add("user_events", event.to_json())
     gc.collect()  # a tuple of a float and two strings is untracked by the first pass that sees it
     assert not any(gc.is_tracked(entry) for entry in log._kept)
 

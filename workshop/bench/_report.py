@@ -3,7 +3,8 @@
 A *figure* is one measured value (say, the package's consume rate) and its *baseline*
 measured in the same run (aio-pika's own consume). Machines are noisy, so a figure is
 measured as **pairs taken in turn** — A B, A B, A B … (each run of a bench measures both,
-on the same data) — and what a report states is the ratio of each pair, summarised as
+on the same data; a short side may be timed twice in a pair, A B A B, its faster run kept:
+:func:`paired`) — and what a report states is the ratio of each pair, summarised as
 min / first quartile / median / third quartile / max::
 
     fig = Figure("1 bus", "consume, prefetch 500", "messages/s", "aio-pika alone", target=0.9)
@@ -109,6 +110,20 @@ async def side(make: Any) -> tuple[float, float]:
     if isinstance(timed, tuple):  # (seconds, CPU seconds) timed by the side itself, e.g. first to last delivery
         return timed
     return timed, time.process_time() - cpu
+
+
+async def paired(a: Any, b: Any, *, a_first: bool, runs: int = 2) -> tuple[tuple[float, float], tuple[float, float]]:
+    """One pair: ``a`` and ``b`` each timed ``runs`` times, in turn (A B A B, or B A B A), and each
+    side's least disturbed run kept: ``((seconds, CPU seconds) of a, (…) of b)``.
+
+    A shared machine's bursts only ever slow a run down, so a side's fastest run is the nearest
+    to what it costs; taken in turn, a burst long enough to slow both falls on both. For sides
+    short and self-contained enough to run twice (chapter 2's: well under a second each)."""
+    timed: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
+    for _ in range(runs):
+        for k in (0, 1) if a_first else (1, 0):
+            timed[k].append(await side((a, b)[k]))
+    return min(timed[0]), min(timed[1])
 
 
 def cpu_figures(figures: list[Figure], rows: list[dict[str, Any]], names: list[tuple[str, str]]) -> list[Figure]:

@@ -14,7 +14,10 @@ Measures, in one run and one throw-away namespace on the shared Redis:
 Targets, as ratios within the run (machines differ): delivered rate ≥ 0.9x bare redis-py,
 Streams group consumption ≥ 0.9x bare redis-py, and pipelined publishing ≥ 5x one publish
 per round trip — each judged on ``--pairs`` (5) adjacent A/B pairs in alternating order:
-the median of the pairs' ratios, or *unstable* when their spread straddles the target.
+the median of the pairs' ratios, or *unstable* when their spread straddles the target. Each
+side of a pair runs twice, in turn (A B A B), and its faster run counts
+(:func:`._report.paired`): single runs of these sub-second sides gave pair ratios from 0.64
+to 1.25 on this course's 2-core machine, the fastest of two 0.83 to 0.90.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
 import json
 import math
 import shutil
@@ -36,11 +40,11 @@ from workshop.bench._report import (
     cpu_figures,
     markdown,
     medians,
+    paired,
     parser,
     rate_row,
     save_json,
     scratch,
-    side,
 )
 from workshop.config import Settings
 from workshop.events import Event
@@ -274,8 +278,11 @@ async def _round(s: Settings, counts: dict[str, int], i: int) -> list[dict[str, 
     rows: list[dict[str, Any]] = []
 
     async def pair(a: tuple[str, int, Any, str], b: tuple[str, int, Any, str]) -> None:
-        for name, n, make, unit in (a, b) if i % 2 == 0 else (b, a):
-            seconds, cpu = await side(make)
+        """Both sides twice, in turn (package first in even rounds), each side's fastest run kept."""
+        first = i % 2 == 0
+        timed = await paired(a[2], b[2], a_first=first)
+        sides = list(zip((a, b), timed))
+        for (name, n, _, unit), (seconds, cpu) in sides if first else sides[::-1]:  # rows in the order run
             rows.append({**rate_row(name, n, seconds, unit), "cpu_s": round(cpu, 4)})
 
     n = counts["delivered"]
@@ -292,10 +299,33 @@ async def _round(s: Settings, counts: dict[str, int], i: int) -> list[dict[str, 
     seconds, _ = await stream_append(s, n, stream)
     rows.append(rate_row("package: Streams XADD, pipelined", n, seconds, "entries"))
     await pair(
-        ("package: Streams group consume + XACK", n, lambda: stream_consume_package(s, n, stream), "entries"),
-        ("redis-py alone: Streams group consume + XACK", n, lambda: stream_consume_bare(s, n, stream), "entries"),
+        ("package: Streams group consume + XACK", n, lambda: _on_own_stream(s, n, stream_consume_package), "entries"),
+        (
+            "redis-py alone: Streams group consume + XACK",
+            n,
+            lambda: _on_own_stream(s, n, stream_consume_bare),
+            "entries",
+        ),
     )
     return rows
+
+
+_streams = itertools.count()
+
+
+async def _on_own_stream(s: Settings, n: int, consume: Any) -> tuple[float, float]:
+    """``consume``'s (seconds, CPU seconds) on ``n`` entries appended first (untimed) to a stream of
+    their own, deleted afterwards: each run of a pair reads the same kind of stream from its start."""
+    stream = f"bench_consume_{next(_streams)}"
+    await stream_append(s, n, stream)
+    try:
+        return await consume(s, n, stream)
+    finally:
+        r = await connect.redis(s)
+        try:
+            await r.delete(s.namespace.key(stream))
+        finally:
+            await r.aclose()
 
 
 def figures(rows: list[dict[str, Any]]) -> list[Figure]:

@@ -49,6 +49,20 @@ KEEP = 1_000  # deliveries a delivery log keeps (Subscriber.received, GroupConsu
 Handler = Callable[[str, Event], Awaitable[None] | None]
 
 
+def decode(text: str | bytes) -> tuple[Event, str]:
+    """A delivery's event, and the JSON to log for it; :class:`EventFormatError` when it is none.
+
+    The JSON is ``text`` itself when it is what ``Event.to_json()`` writes; anything else (say the
+    course's five fields, whose ``event_id`` is made up on arrival) is logged as the event's own
+    JSON, so that reading the log gives back this very event, every time.
+    """
+    event = Event.from_wire(text)  # the common case: one pydantic pass
+    if event is not None and type(text) is str:
+        return event, text
+    event = Event.from_json(text)  # the full checks: accepted as before, or refused with why
+    return event, event.to_json()
+
+
 class DeliveryLog:
     """The last ``keep`` deliveries, oldest first: ``(arrival time, where, event)`` when iterated.
 
@@ -63,12 +77,8 @@ class DeliveryLog:
     def __init__(self, keep: int = KEEP) -> None:
         self._kept: deque[tuple[float, str, str]] = deque(maxlen=keep)
 
-    def add(self, where: str, event: Event, text: str | bytes) -> None:
-        """Log ``event``, which arrived as ``text``, now."""
-        if type(text) is not str or event.event_id not in text or event.timestamp not in text:
-            # not what to_json() writes (e.g. the course's five fields: the id was made up on
-            # arrival): keep the event's own JSON, so reading the log gives the same event each time
-            text = event.to_json()
+    def add(self, where: str, text: str) -> None:
+        """Log a delivery, now: ``text`` is its event as :func:`decode` gave it back."""
         self._kept.append((time.monotonic(), where, text))
 
     def __iter__(self) -> Iterator[tuple[float, str, Event]]:
@@ -230,14 +240,13 @@ class Subscriber:
         channel = message["channel"].removeprefix(self._prefix)
         self.stats.received += 1
         self.stats.by_channel[channel] += 1
-        text = message["data"]
         try:
-            event = Event.from_json(text)
+            event, text = decode(message["data"])
         except EventFormatError as exc:
             self.stats.bad += 1
             self._problem(f"{self.name}: skipped a bad message on {channel}: {exc}")
             return None
-        self.received.add(channel, event, text)
+        self.received.add(channel, text)
         if self.handler is None:
             self.stats.handled += 1
             return None
@@ -246,7 +255,7 @@ class Subscriber:
         except Exception as exc:
             self._failed(channel, event, exc)
             return None
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):  # a plain handler returns None: no check
             return self._finish(channel, event, result)
         self.stats.handled += 1
         return None
