@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import types
@@ -10,7 +11,7 @@ import pytest
 
 from workshop.bench import _report
 from workshop.bench import all as bench_all
-from workshop.bench._report import Figure
+from workshop.bench._report import Figure, paired
 
 
 def test_a_figure_reports_pairs_spread_and_median_ratio_to_its_baseline():
@@ -110,3 +111,24 @@ def test_bad_arguments_exit_with_a_message(capsys):
     assert "unknown benchmark(s) nosuch" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         bench_all.main(["--scale", "0"])
+
+
+def test_paired_keeps_each_sides_fastest_run_and_gives_rows_in_the_order_run():
+    log: list[str] = []
+    seconds = {"a": iter([2.0, 1.0]), "b": iter([0.5, 4.0])}
+
+    def make(name: str):
+        async def run() -> tuple[float, float]:
+            log.append(name)
+            return next(seconds[name]), 0.1
+
+        return run
+
+    async def before() -> None:
+        log.append("purge")
+
+    rows = asyncio.run(
+        paired(("a", 10, make("a"), "messages"), ("b", 10, make("b"), "entries"), a_first=False, before=before)
+    )
+    assert log == ["purge", "b", "purge", "a", "purge", "b", "purge", "a"]
+    assert [(r["name"], r["seconds"], r["unit"]) for r in rows] == [("b", 0.5, "entries"), ("a", 1.0, "messages")]

@@ -112,18 +112,26 @@ async def side(make: Any) -> tuple[float, float]:
     return timed, time.process_time() - cpu
 
 
-async def paired(a: Any, b: Any, *, a_first: bool, runs: int = 2) -> tuple[tuple[float, float], tuple[float, float]]:
-    """One pair: ``a`` and ``b`` each timed ``runs`` times, in turn (A B A B, or B A B A), and each
-    side's least disturbed run kept: ``((seconds, CPU seconds) of a, (…) of b)``.
+async def paired(
+    a: tuple[str, int, Any, str], b: tuple[str, int, Any, str], *, a_first: bool, runs: int = 2, before: Any = None
+) -> list[dict[str, Any]]:
+    """One pair: sides ``a`` and ``b``, each ``(name, count, make, unit)``, timed ``runs`` times in
+    turn (A B A B, or B A B A) with :func:`side`, each side's least disturbed run kept; returns
+    their rows (:func:`rate_row` and ``cpu_s``) in the order they ran. ``before()``, when given, is
+    awaited before every run, untimed (say, emptying a queue).
 
     A shared machine's bursts only ever slow a run down, so a side's fastest run is the nearest
-    to what it costs; taken in turn, a burst long enough to slow both falls on both. For sides
-    short and self-contained enough to run twice (chapter 2's: well under a second each)."""
-    timed: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
+    to what it costs; taken in turn, a burst long enough to slow both falls on both. ``runs=2``
+    for sides short and self-contained enough to run twice (chapter 2's: well under a second each)."""
+    order = (a, b) if a_first else (b, a)
+    best: dict[str, tuple[float, float]] = {}
     for _ in range(runs):
-        for k in (0, 1) if a_first else (1, 0):
-            timed[k].append(await side((a, b)[k]))
-    return min(timed[0]), min(timed[1])
+        for name, _, make, _ in order:
+            if before is not None:
+                await before()
+            timed = await side(make)
+            best[name] = min(best.get(name, timed), timed)
+    return [{**rate_row(name, n, best[name][0], unit), "cpu_s": round(best[name][1], 4)} for name, n, _, unit in order]
 
 
 def cpu_figures(figures: list[Figure], rows: list[dict[str, Any]], names: list[tuple[str, str]]) -> list[Figure]:

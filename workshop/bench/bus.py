@@ -84,11 +84,12 @@ async def run(counts: dict[str, int], base: Any = None, pairs: int = 1) -> list[
         await sink.cancel()  # declared and bound, nobody consuming: every publish below is routed here
         ready = await bus.subscribe("bench_consume", ["bench.#"], _ignore, prefetch=1)
         await ready.cancel()  # declared and bound, nobody consuming yet
+        sink_queue = await bus.channel.get_queue(s.namespace.amqp("bench_sink"), ensure=False)
         # one untimed round at a tenth of the size first: the first pass of a process pays for
         # imports and first allocations, and would land on whichever side of pair 0 came first
-        await _round(bus, s, {k: max(10, v // 10) for k, v in counts.items()}, first=False)
+        await _round(bus, s, sink_queue, {k: max(10, v // 10) for k, v in counts.items()}, first=False)
         for i in range(pairs):
-            rows += [{**r, "pair": i} for r in await _round(bus, s, counts, first=i % 2 == 0)]
+            rows += [{**r, "pair": i} for r in await _round(bus, s, sink_queue, counts, first=i % 2 == 0)]
     finally:
         await bus.close()
 
@@ -113,13 +114,12 @@ async def run(counts: dict[str, int], base: Any = None, pairs: int = 1) -> list[
     return rows
 
 
-async def _round(bus: Any, s: Any, counts: dict[str, int], first: bool) -> list[dict[str, Any]]:
-    """One round: every figure once; ``first``: the package before its baseline (else after)."""
+async def _round(bus: Any, s: Any, sink: Any, counts: dict[str, int], first: bool) -> list[dict[str, Any]]:
+    """One round: every figure once; ``first``: the package before its baseline (else after);
+    ``sink``: the queue every publish is routed to, emptied before each side."""
     from workshop.orders import course
 
     rows: list[dict[str, Any]] = []
-
-    sink = await bus.channel.get_queue(s.namespace.amqp("bench_sink"), ensure=False)
 
     async def pair(a: tuple[str, int, Any], b: tuple[str, int, Any]) -> None:
         """Time ``a`` and ``b`` back to back: a then b in a first round, b then a in the next.
@@ -127,16 +127,7 @@ async def _round(bus: Any, s: Any, counts: dict[str, int], first: bool) -> list[
         Each side publishes into an empty sink (purged first, untimed), so every side starts
         from the same broker state, not behind the earlier sides' hundreds of thousands of
         persistent messages."""
-
-        async def into_empty_sink(make: Any) -> Any:
-            await sink.purge()
-            return await make()
-
-        a_, b_ = (lambda: into_empty_sink(a[2])), (lambda: into_empty_sink(b[2]))
-        timed = await paired(a_, b_, a_first=first, runs=1)
-        sides = list(zip((a, b), timed))
-        for (name, n, _), (seconds, cpu) in sides if first else sides[::-1]:  # rows in the order run
-            rows.append({**rate_row(name, n, seconds), "cpu_s": round(cpu, 4)})
+        rows.extend(await paired((*a, "messages"), (*b, "messages"), a_first=first, runs=1, before=sink.purge))
 
     n = counts["course"]
 

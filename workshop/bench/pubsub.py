@@ -279,11 +279,7 @@ async def _round(s: Settings, counts: dict[str, int], i: int) -> list[dict[str, 
 
     async def pair(a: tuple[str, int, Any, str], b: tuple[str, int, Any, str]) -> None:
         """Both sides twice, in turn (package first in even rounds), each side's fastest run kept."""
-        first = i % 2 == 0
-        timed = await paired(a[2], b[2], a_first=first)
-        sides = list(zip((a, b), timed))
-        for (name, n, _, unit), (seconds, cpu) in sides if first else sides[::-1]:  # rows in the order run
-            rows.append({**rate_row(name, n, seconds, unit), "cpu_s": round(cpu, 4)})
+        rows.extend(await paired(a, b, a_first=i % 2 == 0))
 
     n = counts["delivered"]
     await pair(

@@ -57,8 +57,8 @@ def decode(text: str | bytes) -> tuple[Event, str]:
     JSON, so that reading the log gives back this very event, every time.
     """
     event = Event.from_wire(text)  # the common case: one pydantic pass
-    if event is not None and type(text) is str:
-        return event, text
+    if event is not None:
+        return event, text if isinstance(text, str) else text.decode()
     event = Event.from_json(text)  # the full checks: accepted as before, or refused with why
     return event, event.to_json()
 
