@@ -24,3 +24,9 @@ def test_a_server_that_does_not_answer_says_so(monkeypatch):
     monkeypatch.setattr(sentinel, "_info", lambda port, section: {})
     group = SentinelGroup(ports={"redis0": 1, "sentinel0": 2})
     assert group._restart_state("redis0").startswith("redis0 answers as nothing (replication link -)")
+
+
+def test_a_restart_drops_the_old_replicaof_before_adding_the_current_master():
+    argv = ["redis-server", "--port", "1", "--replicaof", "127.0.0.1", "2", "--logfile", "x"]
+    assert sentinel._without_replicaof(argv) == ["redis-server", "--port", "1", "--logfile", "x"]
+    assert sentinel._without_replicaof(["redis-server", "--port", "1"]) == ["redis-server", "--port", "1"]
