@@ -68,7 +68,8 @@ def _events(n: int) -> list[Event]:
 
 async def delivered_bare(s: Settings, n: int) -> tuple[float, float]:
     """The same layout with redis-py alone, doing the course's work: ``json.dumps`` a dict, PUBLISH
-    pipelined, two pubsub readers that ``json.loads`` each message — no envelope, no checks."""
+    pipelined, two pubsub readers that ``json.loads`` each message as the course's ``listen()`` loop
+    gives it — no envelope, no checks."""
     channel = s.namespace.key("bench_bare")
     clients = [await connect.redis(s) for _ in range(3)]
     pubsubs = [c.pubsub(ignore_subscribe_messages=True) for c in clients[1:]]
@@ -80,11 +81,11 @@ async def delivered_bare(s: Settings, n: int) -> tuple[float, float]:
     await until(lambda: clients[0].pubsub_numsub(channel), what="bare subscribers")  # registered on the server
 
     async def read(i: int) -> None:
-        while counts[i] < n:
-            message = await pubsubs[i].get_message(timeout=1.0)
-            if message is not None:
-                json.loads(message["data"])
-                counts[i] += 1
+        async for message in pubsubs[i].listen():  # the course's subscriber.py reads this way
+            json.loads(message["data"])
+            counts[i] += 1
+            if counts[i] == n:
+                return
 
     dicts = [e.to_dict() for e in _events(n)]
 
