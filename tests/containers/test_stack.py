@@ -465,7 +465,19 @@ else:
             return (m := sentinel.discover_master("workshop")[0]) != before["redis_master"] and m
         except redis.exceptions.RedisError:
             return None
-    result["redis_master"] = until_sync(promoted, timeout=60, every=1, what="the Sentinels promoting the replica")
+    def view():  # on a timeout: what each Sentinel thinks of the master, and whether it is in TILT mode
+        said = []
+        for n in (1, 2, 3):
+            try:
+                r = redis.Redis(f"sentinel-{n}", 26379, socket_timeout=2, decode_responses=True)
+                m = r.sentinel_master("workshop")
+                said.append(f"sentinel-{n}: {m['ip']} {m['flags']} {m.get('failover-state', '')}, "
+                            f"tilt {r.info('sentinel')['sentinel_tilt']}")
+            except (redis.exceptions.RedisError, KeyError, TypeError) as exc:
+                said.append(f"sentinel-{n}: {type(exc).__name__}")
+        return "; ".join(said)
+    result["redis_master"] = until_sync(promoted, timeout=60, every=1, what="the Sentinels promoting the replica",
+                                        detail=view)
     result["redis_value"] = sentinel.master_for("workshop", socket_timeout=2).get("ws_replicas_test").decode()
 print(json.dumps(result))
 """
@@ -490,6 +502,8 @@ def test_replicas_profile_fails_over(stack):
 
     def in_lab(*args: str) -> dict:
         done = stack.exec("lab", "python", "-c", REPLICAS, *args, env=env, timeout=240, check=False)
+        if done.returncode and args[0] == "after":  # a failover that did not happen: what the Sentinels logged
+            say("sentinel-1's log: " + stack.logs("sentinel-1", tail=20).replace("\n", " | ")[-1500:])
         assert done.returncode == 0, f"replicas {args[0]}: {(done.stdout + done.stderr).strip()[-800:]}"
         return json.loads(done.stdout.strip().splitlines()[-1])
 
