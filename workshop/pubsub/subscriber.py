@@ -206,7 +206,7 @@ class Subscriber:
                 continue
             try:
                 # a blocking read, as the course's ``pubsub.listen()`` does: a read with a timeout
-                # runs every message through a timeout context — 1.4x the CPU a delivery costs here
+                # runs every message through a timeout context — 1.2-1.4x the CPU of a blocking read
                 # (chapter 6). pause() and stop() need no timeout: the unsubscribe confirmations wake
                 # this read, and stop() cancels it; a dropped connection raises at once
                 message = await self._pubsub.get_message(timeout=None)
